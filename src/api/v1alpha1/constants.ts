@@ -1,0 +1,52 @@
+/**
+ * The names of the CloudPhoneRoute API, in one place. crds/cloudphoneroutes.cloudphone.dev.yaml is the
+ * source of truth for the shape; these constants must agree with it (test/unit/api-crd.test.ts checks).
+ */
+
+export const GROUP = 'cloudphone.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'CloudPhoneRoute';
+export const LIST_KIND = 'CloudPhoneRouteList';
+export const PLURAL = 'cloudphoneroutes';
+export const SINGULAR = 'cloudphoneroute';
+export const SHORT_NAME = 'cpr';
+export const CATEGORY = 'cloudphone';
+export const CRD_NAME = `${PLURAL}.${GROUP}`;
+
+/** Held on every resource the operator acts for, so a deletion with deletionPolicy Revert can run first. */
+export const FINALIZER = 'cloudphone.dev/route-finalizer';
+/** The field manager of the operator's writes (server-side apply and status patches). */
+export const FIELD_MANAGER = 'cph-route-operator';
+
+/** At most this many phone IDs in one phones-traffic call (CPH's limit). */
+export const MAX_PHONES_PER_CALL = 100;
+/** status.phones holds at most this many entries; the rest is counted in status.phonesTruncated. */
+export const MAX_STATUS_PHONES = 100;
+/** spec.phoneIds holds at most this many IDs. */
+export const MAX_PHONE_IDS = 10000;
+/** spec.selector.serverIds holds at most this many IDs. */
+export const MAX_SERVER_IDS = 1000;
+/** A phone ID: 1 to 32 letters, digits or '-' (CPH: "<= 32 bytes", 32 hex digits in practice). */
+export const PHONE_ID_PATTERN = /^[A-Za-z0-9-]{1,32}$/;
+export const SERVER_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+export const PROJECT_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+export const REGION_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+export const REGION_MAX_LENGTH = 63;
+/** https anywhere; http only to a loopback address (a local simulator). No query, fragment or user info. */
+export const ENDPOINT_PATTERN = /^(https:\/\/[^\s/?#@]+|http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?)(\/[^\s?#]*)?$/;
+export const ENDPOINT_MAX_LENGTH = 2048;
+export const SECRET_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const SECRET_KEY_PATTERN = /^[-._a-zA-Z0-9]+$/;
+export const PHONE_NAME_PREFIX_MAX_LENGTH = 65;
+/** Whole numbers with units h, m, s, ms, like 30s, 5m, 1h30m. */
+export const DURATION_PATTERN = /^([0-9]{1,9}(h|m|s|ms))+$/;
+export const DURATION_MAX_LENGTH = 32;
+
+export const DEFAULT_DRIFT_CHECK_INTERVAL = '5m';
+export const MIN_DRIFT_CHECK_INTERVAL_MS = 10_000;
+export const MAX_DRIFT_CHECK_INTERVAL_MS = 24 * 3600_000;
+export const DEFAULT_ACCESS_KEY_KEY = 'HUAWEICLOUD_SDK_AK';
+export const DEFAULT_SECRET_KEY_KEY = 'HUAWEICLOUD_SDK_SK';
+/** The route a phone goes back to with deletionPolicy Revert. */
+export const REVERT_TRAFFIC_TYPE = 'direct' as const;
