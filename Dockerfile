@@ -6,11 +6,12 @@
 #
 # Base: Node.js 26, the Active LTS line since 2026-10-28 (24 "Krypton" moved to Maintenance LTS on
 # 2026-10-20; 26 is supported until 2029-04-30). The tag pins the major line and the Debian release:
-# trixie (Debian 13) is the default and, from Node.js 26 on, the only Debian flavour of the official
-# images. `-slim` leaves out compilers and docs the operator never needs. The tag moves with 26.x
-# patch releases, which carry security fixes; a release build should pin the digest it built with
-# (docker buildx imagetools inspect node:26-trixie-slim) through --build-arg NODE_IMAGE=node@sha256:...
-# The operator's code needs Node.js >= 20.19 (package.json "engines"); tests run on 20 and 26.
+# trixie (Debian 13) is the default Debian of the official Node.js 26 images and outlives the 26 line.
+# `-slim` leaves out compilers and docs the operator never needs. The tag follows 26.x patch releases,
+# which carry the security fixes; a release build should pin the digest it was built with, e.g.
+# --build-arg NODE_IMAGE=node:26-trixie-slim@sha256:<digest>.
+# The operator needs Node.js >= 20.19 (package.json "engines"); the development machines and CI run
+# its tests on Node.js 20, so nothing in it may depend on a newer runtime.
 #
 # This Dockerfile cannot be built on the development machines (no Docker engine there):
 # test/unit/dockerfile.test.ts checks it statically and rehearses the runtime stage's npm install
