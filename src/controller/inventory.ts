@@ -1,0 +1,167 @@
+/**
+ * The phone inventory of one CPH account. One paged list sweep reads every phone of the account and serves
+ * every resource that uses it, so the cost of a drift check is ceil(N/100) list calls whatever the number
+ * of resources. Guarantees:
+ *   - single flight: concurrent callers of `sweep()` share one sweep in progress;
+ *   - periodic: after `start()`, a sweep runs every `intervalMs` (the shortest drift interval of the
+ *     account's resources), and `onSwept` is told, so the controller re-checks every resource;
+ *   - no stale overwrite: a route learnt from a finished job after a sweep began wins over what that sweep
+ *     read, so a slow sweep never makes a phone that was just changed look drifted again;
+ *   - explicit IDs that the sweep did not see get one detail call each, remembered until the next sweep.
+ */
+import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
+import type { TrafficType } from '../cph/wire.js';
+import type { CphPort, ObservedPhone } from './ports.js';
+
+export interface InventorySnapshot {
+  /** When the sweep that produced it began (ms since epoch). */
+  readonly takenAt: number;
+  readonly phones: ReadonlyMap<string, ObservedPhone>;
+}
+
+export interface PhoneInventoryOptions {
+  cph: CphPort;
+  clock: Clock;
+  logger: Logger;
+  /** Called after each completed sweep. */
+  onSwept?: (snapshot: InventorySnapshot) => void;
+  /** Called when a periodic sweep fails. */
+  onSweepFailed?: (error: unknown) => void;
+  intervalMs: number;
+}
+
+export class PhoneInventory {
+  private current: InventorySnapshot | undefined;
+  private inFlight: Promise<InventorySnapshot> | undefined;
+  private readonly localRoutes = new Map<string, { trafficType: TrafficType; at: number }>();
+  /** Detail lookups of phones missing from the sweep, valid for one snapshot. */
+  private readonly detailLookups = new Map<string, Promise<ObservedPhone | undefined>>();
+  private intervalMs: number;
+  private readonly stopController = new AbortController();
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  lastError: unknown;
+
+  constructor(private readonly options: PhoneInventoryOptions) {
+    this.intervalMs = options.intervalMs;
+  }
+
+  snapshot(): InventorySnapshot | undefined {
+    return this.current;
+  }
+
+  /** The current snapshot when it is younger than `maxAgeMs`, otherwise a new sweep. */
+  async fresh(maxAgeMs: number): Promise<InventorySnapshot> {
+    const current = this.current;
+    if (current && this.options.clock.now() - current.takenAt <= maxAgeMs) return current;
+    return this.sweep();
+  }
+
+  /** Runs a sweep, or joins the one in progress. */
+  sweep(): Promise<InventorySnapshot> {
+    if (!this.inFlight) {
+      this.inFlight = this.runSweep().finally(() => {
+        this.inFlight = undefined;
+      });
+    }
+    return this.inFlight;
+  }
+
+  private async runSweep(): Promise<InventorySnapshot> {
+    const startedAt = this.options.clock.now();
+    const { phones, calls } = await this.options.cph.listAllPhones(this.stopController.signal);
+    const byId = new Map<string, ObservedPhone>();
+    for (const phone of phones) {
+      const local = this.localRoutes.get(phone.phoneId);
+      byId.set(phone.phoneId, local && local.at >= startedAt ? { ...phone, trafficType: local.trafficType } : phone);
+    }
+    // Routes learnt before this sweep began are now covered by what it read.
+    for (const [phoneId, local] of this.localRoutes) if (local.at < startedAt) this.localRoutes.delete(phoneId);
+    this.detailLookups.clear();
+    const snapshot: InventorySnapshot = { takenAt: startedAt, phones: byId };
+    this.current = snapshot;
+    this.lastError = undefined;
+    this.options.logger.debug('phone inventory swept', { phones: byId.size, listCalls: calls });
+    this.options.onSwept?.(snapshot);
+    return snapshot;
+  }
+
+  /** Records a route the operator knows from a finished job, until a later sweep confirms it. */
+  recordRoute(phoneId: string, trafficType: TrafficType): void {
+    const at = this.options.clock.now();
+    this.localRoutes.set(phoneId, { trafficType, at });
+    const phone = this.current?.phones.get(phoneId);
+    if (phone && this.current) {
+      const phones = new Map(this.current.phones);
+      phones.set(phoneId, { ...phone, trafficType });
+      this.current = { takenAt: this.current.takenAt, phones };
+    }
+  }
+
+  /** A phone's view: from the snapshot, else from a detail call made once per snapshot. */
+  async lookup(phoneId: string): Promise<ObservedPhone | undefined> {
+    const seen = this.current?.phones.get(phoneId);
+    if (seen) return seen;
+    let pending = this.detailLookups.get(phoneId);
+    if (!pending) {
+      pending = this.options.cph.getPhone(phoneId, this.stopController.signal);
+      this.detailLookups.set(phoneId, pending);
+      pending.catch(() => this.detailLookups.delete(phoneId));
+    }
+    const found = await pending;
+    const local = this.localRoutes.get(phoneId);
+    return found && local ? { ...found, trafficType: local.trafficType } : found;
+  }
+
+  /** Changes the period of the sweep loop; takes effect at once. */
+  setIntervalMs(intervalMs: number): void {
+    if (intervalMs === this.intervalMs) return;
+    this.intervalMs = intervalMs;
+    this.wake?.();
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.runLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopController.abort(new Error('phone inventory stopped'));
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async runLoop(): Promise<void> {
+    const signal = this.stopController.signal;
+    while (!signal.aborted) {
+      const last = this.current?.takenAt;
+      const dueIn = last === undefined ? 0 : last + this.intervalMs - this.options.clock.now();
+      if (dueIn > 0) {
+        await this.waitOrWake(dueIn, signal);
+        continue;
+      }
+      try {
+        await this.sweep();
+      } catch (error) {
+        if (signal.aborted) return;
+        this.lastError = error;
+        this.options.onSweepFailed?.(error);
+        // A failed sweep is retried after a tenth of the interval (at least 5 s) rather than a whole one.
+        await this.waitOrWake(Math.max(5_000, this.intervalMs / 10), signal);
+      }
+    }
+  }
+
+  private async waitOrWake(ms: number, signal: AbortSignal): Promise<void> {
+    const woken = new AbortController();
+    this.wake = () => woken.abort();
+    try {
+      await this.options.clock.sleep(ms, AbortSignal.any([signal, woken.signal]));
+    } catch {
+      // woken or stopped: the loop re-reads its state
+    } finally {
+      this.wake = undefined;
+    }
+  }
+}

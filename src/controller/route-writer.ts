@@ -1,0 +1,194 @@
+/**
+ * Sends route changes for one CPH account, coalescing the drifted phones of every resource into
+ * phones-traffic calls of at most 100 IDs. Guarantees:
+ *   - coalescing: changes submitted within `lingerMs` of each other, by any resource, share calls;
+ *     a full batch of 100 is sent at once without waiting;
+ *   - no duplicate sends: a phone already queued, being sent, or with a job in flight for the same route
+ *     is not sent again; its new owner joins the existing change;
+ *   - each submitter learns, per phone, the job ID and request ID, or the per-phone error from inside the
+ *     200, or the error of the whole call; a failed call affects only the phones it carried;
+ *   - at most `maxConcurrentCalls` calls are in flight at once (the client's rate limiter bounds the rate).
+ */
+import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
+import type { TrafficType } from '../cph/wire.js';
+import type { CphPort } from './ports.js';
+import type { JobTracker } from './job-tracker.js';
+
+export interface RouteChange {
+  phoneId: string;
+  trafficType: TrafficType;
+  /** The resource key (namespace/name) that wants the change. */
+  owner: string;
+}
+
+export interface RouteChangeResult {
+  phoneId: string;
+  trafficType: TrafficType;
+  requestId?: string;
+  jobId?: string;
+  errorCode?: string;
+  errorMessage?: string;
+  /** Set when the whole call failed (not a per-phone error): the phone may or may not have been changed. */
+  callError?: unknown;
+}
+
+interface Waiting {
+  owners: Set<string>;
+  resolvers: Array<(result: RouteChangeResult) => void>;
+}
+
+export interface RouteWriterOptions {
+  cph: CphPort;
+  tracker: JobTracker;
+  clock: Clock;
+  logger: Logger;
+  lingerMs?: number;
+  maxConcurrentCalls?: number;
+  /** Told of each call sent, for metrics and events. */
+  onCallSent?: (trafficType: TrafficType, phoneIds: readonly string[], requestId: string | undefined) => void;
+}
+
+const maxIdsPerCall = 100;
+
+export class RouteWriter {
+  private readonly queues = new Map<TrafficType, Map<string, Waiting>>([
+    ['direct', new Map()],
+    ['routing', new Map()],
+  ]);
+  private readonly sending = new Map<string, { trafficType: TrafficType; waiting: Waiting }>();
+  private timer: NodeJS.Timeout | undefined;
+  private callsInFlight = 0;
+  private readonly lingerMs: number;
+  private readonly maxConcurrentCalls: number;
+  private readonly stopController = new AbortController();
+
+  constructor(private readonly options: RouteWriterOptions) {
+    this.lingerMs = options.lingerMs ?? 25;
+    this.maxConcurrentCalls = options.maxConcurrentCalls ?? 4;
+  }
+
+  /** Queues route changes; resolves once every phone's call has been answered. */
+  submit(changes: readonly RouteChange[]): Promise<RouteChangeResult[]> {
+    return Promise.all(changes.map((change) => this.submitOne(change)));
+  }
+
+  private submitOne(change: RouteChange): Promise<RouteChangeResult> {
+    const { phoneId, trafficType, owner } = change;
+    const inFlight = this.options.tracker.inFlight(phoneId);
+    if (inFlight && inFlight.trafficType === trafficType) {
+      this.options.tracker.addOwners(phoneId, [owner]);
+      return Promise.resolve({ phoneId, trafficType, requestId: inFlight.requestId, jobId: inFlight.jobId });
+    }
+    const beingSent = this.sending.get(phoneId);
+    if (beingSent && beingSent.trafficType === trafficType) return this.join(beingSent.waiting, owner);
+    const queue = this.queue(trafficType);
+    const queued = queue.get(phoneId);
+    if (queued) return this.join(queued, owner);
+    // A change to the other route still waiting in its queue is superseded by this one.
+    const other = this.queue(trafficType === 'direct' ? 'routing' : 'direct');
+    const superseded = other.get(phoneId);
+    if (superseded) {
+      other.delete(phoneId);
+      for (const resolve of superseded.resolvers)
+        resolve({ phoneId, trafficType: trafficType === 'direct' ? 'routing' : 'direct', errorCode: 'Superseded', errorMessage: `superseded by a change to ${trafficType}` });
+    }
+    const waiting: Waiting = { owners: new Set([owner]), resolvers: [] };
+    queue.set(phoneId, waiting);
+    const result = this.join(waiting, owner);
+    this.schedule();
+    return result;
+  }
+
+  private join(waiting: Waiting, owner: string): Promise<RouteChangeResult> {
+    waiting.owners.add(owner);
+    return new Promise((resolve) => waiting.resolvers.push(resolve));
+  }
+
+  private queue(trafficType: TrafficType): Map<string, Waiting> {
+    const queue = this.queues.get(trafficType);
+    if (!queue) throw new Error(`no queue for ${trafficType}`);
+    return queue;
+  }
+
+  private schedule(): void {
+    const full = [...this.queues.values()].some((queue) => queue.size >= maxIdsPerCall);
+    if (full) {
+      this.flush();
+      return;
+    }
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, this.lingerMs);
+  }
+
+  private flush(): void {
+    for (const [trafficType, queue] of this.queues) {
+      while (queue.size > 0 && this.callsInFlight < this.maxConcurrentCalls) {
+        const batch = [...queue.entries()].slice(0, maxIdsPerCall);
+        for (const [phoneId, waiting] of batch) {
+          queue.delete(phoneId);
+          this.sending.set(phoneId, { trafficType, waiting });
+        }
+        this.callsInFlight += 1;
+        void this.send(trafficType, batch).finally(() => {
+          this.callsInFlight -= 1;
+          if ([...this.queues.values()].some((q) => q.size > 0)) this.schedule();
+        });
+      }
+    }
+  }
+
+  private async send(trafficType: TrafficType, batch: Array<[string, Waiting]>): Promise<void> {
+    const phoneIds = batch.map(([phoneId]) => phoneId);
+    const settle = (phoneId: string, waiting: Waiting, result: RouteChangeResult): void => {
+      this.sending.delete(phoneId);
+      for (const resolve of waiting.resolvers) resolve(result);
+    };
+    try {
+      const answer = await this.options.cph.setTrafficType(trafficType, phoneIds, this.stopController.signal);
+      this.options.onCallSent?.(trafficType, phoneIds, answer.requestId);
+      const jobs = new Map(answer.jobs.map((job) => [job.phoneId, job.jobId]));
+      const errors = new Map(answer.errors.map((error) => [error.phoneId, error]));
+      const ownersOf = new Map(batch);
+      this.options.tracker.track(
+        answer.requestId,
+        trafficType,
+        answer.jobs,
+        new Set(answer.jobs.flatMap((job) => [...(ownersOf.get(job.phoneId)?.owners ?? [])])),
+      );
+      for (const [phoneId, waiting] of batch) {
+        this.options.tracker.addOwners(phoneId, waiting.owners);
+        const jobId = jobs.get(phoneId);
+        const error = errors.get(phoneId);
+        if (jobId !== undefined) settle(phoneId, waiting, { phoneId, trafficType, requestId: answer.requestId, jobId });
+        else if (error) settle(phoneId, waiting, { phoneId, trafficType, requestId: answer.requestId, errorCode: error.errorCode, errorMessage: error.errorMessage });
+        else
+          settle(phoneId, waiting, {
+            phoneId,
+            trafficType,
+            requestId: answer.requestId,
+            errorCode: 'NoJobReturned',
+            errorMessage: 'CPH answered without a job or an error for this phone',
+          });
+      }
+    } catch (error) {
+      this.options.onCallSent?.(trafficType, phoneIds, undefined);
+      this.options.logger.warn('route change call failed', { trafficType, phones: phoneIds.length, error: String(error) });
+      for (const [phoneId, waiting] of batch) settle(phoneId, waiting, { phoneId, trafficType, callError: error });
+    }
+  }
+
+  /** Fails what is still queued and stops sending. */
+  stop(): void {
+    this.stopController.abort(new Error('route writer stopped'));
+    if (this.timer) clearTimeout(this.timer);
+    for (const [trafficType, queue] of this.queues) {
+      for (const [phoneId, waiting] of queue)
+        for (const resolve of waiting.resolvers) resolve({ phoneId, trafficType, callError: new Error('route writer stopped') });
+      queue.clear();
+    }
+  }
+}

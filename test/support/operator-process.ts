@@ -1,0 +1,134 @@
+/**
+ * Runs the real `cph-route-operator` command as a separate process, the way a cluster runs it: flags,
+ * environment credentials, a kubeconfig. Its log lines are kept for the assertions that scan them (no
+ * secret may appear) and are printed when a test fails.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import net from 'node:net';
+import { waitFor } from './wait.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface OperatorProcessOptions {
+  kubeconfigPath: string;
+  cphEndpoint: string;
+  iamEndpoint?: string;
+  projectId: string;
+  caFile?: string;
+  env?: Record<string, string>;
+  extraArgs?: string[];
+  /** Prefix for log lines echoed on failure. */
+  name?: string;
+}
+
+export interface OperatorProcess {
+  readonly name: string;
+  readonly metricsUrl: string;
+  readonly healthUrl: string;
+  readonly child: ChildProcess;
+  /** Every line the operator wrote so far. */
+  logs(): string[];
+  /** Reads the Prometheus text of /metrics and returns the sum of a metric's samples matching `labels`. */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited(): Promise<number | null>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startOperator(options: OperatorProcessOptions): Promise<OperatorProcess> {
+  const metricsPort = await freePort();
+  const healthPort = await freePort();
+  const name = options.name ?? 'operator';
+  const args = [
+    '--import',
+    'tsx',
+    path.join(repoRoot, 'src/main.ts'),
+    '--kubeconfig',
+    options.kubeconfigPath,
+    '--cph-endpoint',
+    options.cphEndpoint,
+    '--project-id',
+    options.projectId,
+    '--region',
+    'sim-region-1',
+    '--metrics-bind-address',
+    `127.0.0.1:${metricsPort}`,
+    '--health-probe-bind-address',
+    `127.0.0.1:${healthPort}`,
+    '--log-format',
+    'json',
+    '--log-level',
+    'debug',
+    ...(options.iamEndpoint ? ['--iam-endpoint', options.iamEndpoint] : []),
+    ...(options.caFile ? ['--cph-ca-file', options.caFile] : []),
+    ...(options.extraArgs ?? []),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const collect = (chunk: Buffer): void => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(line);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const healthUrl = `http://127.0.0.1:${healthPort}`;
+
+  const operator: OperatorProcess = {
+    name,
+    metricsUrl,
+    healthUrl,
+    child,
+    logs: () => [...lines],
+    async metric(metricName, labels = {}) {
+      const text = await (await fetch(metricsUrl)).text();
+      let sum = 0;
+      for (const line of text.split('\n')) {
+        if (!line.startsWith(metricName)) continue;
+        const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+        if (!match || match[1] !== metricName) continue;
+        const sampleLabels = Object.fromEntries(
+          [...(match[3] ?? '').matchAll(/([a-zA-Z_]+)="([^"]*)"/g)].map((m) => [m[1] ?? '', m[2] ?? '']),
+        );
+        if (Object.entries(labels).every(([key, value]) => sampleLabels[key] === value)) sum += Number(match[4]);
+      }
+      return sum;
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exit;
+    },
+    exited: () => exit,
+  };
+  process.once('exit', () => child.kill('SIGKILL'));
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${lines.slice(-30).join('\n')}`);
+      const response = await fetch(`${healthUrl}/healthz`);
+      return response.ok;
+    },
+    { timeoutMs: 30_000, what: `${name} /healthz` },
+  ).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw new Error(`${String(error)}\n${lines.slice(-40).join('\n')}`);
+  });
+  return operator;
+}

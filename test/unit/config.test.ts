@@ -1,0 +1,61 @@
+import { expect } from 'chai';
+import { parseOperatorArgs } from '../../src/config.js';
+
+const quiet = { writeOut: () => undefined, writeErr: () => undefined };
+
+describe('operator configuration', () => {
+  it('has sane defaults', () => {
+    const config = parseOperatorArgs([], {}, 'host');
+    expect(config.namespaces).to.deep.equal([]);
+    expect(config.driftIntervalMs).to.equal(300_000);
+    expect(config.maxConcurrentReconciles).to.equal(4);
+    expect(config.cphQps).to.equal(20);
+    expect(config.leaderElect).to.equal(false);
+    expect(config.leaseDurationMs).to.equal(15_000);
+    expect(config.renewDeadlineMs).to.equal(10_000);
+    expect(config.retryPeriodMs).to.equal(2_000);
+    expect(config.metricsBindAddress).to.equal(':8080');
+    expect(config.healthProbeBindAddress).to.equal(':8081');
+    expect(config.leaderElectionNamespace).to.equal('cph-route-operator-system');
+  });
+
+  it('reads every flag', () => {
+    const config = parseOperatorArgs(
+      ['--kubeconfig', '/k', '--namespaces', 'a, b', '--cph-endpoint', 'https://cph.example.com/', '--drift-interval', '30s', '--max-concurrent-reconciles', '8', '--cph-qps', '5.5', '--leader-elect', '--metrics-bind-address', '0', '--log-format', 'text'],
+      { POD_NAME: 'pod-1', POD_NAMESPACE: 'ops' },
+    );
+    expect(config.kubeconfig).to.equal('/k');
+    expect(config.namespaces).to.deep.equal(['a', 'b']);
+    expect(config.cphEndpoint).to.equal('https://cph.example.com');
+    expect(config.driftIntervalMs).to.equal(30_000);
+    expect(config.maxConcurrentReconciles).to.equal(8);
+    expect(config.cphQps).to.equal(5.5);
+    expect(config.leaderElect).to.equal(true);
+    expect(config.metricsBindAddress).to.equal(undefined);
+    expect(config.logFormat).to.equal('text');
+    expect(config.identity).to.equal('pod-1');
+    expect(config.leaderElectionNamespace).to.equal('ops');
+  });
+
+  it('takes the project and region from the SDK environment names', () => {
+    const config = parseOperatorArgs([], { HUAWEICLOUD_SDK_PROJECT_ID: 'p1', HUAWEICLOUD_SDK_REGION: 'cn-north-4' });
+    expect(config.projectId).to.equal('p1');
+    expect(config.region).to.equal('cn-north-4');
+  });
+
+  for (const [args, flag] of [
+    [['--drift-interval', '5s'], '--drift-interval'],
+    [['--drift-interval', 'soon'], '--drift-interval'],
+    [['--max-concurrent-reconciles', '0'], '--max-concurrent-reconciles'],
+    [['--cph-qps', '-1'], '--cph-qps'],
+    [['--cph-endpoint', 'not a url'], '--cph-endpoint'],
+    [['--metrics-bind-address', 'everywhere'], '--metrics-bind-address'],
+    [['--namespaces', 'Bad_Name'], '--namespaces'],
+    [['--log-level', 'loud'], '--log-level'],
+    [['--leader-election-renew-deadline', '20s'], '--leader-election-renew-deadline'],
+  ] as const) {
+    it(`refuses a bad ${flag} with a message naming it`, () => {
+      expect(() => parseOperatorArgs([...args], {}, 'host', quiet)).to.throw(flag);
+    });
+  }
+});
