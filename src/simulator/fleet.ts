@@ -1,0 +1,176 @@
+/**
+ * The simulated fleet: servers and the phones on them, generated from the seed. Phones are kept once, in
+ * one array in the order the list API returns them (newest first) and in a map by ID, so a page of the list
+ * is a slice (or one filtered pass that copies only the page), and a detail read is a map lookup. Wire
+ * objects are rendered per response from a compact record, which keeps 100,000 phones small.
+ */
+import type { PhoneStatus, TrafficType, WirePhone, WirePhoneDetail } from '../cph/wire.js';
+import { SeededRandom } from './random.js';
+
+export interface FleetOptions {
+  phones: number;
+  seed: number;
+  /** Phones per server (default 8): a server is a pool's unit. */
+  phonesPerServer?: number;
+  /** Pool names; server k belongs to pools[k % pools.length] (default a, b, c, d). */
+  pools?: readonly string[];
+  initialTrafficType?: TrafficType;
+  /** Fixed so that bodies are identical for a seed; the newest phone is created at this instant. */
+  newestCreateTime?: number;
+}
+
+export interface SimPhone {
+  readonly phoneId: string;
+  readonly phoneName: string;
+  readonly serverId: string;
+  readonly pool: string;
+  readonly index: number;
+  readonly createTime: number;
+  status: PhoneStatus;
+  trafficType: TrafficType;
+  updateTime: number;
+  /** The job currently changing this phone's route, if any. */
+  runningJobId?: string | undefined;
+  /** Status to return to when a restarting route job ends (restartOnRouteChange). */
+  statusBeforeJob?: PhoneStatus | undefined;
+}
+
+export interface PhoneFilter {
+  phoneName?: string;
+  serverId?: string;
+  status?: number;
+  type?: number;
+}
+
+/** `YYYY-MM-DDTHH:MM:SSZ`, the CPH time format. */
+export function cphTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const phoneModels = ['kvm.4u8g', 'kvm.2u4g', 'kvm.8u16g'];
+
+export class Fleet {
+  /** Newest first: the list API's order. */
+  readonly phones: SimPhone[] = [];
+  private readonly byId = new Map<string, SimPhone>();
+  readonly serverIds: string[] = [];
+  private readonly imageId: string;
+  private readonly orderId: string;
+  private readonly productId: string;
+
+  constructor(options: FleetOptions) {
+    const random = new SeededRandom(options.seed);
+    const perServer = Math.max(1, options.phonesPerServer ?? 8);
+    const pools = options.pools && options.pools.length > 0 ? options.pools : ['a', 'b', 'c', 'd'];
+    const newest = options.newestCreateTime ?? Date.UTC(2025, 0, 1, 0, 0, 0);
+    const width = Math.max(5, String(options.phones).length);
+    const initial = options.initialTrafficType ?? 'direct';
+    this.imageId = random.hex(32);
+    this.orderId = 'CS' + random.hex(16).toUpperCase();
+    this.productId = random.hex(32);
+    const serverCount = Math.ceil(options.phones / perServer);
+    for (let s = 0; s < serverCount; s++) this.serverIds.push(random.hex(32));
+    // Phone i (0 = oldest) is created 60 s after phone i-1; the array holds them newest first.
+    const oldest = newest - (options.phones - 1) * 60_000;
+    const created: SimPhone[] = [];
+    for (let i = 0; i < options.phones; i++) {
+      let phoneId = random.hex(32);
+      while (this.byId.has(phoneId)) phoneId = random.hex(32);
+      const server = Math.floor(i / perServer);
+      const pool = pools[server % pools.length] as string;
+      const createTime = oldest + i * 60_000;
+      const phone: SimPhone = {
+        phoneId,
+        phoneName: `pool-${pool}-${String(i + 1).padStart(width, '0')}`,
+        serverId: this.serverIds[server] as string,
+        pool,
+        index: i,
+        createTime,
+        status: 2,
+        trafficType: initial,
+        updateTime: createTime,
+      };
+      created.push(phone);
+      this.byId.set(phoneId, phone);
+    }
+    for (let i = created.length - 1; i >= 0; i--) this.phones.push(created[i] as SimPhone);
+  }
+
+  get size(): number {
+    return this.phones.length;
+  }
+
+  get(phoneId: string): SimPhone | undefined {
+    return this.byId.get(phoneId);
+  }
+
+  /** One page of the phones matching `filter`, and how many match in all. Copies only the page. */
+  list(filter: PhoneFilter, offset: number, limit: number): { count: number; page: SimPhone[] } {
+    const unfiltered =
+      filter.phoneName === undefined && filter.serverId === undefined && filter.status === undefined && filter.type === undefined;
+    if (unfiltered) return { count: this.phones.length, page: this.phones.slice(offset, offset + limit) };
+    if (filter.type !== undefined && filter.type !== 0) return { count: 0, page: [] };
+    const page: SimPhone[] = [];
+    let count = 0;
+    for (const phone of this.phones) {
+      if (filter.serverId !== undefined && phone.serverId !== filter.serverId) continue;
+      if (filter.status !== undefined && phone.status !== filter.status) continue;
+      if (filter.phoneName !== undefined && !phone.phoneName.includes(filter.phoneName)) continue;
+      if (count >= offset && page.length < limit) page.push(phone);
+      count++;
+    }
+    return { count, page };
+  }
+
+  render(phone: SimPhone): WirePhone {
+    return {
+      phone_name: phone.phoneName,
+      server_id: phone.serverId,
+      phone_id: phone.phoneId,
+      phone_model_name: phoneModels[phone.index % phoneModels.length] as string,
+      image_id: this.imageId,
+      image_version: '12',
+      vnc_enable: 'false',
+      status: phone.status,
+      type: 0,
+      imei: String(860000000000000 + phone.index),
+      traffic_type: phone.trafficType,
+      volume_mode: 0,
+      availability_zone: 'cn-east-3a',
+      metadata: { order_id: this.orderId, product_id: this.productId },
+      has_encrypt: false,
+      create_time: cphTime(phone.createTime),
+      update_time: cphTime(phone.updateTime),
+    };
+  }
+
+  renderDetail(phone: SimPhone, requestId: string): WirePhoneDetail {
+    const octet3 = (phone.index >> 8) & 0xff;
+    const octet4 = phone.index & 0xff;
+    return {
+      ...this.render(phone),
+      request_id: requestId,
+      access_infos: [
+        {
+          type: 'droid_vnc',
+          device_ip: `172.16.${octet3}.${octet4}`,
+          phone_ip: `172.17.${octet3}.${octet4}`,
+          listen_port: 5901,
+          access_ip: `192.168.${octet3}.${octet4}`,
+          public_ip: '',
+          intranet_ip: `10.0.${octet3}.${octet4}`,
+          access_port: 30000 + (phone.index % 30000),
+        },
+      ],
+      property: JSON.stringify({ 'com.cph.mainkeys': 0, 'ro.permission.changed': 0 }),
+      phone_data_volume: {
+        volume_type: 'SSD',
+        volume_size: 16,
+        volume_id: phone.phoneId.slice(0, 8) + '-' + phone.phoneId.slice(8, 12) + '-' + phone.phoneId.slice(12, 16) + '-' + phone.phoneId.slice(16, 20) + '-' + phone.phoneId.slice(20),
+        volume_name: `data-${phone.phoneName}`,
+        created_at: cphTime(phone.createTime),
+        updated_at: cphTime(phone.createTime),
+      },
+    };
+  }
+}

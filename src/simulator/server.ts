@@ -1,0 +1,544 @@
+/**
+ * The simulator's HTTP face. Every API request goes through the same gate, in the order the real gateway
+ * applies it: fault injection, latency, authentication (token or AK/SK over the raw bytes), the project
+ * check, the per-API rate limit, then the operation. Admin requests under /_sim/ skip the gate and are not
+ * counted. Every answer carries X-Request-Id, and every JSON body a request_id.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WireIamTokenResponse } from '../cph/wire.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
+import { Authenticator } from './auth.js';
+import { allFaultKinds, type FaultKind, type Readings, type RuntimeSettings } from './options.js';
+import { SeededRandom, unitFor } from './random.js';
+import { type CphState, type OpResult } from './state.js';
+
+export type Operation = 'ListCloudPhones' | 'ShowCloudPhoneDetail' | 'ImportTraffic' | 'ListJobs' | 'ShowJob' | 'IamToken';
+export const operations: readonly Operation[] = ['ListCloudPhones', 'ShowCloudPhoneDetail', 'ImportTraffic', 'ListJobs', 'ShowJob', 'IamToken'];
+
+const maxBodyBytes = 1024 * 1024;
+
+interface Route {
+  operation: Operation;
+  projectId?: string;
+  id?: string;
+}
+
+function route(method: string, path: string): Route | undefined {
+  const p = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  let m: RegExpExecArray | null;
+  if (method === 'POST' && p === '/v3/auth/tokens') return { operation: 'IamToken' };
+  if (method === 'GET' && (m = /^\/v1\/([^/]+)\/cloud-phone\/phones$/.exec(p))) return { operation: 'ListCloudPhones', projectId: m[1] as string };
+  if (method === 'GET' && (m = /^\/v1\/([^/]+)\/cloud-phone\/phones\/([^/]+)$/.exec(p))) {
+    return { operation: 'ShowCloudPhoneDetail', projectId: m[1] as string, id: safeDecode(m[2] as string) };
+  }
+  if (method === 'POST' && (m = /^\/v1\/([^/]+)\/cloud-phone\/phones-traffic$/.exec(p))) return { operation: 'ImportTraffic', projectId: m[1] as string };
+  if (method === 'GET' && (m = /^\/v1\/([^/]+)\/cloud-phone\/jobs$/.exec(p))) return { operation: 'ListJobs', projectId: m[1] as string };
+  if (method === 'GET' && (m = /^\/v1\/([^/]+)\/cloud-phone\/jobs\/([^/]+)$/.exec(p))) {
+    return { operation: 'ShowJob', projectId: m[1] as string, id: safeDecode(m[2] as string) };
+  }
+  return undefined;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+export interface OperationCounter {
+  total: number;
+  byStatus: Record<string, number>;
+}
+
+export interface IamConfig {
+  user?: string | undefined;
+  password?: string | undefined;
+  domain?: string | undefined;
+  tokenTtlMs: number;
+}
+
+export class SimulatorServer {
+  private readonly requestIds: SeededRandom;
+  private seq = 0;
+  private readonly counters = new Map<Operation, OperationCounter>();
+  private readonly statusTotals: Record<string, number> = {};
+  private readonly faultCounts: Record<string, number> = {};
+  private unknownRequests = 0;
+  private signatureFailures = 0;
+  private rateLimited = 0;
+  private readonly windows = new Map<Operation, { second: number; count: number }>();
+  /** Responses held open by the timeout fault, ended at close. */
+  readonly hung = new Set<ServerResponse>();
+
+  constructor(
+    readonly state: CphState,
+    readonly auth: Authenticator,
+    private readonly projectId: string,
+    private readonly iam: IamConfig,
+    private readonly seed: number,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    this.requestIds = new SeededRandom(seed ^ 0x7e9);
+    this.resetCounters();
+  }
+
+  get settings(): RuntimeSettings {
+    return this.state.settings;
+  }
+
+  get readings(): Readings {
+    return this.state.readings;
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const receivedAt = this.clock.now();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      this.dispatch(req, res, body, tooLarge, receivedAt).catch((err: unknown) => {
+        this.logger.error('simulator request failed', { err: String(err) });
+        if (!res.headersSent) this.send(res, { status: 500, body: { error_code: 'CPS.0003', error_msg: 'Internal error' } }, this.nextRequestId());
+      });
+    });
+  }
+
+  private nextRequestId(): string {
+    return this.requestIds.hex(32);
+  }
+
+  private send(res: ServerResponse, result: OpResult, requestId: string): void {
+    if (res.destroyed) return;
+    const body = { ...result.body } as Record<string, unknown>;
+    if (!('request_id' in body) && !('token' in body)) body['request_id'] = requestId;
+    const text = JSON.stringify(body);
+    res.writeHead(result.status, {
+      'Content-Type': 'application/json;charset=UTF-8',
+      'Content-Length': Buffer.byteLength(text),
+      'X-Request-Id': requestId,
+      ...result.headers,
+    });
+    res.end(text);
+  }
+
+  private count(operation: Operation | undefined, status: string): void {
+    this.statusTotals[status] = (this.statusTotals[status] ?? 0) + 1;
+    if (!operation) {
+      this.unknownRequests++;
+      return;
+    }
+    const counter = this.counters.get(operation) as OperationCounter;
+    counter.total++;
+    counter.byStatus[status] = (counter.byStatus[status] ?? 0) + 1;
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, body: Buffer, tooLarge: boolean, receivedAt: number): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const rawUrl = req.url ?? '/';
+    const url = new URL(rawUrl, 'http://sim.invalid');
+    if (url.pathname.startsWith('/_sim/') || url.pathname === '/_sim') {
+      this.admin(method, url, body, res);
+      return;
+    }
+    const settings = this.settings;
+    const requestId = this.nextRequestId();
+    const seq = ++this.seq;
+    const matched = route(method, url.pathname);
+    const operation = matched?.operation;
+    const reply = (result: OpResult): void => {
+      this.count(operation, String(result.status));
+      this.logger.debug('cph-sim request', { method, path: url.pathname, operation, status: result.status, requestId });
+      this.send(res, result, requestId);
+    };
+    if (settings.unreachable) {
+      this.count(operation, 'reset');
+      req.socket.destroy();
+      return;
+    }
+    if (settings.faultRate > 0 && settings.faultKinds.length > 0 && unitFor(this.seed, `fault:${seq}`) < settings.faultRate) {
+      const kinds = settings.faultKinds;
+      const kind = kinds[Math.floor(unitFor(this.seed, `fault-kind:${seq}`) * kinds.length)] as FaultKind;
+      this.faultCounts[kind] = (this.faultCounts[kind] ?? 0) + 1;
+      await this.delay(settings.latencyMs);
+      switch (kind) {
+        case 'reset':
+          this.count(operation, 'reset');
+          req.socket.destroy();
+          return;
+        case 'timeout':
+          this.count(operation, 'timeout');
+          this.hung.add(res);
+          res.on('close', () => this.hung.delete(res));
+          return;
+        case '429':
+          reply({
+            status: 429,
+            body: { error_code: 'APIGW.0308', error_msg: 'The throttling threshold has been reached: policy user over ratelimit' },
+            headers: { 'Retry-After': String(settings.retryAfterSeconds) },
+          });
+          return;
+        case '503':
+          reply({ status: 503, body: { error_code: 'APIGW.0503', error_msg: 'Service unavailable, retry later' } });
+          return;
+        default:
+          reply({ status: 500, body: { error_code: 'CPS.0003', error_msg: 'Internal error, retry later' } });
+          return;
+      }
+    }
+    await this.delay(settings.latencyMs);
+    if (!matched) {
+      reply({ status: 404, body: { error_code: 'APIGW.0101', error_msg: 'The API does not exist or has not been published in the environment' } });
+      return;
+    }
+    if (tooLarge) {
+      reply({ status: 413, body: { error_code: 'APIGW.0201', error_msg: 'Request body too large' } });
+      return;
+    }
+    const now = this.clock.now();
+    this.state.settle(now);
+    if (matched.operation === 'IamToken') {
+      const limited = this.throttle('IamToken', now);
+      if (limited) return reply(limited);
+      reply(this.iamToken(body, now));
+      return;
+    }
+    const authResult = this.auth.authenticate({ method, rawUrl, headers: req.headers, body }, now);
+    if (!authResult.ok) {
+      if (authResult.signatureFailure) this.signatureFailures++;
+      reply({ status: authResult.httpStatus, body: { error_code: authResult.errorCode, error_msg: authResult.errorMsg } });
+      return;
+    }
+    if (matched.projectId !== this.projectId) {
+      reply(this.state.error(403, 'CPS.0001', `No permission for project ${matched.projectId ?? ''}`, requestId));
+      return;
+    }
+    const limited = this.throttle(matched.operation, now);
+    if (limited) return reply(limited);
+    switch (matched.operation) {
+      case 'ListCloudPhones':
+        reply(this.state.listPhones(url.searchParams, requestId));
+        return;
+      case 'ShowCloudPhoneDetail':
+        reply(this.state.showPhone(matched.id ?? '', requestId));
+        return;
+      case 'ImportTraffic': {
+        const userAgent = req.headers['user-agent'] ?? '';
+        const remote = `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? ''}`;
+        reply(this.state.importTraffic(body, requestId, authResult.identity, now, { receivedAt, remote, userAgent }));
+        return;
+      }
+      case 'ListJobs':
+        reply(this.state.listJobs(url.searchParams, requestId));
+        return;
+      case 'ShowJob':
+        reply(this.state.showJob(matched.id ?? '', requestId));
+        return;
+    }
+  }
+
+  private delay(ms: number): Promise<void> {
+    return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+  }
+
+  /** A fixed one-second window per API; undefined when the request may pass. */
+  private throttle(operation: Operation, now: number): OpResult | undefined {
+    const limit = this.settings.rateLimit;
+    if (limit <= 0) return undefined;
+    const second = Math.floor(now / 1000);
+    const window = this.windows.get(operation);
+    if (!window || window.second !== second) {
+      this.windows.set(operation, { second, count: 1 });
+      return undefined;
+    }
+    window.count++;
+    if (window.count <= limit) return undefined;
+    this.rateLimited++;
+    const retryAfter = Math.max(1, Math.ceil(((second + 1) * 1000 - now) / 1000));
+    return {
+      status: 429,
+      body: { error_code: 'APIGW.0308', error_msg: `The throttling threshold has been reached: at most ${limit} requests per second for ${operation}` },
+      headers: { 'Retry-After': String(retryAfter) },
+    };
+  }
+
+  private iamToken(raw: Buffer, now: number): OpResult {
+    const refused: OpResult = {
+      status: 401,
+      body: { error: { code: 'IAM.0004', message: 'The username or password is wrong.', title: 'Unauthorized' } },
+    };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return { status: 400, body: { error: { code: 'IAM.0001', message: 'The request body is not valid JSON.', title: 'Bad Request' } } };
+    }
+    const identity = field(parsed, ['auth', 'identity']);
+    const methods = field(identity, ['methods']);
+    const user = field(identity, ['password', 'user']);
+    const name = field(user, ['name']);
+    const password = field(user, ['password']);
+    const domain = field(user, ['domain', 'name']);
+    if (!Array.isArray(methods) || !methods.includes('password') || typeof name !== 'string' || typeof password !== 'string') {
+      return { status: 400, body: { error: { code: 'IAM.0001', message: 'auth.identity.password.user is required.', title: 'Bad Request' } } };
+    }
+    if (this.iam.user === undefined || name !== this.iam.user || password !== this.iam.password) return refused;
+    if (this.iam.domain !== undefined && domain !== this.iam.domain) return refused;
+    const { token, expiresAt } = this.auth.issueToken(name, typeof domain === 'string' ? domain : '', now, this.iam.tokenTtlMs);
+    const project = field(parsed, ['auth', 'scope', 'project']);
+    const body: WireIamTokenResponse & { token: Record<string, unknown> } = {
+      token: {
+        expires_at: iamTime(expiresAt),
+        issued_at: iamTime(now),
+        methods: ['password'],
+        user: { name, domain: { name: typeof domain === 'string' ? domain : '' } },
+        project: { id: this.projectId, name: typeof field(project, ['name']) === 'string' ? field(project, ['name']) : this.projectId },
+      },
+    };
+    return { status: 201, body, headers: { 'X-Subject-Token': token } };
+  }
+
+  resetCounters(): void {
+    for (const operation of operations) this.counters.set(operation, { total: 0, byStatus: {} });
+    for (const key of Object.keys(this.statusTotals)) delete this.statusTotals[key];
+    for (const key of Object.keys(this.faultCounts)) delete this.faultCounts[key];
+    this.unknownRequests = 0;
+    this.signatureFailures = 0;
+    this.rateLimited = 0;
+    const state = this.state;
+    state.routeWrites.clear();
+    state.costlyRepeatsByPhone.clear();
+    state.costlyRepeats = 0;
+    state.overlappingWrites = 0;
+    state.overlaps.length = 0;
+    state.jobsSucceeded = 0;
+    state.jobsFailed = 0;
+    state.resetWrites();
+  }
+
+  countersSnapshot(): object {
+    const state = this.state;
+    const byOperation: Record<string, OperationCounter> = {};
+    for (const [operation, counter] of this.counters) byOperation[operation] = { total: counter.total, byStatus: { ...counter.byStatus } };
+    let total = 0;
+    for (const counter of this.counters.values()) total += counter.total;
+    let writes = 0;
+    for (const n of state.routeWrites.values()) writes += n;
+    return {
+      total,
+      byOperation,
+      byStatus: { ...this.statusTotals },
+      unknownRequests: this.unknownRequests,
+      signatureFailures: this.signatureFailures,
+      lockedAccessKeys: this.auth.lockedKeys(this.clock.now()),
+      rateLimited: this.rateLimited,
+      faults: { ...this.faultCounts },
+      routeWrites: { total: writes, phones: state.routeWrites.size, byPhone: Object.fromEntries(state.routeWrites) },
+      costlyRepeats: { total: state.costlyRepeats, byPhone: Object.fromEntries(state.costlyRepeatsByPhone) },
+      overlappingWrites: { total: state.overlappingWrites, samples: state.overlaps.slice(0, 100) },
+      jobs: { created: state.jobs.size, running: state.jobs.due.size, succeeded: state.jobsSucceeded, failed: state.jobsFailed },
+    };
+  }
+
+  // ---- admin API (no auth, not counted) ----
+
+  private admin(method: string, url: URL, raw: Buffer, res: ServerResponse): void {
+    const requestId = this.nextRequestId();
+    const ok = (body: object, status = 200): void => this.send(res, { status, body }, requestId);
+    const bad = (message: string, status = 400): void => ok({ error_code: 'SIM.BadRequest', error_msg: message }, status);
+    const state = this.state;
+    const now = this.clock.now();
+    state.settle(now);
+    const path = url.pathname.replace(/\/$/, '');
+    let body: Record<string, unknown> = {};
+    if (method === 'POST' && raw.length > 0) {
+      try {
+        const parsed: unknown = JSON.parse(raw.toString('utf8'));
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return bad('body must be a JSON object');
+        body = parsed as Record<string, unknown>;
+      } catch {
+        return bad('body is not valid JSON');
+      }
+    }
+    let m: RegExpExecArray | null;
+    if (method === 'GET' && path === '/_sim/health') return ok({ ok: true, phones: state.fleet.size });
+    if (method === 'GET' && path === '/_sim/phones') {
+      const prefix = url.searchParams.get('phone_name_prefix') ?? '';
+      const offset = Number(url.searchParams.get('offset') ?? 0);
+      const limit = Number(url.searchParams.get('limit') ?? Number.MAX_SAFE_INTEGER);
+      const phones = [];
+      let count = 0;
+      for (const phone of state.fleet.phones) {
+        if (prefix && !phone.phoneName.startsWith(prefix)) continue;
+        if (count >= offset && phones.length < limit) {
+          phones.push({
+            phone_id: phone.phoneId,
+            phone_name: phone.phoneName,
+            server_id: phone.serverId,
+            pool: phone.pool,
+            status: phone.status,
+            traffic_type: phone.trafficType,
+            running_job_id: phone.runningJobId ?? null,
+          });
+        }
+        count++;
+      }
+      return ok({ count, phones });
+    }
+    if ((m = /^\/_sim\/phones\/([^/]+)$/.exec(path)) && method === 'GET') {
+      const phone = state.fleet.get(m[1] as string);
+      if (!phone) return bad('no such phone', 404);
+      return ok({ ...state.fleet.render(phone), running_job_id: phone.runningJobId ?? null });
+    }
+    if ((m = /^\/_sim\/phones\/([^/]+)\/traffic$/.exec(path)) && method === 'POST') {
+      const phone = state.fleet.get(m[1] as string);
+      if (!phone) return bad('no such phone', 404);
+      const trafficType = body['traffic_type'];
+      if (trafficType !== 'direct' && trafficType !== 'routing') return bad('traffic_type must be direct or routing');
+      phone.trafficType = trafficType;
+      phone.updateTime = now;
+      return ok(state.fleet.render(phone));
+    }
+    if ((m = /^\/_sim\/phones\/([^/]+)\/status$/.exec(path)) && method === 'POST') {
+      const phone = state.fleet.get(m[1] as string);
+      if (!phone) return bad('no such phone', 404);
+      const status = body['status'];
+      if (typeof status !== 'number' || !Number.isInteger(status)) return bad('status must be an integer');
+      phone.status = status;
+      phone.statusBeforeJob = undefined;
+      phone.updateTime = now;
+      return ok(state.fleet.render(phone));
+    }
+    if (path === '/_sim/faults' && method === 'GET') return ok({ ...this.settings });
+    if (path === '/_sim/faults' && method === 'POST') {
+      const error = applySettings(this.settings, body);
+      if (error) return bad(error);
+      this.logger.info('cph-sim settings changed', { settings: this.settings });
+      return ok({ ...this.settings });
+    }
+    if (path === '/_sim/readings' && method === 'GET') return ok({ ...this.readings });
+    if (path === '/_sim/readings' && method === 'POST') {
+      const error = applyReadings(this.readings, body);
+      if (error) return bad(error);
+      this.auth.skewErrorCode = this.readings.skewErrorCode;
+      return ok({ ...this.readings });
+    }
+    if (path === '/_sim/counters' && method === 'GET') return ok(this.countersSnapshot());
+    if (path === '/_sim/counters/reset' && method === 'POST') {
+      this.resetCounters();
+      return ok(this.countersSnapshot());
+    }
+    if (path === '/_sim/writes' && method === 'GET') {
+      const since = Number(url.searchParams.get('since') ?? 0);
+      return ok({ writes: state.writes.filter((w) => w.seq > since) });
+    }
+    if (path === '/_sim/tokens/revoke' && method === 'POST') return ok({ revoked: this.auth.revokeTokens() });
+    if (path === '/_sim/locks/reset' && method === 'POST') {
+      this.auth.resetLocks();
+      return ok({ locked: [] });
+    }
+    return bad(`no admin endpoint ${method} ${path}`, 404);
+  }
+}
+
+function field(value: unknown, path: readonly string[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+/** IAM's expires_at form: `2020-01-04T09:05:22.701000Z`. */
+export function iamTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000Z');
+}
+
+function isRate(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && value <= 1;
+}
+
+function isNonNegative(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+/** Applies the known fields of `body` to `settings`; returns an error message, or undefined. */
+export function applySettings(settings: RuntimeSettings, body: Record<string, unknown>): string | undefined {
+  const next = { ...settings };
+  for (const [key, value] of Object.entries(body)) {
+    switch (key) {
+      case 'faultRate':
+      case 'jobFailureRate':
+        if (!isRate(value)) return `${key} must be a number from 0 to 1`;
+        next[key] = value;
+        break;
+      case 'latencyMs':
+      case 'jobMs':
+      case 'rateLimit':
+      case 'retryAfterSeconds':
+        if (!isNonNegative(value)) return `${key} must be a number >= 0`;
+        next[key] = value;
+        break;
+      case 'unreachable':
+        if (typeof value !== 'boolean') return 'unreachable must be a boolean';
+        next.unreachable = value;
+        break;
+      case 'faultKinds':
+        if (!Array.isArray(value) || !value.every((k) => (allFaultKinds as readonly unknown[]).includes(k))) {
+          return `faultKinds must be a list of ${allFaultKinds.join(', ')}`;
+        }
+        next.faultKinds = value as FaultKind[];
+        break;
+      default:
+        return `unknown setting ${key}`;
+    }
+  }
+  Object.assign(settings, next);
+  return undefined;
+}
+
+export function applyReadings(readings: Readings, body: Record<string, unknown>): string | undefined {
+  const next = { ...readings };
+  for (const [key, value] of Object.entries(body)) {
+    switch (key) {
+      case 'jobErrorFields':
+        if (value !== 'documented' && value !== 'null' && value !== 'empty') return 'jobErrorFields must be documented, null or empty';
+        next.jobErrorFields = value;
+        break;
+      case 'notFoundStatus':
+        if (value !== 404 && value !== 400) return 'notFoundStatus must be 404 or 400';
+        next.notFoundStatus = value;
+        break;
+      case 'maxListLimit':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) return 'maxListLimit must be a positive integer';
+        next.maxListLimit = value;
+        break;
+      case 'restartOnRouteChange':
+      case 'refuseNotRunning':
+      case 'repeatCreatesJob':
+        if (typeof value !== 'boolean') return `${key} must be a boolean`;
+        next[key] = value;
+        break;
+      case 'tooManyIdsErrorCode':
+      case 'skewErrorCode':
+        if (typeof value !== 'string' || value === '') return `${key} must be a non-empty string`;
+        next[key] = value;
+        break;
+      default:
+        return `unknown reading ${key}`;
+    }
+  }
+  Object.assign(readings, next);
+  return undefined;
+}
