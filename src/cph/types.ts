@@ -1,0 +1,133 @@
+/**
+ * The CPH API's data as the rest of the operator sees it: camelCase, optional where the wire may leave a
+ * field out, and with the API's codes turned into names where the meaning is documented
+ * (../shared/cph-api.md). Produced only by src/cph/parse.ts from untrusted JSON; never built by hand from
+ * network data.
+ */
+import type { TrafficType } from './wire.js';
+
+export type { TrafficType } from './wire.js';
+
+/** A cloud phone from ListCloudPhones or ShowCloudPhoneDetail. */
+export interface Phone {
+  phoneId: string;
+  phoneName: string;
+  serverId: string;
+  /** Numeric phone status: 1 creating, 2 running, 3 resetting, 4 restarting, 6 frozen, 7 stopping, 8 stopped, negatives are failures. */
+  status: number;
+  /** The route; undefined when the API left it out (the caller must treat it as unknown, not as `direct`). */
+  trafficType: TrafficType | undefined;
+  /** 0 ordinary, 1 trial. */
+  type: number | undefined;
+  phoneModelName: string | undefined;
+  imageId: string | undefined;
+  imageVersion: string | undefined;
+  /** The wire carries "true"/"false" as a string. */
+  vncEnable: boolean | undefined;
+  imei: string | undefined;
+  volumeMode: number | undefined;
+  availabilityZone: string | undefined;
+  metadata: { orderId: string | undefined; productId: string | undefined } | undefined;
+  hasEncrypt: boolean | undefined;
+  createTime: string | undefined;
+  updateTime: string | undefined;
+}
+
+/** ShowCloudPhoneDetail: a phone plus the request ID of the call. */
+export interface PhoneDetail extends Phone {
+  requestId: string | undefined;
+  /** ShowCloudPhoneDetail's `property`, a JSON string, passed through untouched. */
+  property: string | undefined;
+}
+
+export interface PhoneListQuery {
+  offset?: number;
+  /** 1..100 (the safe page size; the API reference allows 200, the Go SDK 100). */
+  limit?: number;
+  /** Fuzzy match on the name. */
+  phoneName?: string;
+  serverId?: string;
+  status?: number;
+  /** 0 ordinary, 1 trial. */
+  type?: number;
+}
+
+export type PhoneFilter = Omit<PhoneListQuery, 'offset' | 'limit'>;
+
+export interface PhoneList {
+  phones: Phone[];
+  /** The total number of phones matching the filter, as the API reported it. */
+  count: number;
+  requestId: string | undefined;
+}
+
+/** A whole paged sweep of ListCloudPhones. */
+export interface PhoneSweep {
+  phones: Phone[];
+  /** `count` from the last page read. */
+  count: number;
+  /** Number of list calls made. */
+  pages: number;
+  /**
+   * False when the total changed between pages, a page repeated phones already seen, or the sweep stopped at
+   * its page bound: offset paging over a list that moves can skip phones, so the caller must not conclude
+   * that a phone missing from this sweep is gone.
+   */
+  stable: boolean;
+  requestIds: string[];
+}
+
+/** A phone the phones-traffic call accepted: its job. */
+export interface PhoneJobAccepted {
+  phoneId: string;
+  jobId: string;
+}
+
+/** A phone the phones-traffic call refused, reported inside the 200 (e.g. CPS.0005, phone not found). */
+export interface PhoneJobRefused {
+  phoneId: string;
+  /** A CPS code, or the client's `NoJobReturned` when a phone that was sent is absent from the answer. */
+  errorCode: string;
+  errorMessage: string;
+}
+
+/** The parsed answer of one phones-traffic call. */
+export interface PhoneJobResult {
+  requestId: string;
+  jobs: PhoneJobAccepted[];
+  errors: PhoneJobRefused[];
+}
+
+export type JobState = 'running' | 'succeeded' | 'failed' | 'unknown';
+
+/** A CPH job (ShowJob, ListJobs). */
+export interface Job {
+  jobId: string;
+  phoneId: string | undefined;
+  serverId: string | undefined;
+  /** Named from the numeric code: 1 running, 2 succeeded, -1 failed; any other code is `unknown`. */
+  status: JobState;
+  /** The numeric code as the API sent it. */
+  statusCode: number;
+  beginTime: string | undefined;
+  endTime: string | undefined;
+  /** undefined when the API sent null or "" (ShowJob and ListJobs differ). */
+  errorCode: string | undefined;
+  errorMessage: string | undefined;
+  executeMessage: string | undefined;
+  /** The request that created the job (ListJobs) or of the ShowJob call itself. */
+  requestId: string | undefined;
+}
+
+/** ListJobs by one or many request IDs; exactly one of the two. */
+export type JobQuery = ({ requestId: string; requestIds?: never } | { requestIds: string[]; requestId?: never }) & {
+  offset?: number;
+  /** 1..100, default 100. */
+  limit?: number;
+};
+
+export interface JobList {
+  jobs: Job[];
+  /** Request IDs of the ListJobs calls made. */
+  requestIds: string[];
+}
