@@ -1,0 +1,264 @@
+/**
+ * The Argo CD health check (deploy/argocd/health-cloudphoneroute.lua), run by a real Lua 5.1 interpreter
+ * against the fixture objects of test/fixtures/argocd/, laid out like Argo CD's own
+ * resource_customizations/<group>/<kind>/health_test.yaml + testdata/. Each object is turned into a Lua
+ * table literal here and handed to test/fixtures/argocd/driver.lua, which runs the script as Argo CD
+ * does: the object as the global `obj`, in a sandbox of base, string, table and math.
+ *
+ * lua5.1 is Debian's package of that name; .ci/run installs it. Without it these tests fail (they do
+ * not skip): a health check nobody ran is not tested.
+ */
+import { expect } from 'chai';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { type Reason, reasons, stallingReasons } from '../../src/api/v1alpha1/conditions.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const healthScript = join(root, 'deploy/argocd/health-cloudphoneroute.lua');
+const fixtures = join(root, 'test/fixtures/argocd');
+const driver = join(fixtures, 'driver.lua');
+const LUA = 'lua5.1';
+
+type ArgoHealth = 'Healthy' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing' | 'Unknown';
+const argoHealthStatuses: readonly string[] = ['Healthy', 'Progressing', 'Degraded', 'Suspended', 'Missing', 'Unknown'];
+
+interface HealthTestCase {
+  healthStatus: { status: ArgoHealth; message: string };
+  inputPath: string;
+}
+
+/** A JSON value as a Lua 5.1 expression. JSON null becomes nil, as in Argo CD's conversion. */
+function toLua(value: unknown): string {
+  if (value === null || value === undefined) return 'nil';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} as Lua`);
+    return String(value);
+  }
+  if (typeof value === 'string') return luaString(value);
+  if (Array.isArray(value)) return `{${value.map((v) => toLua(v)).join(', ')}}`;
+  if (typeof value === 'object') {
+    const fields = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => `[${luaString(k)}] = ${toLua(v)}`);
+    return `{${fields.join(', ')}}`;
+  }
+  throw new Error(`cannot write a ${typeof value} as Lua`);
+}
+
+/** A Lua string literal: every byte outside printable ASCII, and quote and backslash, escaped as \ddd. */
+function luaString(text: string): string {
+  let out = '"';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    if (byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c) out += String.fromCharCode(byte);
+    else out += `\\${byte.toString().padStart(3, '0')}`;
+  }
+  return `${out}"`;
+}
+
+function requireLua(): void {
+  const probe = spawnSync(LUA, ['-v'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new Error(
+      `${LUA} is not installed, so the Argo CD health check cannot be tested. ` +
+        `Install Debian's package: apt-get update && apt-get install -y --no-install-recommends lua5.1 ` +
+        `(.ci/run does this). ${probe.error ? String(probe.error) : probe.stderr}`,
+    );
+  }
+}
+
+let workDir = '';
+let counter = 0;
+
+/** Runs the health script on `object` with lua5.1 and returns what it returned. */
+function runHealth(object: unknown, script = healthScript): { status: string; message: string } {
+  const objectFile = join(workDir, `object-${counter++}.lua`);
+  writeFileSync(objectFile, `return ${toLua(object)}\n`);
+  const result = spawnSync(LUA, [driver, objectFile, script], { encoding: 'utf8' });
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`lua5.1 exited ${result.status}: ${result.stderr}`);
+  const newline = result.stdout.indexOf('\n');
+  return { status: result.stdout.slice(0, newline), message: result.stdout.slice(newline + 1) };
+}
+
+function loadFixture(inputPath: string): unknown {
+  return parseYaml(readFileSync(join(fixtures, inputPath), 'utf8'));
+}
+
+/** The keys of the script's `failureReasons` table. */
+function luaFailureReasons(): string[] {
+  const source = readFileSync(healthScript, 'utf8');
+  const table = /local failureReasons = \{([^}]*)\}/.exec(source);
+  if (!table) throw new Error('no `local failureReasons = { ... }` table in the health script');
+  return [...table[1]!.matchAll(/^\s*([A-Za-z]+)\s*=\s*true,?\s*$/gm)].map((m) => m[1]!).sort();
+}
+
+/**
+ * What Argo CD must show for a resource whose Ready condition is False with each reason of
+ * src/api/v1alpha1/conditions.ts (status up to date, not suspended, not stalled). A Record over
+ * Reason: a reason added there and not classified here does not compile.
+ */
+const expectedForReadyFalse: Record<Reason, ArgoHealth> = {
+  InSync: 'Progressing', // only ever Ready=True; as Ready=False it would be "not there yet"
+  NoPhonesSelected: 'Progressing', // likewise
+  Progressing: 'Progressing',
+  ApplyingRoute: 'Progressing',
+  JobsPending: 'Progressing',
+  JobFailed: 'Degraded',
+  PhonesNotFound: 'Degraded',
+  Conflict: 'Degraded',
+  PhonesNotRunning: 'Progressing', // changed as soon as the phones run again
+  Drifted: 'Progressing',
+  CredentialsInvalid: 'Degraded',
+  PermissionDenied: 'Degraded',
+  AccountRestricted: 'Degraded',
+  CphUnavailable: 'Degraded',
+  Throttled: 'Progressing', // retried after a pause, nothing to fix
+  Suspended: 'Suspended',
+  Deleting: 'Progressing',
+  InvalidSpec: 'Degraded',
+};
+
+function routeWithReady(status: 'True' | 'False' | 'Unknown', reason: string, extra: Record<string, unknown>[] = []) {
+  return {
+    apiVersion: 'cloudphone.dev/v1alpha1',
+    kind: 'CloudPhoneRoute',
+    metadata: { name: 'r', namespace: 'phones', generation: 7 },
+    spec: { trafficType: 'routing', phoneIds: ['631056bfb66b4f4ea02ba25f04830cb4'] },
+    status: {
+      observedGeneration: 7,
+      conditions: [
+        { type: 'Ready', status, reason, message: `message of ${reason}`, lastTransitionTime: '2026-11-28T06:10:00Z' },
+        ...extra,
+      ],
+    },
+  };
+}
+
+describe('Argo CD health check (deploy/argocd/health-cloudphoneroute.lua, run by lua5.1)', () => {
+  before(() => {
+    requireLua();
+    workDir = mkdtempSync(join(tmpdir(), 'argocd-health-'));
+  });
+  after(() => {
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  describe('the fixtures of test/fixtures/argocd/health_test.yaml', () => {
+    const spec = parseYaml(readFileSync(join(fixtures, 'health_test.yaml'), 'utf8')) as { tests: HealthTestCase[] };
+
+    for (const testCase of spec.tests) {
+      const { status, message } = testCase.healthStatus;
+      it(`${testCase.inputPath} is ${status}: "${message}"`, () => {
+        const health = runHealth(loadFixture(testCase.inputPath));
+        expect(health).to.deep.equal({ status, message });
+      });
+    }
+
+    it('cover every Argo CD health status the script can return, and every condition in each file is well-formed', () => {
+      const seen = new Set(spec.tests.map((t) => t.healthStatus.status));
+      expect([...seen].sort()).to.deep.equal(['Degraded', 'Healthy', 'Progressing', 'Suspended']);
+      for (const t of spec.tests) {
+        const object = loadFixture(t.inputPath) as { kind: string; status?: { conditions?: { type: string; status: string }[] } };
+        expect(object.kind, t.inputPath).to.equal('CloudPhoneRoute');
+        for (const c of object.status?.conditions ?? []) {
+          expect(['Ready', 'Reconciling', 'Stalled'], `${t.inputPath}: condition type`).to.include(c.type);
+          expect(['True', 'False', 'Unknown'], `${t.inputPath}: condition status`).to.include(c.status);
+        }
+      }
+    });
+
+    it('include a Degraded fixture for every failure reason the script knows', () => {
+      const degradedReasons = new Set<string>();
+      for (const t of spec.tests.filter((t) => t.healthStatus.status === 'Degraded')) {
+        const object = loadFixture(t.inputPath) as { status: { conditions: { type: string; reason: string }[] } };
+        const ready = object.status.conditions.find((c) => c.type === 'Ready');
+        if (ready) degradedReasons.add(ready.reason);
+      }
+      for (const reason of luaFailureReasons()) expect([...degradedReasons], reason).to.include(reason);
+    });
+  });
+
+  describe('agreement with src/api/v1alpha1/conditions.ts', () => {
+    it("the script's failure reasons are exactly the reasons classified Degraded here", () => {
+      const degraded = reasons.filter((r) => expectedForReadyFalse[r] === 'Degraded').sort();
+      expect(luaFailureReasons()).to.deep.equal(degraded);
+    });
+
+    it('every stalling reason (needs a person) is a failure reason of the script', () => {
+      const failures = luaFailureReasons();
+      for (const reason of stallingReasons) expect(failures, reason).to.include(reason);
+    });
+
+    for (const reason of reasons) {
+      it(`Ready=False with reason ${reason} is ${expectedForReadyFalse[reason]}, with the condition's message`, () => {
+        const health = runHealth(routeWithReady('False', reason));
+        expect(health.status).to.equal(expectedForReadyFalse[reason]);
+        expect(health.message).to.equal(`${reason}: message of ${reason}`);
+      });
+    }
+
+    for (const reason of ['InSync', 'NoPhonesSelected'] as const) {
+      it(`Ready=True with reason ${reason} (no Reconciling, no Stalled, as the operator writes it) is Healthy`, () => {
+        expect(runHealth(routeWithReady('True', reason))).to.deep.equal({
+          status: 'Healthy',
+          message: `${reason}: message of ${reason}`,
+        });
+      });
+    }
+
+    for (const reason of [...stallingReasons]) {
+      it(`Stalled=True with reason ${reason} is Degraded whatever Ready says`, () => {
+        const stalled = { type: 'Stalled', status: 'True', reason, message: 'a person must act', lastTransitionTime: '2026-11-28T06:10:00Z' };
+        for (const ready of ['True', 'False', 'Unknown'] as const) {
+          expect(runHealth(routeWithReady(ready, 'Progressing', [stalled]))).to.deep.equal({
+            status: 'Degraded',
+            message: `${reason}: a person must act`,
+          });
+        }
+      });
+    }
+  });
+
+  describe('robustness', () => {
+    it('returns only statuses Argo CD knows, for objects missing any part', () => {
+      const objects: unknown[] = [
+        { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneRoute' },
+        { kind: 'CloudPhoneRoute', metadata: {}, spec: {}, status: {} },
+        { kind: 'CloudPhoneRoute', metadata: { generation: 1 }, status: { observedGeneration: 1, conditions: [{ type: 'Ready' }] } },
+        { kind: 'CloudPhoneRoute', metadata: { generation: 1 }, status: { observedGeneration: 1, conditions: [{}] } },
+        { kind: 'CloudPhoneRoute', status: { conditions: [{ type: 'Ready', status: 'True' }] } },
+      ];
+      for (const object of objects) {
+        const health = runHealth(object);
+        expect(argoHealthStatuses, JSON.stringify(object)).to.include(health.status);
+        expect(health.message, JSON.stringify(object)).to.be.a('string').and.not.equal('nil');
+      }
+    });
+
+    it('passes messages through byte for byte (quotes, backslashes, newlines, UTF-8)', () => {
+      const message = 'phone "a\\b" failed:\n\tCPH said 无法访问 ✓';
+      const health = runHealth({
+        kind: 'CloudPhoneRoute',
+        metadata: { generation: 1 },
+        status: { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'False', reason: 'JobFailed', message }] },
+      });
+      expect(health).to.deep.equal({ status: 'Degraded', message: `JobFailed: ${message}` });
+    });
+
+    it('the driver enforces the sandbox: a script that uses io or os fails, as in Argo CD', () => {
+      const bad = join(workDir, 'uses-os.lua');
+      writeFileSync(bad, 'local hs = {}\nhs.status = "Healthy"\nhs.message = os.getenv("HOME")\nreturn hs\n');
+      expect(() => runHealth({ kind: 'CloudPhoneRoute' }, bad)).to.throw(/attempt to index global 'os'/);
+    });
+
+    it('the script loads under Lua 5.1 (no syntax of later versions)', () => {
+      // loadfile fails on goto, //, bit operators and other syntax newer than 5.1.
+      execFileSync(LUA, ['-e', `assert(loadfile(${luaString(healthScript)}))`]);
+    });
+  });
+});
