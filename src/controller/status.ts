@@ -1,0 +1,453 @@
+/**
+ * The next status of a CloudPhoneRoute: a pure function of the previous status, the resource's plan, what
+ * happened to its phones in this round (changes sent, refused, jobs ended) and any failure of the round as a
+ * whole. The status is a promise to the user and a cost to the API server, so it obeys two rules:
+ *  - it stays small: in-sync phones are counted, only phones worth a look are listed, at most
+ *    MAX_STATUS_PHONES of them, and the rest is counted in phonesTruncated;
+ *  - it only changes when something happened: no time is stamped unless a condition or a phone changes
+ *    state, lists are sorted, keys come in one order, so the same inputs give a deep-equal status and
+ *    `statusChanged` says there is nothing to write.
+ * Every top-level field is always present (zeros, empty lists), so a merge patch of the whole status also
+ * clears what an earlier round wrote.
+ */
+import type { TrafficType } from '../cph/wire.js';
+import type {
+  CloudPhoneRouteStatus,
+  Condition,
+  PhoneEntryState,
+  PhoneStatusEntry,
+  StatusJobStatus,
+  Summary,
+} from '../api/v1alpha1/types.js';
+import { MAX_STATUS_PHONES } from '../api/v1alpha1/constants.js';
+import {
+  ConditionType,
+  Reason,
+  formatTime,
+  removeCondition,
+  setCondition,
+  stallingReasons,
+  type RoundFailureReason,
+} from '../api/v1alpha1/conditions.js';
+import { canonicalEntry } from '../api/v1alpha1/parse.js';
+import { emptySummary, type PhonePlan, type ResourcePlan } from './plan.js';
+
+/** Something that happened to one phone of the resource in this round, in the order it happened. */
+export type PhoneEvent =
+  /** phones-traffic accepted the phone and started a job. */
+  | { kind: 'submitted'; phoneId: string; trafficType: TrafficType; requestId: string; jobId: string }
+  /** phones-traffic refused the phone inside its 200 answer (e.g. CPS.0005). */
+  | { kind: 'rejected'; phoneId: string; trafficType: TrafficType; requestId?: string; errorCode: string; errorMessage: string }
+  /** A job ended. */
+  | {
+      kind: 'jobEnded';
+      phoneId: string;
+      trafficType: TrafficType;
+      requestId: string;
+      jobId: string;
+      state: 'succeeded' | 'failed';
+      errorCode?: string;
+      errorMessage?: string;
+    };
+
+/** A failure of the round as a whole, classified by the controller. */
+export interface RoundFailure {
+  reason: RoundFailureReason;
+  /** What happened and what to do, e.g. "CPH refused the AK/SK of Secret ns/cph-creds (APIGW.0301): ...". */
+  message: string;
+}
+
+export interface StatusInput {
+  /** metadata.generation of the spec this round acted on. */
+  generation: number;
+  previous?: CloudPhoneRouteStatus;
+  /** The resource's part of the account plan; absent when the round failed before a plan was made. */
+  plan?: ResourcePlan;
+  events?: readonly PhoneEvent[];
+  failure?: RoundFailure;
+  /** Used when there is no plan; the plan's own flags win otherwise. */
+  suspended?: boolean;
+  deleting?: 'Retain' | 'Revert';
+  /** Stamped only on what changed state in this round. */
+  now: number | Date;
+  /** Default MAX_STATUS_PHONES. */
+  maxPhones?: number;
+}
+
+const CPH_PHONE_STATUS: Record<number, string> = {
+  0: 'creating',
+  1: 'creating',
+  2: 'running',
+  3: 'resetting',
+  4: 'restarting',
+  6: 'frozen',
+  7: 'stopping',
+  8: 'stopped',
+  [-5]: 'reset failed',
+  [-6]: 'restart failed',
+  [-7]: 'abnormal',
+  [-8]: 'creation failed',
+  [-9]: 'stop failed',
+};
+
+/** Words for a CPH phone status code. */
+export function phoneStatusName(status: number): string {
+  return CPH_PHONE_STATUS[status] ?? `status ${status}`;
+}
+
+const KNOWN_ERRORS: Record<string, string> = {
+  'CPS.0001': 'no permission',
+  'CPS.0003': 'CPH internal error',
+  'CPS.0004': 'invalid phone ID',
+  'CPS.0005': 'phone not found',
+  'CPS.0006': 'account in arrears',
+  'CPS.0007': 'account frozen',
+  'CPS.0008': 'real-name verification missing',
+};
+
+/** Keeps stored messages within the schema's 1024 characters. */
+function clip(text: string, max = 1024): string {
+  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+}
+
+/**
+ * The entry for one phone: what the plan says, overridden by this round's events (newer than the plan),
+ * with history kept from the previous entry. Undefined: the phone is not worth listing.
+ */
+function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, events: readonly PhoneEvent[], suspended: boolean): PhoneStatusEntry | undefined {
+  const base = { phoneId: phone.phoneId, ...(phone.actual ? { actual: phone.actual } : {}), desired: phone.desired };
+  let entry: PhoneStatusEntry | undefined;
+  switch (phone.state) {
+    case 'InSync':
+      if (previous && previous.desired === phone.desired && previous.state === 'Changed') {
+        entry = { ...previous, ...base };
+      } else if (previous && previous.desired === phone.desired && previous.state === 'Pending' && previous.jobId !== undefined) {
+        // The job ended without this round hearing how; the phone is on route anyway.
+        entry = { ...base, state: 'InSync', jobId: previous.jobId, jobStatus: 'Unknown', ...(previous.requestId ? { requestId: previous.requestId } : {}) };
+      } else if (previous && previous.desired === phone.desired && previous.state === 'InSync') {
+        entry = { ...previous, ...base };
+      }
+      break;
+    case 'Released':
+      break;
+    case 'Pending': {
+      const job = phone.job!;
+      entry = { ...base, state: 'Pending', jobId: job.jobId, jobStatus: 'Running', requestId: job.requestId };
+      if (job.trafficType !== phone.desired) entry.errorMessage = `a job setting ${job.trafficType} is still running; the route is corrected to ${phone.desired} once it ends`;
+      break;
+    }
+    case 'Failed': {
+      const hold = phone.hold!;
+      entry = {
+        ...base,
+        state: 'Failed',
+        ...(hold.jobId ? { jobId: hold.jobId, jobStatus: 'Failed' as StatusJobStatus } : {}),
+        ...(hold.requestId ? { requestId: hold.requestId } : {}),
+        ...(hold.errorCode ? { errorCode: hold.errorCode } : {}),
+        errorMessage: clip(`${hold.errorMessage || 'the route change failed'}; retried later`),
+      };
+      break;
+    }
+    case 'NotFound':
+      entry = { phoneId: phone.phoneId, state: 'NotFound', desired: phone.desired, errorMessage: 'CPH does not know this phone in the project; check spec.phoneIds' };
+      break;
+    case 'Conflict': {
+      const others = (phone.claimedBy ?? []).map((c) => `${c.key} (${c.trafficType})`).join(', ');
+      entry = { ...base, state: 'Conflict', errorMessage: clip(`also selected by ${others}; neither resource changes the phone until one of them lets it go`) };
+      break;
+    }
+    case 'Waiting':
+      entry = {
+        ...base,
+        state: 'Waiting',
+        errorMessage: `the phone is ${phoneStatusName(phone.phoneStatus ?? -1)} (CPH status ${phone.phoneStatus}); its route is changed once it is running`,
+      };
+      break;
+    case 'Drifted':
+      entry = {
+        ...base,
+        state: 'Drifted',
+        errorMessage: suspended ? 'suspended: the route is not corrected' : `on ${phone.actual}, wanted ${phone.desired}; the change has not been sent yet`,
+      };
+      break;
+  }
+  for (const event of events) {
+    if (event.trafficType !== phone.desired) continue;
+    switch (event.kind) {
+      case 'submitted':
+        entry = { ...base, state: 'Pending', jobId: event.jobId, jobStatus: 'Running', requestId: event.requestId };
+        break;
+      case 'rejected':
+        entry = {
+          ...base,
+          state: 'Failed',
+          ...(event.requestId ? { requestId: event.requestId } : {}),
+          errorCode: event.errorCode,
+          errorMessage: clip(event.errorMessage || KNOWN_ERRORS[event.errorCode] || 'CPH refused the route change'),
+        };
+        break;
+      case 'jobEnded':
+        entry =
+          event.state === 'succeeded'
+            ? { ...base, actual: event.trafficType, state: 'Changed', jobId: event.jobId, jobStatus: 'Succeeded', requestId: event.requestId }
+            : {
+                ...base,
+                state: 'Failed',
+                jobId: event.jobId,
+                jobStatus: 'Failed',
+                requestId: event.requestId,
+                ...(event.errorCode ? { errorCode: event.errorCode } : {}),
+                errorMessage: clip(event.errorMessage || (event.errorCode && KNOWN_ERRORS[event.errorCode]) || 'the route-change job failed'),
+              };
+        break;
+    }
+  }
+  if (!entry) return undefined;
+  const sameTransition = previous && previous.state === entry.state && previous.jobId === entry.jobId && previous.lastTransitionTime;
+  entry.lastTransitionTime = sameTransition ? previous.lastTransitionTime : undefined;
+  return entry;
+}
+
+const ENTRY_PRIORITY: Record<PhoneEntryState, number> = {
+  Failed: 0,
+  NotFound: 1,
+  Conflict: 2,
+  Pending: 3,
+  Waiting: 4,
+  Drifted: 5,
+  Changed: 6,
+  InSync: 6,
+};
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The entries to keep when there are more than `max`: by ENTRY_PRIORITY; within the problem classes by
+ * phone ID (stable from round to round, so the same phones stay listed and keep their times), and among
+ * changed phones the most recent first. The kept entries come back sorted by phone ID.
+ */
+export function boundEntries(entries: readonly PhoneStatusEntry[], max: number): { kept: PhoneStatusEntry[]; truncated: number } {
+  const ranked = [...entries].sort((a, b) => {
+    const pa = ENTRY_PRIORITY[a.state];
+    const pb = ENTRY_PRIORITY[b.state];
+    if (pa !== pb) return pa - pb;
+    if (pa === ENTRY_PRIORITY.Changed) {
+      const byTime = compare(b.lastTransitionTime ?? '', a.lastTransitionTime ?? '');
+      if (byTime !== 0) return byTime;
+    }
+    return compare(a.phoneId, b.phoneId);
+  });
+  const kept = ranked.slice(0, Math.max(0, max)).sort((a, b) => compare(a.phoneId, b.phoneId));
+  return { kept, truncated: entries.length - kept.length };
+}
+
+function summaryOf(states: readonly PhoneEntryState[], total: number): Summary {
+  const summary = emptySummary();
+  summary.total = total;
+  for (const state of states) {
+    switch (state) {
+      case 'Pending':
+        summary.pending++;
+        break;
+      case 'Failed':
+        summary.failed++;
+        break;
+      case 'NotFound':
+        summary.notFound++;
+        break;
+      case 'Conflict':
+        summary.conflicted++;
+        break;
+      case 'Waiting':
+        summary.waiting++;
+        break;
+      case 'Drifted':
+        summary.drifted++;
+        break;
+      case 'InSync':
+      case 'Changed':
+        break;
+    }
+  }
+  summary.inSync = total - summary.pending - summary.failed - summary.notFound - summary.conflicted - summary.waiting - summary.drifted;
+  return summary;
+}
+
+/** "CPS.0005 phone not found (2), job failed (1)": failures grouped by error, most frequent first, at most 5 groups. */
+export function describeFailures(failed: readonly PhoneStatusEntry[]): string {
+  const groups = new Map<string, number>();
+  for (const entry of failed) {
+    const label = entry.errorCode
+      ? `${entry.errorCode} ${KNOWN_ERRORS[entry.errorCode] ?? firstClause(entry.errorMessage) ?? 'error'}`
+      : entry.jobStatus === 'Failed'
+        ? 'job failed'
+        : firstClause(entry.errorMessage) ?? 'failed';
+    groups.set(label, (groups.get(label) ?? 0) + 1);
+  }
+  const sorted = [...groups].sort((a, b) => b[1] - a[1] || compare(a[0], b[0]));
+  const shown = sorted.slice(0, 5).map(([label, n]) => `${label} (${n})`);
+  if (sorted.length > 5) shown.push(`${sorted.length - 5} more kinds`);
+  return shown.join(', ');
+}
+
+function firstClause(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  const clause = text.split(/[;\n]/)[0]!.trim();
+  return clause.length > 80 ? `${clause.slice(0, 77)}...` : clause || undefined;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** "3 of 120 phones failed: ...; 5 pending; 112 of 120 on routing": every non-zero count, problems first. */
+export function describeSummary(summary: Summary, desired: TrafficType | undefined, failed: readonly PhoneStatusEntry[]): string {
+  const parts: string[] = [];
+  const of = `of ${plural(summary.total, 'phone')}`;
+  if (summary.failed > 0) parts.push(`${summary.failed} ${of} failed: ${describeFailures(failed)}`);
+  if (summary.conflicted > 0) parts.push(`${summary.conflicted} conflicted (wanted on another route by another CloudPhoneRoute; see status.phones)`);
+  if (summary.notFound > 0) parts.push(`${summary.notFound} not found in CPH (check spec.phoneIds)`);
+  if (summary.pending > 0) parts.push(`${summary.pending} pending (route-change jobs running)`);
+  if (summary.drifted > 0) parts.push(`${summary.drifted} drifted`);
+  if (summary.waiting > 0) parts.push(`${summary.waiting} waiting for the phone to run`);
+  parts.push(`${summary.inSync} ${of} on ${desired ?? 'the wanted route'}`);
+  return parts.join('; ');
+}
+
+interface ConditionSet {
+  ready: { status: 'True' | 'False'; reason: Reason; message: string };
+  reconciling?: { reason: Reason; message: string };
+  stalled?: { reason: Reason; message: string };
+}
+
+function decideConditions(summary: Summary, desired: TrafficType | undefined, failed: readonly PhoneStatusEntry[], input: StatusInput): ConditionSet {
+  const counts = describeSummary(summary, desired, failed);
+  const suspended = input.plan?.suspended ?? input.suspended ?? false;
+  const deleting = input.plan ? input.plan.deleting : input.deleting;
+  if (input.failure) {
+    const { reason } = input.failure;
+    const message = clip(`${input.failure.message}${input.plan || input.previous?.summary ? `. Last known: ${counts}` : ''}`, 32768);
+    return stallingReasons.has(reason)
+      ? { ready: { status: 'False', reason, message }, stalled: { reason, message } }
+      : { ready: { status: 'False', reason, message }, reconciling: { reason, message: `retrying with backoff: ${input.failure.message}` } };
+  }
+  if (deleting === 'Revert') {
+    const message = input.plan?.settled
+      ? `deleting: every phone is back on direct or kept by another CloudPhoneRoute`
+      : `deleting: setting the phones back to direct before the resource goes (deletionPolicy Revert); ${counts}`;
+    return input.plan?.settled
+      ? { ready: { status: 'False', reason: Reason.Deleting, message } }
+      : { ready: { status: 'False', reason: Reason.Deleting, message }, reconciling: { reason: Reason.Deleting, message } };
+  }
+  if (deleting === 'Retain') {
+    return { ready: { status: 'False', reason: Reason.Deleting, message: 'deleting: the phones keep their route (deletionPolicy Retain)' } };
+  }
+  if (suspended) {
+    return { ready: { status: 'False', reason: Reason.Suspended, message: `suspended (spec.suspend): the operator changes nothing; ${counts}` } };
+  }
+  if (summary.total === 0) {
+    return { ready: { status: 'True', reason: Reason.NoPhonesSelected, message: 'no phone is selected: spec.selector matches no phone and spec.phoneIds is empty' } };
+  }
+  if (summary.inSync === summary.total) {
+    return { ready: { status: 'True', reason: Reason.InSync, message: `all ${plural(summary.total, 'phone')} on ${desired}` } };
+  }
+  const readyReason =
+    summary.conflicted > 0
+      ? Reason.Conflict
+      : summary.failed > 0
+        ? Reason.JobFailed
+        : summary.notFound > 0
+          ? Reason.PhonesNotFound
+          : summary.pending > 0
+            ? Reason.JobsPending
+            : summary.drifted > 0
+              ? Reason.ApplyingRoute
+              : Reason.PhonesNotRunning;
+  const progress =
+    summary.pending > 0
+      ? Reason.JobsPending
+      : summary.drifted > 0
+        ? Reason.ApplyingRoute
+        : summary.failed > 0
+          ? Reason.JobFailed
+          : summary.waiting > 0
+            ? Reason.PhonesNotRunning
+            : undefined;
+  const set: ConditionSet = { ready: { status: 'False', reason: readyReason, message: counts } };
+  if (progress) set.reconciling = { reason: progress, message: counts };
+  else set.stalled = { reason: summary.conflicted > 0 ? Reason.Conflict : Reason.PhonesNotFound, message: counts };
+  return set;
+}
+
+/** The next status. Pure: same input, deep-equal output. */
+export function nextStatus(input: StatusInput): CloudPhoneRouteStatus {
+  const max = input.maxPhones ?? MAX_STATUS_PHONES;
+  const now = formatTime(input.now);
+  const previousEntries = new Map((input.previous?.phones ?? []).map((e) => [e.phoneId, e]));
+  let entries: PhoneStatusEntry[];
+  let summary: Summary;
+  if (input.plan) {
+    const suspended = input.plan.suspended;
+    const eventsByPhone = new Map<string, PhoneEvent[]>();
+    for (const event of input.events ?? []) {
+      const list = eventsByPhone.get(event.phoneId);
+      if (list) list.push(event);
+      else eventsByPhone.set(event.phoneId, [event]);
+    }
+    entries = [];
+    const states: PhoneEntryState[] = [];
+    for (const phone of input.plan.phones) {
+      const entry = entryFor(phone, previousEntries.get(phone.phoneId), eventsByPhone.get(phone.phoneId) ?? [], suspended);
+      if (entry) {
+        entry.lastTransitionTime ??= now;
+        entries.push(canonicalEntry(entry));
+        states.push(entry.state);
+      }
+    }
+    summary = summaryOf(states, input.plan.phones.length);
+  } else {
+    // No plan this round: what was known stays as it was.
+    entries = [...previousEntries.values()].map(canonicalEntry);
+    summary = { ...emptySummary(), ...input.previous?.summary };
+  }
+  const failed = entries.filter((e) => e.state === 'Failed');
+  const { kept, truncated } = boundEntries(entries, max);
+  const previousTruncated = input.plan ? 0 : (input.previous?.phonesTruncated ?? 0);
+
+  const decided = decideConditions(summary, input.plan?.desired ?? firstDesired(entries), failed, input);
+  const generation = input.generation;
+  let conditions: Condition[] = setCondition(input.previous?.conditions, { type: ConditionType.Ready, ...decided.ready, observedGeneration: generation }, input.now);
+  conditions = decided.reconciling
+    ? setCondition(conditions, { type: ConditionType.Reconciling, status: 'True', ...decided.reconciling, message: clip(decided.reconciling.message, 32768), observedGeneration: generation }, input.now)
+    : removeCondition(conditions, ConditionType.Reconciling);
+  conditions = decided.stalled
+    ? setCondition(conditions, { type: ConditionType.Stalled, status: 'True', ...decided.stalled, message: clip(decided.stalled.message, 32768), observedGeneration: generation }, input.now)
+    : removeCondition(conditions, ConditionType.Stalled);
+
+  return {
+    observedGeneration: generation,
+    conditions,
+    summary,
+    phones: kept,
+    phonesTruncated: truncated + previousTruncated,
+  };
+}
+
+function firstDesired(entries: readonly PhoneStatusEntry[]): TrafficType | undefined {
+  return entries.find((e) => e.desired)?.desired;
+}
+
+/** JSON with object keys sorted, so key order never makes two equal statuses differ. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => compare(a, b))) : v,
+  );
+}
+
+/**
+ * Whether `next` differs from `previous` as the API server would store it (undefined fields ignored, key
+ * order ignored, array order significant). False means: make no write.
+ */
+export function statusChanged(previous: CloudPhoneRouteStatus | undefined, next: CloudPhoneRouteStatus): boolean {
+  return canonicalJson(previous ?? {}) !== canonicalJson(next);
+}
