@@ -1,0 +1,332 @@
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, after client-go's tools/leaderelection: replicas race to
+ * write their identity into the Lease with optimistic concurrency (resourceVersion), the holder renews it, and
+ * the others take over once it has not changed for a whole lease duration measured on their own clock (no
+ * trust in other machines' clocks).
+ * Guarantees:
+ * - At most one elector sees itself leading for a given Lease at a time, as long as the renew deadline is
+ *   shorter than the lease duration (checked at construction: lease > renewDeadline > 1.2 × retryPeriod).
+ * - A leader that cannot renew within renewDeadline stops leading: its signal aborts, onStoppedLeading runs,
+ *   and `run` returns; the caller should exit (as client-go's users do) or at least stop acting.
+ * - On cancel (shutdown) with releaseOnCancel, the Lease is released after onStoppedLeading resolves (holder
+ *   emptied, leaseDurationSeconds 1), so a standby takes over within one retry period.
+ * - onNewLeader is called whenever the observed holder changes, including to ourselves.
+ */
+import type { Clock } from './clock.js';
+import type { Logger } from './logger.js';
+import { OperatorError, errorMessage } from '../errors.js';
+import { isConflict, isNotFound, resourcePath, type KubeClient, type ResourceRef } from './kube-client.js';
+
+export const leaseResource: ResourceRef = {
+  group: 'coordination.k8s.io',
+  version: 'v1',
+  plural: 'leases',
+  namespaced: true,
+};
+
+export interface LeaderCallbacks {
+  /** Called when this elector becomes leader; `signal` aborts when leadership ends. Errors are logged. */
+  onStartedLeading(signal: AbortSignal): void | Promise<void>;
+  /** Called once after leading ends (lost or cancelled); the release waits for it. */
+  onStoppedLeading(): void | Promise<void>;
+  onNewLeader?(identity: string): void;
+}
+
+export interface LeaderElectionOptions {
+  client: KubeClient;
+  namespace: string;
+  name: string;
+  /** Unique per replica: pod name plus a random suffix. */
+  identity: string;
+  clock: Clock;
+  logger: Logger;
+  callbacks: LeaderCallbacks;
+  /** Default 15 s. */
+  leaseDurationMs?: number;
+  /** Default 10 s. */
+  renewDeadlineMs?: number;
+  /** Default 2 s. */
+  retryPeriodMs?: number;
+  /** Default true. */
+  releaseOnCancel?: boolean;
+}
+
+interface LeaderRecord {
+  holderIdentity: string;
+  leaseDurationSeconds: number;
+  acquireTime: string | undefined;
+  renewTime: string | undefined;
+  leaseTransitions: number;
+}
+
+const jitterFactor = 1.2;
+
+/** metav1.MicroTime: RFC 3339 with six fractional digits. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+function parseLease(raw: unknown): { record: LeaderRecord; resourceVersion: string } {
+  if (!raw || typeof raw !== 'object') throw new OperatorError('ParseError', 'lease: not an object');
+  const lease = raw as { metadata?: { resourceVersion?: unknown }; spec?: Record<string, unknown> };
+  const spec = lease.spec ?? {};
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  return {
+    resourceVersion: str(lease.metadata?.resourceVersion) ?? '',
+    record: {
+      holderIdentity: str(spec.holderIdentity) ?? '',
+      leaseDurationSeconds: num(spec.leaseDurationSeconds) ?? 0,
+      acquireTime: str(spec.acquireTime),
+      renewTime: str(spec.renewTime),
+      leaseTransitions: num(spec.leaseTransitions) ?? 0,
+    },
+  };
+}
+
+function sameRecord(a: LeaderRecord | undefined, b: LeaderRecord): boolean {
+  return (
+    !!a &&
+    a.holderIdentity === b.holderIdentity &&
+    a.leaseDurationSeconds === b.leaseDurationSeconds &&
+    a.acquireTime === b.acquireTime &&
+    a.renewTime === b.renewTime &&
+    a.leaseTransitions === b.leaseTransitions
+  );
+}
+
+export class LeaderElector {
+  readonly identity: string;
+  private readonly options: LeaderElectionOptions;
+  private readonly leaseDurationMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+  private readonly releaseOnCancel: boolean;
+  private readonly logger: Logger;
+  private observed: LeaderRecord | undefined;
+  private observedTime = 0;
+  private observedResourceVersion = '';
+  private leading = false;
+  private reportedLeader: string | undefined;
+
+  constructor(options: LeaderElectionOptions) {
+    this.options = options;
+    this.identity = options.identity;
+    this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.releaseOnCancel = options.releaseOnCancel ?? true;
+    if (!options.identity) throw new OperatorError('LeaderElectionInvalid', 'identity must not be empty');
+    if (!(this.leaseDurationMs > this.renewDeadlineMs)) {
+      throw new OperatorError('LeaderElectionInvalid', 'leaseDuration must be greater than renewDeadline');
+    }
+    if (!(this.renewDeadlineMs > jitterFactor * this.retryPeriodMs) || !(this.retryPeriodMs > 0)) {
+      throw new OperatorError('LeaderElectionInvalid', 'renewDeadline must be greater than 1.2 × retryPeriod');
+    }
+    this.logger = options.logger.child({ lease: `${options.namespace}/${options.name}`, identity: options.identity });
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** The holder last observed in the Lease ('' if none). */
+  leader(): string {
+    return this.observed?.holderIdentity ?? '';
+  }
+
+  /**
+   * Acquires, then renews until the lease is lost or `signal` aborts; returns when leading has ended (or when
+   * `signal` aborts before acquiring). Never throws for API failures: they are retried and logged.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    const acquired = await this.acquire(signal);
+    if (!acquired) return;
+    this.leading = true;
+    const leaderAbort = new AbortController();
+    this.logger.info('started leading');
+    try {
+      Promise.resolve(this.options.callbacks.onStartedLeading(leaderAbort.signal)).catch((err: unknown) =>
+        this.logger.error('onStartedLeading failed', { error: errorMessage(err) }),
+      );
+    } catch (err) {
+      this.logger.error('onStartedLeading failed', { error: errorMessage(err) });
+    }
+    const lost = await this.renewLoop(signal);
+    this.leading = false;
+    leaderAbort.abort(new Error(lost ? 'leadership lost' : 'leader election cancelled'));
+    if (lost) this.logger.error('failed to renew the lease within the renew deadline; stopped leading');
+    else this.logger.info('stopping leading');
+    try {
+      await this.options.callbacks.onStoppedLeading();
+    } catch (err) {
+      this.logger.error('onStoppedLeading failed', { error: errorMessage(err) });
+    }
+    if (!lost && this.releaseOnCancel) await this.release();
+  }
+
+  private async acquire(signal: AbortSignal): Promise<boolean> {
+    this.logger.info('attempting to acquire the lease');
+    while (!signal.aborted) {
+      if (await this.tryAcquireOrRenew(signal)) return true;
+      const delay = this.retryPeriodMs * (1 + jitterFactor * Math.random());
+      try {
+        await this.options.clock.sleep(delay, signal);
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** Resolves true when leadership is lost, false when `signal` aborted while still leading. */
+  private async renewLoop(signal: AbortSignal): Promise<boolean> {
+    const clock = this.options.clock;
+    while (!signal.aborted) {
+      const deadline = clock.now() + this.renewDeadlineMs;
+      let renewed = false;
+      while (!signal.aborted && clock.now() < deadline) {
+        const attempt = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, deadline - clock.now()))]);
+        if (await this.tryAcquireOrRenew(attempt)) {
+          renewed = true;
+          break;
+        }
+        const wait = Math.min(this.retryPeriodMs, deadline - clock.now());
+        if (wait <= 0) break;
+        try {
+          await clock.sleep(wait, signal);
+        } catch {
+          return false;
+        }
+      }
+      if (signal.aborted) return false;
+      if (!renewed) return true;
+      try {
+        await clock.sleep(this.retryPeriodMs, signal);
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  private path(name?: string): string {
+    return resourcePath(leaseResource, { namespace: this.options.namespace, ...(name ? { name } : {}) });
+  }
+
+  private leaseBody(record: LeaderRecord, resourceVersion?: string): unknown {
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name: this.options.name,
+        namespace: this.options.namespace,
+        ...(resourceVersion ? { resourceVersion } : {}),
+      },
+      spec: {
+        holderIdentity: record.holderIdentity,
+        leaseDurationSeconds: record.leaseDurationSeconds,
+        ...(record.acquireTime ? { acquireTime: record.acquireTime } : {}),
+        ...(record.renewTime ? { renewTime: record.renewTime } : {}),
+        leaseTransitions: record.leaseTransitions,
+      },
+    };
+  }
+
+  private observe(record: LeaderRecord, resourceVersion: string): void {
+    if (!sameRecord(this.observed, record)) {
+      this.observed = record;
+      this.observedTime = this.options.clock.now();
+    }
+    this.observedResourceVersion = resourceVersion;
+    if (record.holderIdentity && record.holderIdentity !== this.reportedLeader) {
+      this.reportedLeader = record.holderIdentity;
+      if (record.holderIdentity !== this.identity) this.logger.info('new leader observed', { leader: record.holderIdentity });
+      try {
+        this.options.callbacks.onNewLeader?.(record.holderIdentity);
+      } catch (err) {
+        this.logger.error('onNewLeader failed', { error: errorMessage(err) });
+      }
+    }
+  }
+
+  private async tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
+    const now = this.options.clock.now();
+    const desired: LeaderRecord = {
+      holderIdentity: this.identity,
+      leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
+      acquireTime: microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: 0,
+    };
+    const client = this.options.client;
+    try {
+      let current;
+      try {
+        current = parseLease(await client.request({ method: 'GET', path: this.path(this.options.name), signal }));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        const created = parseLease(
+          await client.request({ method: 'POST', path: this.path(), body: this.leaseBody(desired), signal }),
+        );
+        this.observe(created.record, created.resourceVersion);
+        return true;
+      }
+      this.observe(current.record, current.resourceVersion);
+      const old = current.record;
+      const expired = this.observedTime + old.leaseDurationSeconds * 1000 <= this.options.clock.now();
+      if (old.holderIdentity && old.holderIdentity !== this.identity && !expired) return false;
+      if (old.holderIdentity === this.identity) {
+        desired.acquireTime = old.acquireTime;
+        desired.leaseTransitions = old.leaseTransitions;
+      } else {
+        desired.leaseTransitions = old.leaseTransitions + 1;
+      }
+      const updated = parseLease(
+        await client.request({
+          method: 'PUT',
+          path: this.path(this.options.name),
+          body: this.leaseBody(desired, current.resourceVersion),
+          signal,
+        }),
+      );
+      this.observe(updated.record, updated.resourceVersion);
+      return true;
+    } catch (err) {
+      if (isConflict(err)) {
+        this.logger.debug('lease changed under us', { error: errorMessage(err) });
+      } else if (!signal.aborted) {
+        this.logger.warn('lease acquire/renew failed', { error: errorMessage(err) });
+      }
+      return false;
+    }
+  }
+
+  /** Empties the holder and shortens the lease so a standby need not wait out the lease duration. */
+  private async release(): Promise<void> {
+    if (!this.observed || this.observed.holderIdentity !== this.identity) return;
+    const now = this.options.clock.now();
+    const released: LeaderRecord = {
+      holderIdentity: '',
+      leaseDurationSeconds: 1,
+      acquireTime: microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: this.observed.leaseTransitions,
+    };
+    try {
+      const updated = parseLease(
+        await this.options.client.request({
+          method: 'PUT',
+          path: this.path(this.options.name),
+          body: this.leaseBody(released, this.observedResourceVersion),
+        }),
+      );
+      this.observe(updated.record, updated.resourceVersion);
+      this.logger.info('released the lease');
+    } catch (err) {
+      this.logger.warn('failed to release the lease; standbys will wait for it to expire', {
+        error: errorMessage(err),
+      });
+    }
+  }
+}
