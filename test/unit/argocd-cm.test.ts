@@ -1,0 +1,140 @@
+/**
+ * deploy/argocd/argocd-cm-patch.yaml installs the health check into Argo CD; its Lua text must be the
+ * text of deploy/argocd/health-cloudphoneroute.lua (the file the Lua tests run), byte for byte. The patch
+ * is generated from the .lua file by renderArgoCdConfigMapPatch below; after changing the .lua file,
+ * regenerate it with
+ *
+ *   ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts
+ *
+ * The Application example (deploy/argocd/application.yaml) and the kustomization it syncs
+ * (deploy/argocd/app/) are checked here too: the CRD lands in an earlier sync wave than any resource,
+ * and the sample resources skip the dry run that would fail before the CRD exists.
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const luaPath = join(root, 'deploy/argocd/health-cloudphoneroute.lua');
+const patchPath = join(root, 'deploy/argocd/argocd-cm-patch.yaml');
+const HEALTH_KEY = 'resource.customizations.health.cloudphone.dev_CloudPhoneRoute';
+const WAVE = 'argocd.argoproj.io/sync-wave';
+const SYNC_OPTIONS = 'argocd.argoproj.io/sync-options';
+
+/** The argocd-cm patch for a given health script: the script as a literal block, indented by four. */
+export function renderArgoCdConfigMapPatch(lua: string): string {
+  if (!lua.endsWith('\n') || lua.endsWith('\n\n')) throw new Error('the health script must end with exactly one newline');
+  if (/\t|[ ]+\n/.test(lua)) throw new Error('the health script must have no tabs and no trailing spaces (YAML literal block)');
+  const body = lua
+    .slice(0, -1)
+    .split('\n')
+    .map((line) => (line === '' ? '' : `    ${line}`))
+    .join('\n');
+  return `# Installs the CloudPhoneRoute health check into Argo CD. GENERATED from health-cloudphoneroute.lua
+# beside this file: edit that file, then run
+#   ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts
+# (test/unit/argocd-cm.test.ts fails while the two differ).
+#
+# Apply to a running Argo CD (merged into its existing argocd-cm; nothing else there changes):
+#   kubectl -n argocd patch configmap argocd-cm --type merge --patch-file deploy/argocd/argocd-cm-patch.yaml
+# With Argo CD's Helm chart, put the same key and script under configs.cm instead.
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: argocd-cm
+  namespace: argocd
+  labels:
+    app.kubernetes.io/name: argocd-cm
+    app.kubernetes.io/part-of: argocd
+data:
+  ${HEALTH_KEY}: |
+${body}
+`;
+}
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+  data?: Record<string, string>;
+}
+
+function wave(object: K8sObject): number {
+  return Number(object.metadata.annotations?.[WAVE] ?? '0');
+}
+
+describe('Argo CD install snippets (deploy/argocd/)', () => {
+  describe('argocd-cm-patch.yaml', () => {
+    const lua = readFileSync(luaPath, 'utf8');
+
+    if (process.env.ARGOCD_CM_WRITE === '1') {
+      it('is rewritten from health-cloudphoneroute.lua (ARGOCD_CM_WRITE=1)', () => {
+        writeFileSync(patchPath, renderArgoCdConfigMapPatch(lua));
+      });
+    }
+
+    it('carries health-cloudphoneroute.lua byte for byte under the health key of cloudphone.dev/CloudPhoneRoute', () => {
+      const patch = parseYaml(readFileSync(patchPath, 'utf8')) as K8sObject;
+      expect(patch.data?.[HEALTH_KEY], 'the Lua in argocd-cm-patch.yaml differs from health-cloudphoneroute.lua: run ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts').to.equal(lua);
+    });
+
+    it('is exactly what the generator writes (no hand edits)', () => {
+      expect(readFileSync(patchPath, 'utf8')).to.equal(renderArgoCdConfigMapPatch(lua));
+    });
+
+    it('patches argocd-cm in the argocd namespace and nothing else', () => {
+      const patch = parseYaml(readFileSync(patchPath, 'utf8')) as K8sObject;
+      expect(patch.apiVersion).to.equal('v1');
+      expect(patch.kind).to.equal('ConfigMap');
+      expect(patch.metadata).to.include({ name: 'argocd-cm', namespace: 'argocd' });
+      expect(Object.keys(patch.data ?? {})).to.deep.equal([HEALTH_KEY]);
+    });
+  });
+
+  describe('application.yaml and the kustomization it syncs (deploy/argocd/app)', () => {
+    const app = parseYaml(readFileSync(join(root, 'deploy/argocd/application.yaml'), 'utf8')) as K8sObject & {
+      spec: { source: { path: string }; syncPolicy: { syncOptions: string[] } };
+    };
+    let rendered: K8sObject[] = [];
+
+    before(() => {
+      const out = execFileSync('kubectl', ['kustomize', join(root, app.spec.source.path)], { encoding: 'utf8' });
+      rendered = parseAllDocuments(out).map((d) => d.toJSON() as K8sObject);
+    });
+
+    it('is an Argo CD Application syncing deploy/argocd/app', () => {
+      expect(app.apiVersion).to.equal('argoproj.io/v1alpha1');
+      expect(app.kind).to.equal('Application');
+      expect(app.spec.source.path).to.equal('deploy/argocd/app');
+    });
+
+    it('puts the CRD and the namespace in wave -1, before everything else (wave 0 or later)', () => {
+      const crd = rendered.find((o) => o.kind === 'CustomResourceDefinition');
+      const namespace = rendered.find((o) => o.kind === 'Namespace');
+      expect(crd?.metadata.name).to.equal('cloudphoneroutes.cloudphone.dev');
+      expect(wave(crd!)).to.equal(-1);
+      expect(wave(namespace!)).to.equal(-1);
+      for (const object of rendered.filter((o) => o.kind !== 'CustomResourceDefinition' && o.kind !== 'Namespace')) {
+        expect(wave(object), `${object.kind}/${object.metadata.name}`).to.be.at.least(0);
+      }
+    });
+
+    it('syncs the sample CloudPhoneRoutes after the operator, skipping the dry run that fails before the CRD exists', () => {
+      const routes = rendered.filter((o) => o.kind === 'CloudPhoneRoute');
+      expect(routes).to.have.length.greaterThan(0);
+      const deployment = rendered.find((o) => o.kind === 'Deployment')!;
+      for (const route of routes) {
+        expect(wave(route), route.metadata.name).to.be.greaterThan(wave(deployment));
+        expect(route.metadata.annotations?.[SYNC_OPTIONS], route.metadata.name).to.contain('SkipDryRunOnMissingResource=true');
+      }
+    });
+
+    it('creates the namespace of the sample resources (the destination namespace)', () => {
+      expect(app.spec.syncPolicy.syncOptions).to.include('CreateNamespace=true');
+    });
+  });
+});
