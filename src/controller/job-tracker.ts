@@ -170,9 +170,10 @@ export class JobTracker {
       const jobs = await this.options.cph.listJobs(chunk, signal);
       const byRequest = new Map<string, ObservedJob[]>();
       for (const job of jobs) {
-        const list = byRequest.get(job.requestId) ?? [];
-        list.push(job);
-        byRequest.set(job.requestId, list);
+        const requestId = job.requestId || this.inFlightByPhone.get(job.phoneId)?.requestId || '';
+        const list = byRequest.get(requestId) ?? [];
+        list.push({ ...job, requestId });
+        byRequest.set(requestId, list);
       }
       for (const requestId of chunk) {
         const request = this.requests.get(requestId);

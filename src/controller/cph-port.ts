@@ -1,0 +1,61 @@
+/**
+ * The CphPort of one account over the real CphClient: the thin translation between the client's full
+ * types and the few fields the controller reasons about.
+ */
+import type { CphClient } from '../cph/client.js';
+import { isNotFound } from '../cph/errors.js';
+import type { Phone } from '../cph/types.js';
+import type { CphPort, ObservedJob, ObservedPhone, RouteChangeBatch } from './ports.js';
+import type { TrafficType } from '../cph/wire.js';
+
+function observed(phone: Phone): ObservedPhone | undefined {
+  // A phone whose route CPH did not report cannot be compared; it is treated as missing from the sweep,
+  // which makes the inventory ask for its detail.
+  if (phone.trafficType === undefined) return undefined;
+  return { phoneId: phone.phoneId, phoneName: phone.phoneName, serverId: phone.serverId, status: phone.status, trafficType: phone.trafficType };
+}
+
+export function cphPortOf(client: CphClient): CphPort {
+  return {
+    async listAllPhones(signal) {
+      const sweep = await client.listAllPhones({}, { signal });
+      const phones: ObservedPhone[] = [];
+      for (const phone of sweep.phones) {
+        const seen = observed(phone);
+        if (seen) phones.push(seen);
+      }
+      return { phones, calls: sweep.pages };
+    },
+    async getPhone(phoneId, signal) {
+      try {
+        return observed(await client.getPhone(phoneId, { signal }));
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
+    async setTrafficType(trafficType: TrafficType, phoneIds, signal): Promise<RouteChangeBatch> {
+      const answer = await client.setTrafficTypeBatch(trafficType, phoneIds, { signal });
+      return { requestId: answer.requestId, jobs: answer.jobs, errors: answer.errors };
+    },
+    async listJobs(requestIds, signal): Promise<ObservedJob[]> {
+      const list = await client.listJobs({ requestIds }, { signal });
+      const jobs: ObservedJob[] = [];
+      for (const job of list.jobs) {
+        if (job.phoneId === undefined) continue;
+        jobs.push({
+          jobId: job.jobId,
+          phoneId: job.phoneId,
+          // Jobs listed without their request ID belong to the only request asked for, if there was one;
+          // otherwise the tracker matches them through the phone's job in flight.
+          requestId: job.requestId ?? (requestIds.length === 1 ? (requestIds[0] ?? '') : ''),
+          // A status code CPH did not document is followed like a running job rather than guessed at.
+          state: job.status === 'unknown' ? 'running' : job.status,
+          errorCode: job.errorCode ?? '',
+          errorMessage: job.errorMessage ?? '',
+        });
+      }
+      return jobs;
+    },
+  };
+}
