@@ -1,0 +1,151 @@
+/**
+ * Builds the local control plane from Go modules and caches the binaries outside the repo, keyed by version.
+ * kube-apiserver comes from k8s.io/kubernetes (required in ./go.mod, with one replace per staging module) and
+ * etcd from go.etcd.io/etcd/server/v3 at the version Kubernetes pins. A build happens only when a binary is
+ * missing; it writes to a temporary name and renames at the end, so an interrupted build never leaves a
+ * half-written binary in the cache.
+ */
+import { spawn } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The Kubernetes release the control plane is built from. Must match ./go.mod. */
+export const KUBERNETES_VERSION = 'v1.36.3';
+/** The etcd release k8s.io/kubernetes v1.36.3 pins (its go.mod: go.etcd.io/etcd/server/v3 v3.6.8). */
+export const ETCD_VERSION = 'v3.6.8';
+
+/** The folder holding go.mod for the control plane. */
+export const GO_MODULE_DIR = dirname(fileURLToPath(import.meta.url));
+
+export interface ControlPlaneBinaries {
+  readonly etcd: string;
+  readonly kubeApiserver: string;
+  readonly version: string;
+}
+
+export function controlPlaneCacheDir(version: string = KUBERNETES_VERSION): string {
+  const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(cacheHome, 'cph-route-operator', 'control-plane', version);
+}
+
+interface BuildTarget {
+  readonly name: 'kube-apiserver' | 'etcd';
+  readonly goPackage: string;
+  readonly version: string;
+}
+
+const TARGETS: readonly BuildTarget[] = [
+  { name: 'etcd', goPackage: 'go.etcd.io/etcd/server/v3', version: ETCD_VERSION },
+  { name: 'kube-apiserver', goPackage: 'k8s.io/kubernetes/cmd/kube-apiserver', version: KUBERNETES_VERSION },
+];
+
+/**
+ * The -X flags that make /version report the real release, as the Kubernetes release build does
+ * (hack/lib/version.sh). The release commit is not known to the module proxy, so gitCommit stays empty.
+ */
+export function versionLdflags(version: string, buildDate: string): string {
+  const match = /^v(\d+)\.(\d+)\./.exec(version);
+  if (!match) throw new Error(`not a Kubernetes release version: ${version}`);
+  const [, major, minor] = match;
+  const flags = ['-s', '-w'];
+  for (const pkg of ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']) {
+    flags.push(
+      `-X ${pkg}.gitVersion=${version}`,
+      `-X ${pkg}.gitMajor=${major}`,
+      `-X ${pkg}.gitMinor=${minor}`,
+      `-X ${pkg}.gitCommit=`,
+      `-X ${pkg}.gitTreeState=clean`,
+      `-X ${pkg}.buildDate=${buildDate}`,
+    );
+  }
+  return flags.join(' ');
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export type ProgressSink = (line: string) => void;
+
+const defaultProgress: ProgressSink = (line) => process.stderr.write(`${line}\n`);
+
+function formatElapsed(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`;
+}
+
+function run(command: string, args: readonly string[], options: { env: NodeJS.ProcessEnv; onStderrLine?: (line: string) => void }): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: GO_MODULE_DIR, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let pending = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (options.onStderrLine) options.onStderrLine(line);
+        // Keep only what a failure report needs: the lines that are not package names from -v.
+        if (!/^[\w.\-/]+$/.test(line)) stderr += `${line}\n`;
+      }
+    });
+    child.on('error', (error) => reject(new Error(`cannot run ${command}: ${error.message} (is Go installed and on PATH?)`)));
+    child.on('close', (code, signal) => {
+      if (pending && !/^[\w.\-/]+$/.test(pending)) stderr += pending;
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${stderr.slice(-8000)}`));
+    });
+  });
+}
+
+async function buildTarget(target: BuildTarget, outputPath: string, progress: ProgressSink): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...process.env, CGO_ENABLED: '0', GOFLAGS: `${process.env.GOFLAGS ?? ''} -buildvcs=false`.trim() };
+  const started = Date.now();
+  progress(`building ${target.name} ${target.version}: a one-time step of several minutes (cached in ${dirname(outputPath)})`);
+  const { stdout: depsOut } = await run('go', ['list', '-deps', target.goPackage], { env });
+  const total = depsOut.split('\n').filter((line) => line.trim() !== '').length;
+  let compiled = 0;
+  const ticker = setInterval(() => {
+    progress(`  ${target.name}: ${compiled} of at most ${total} packages compiled, ${formatElapsed(Date.now() - started)} elapsed`);
+  }, 15_000);
+  const temporary = `${outputPath}.partial-${process.pid}`;
+  try {
+    const buildDate = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    await run('go', ['build', '-v', '-trimpath', '-ldflags', versionLdflags(KUBERNETES_VERSION, buildDate), '-o', temporary, target.goPackage], {
+      env,
+      onStderrLine: (line) => {
+        if (/^[\w.\-/]+$/.test(line)) compiled += 1;
+      },
+    });
+    await rename(temporary, outputPath);
+  } finally {
+    clearInterval(ticker);
+    await rm(temporary, { force: true });
+  }
+  progress(`built ${target.name} ${target.version} in ${formatElapsed(Date.now() - started)}`);
+}
+
+/**
+ * Returns the cached binaries, building those that are missing. Safe to call from several processes: each
+ * build writes to its own temporary file and the last rename wins with an identical binary.
+ */
+export async function ensureControlPlaneBinaries(options: { progress?: ProgressSink } = {}): Promise<ControlPlaneBinaries> {
+  const progress = options.progress ?? defaultProgress;
+  const cacheDir = controlPlaneCacheDir();
+  await mkdir(cacheDir, { recursive: true });
+  const paths = { etcd: join(cacheDir, 'etcd'), 'kube-apiserver': join(cacheDir, 'kube-apiserver') };
+  for (const target of TARGETS) {
+    if (!(await isExecutable(paths[target.name]))) await buildTarget(target, paths[target.name], progress);
+  }
+  return { etcd: paths.etcd, kubeApiserver: paths['kube-apiserver'], version: KUBERNETES_VERSION };
+}
