@@ -62,6 +62,8 @@ export interface IamConfig {
 
 export class SimulatorServer {
   private readonly requestIds: SeededRandom;
+  /** Admin answers draw from their own stream, so polling /_sim/ never shifts the API's request IDs. */
+  private readonly adminRequestIds: SeededRandom;
   private seq = 0;
   private readonly counters = new Map<Operation, OperationCounter>();
   private readonly statusTotals: Record<string, number> = {};
@@ -83,6 +85,7 @@ export class SimulatorServer {
     private readonly logger: Logger,
   ) {
     this.requestIds = new SeededRandom(seed ^ 0x7e9);
+    this.adminRequestIds = new SeededRandom(seed ^ 0xad);
     this.resetCounters();
   }
 
@@ -353,7 +356,7 @@ export class SimulatorServer {
   // ---- admin API (no auth, not counted) ----
 
   private admin(method: string, url: URL, raw: Buffer, res: ServerResponse): void {
-    const requestId = this.nextRequestId();
+    const requestId = this.adminRequestIds.hex(32);
     const ok = (body: object, status = 200): void => this.send(res, { status, body }, requestId);
     const bad = (message: string, status = 400): void => ok({ error_code: 'SIM.BadRequest', error_msg: message }, status);
     const state = this.state;
