@@ -179,6 +179,11 @@ export class CphClient {
     this.retryAmbiguousWrites = options.retryAmbiguousWrites ?? false;
   }
 
+  /** What a log line or a status dump may show of a client: never its credentials. */
+  toJSON(): object {
+    return { endpoint: this.endpoint, projectId: this.projectId, auth: { kind: this.auth.kind } };
+  }
+
   /** Closes idle keep-alive sockets; the client must not be used afterwards. */
   close(): void {
     this.agent.destroy();
