@@ -403,12 +403,14 @@ export class CphClient {
               return await this.attempt(spec, url, { ...headers, ...authHeaders }, body, attempt, signal);
             } catch (err) {
               if (!isAuthError(err) || !(err instanceof CphError) || err.errorCode === clientErrorCodes.AuthSuspended) throw err;
-              this.noteAuthFailure(err);
               if (!reauthorised && this.auth.invalidate(authHeaders)) {
+                // A token revoked early: replaced once for this call (concurrent calls share the renewal).
                 reauthorised = true;
                 this.logger.info('CPH refused the token; authenticating again once', { operation: spec.operation, requestId: err.requestId });
                 continue;
               }
+              // Only refusals that stand count toward the suspension, not the one a fresh token answers.
+              this.noteAuthFailure(err);
               throw err;
             }
           }
