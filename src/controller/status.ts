@@ -65,8 +65,10 @@ export interface StatusInput {
   plan?: ResourcePlan;
   events?: readonly PhoneEvent[];
   failure?: RoundFailure;
-  /** Used when there is no plan; the plan's own flags win otherwise. */
+  /** Used when there is no plan; the plan's own values win otherwise. */
   suspended?: boolean;
+  /** The wanted route (spec.trafficType), for messages when there is no plan. */
+  desired?: TrafficType;
   deleting?: 'Retain' | 'Revert';
   /** Stamped only on what changed state in this round. */
   now: number | Date;
@@ -414,7 +416,7 @@ export function nextStatus(input: StatusInput): CloudPhoneRouteStatus {
   const { kept, truncated } = boundEntries(entries, max);
   const previousTruncated = input.plan ? 0 : (input.previous?.phonesTruncated ?? 0);
 
-  const decided = decideConditions(summary, input.plan?.desired ?? firstDesired(entries), failed, input);
+  const decided = decideConditions(summary, input.plan?.desired ?? input.desired ?? firstDesired(entries), failed, input);
   const generation = input.generation;
   let conditions: Condition[] = setCondition(input.previous?.conditions, { type: ConditionType.Ready, ...decided.ready, observedGeneration: generation }, input.now);
   conditions = decided.reconciling
