@@ -193,9 +193,9 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         ]);
       });
 
-      it('Secrets are read-only, in a role of their own; Leases only in the operator namespace', () => {
+      it('Secrets are get-only, in a role of their own; Leases only in the operator namespace', () => {
         expect(find(base, 'ClusterRole', 'cph-route-operator-secret-reader').rules).to.deep.equal([
-          { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] },
+          { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
         ]);
         const leases = find(base, 'Role', 'cph-route-operator-leader-election');
         expect(leases.metadata.namespace).to.equal(OPERATOR_NAMESPACE);
@@ -374,7 +374,7 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           ['update', 'cloudphoneroutes.cloudphone.dev', inRoutes(), 'finalizers'],
           ['create', 'events.events.k8s.io', inRoutes()],
           ['patch', 'events.events.k8s.io', inRoutes()],
-          ...['get', 'list', 'watch'].map((v): [string, string, string[]] => [v, 'secrets', everywhere]),
+          ['get', 'secrets', everywhere],
           ...['get', 'create', 'update'].map((v): [string, string, string[]] => [v, 'leases.coordination.k8s.io', ['-n', OPERATOR_NAMESPACE]]),
         ];
         const refused = allowed.filter(([verb, resource, where, sub]) => !canI(verb, resource, where, sub));
@@ -386,6 +386,8 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           ['create', 'cloudphoneroutes.cloudphone.dev', ['-n', routeNamespace]],
           ['delete', 'cloudphoneroutes.cloudphone.dev', ['-n', routeNamespace]],
           ['deletecollection', 'cloudphoneroutes.cloudphone.dev', ['--all-namespaces']],
+          ['list', 'secrets', ['--all-namespaces']],
+          ['watch', 'secrets', ['-n', routeNamespace]],
           ['create', 'secrets', ['-n', routeNamespace]],
           ['update', 'secrets', ['-n', routeNamespace]],
           ['delete', 'secrets', ['-n', OPERATOR_NAMESPACE]],
