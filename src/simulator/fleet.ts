@@ -31,6 +31,9 @@ export interface SimPhone {
   updateTime: number;
   /** The job currently changing this phone's route, if any. */
   runningJobId?: string | undefined;
+  /** Rendered times, cached: formatting dates dominates list rendering otherwise. */
+  createTimeText?: string;
+  updateTimeText?: [number, string];
   /** Status to return to when a restarting route job ends (restartOnRouteChange). */
   statusBeforeJob?: PhoneStatus | undefined;
 }
@@ -53,6 +56,15 @@ export class Fleet {
   /** Newest first: the list API's order. */
   readonly phones: SimPhone[] = [];
   private readonly byId = new Map<string, SimPhone>();
+  /** Phones of each server, newest first: a server_id filter scans only these. */
+  private readonly byServer = new Map<string, SimPhone[]>();
+  /**
+   * Filtered paging without rescanning the fleet per page: per filter, the total and where each page
+   * boundary already seen starts in the scanned array. Valid while `version` (bumped by every status
+   * change, the only mutable field a filter reads) is unchanged.
+   */
+  private readonly scans = new Map<string, { version: number; total: number; cursors: Map<number, number> }>();
+  private version = 0;
   readonly serverIds: string[] = [];
   private readonly imageId: string;
   private readonly orderId: string;
@@ -93,7 +105,20 @@ export class Fleet {
       created.push(phone);
       this.byId.set(phoneId, phone);
     }
-    for (let i = created.length - 1; i >= 0; i--) this.phones.push(created[i] as SimPhone);
+    for (let i = created.length - 1; i >= 0; i--) {
+      const phone = created[i] as SimPhone;
+      this.phones.push(phone);
+      const onServer = this.byServer.get(phone.serverId);
+      if (onServer) onServer.push(phone);
+      else this.byServer.set(phone.serverId, [phone]);
+    }
+  }
+
+  /** Changes a phone's status; every status change must come through here (it invalidates scans). */
+  setStatus(phone: SimPhone, status: PhoneStatus): void {
+    if (phone.status === status) return;
+    phone.status = status;
+    this.version++;
   }
 
   get size(): number {
@@ -110,16 +135,46 @@ export class Fleet {
       filter.phoneName === undefined && filter.serverId === undefined && filter.status === undefined && filter.type === undefined;
     if (unfiltered) return { count: this.phones.length, page: this.phones.slice(offset, offset + limit) };
     if (filter.type !== undefined && filter.type !== 0) return { count: 0, page: [] };
+    const source = filter.serverId !== undefined ? (this.byServer.get(filter.serverId) ?? []) : this.phones;
+    const matches = (phone: SimPhone): boolean =>
+      (filter.status === undefined || phone.status === filter.status) &&
+      (filter.phoneName === undefined || phone.phoneName.includes(filter.phoneName));
+    const key = `${filter.phoneName ?? ''}\u0000${filter.serverId ?? ''}\u0000${filter.status ?? ''}`;
+    let scan = this.scans.get(key);
+    if (scan && scan.version !== this.version) scan = undefined;
     const page: SimPhone[] = [];
+    const start = scan?.cursors.get(offset);
+    if (scan && start !== undefined) {
+      // Continue from a known page boundary: touch only this page's stretch of the array.
+      let i = start;
+      for (; i < source.length && page.length < limit; i++) {
+        const phone = source[i] as SimPhone;
+        if (matches(phone)) page.push(phone);
+      }
+      this.remember(scan, offset + page.length, i);
+      return { count: scan.total, page };
+    }
     let count = 0;
-    for (const phone of this.phones) {
-      if (filter.serverId !== undefined && phone.serverId !== filter.serverId) continue;
-      if (filter.status !== undefined && phone.status !== filter.status) continue;
-      if (filter.phoneName !== undefined && !phone.phoneName.includes(filter.phoneName)) continue;
-      if (count >= offset && page.length < limit) page.push(phone);
+    let next = -1;
+    for (let i = 0; i < source.length; i++) {
+      const phone = source[i] as SimPhone;
+      if (!matches(phone)) continue;
+      if (count >= offset && page.length < limit) {
+        page.push(phone);
+        if (page.length === limit) next = i + 1;
+      }
       count++;
     }
+    if (this.scans.size >= 32) this.scans.clear();
+    scan = { version: this.version, total: count, cursors: new Map() };
+    this.scans.set(key, scan);
+    if (next >= 0) this.remember(scan, offset + limit, next);
     return { count, page };
+  }
+
+  private remember(scan: { cursors: Map<number, number> }, offset: number, index: number): void {
+    if (scan.cursors.size >= 10_000) scan.cursors.clear();
+    scan.cursors.set(offset, index);
   }
 
   render(phone: SimPhone): WirePhone {
@@ -139,9 +194,17 @@ export class Fleet {
       availability_zone: 'cn-east-3a',
       metadata: { order_id: this.orderId, product_id: this.productId },
       has_encrypt: false,
-      create_time: cphTime(phone.createTime),
-      update_time: cphTime(phone.updateTime),
+      create_time: (phone.createTimeText ??= cphTime(phone.createTime)),
+      update_time: this.updateTimeText(phone),
     };
+  }
+
+  private updateTimeText(phone: SimPhone): string {
+    const cached = phone.updateTimeText;
+    if (cached && cached[0] === phone.updateTime) return cached[1];
+    const text = cphTime(phone.updateTime);
+    phone.updateTimeText = [phone.updateTime, text];
+    return text;
   }
 
   renderDetail(phone: SimPhone, requestId: string): WirePhoneDetail {

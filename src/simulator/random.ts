@@ -55,8 +55,10 @@ export class SeededRandom {
 
   /** `length` lowercase hex characters. */
   hex(length: number): string {
-    let out = '';
-    while (out.length < length) out += this.nextUint32().toString(16).padStart(8, '0');
-    return out.slice(0, length);
+    const words = Math.ceil(length / 8);
+    const buffer = Buffer.allocUnsafe(words * 4);
+    for (let i = 0; i < words; i++) buffer.writeUInt32BE(this.nextUint32(), i * 4);
+    const text = buffer.toString('hex');
+    return text.length === length ? text : text.slice(0, length);
   }
 }

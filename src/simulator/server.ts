@@ -417,7 +417,7 @@ export class SimulatorServer {
       if (!phone) return bad('no such phone', 404);
       const status = body['status'];
       if (typeof status !== 'number' || !Number.isInteger(status)) return bad('status must be an integer');
-      phone.status = status;
+      state.fleet.setStatus(phone, status);
       phone.statusBeforeJob = undefined;
       phone.updateTime = now;
       return ok(state.fleet.render(phone));

@@ -108,7 +108,7 @@ export class CphState {
     if (phone && phone.runningJobId === job.jobId) {
       phone.runningJobId = undefined;
       if (phone.statusBeforeJob !== undefined) {
-        phone.status = phone.statusBeforeJob;
+        this.fleet.setStatus(phone, phone.statusBeforeJob);
         phone.statusBeforeJob = undefined;
       }
     }
@@ -269,7 +269,7 @@ export class CphState {
     this.jobs.add(job);
     if (this.readings.restartOnRouteChange) {
       if (phone.statusBeforeJob === undefined) phone.statusBeforeJob = phone.status;
-      phone.status = 4;
+      this.fleet.setStatus(phone, 4);
     }
     phone.runningJobId = job.jobId;
     if (job.dueTime <= now) this.settle(now);
