@@ -15,6 +15,9 @@
  * Values are trimmed; an empty value counts as missing.
  */
 import { OperatorError } from '../errors.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
+import { AkSkAuth, IamTokenAuth, type CphAuth } from './auth.js';
 
 export const credentialEnv = {
   ak: 'HUAWEICLOUD_SDK_AK',
@@ -88,4 +91,24 @@ export function credentialsFromEnv(env: Readonly<Record<string, string | undefin
 /** The CPH endpoint for a region. */
 export function cphEndpointForRegion(region: string): string {
   return `https://cph.${region}.myhuaweicloud.com`;
+}
+
+/**
+ * The CphAuth for credentials read from the environment (or a Secret in the same shape): AK/SK signing, or
+ * IAM password tokens scoped to the project.
+ */
+export function authFromCredentials(
+  credentials: EnvCredentials,
+  options: { clock: Clock; logger?: Logger | undefined; caPem?: string | undefined; userAgent?: string | undefined },
+): CphAuth {
+  if (credentials.kind === 'aksk') return new AkSkAuth({ ak: credentials.ak, sk: credentials.sk }, options.clock);
+  return new IamTokenAuth({
+    iamEndpoint: credentials.iamEndpoint,
+    credentials: { user: credentials.user, password: credentials.password, domain: credentials.domain },
+    project: { id: credentials.projectId },
+    clock: options.clock,
+    logger: options.logger,
+    caPem: options.caPem,
+    userAgent: options.userAgent,
+  });
 }

@@ -76,6 +76,9 @@ export function networkError(err: unknown, exchange: Pick<Exchange, 'operation'>
   if (timedOut) return new CphError({ operation, errorCode: clientErrorCodes.Timeout, errorMessage: 'no complete answer within the request timeout', outcomeUnknown: true, cause: err });
   const code = errorCodeOf(err);
   const message = err instanceof Error ? err.message : String(err);
+  if (typeof err === 'object' && err !== null && Reflect.get(err, 'type') === 'max-size') {
+    return new CphError({ operation, errorCode: clientErrorCodes.InvalidResponse, errorMessage: 'the answer is larger than the client accepts', retryable: false, cause: err });
+  }
   if (looksLikeTls(code, message)) {
     return new CphError({ operation, errorCode: clientErrorCodes.TlsError, errorMessage: `TLS failure: ${code ?? message}`, retryable: false, cause: err });
   }

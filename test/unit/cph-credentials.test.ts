@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { credentialsFromEnv, MissingCredentialsError } from '../../src/cph/credentials.js';
+import { AkSkAuth, IamTokenAuth } from '../../src/cph/auth.js';
+import { authFromCredentials, credentialsFromEnv, MissingCredentialsError } from '../../src/cph/credentials.js';
+import { systemClock } from '../../src/runtime/clock.js';
 
 describe('cph credentialsFromEnv', () => {
   it('reads AK/SK and project under the SDK names', () => {
@@ -45,5 +47,17 @@ describe('cph credentialsFromEnv', () => {
   it('AK/SK wins when both kinds are set', () => {
     const result = credentialsFromEnv({ HUAWEICLOUD_SDK_AK: 'A', HUAWEICLOUD_SDK_SK: 'S', HUAWEICLOUD_SDK_PROJECT_ID: 'P', HUAWEICLOUD_SDK_IAM_USER: 'u' });
     expect(result.ok && result.credentials.kind).to.equal('aksk');
+  });
+
+  it('authFromCredentials builds the matching auth, which never serialises a secret', () => {
+    const aksk = credentialsFromEnv({ HUAWEICLOUD_SDK_AK: 'A', HUAWEICLOUD_SDK_SK: 'secret-sk', HUAWEICLOUD_SDK_PROJECT_ID: 'P' });
+    const password = credentialsFromEnv({ HUAWEICLOUD_SDK_IAM_USER: 'u', HUAWEICLOUD_SDK_IAM_PASSWORD: 'secret-pw', HUAWEICLOUD_SDK_IAM_DOMAIN: 'd', HUAWEICLOUD_SDK_PROJECT_ID: 'P', HUAWEICLOUD_SDK_IAM_ENDPOINT: 'http://127.0.0.1:1' });
+    if (!aksk.ok || !password.ok) throw new Error('expected credentials');
+    const a = authFromCredentials(aksk.credentials, { clock: systemClock });
+    const t = authFromCredentials(password.credentials, { clock: systemClock });
+    expect(a).to.be.instanceOf(AkSkAuth);
+    expect(t).to.be.instanceOf(IamTokenAuth);
+    expect(JSON.stringify([a, t])).to.not.match(/secret-/);
+    if (t instanceof IamTokenAuth) t.close();
   });
 });
