@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import { errorMessage } from '../errors.js';
-import { isNotFound, resourcePath, type KubeClient, type ResourceRef } from './kube-client.js';
+import { isNotFound, resourcePath, type KubeRequester, type ResourceRef } from './kube-client.js';
 import { microTime } from './leader-election.js';
 
 export const eventResource: ResourceRef = { group: 'events.k8s.io', version: 'v1', plural: 'events', namespaced: true };
@@ -29,7 +29,7 @@ export interface ObjectReference {
 export type EventType = 'Normal' | 'Warning';
 
 export interface EventRecorderOptions {
-  client: KubeClient;
+  client: KubeRequester;
   clock: Clock;
   logger: Logger;
   /** e.g. `cloudphone.dev/cph-route-operator`. */

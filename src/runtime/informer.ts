@@ -17,7 +17,7 @@ import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { EventSource } from './controller.js';
 import { errorMessage } from '../errors.js';
-import { isGone, resourcePath, statusError, type KubeClient, type ResourceRef } from './kube-client.js';
+import { isGone, resourcePath, statusError, type KubeWatcher, type ResourceRef } from './kube-client.js';
 import { objectKey } from './reconcile.js';
 
 export interface ObjectMeta {
@@ -55,7 +55,7 @@ export interface InformerHandler<T> {
 }
 
 export interface InformerOptions<T> {
-  client: KubeClient;
+  client: KubeWatcher;
   resource: ResourceRef;
   /** Untrusted JSON → T; objects that fail are logged and skipped. Default: parseKubeObject. */
   parse?: (raw: unknown) => T;
@@ -87,13 +87,15 @@ export interface InformerStats {
 
 interface Scope {
   namespace: string | undefined;
+  /** Where the next watch starts; '' means list first. */
+  resourceVersion: string;
   synced: boolean;
   keys: Set<string>;
   lastProgress: number;
 }
 
 export class Informer<T extends KubeObject> implements EventSource<T> {
-  private readonly client: KubeClient;
+  private readonly client: KubeWatcher;
   private readonly resource: ResourceRef;
   private readonly parse: (raw: unknown) => T;
   private readonly clock: Clock;
@@ -130,7 +132,7 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
       options.resource.namespaced && options.namespaces && options.namespaces.length > 0
         ? [...new Set(options.namespaces)]
         : [undefined];
-    this.scopes = namespaces.map((namespace) => ({ namespace, synced: false, keys: new Set<string>(), lastProgress: 0 }));
+    this.scopes = namespaces.map((namespace) => ({ namespace, resourceVersion: '', synced: false, keys: new Set<string>(), lastProgress: 0 }));
     this.logger = options.logger.child({
       informer: `${options.resource.plural}${options.resource.group ? '.' + options.resource.group : ''}`,
     });
@@ -190,20 +192,19 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
 
   private async run(scope: Scope): Promise<void> {
     const signal = this.stopAbort.signal;
-    let resourceVersion = '';
     let failures = 0;
     while (!signal.aborted) {
       scope.lastProgress = this.clock.now();
       try {
-        if (!resourceVersion) {
-          resourceVersion = await this.relist(scope);
+        if (!scope.resourceVersion) {
+          scope.resourceVersion = await this.relist(scope);
           failures = 0;
           if (!scope.synced) {
             scope.synced = true;
             if (this.hasSynced()) for (const resolve of this.syncWaiters.splice(0)) resolve();
           }
         }
-        resourceVersion = await this.watch(scope, resourceVersion, () => (failures = 0));
+        await this.watch(scope, () => (failures = 0));
         failures = 0;
       } catch (err) {
         if (signal.aborted) break;
@@ -211,10 +212,10 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
           this.stats.goneRelists++;
           this.logger.info('resourceVersion too old; re-listing', {
             namespace: scope.namespace,
-            resourceVersion,
+            resourceVersion: scope.resourceVersion,
             error: errorMessage(err),
           });
-          resourceVersion = '';
+          scope.resourceVersion = '';
           // One immediate re-list; repeated 410s fall through to the backoff.
           if (failures === 0) {
             failures++;
@@ -296,12 +297,11 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
   }
 
   /**
-   * One watch from `resourceVersion` until the server closes it (resolves with the last resourceVersion), the
-   * watchdog or stop aborts it, or it fails (rejects; 410 as a KubeApiError with status 410).
+   * One watch from `scope.resourceVersion` (advanced by every event and bookmark) until the server closes it,
+   * the watchdog aborts it (both resolve), or it fails (rejects; 410 as a KubeApiError with status 410).
    */
-  private async watch(scope: Scope, fromVersion: string, onEvent: () => void): Promise<string> {
+  private async watch(scope: Scope, onEvent: () => void): Promise<void> {
     this.stats.watches++;
-    let resourceVersion = fromVersion;
     const abort = new AbortController();
     const onStop = (): void => abort.abort(this.stopAbort.signal.reason);
     this.stopAbort.signal.addEventListener('abort', onStop, { once: true });
@@ -330,7 +330,7 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
         path,
         {
           ...this.query(),
-          resourceVersion,
+          resourceVersion: scope.resourceVersion,
           allowWatchBookmarks: true,
           timeoutSeconds: this.watchTimeoutSeconds,
         },
@@ -370,17 +370,17 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
             case 'ERROR':
               throw statusError(500, event.object);
             case 'BOOKMARK':
-              if (typeof rv === 'string' && rv) resourceVersion = rv;
+              if (typeof rv === 'string' && rv) scope.resourceVersion = rv;
               return;
             case 'ADDED':
             case 'MODIFIED': {
-              if (typeof rv === 'string' && rv) resourceVersion = rv;
+              if (typeof rv === 'string' && rv) scope.resourceVersion = rv;
               const obj = this.safeParse(event.object);
               if (obj) this.upsert(scope, objectKey(obj.metadata), obj);
               return;
             }
             case 'DELETED': {
-              if (typeof rv === 'string' && rv) resourceVersion = rv;
+              if (typeof rv === 'string' && rv) scope.resourceVersion = rv;
               const obj = this.safeParse(event.object);
               if (!obj) return;
               const key = objectKey(obj.metadata);
@@ -420,11 +420,13 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
         body.on('error', (err: unknown) => finish(err));
         body.on('close', () => finish());
       });
-      return resourceVersion;
     } catch (err) {
       if (watchdogFired) {
-        this.logger.warn('watch went silent; restarting it', { namespace: scope.namespace, resourceVersion });
-        return resourceVersion;
+        this.logger.warn('watch went silent; restarting it', {
+          namespace: scope.namespace,
+          resourceVersion: scope.resourceVersion,
+        });
+        return;
       }
       throw err;
     } finally {

@@ -302,6 +302,11 @@ export class KubeClient {
   }
 }
 
+/** What modules that only send requests need from a KubeClient (tests pass fakes). */
+export type KubeRequester = Pick<KubeClient, 'request'>;
+/** What an informer needs from a KubeClient. */
+export type KubeWatcher = Pick<KubeClient, 'request' | 'watchStream'>;
+
 /**
  * With client-node's generated `CustomObjectsApi.patchNamespacedCustomObjectStatus`, pass these options as the
  * last argument or the body is sent as JSON Patch and a merge-patch body is refused.

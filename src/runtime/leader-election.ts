@@ -15,7 +15,7 @@
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import { OperatorError, errorMessage } from '../errors.js';
-import { isConflict, isNotFound, resourcePath, type KubeClient, type ResourceRef } from './kube-client.js';
+import { isConflict, isNotFound, resourcePath, type KubeRequester, type ResourceRef } from './kube-client.js';
 
 export const leaseResource: ResourceRef = {
   group: 'coordination.k8s.io',
@@ -33,7 +33,7 @@ export interface LeaderCallbacks {
 }
 
 export interface LeaderElectionOptions {
-  client: KubeClient;
+  client: KubeRequester;
   namespace: string;
   name: string;
   /** Unique per replica: pod name plus a random suffix. */

@@ -13,7 +13,7 @@
  */
 import type { Logger } from './logger.js';
 import { errorMessage } from '../errors.js';
-import { PatchStrategy, isConflict, isNotFound, resourcePath, type KubeClient, type ResourceRef } from './kube-client.js';
+import { PatchStrategy, isConflict, isNotFound, resourcePath, type KubeRequester, type ResourceRef } from './kube-client.js';
 import { objectKey } from './reconcile.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -71,7 +71,7 @@ export interface StatusTarget {
 }
 
 export interface StatusWriterOptions {
-  client: KubeClient;
+  client: KubeRequester;
   resource: ResourceRef;
   logger: Logger;
   /** Called once per status patch sent. */
