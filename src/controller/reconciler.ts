@@ -1,0 +1,366 @@
+/**
+ * Reconciles one CloudPhoneRoute. Level-based: the key says which resource, the reconciler reads the
+ * resource, its account's phone inventory and jobs, plans, sends the changes the plan allows, and writes
+ * the status only when it changed. Nothing here knows about watches, queues or leaders.
+ *
+ * One round:
+ *   1. read the resource from the informer cache; gone → release what it held;
+ *   2. parse the spec (an invalid one is reported, not retried); handle the finalizer and deletion;
+ *   3. resolve the CPH account (spec over operator defaults, credentials from a Secret);
+ *   4. take the inventory snapshot (one sweep serves every resource of the account);
+ *   5. plan the whole account (conflicts need every resource), then send this resource's changes;
+ *   6. turn plan, job outcomes and sends into the next status; patch it if it differs; record events.
+ */
+import type { Logger } from '../runtime/logger.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Reconciler, ReconcileResult } from '../runtime/reconcile.js';
+import { OperatorError, ParseError, errorMessage } from '../errors.js';
+import { parseCloudPhoneRoute, parseDuration, parseStatus } from '../api/v1alpha1/parse.js';
+import { FINALIZER, KIND, API_VERSION } from '../api/v1alpha1/constants.js';
+import { Reason, type RoundFailureReason } from '../api/v1alpha1/conditions.js';
+import type { CloudPhoneRoute, CloudPhoneRouteSpec, CloudPhoneRouteStatus, DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
+import { isAccountProblem, isAuthError, isCphError, isThrottle } from '../cph/errors.js';
+import { AccountError, type Account, type AccountRegistry } from './accounts.js';
+import { planRoutes, type ActualPhone, type DesiredRoute, type InFlightJob, type ResourcePlan } from './plan.js';
+import { nextStatus, statusChanged, type PhoneEvent, type RoundFailure } from './status.js';
+import type { InventorySnapshot } from './inventory.js';
+import type { ObservedPhone } from './ports.js';
+
+/** Where resources are read: the informer's cache. */
+export interface RouteCache {
+  get(key: string): unknown;
+  list(): unknown[];
+}
+
+/** The writes the reconciler makes to Kubernetes. */
+export interface RouteUpdater {
+  /** Merge-patches /status; a no-op is never asked for. */
+  patchStatus(namespace: string, name: string, status: CloudPhoneRouteStatus): Promise<void>;
+  /** Replaces metadata.finalizers (optimistic on resourceVersion). */
+  setFinalizers(namespace: string, name: string, resourceVersion: string | undefined, finalizers: string[]): Promise<void>;
+}
+
+export interface EventSink {
+  record(regarding: { apiVersion: string; kind: string; name: string; namespace?: string; uid?: string }, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void;
+}
+
+export interface ReconcilerMetrics {
+  phonesByState(key: string, summary: Summary | undefined): void;
+  driftCorrections(count: number): void;
+}
+
+export interface RouteReconcilerOptions {
+  cache: RouteCache;
+  updater: RouteUpdater;
+  accounts: AccountRegistry;
+  events: EventSink;
+  clock: Clock;
+  logger: Logger;
+  metrics?: ReconcilerMetrics;
+  /** Drift interval of resources that set none. */
+  defaultDriftIntervalMs: number;
+  /** How soon a resource whose credentials or account are unusable is looked at again. */
+  accountRetryMs?: number;
+}
+
+interface Metadata {
+  namespace: string;
+  name: string;
+  uid: string | undefined;
+  generation: number;
+  resourceVersion: string | undefined;
+  deletionTimestamp: string | undefined;
+  finalizers: string[];
+}
+
+function readMetadata(raw: unknown): Metadata | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const meta = (raw as { metadata?: unknown }).metadata;
+  if (!meta || typeof meta !== 'object') return undefined;
+  const m = meta as Record<string, unknown>;
+  if (typeof m.namespace !== 'string' || typeof m.name !== 'string') return undefined;
+  return {
+    namespace: m.namespace,
+    name: m.name,
+    uid: typeof m.uid === 'string' ? m.uid : undefined,
+    generation: typeof m.generation === 'number' ? m.generation : 0,
+    resourceVersion: typeof m.resourceVersion === 'string' ? m.resourceVersion : undefined,
+    deletionTimestamp: typeof m.deletionTimestamp === 'string' ? m.deletionTimestamp : undefined,
+    finalizers: Array.isArray(m.finalizers) ? m.finalizers.filter((f): f is string => typeof f === 'string') : [],
+  };
+}
+
+/** Which round failure an error is, for the status. */
+export function classifyFailure(error: unknown): RoundFailure {
+  if (error instanceof AccountError) return { reason: Reason.CredentialsInvalid, message: error.message };
+  if (isAuthError(error))
+    return { reason: Reason.CredentialsInvalid, message: `CPH refused the credentials (${isCphError(error) ? error.errorCode : 'auth'}): ${errorMessage(error)}. Fix the access key pair and the operator picks it up without a restart.` };
+  if (isAccountProblem(error)) {
+    const code = isCphError(error) ? error.errorCode : '';
+    const reason: RoundFailureReason = code === 'CPS.0001' || (isCphError(error) && error.httpStatus === 403) ? Reason.PermissionDenied : Reason.AccountRestricted;
+    return { reason, message: `CPH refused the account (${code}): ${errorMessage(error)}` };
+  }
+  if (isThrottle(error)) return { reason: Reason.Throttled, message: `CPH throttled the operator: ${errorMessage(error)}; retrying after a pause` };
+  return { reason: Reason.CphUnavailable, message: `CPH could not be used: ${errorMessage(error)}; retrying with backoff` };
+}
+
+/** A round failed in a way that is retried with the queue's backoff; the status already says why. */
+export class RoundFailedError extends OperatorError {
+  constructor(reason: string, options: { cause?: unknown }) {
+    super(`RoundFailed.${reason}`, `round failed: ${reason}`, options);
+  }
+}
+
+export class RouteReconciler implements Reconciler {
+  /** Per resource: the job outcome last reported in its status, per phone, so each is reported once. */
+  private readonly reported = new Map<string, Map<string, string>>();
+  /** Per resource: the status last written, in case the cache has not caught up with our own write. */
+  private readonly lastWritten = new Map<string, { generation: number; status: CloudPhoneRouteStatus }>();
+  /** Per resource: request IDs adopted from its status after a start. */
+  private readonly adopted = new Set<string>();
+
+  constructor(private readonly options: RouteReconcilerOptions) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const raw = this.options.cache.get(key);
+    const meta = readMetadata(raw);
+    if (!raw || !meta) {
+      this.forget(key);
+      return {};
+    }
+    let route: CloudPhoneRoute;
+    try {
+      route = parseCloudPhoneRoute(raw);
+    } catch (error) {
+      if (!(error instanceof ParseError)) throw error;
+      await this.writeStatus(key, meta, this.previousStatus(raw), nextStatus({ generation: meta.generation, previous: this.previousStatus(raw), failure: { reason: Reason.InvalidSpec, message: error.message }, now: this.options.clock.now() }));
+      this.forget(key);
+      return {};
+    }
+    const spec = route.spec;
+    const deleting: DeletionPolicy | undefined = meta.deletionTimestamp ? (spec.deletionPolicy ?? 'Retain') : undefined;
+    const hasFinalizer = meta.finalizers.includes(FINALIZER);
+
+    // Finalizer: held only while deletionPolicy is Revert, so a Retain resource never waits on the operator to go.
+    if (!deleting && spec.deletionPolicy === 'Revert' && !hasFinalizer) {
+      await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, [...meta.finalizers, FINALIZER]);
+      return {}; // the update comes back through the watch
+    }
+    if ((!deleting && spec.deletionPolicy !== 'Revert' && hasFinalizer) || (deleting && (deleting === 'Retain' || !hasFinalizer))) {
+      if (hasFinalizer) await this.removeFinalizer(meta);
+      this.forget(key);
+      return {};
+    }
+
+    const intervalMs = spec.driftCheckInterval ? parseDuration(spec.driftCheckInterval, 'spec.driftCheckInterval') : this.options.defaultDriftIntervalMs;
+    const previous = this.previousStatusOf(key, meta.generation, route.status);
+    const now = (): number => this.options.clock.now();
+
+    let account: Account;
+    try {
+      account = await this.options.accounts.resolve(key, meta.namespace, spec, intervalMs);
+    } catch (error) {
+      if (!(error instanceof AccountError)) throw error;
+      this.options.accounts.release(key);
+      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure: classifyFailure(error), suspended: spec.suspend === true, deleting, now: now() }));
+      this.warnOnce(route, 'CredentialsInvalid', error.message);
+      return { requeueAfterMs: this.options.accountRetryMs ?? 10_000 };
+    }
+
+    // After a start, follow the jobs this resource's status says are still running.
+    if (!this.adopted.has(key)) {
+      this.adopted.add(key);
+      const running = (previous?.phones ?? []).filter((p) => p.jobStatus === 'Running' && p.requestId).map((p) => p.requestId as string);
+      if (running.length > 0) account.tracker.adopt(new Set(running), key);
+    }
+
+    let snapshot: InventorySnapshot;
+    try {
+      snapshot = await account.inventory.fresh(2 * intervalMs);
+    } catch (error) {
+      const failure = classifyFailure(error);
+      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, now: now() }));
+      this.warnOnce(route, failure.reason, failure.message);
+      throw new RoundFailedError(failure.reason, { cause: error });
+    }
+
+    // Every resource bound to this account takes part in the plan: conflicts are found only there.
+    const desired: DesiredRoute[] = [];
+    const phones = new Map<string, ActualPhone>();
+    for (const [phoneId, phone] of snapshot.phones) phones.set(phoneId, phone);
+    for (const peerKey of this.options.accounts.owners(account)) {
+      const peer = peerKey === key ? route : this.peer(peerKey);
+      if (!peer) continue;
+      const peerDeleting = peer.metadata.deletionTimestamp ? (peer.spec.deletionPolicy ?? 'Retain') : undefined;
+      desired.push({
+        key: peerKey,
+        trafficType: peer.spec.trafficType,
+        phoneIds: selectPhones(peer.spec, snapshot),
+        suspended: peer.spec.suspend === true,
+        ...(peerDeleting ? { deleting: peerDeleting } : {}),
+      });
+    }
+    // Phones named explicitly but missing from the sweep get one detail call each (the sweep may have
+    // moved under its feet); only a "not found" from CPH makes them NotFound.
+    try {
+      const missing = (spec.phoneIds ?? []).filter((id) => !phones.has(id));
+      const found = await Promise.all(missing.map((id) => account.inventory.lookup(id)));
+      for (const phone of found) if (phone) phones.set(phone.phoneId, phone);
+    } catch (error) {
+      const failure = classifyFailure(error);
+      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, now: now() }));
+      throw new RoundFailedError(failure.reason, { cause: error });
+    }
+
+    const jobs: InFlightJob[] = [];
+    const seenJobs = new Set<string>();
+    for (const resource of desired)
+      for (const phoneId of resource.phoneIds) {
+        if (seenJobs.has(phoneId)) continue;
+        seenJobs.add(phoneId);
+        const job = account.tracker.inFlight(phoneId);
+        if (job) jobs.push({ phoneId, jobId: job.jobId, requestId: job.requestId, trafficType: job.trafficType ?? resource.trafficType });
+      }
+    const plan = planRoutes({ resources: desired, phones, jobs, holds: account.activeHolds() });
+    const mine = plan.resources.find((r) => r.key === key);
+    if (!mine) throw new Error(`plan lost resource ${key}`);
+
+    const events: PhoneEvent[] = this.jobEvents(key, mine, account);
+    let failure: RoundFailure | undefined;
+    if (mine.toChange.length > 0) {
+      const wanted = mine.desired;
+      const results = await account.writer.submit(mine.toChange.map((phoneId) => ({ phoneId, trafficType: wanted, owner: key })));
+      let sent = 0;
+      let callError: unknown;
+      for (const result of results) {
+        if (result.jobId && result.requestId) {
+          sent += 1;
+          events.push({ kind: 'submitted', phoneId: result.phoneId, trafficType: result.trafficType, requestId: result.requestId, jobId: result.jobId });
+        } else if (result.errorCode && result.errorCode !== 'Superseded') {
+          account.hold({ phoneId: result.phoneId, trafficType: result.trafficType, errorCode: result.errorCode, errorMessage: result.errorMessage ?? '', ...(result.requestId ? { requestId: result.requestId } : {}) });
+          events.push({ kind: 'rejected', phoneId: result.phoneId, trafficType: result.trafficType, ...(result.requestId ? { requestId: result.requestId } : {}), errorCode: result.errorCode, errorMessage: result.errorMessage ?? '' });
+        } else if (result.callError !== undefined) {
+          callError = result.callError;
+        }
+      }
+      if (sent > 0) {
+        this.options.metrics?.driftCorrections(sent);
+        const requestIds = [...new Set(events.filter((e) => e.kind === 'submitted').map((e) => e.requestId))];
+        this.options.events.record(this.ref(route), 'Normal', 'ApplyingRoute', 'ChangeRoute', `Changing the route of ${sent} phone(s) to ${wanted} (CPH request ${requestIds.join(', ')})`);
+      }
+      if (callError !== undefined) failure = classifyFailure(callError);
+    }
+    for (const event of events)
+      if ((event.kind === 'jobEnded' && event.state === 'failed') || event.kind === 'rejected')
+        this.options.events.record(this.ref(route), 'Warning', 'JobFailed', 'ChangeRoute', `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim());
+
+    const status = nextStatus({ generation: meta.generation, previous, plan: mine, events, ...(failure ? { failure } : {}), now: now() });
+    await this.writeStatus(key, meta, previous, status);
+    this.options.metrics?.phonesByState(key, status.summary);
+    if (failure) throw new RoundFailedError(failure.reason, { cause: undefined });
+
+    if (deleting === 'Revert' && mine.settled && !account.tracker.pendingRequestIds(key).length) {
+      await this.removeFinalizer(meta);
+      this.forget(key);
+      return {};
+    }
+    // Drift checks come from the inventory's sweeps; this requeue is a safety net, and brings failed
+    // changes back when their hold ends.
+    const holdEnds = account.nextHoldExpiry();
+    const untilHold = holdEnds === undefined ? intervalMs : Math.max(1_000, holdEnds - this.options.clock.now() + 50);
+    return { requeueAfterMs: Math.min(intervalMs, untilHold) };
+  }
+
+  /** Job ends not yet reported in this resource's status. */
+  private jobEvents(key: string, plan: ResourcePlan, account: Account): PhoneEvent[] {
+    let reported = this.reported.get(key);
+    if (!reported) this.reported.set(key, (reported = new Map()));
+    const events: PhoneEvent[] = [];
+    for (const phone of plan.phones) {
+      const outcome = account.tracker.outcome(phone.phoneId);
+      if (!outcome || reported.get(phone.phoneId) === outcome.jobId) continue;
+      reported.set(phone.phoneId, outcome.jobId);
+      events.push({
+        kind: 'jobEnded',
+        phoneId: phone.phoneId,
+        trafficType: outcome.trafficType ?? plan.desired,
+        requestId: outcome.requestId,
+        jobId: outcome.jobId,
+        state: outcome.state,
+        ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+        ...(outcome.errorMessage ? { errorMessage: outcome.errorMessage } : {}),
+      });
+    }
+    return events;
+  }
+
+  private peer(key: string): CloudPhoneRoute | undefined {
+    const raw = this.options.cache.get(key);
+    if (!raw) return undefined;
+    try {
+      return parseCloudPhoneRoute(raw);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private previousStatus(raw: unknown): CloudPhoneRouteStatus | undefined {
+    const status = (raw as { status?: unknown }).status;
+    return status ? parseStatus(status) : undefined;
+  }
+
+  /** The cache's status, unless our own newer write has not reached the cache yet. */
+  private previousStatusOf(key: string, generation: number, cached: CloudPhoneRouteStatus | undefined): CloudPhoneRouteStatus | undefined {
+    const written = this.lastWritten.get(key);
+    if (written && written.generation === generation && cached && statusChanged(cached, written.status)) return written.status;
+    return cached;
+  }
+
+  private async writeStatus(key: string, meta: Metadata, previous: CloudPhoneRouteStatus | undefined, next: CloudPhoneRouteStatus): Promise<void> {
+    if (!statusChanged(previous, next)) return;
+    await this.options.updater.patchStatus(meta.namespace, meta.name, next);
+    this.lastWritten.set(key, { generation: meta.generation, status: next });
+  }
+
+  private async removeFinalizer(meta: Metadata): Promise<void> {
+    await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, meta.finalizers.filter((f) => f !== FINALIZER));
+  }
+
+  private readonly warned = new Map<string, string>();
+  private warnOnce(route: CloudPhoneRoute, reason: string, message: string): void {
+    const key = `${route.metadata.namespace}/${route.metadata.name}`;
+    if (this.warned.get(key) === `${reason}:${message}`) return;
+    this.warned.set(key, `${reason}:${message}`);
+    this.options.events.record(this.ref(route), 'Warning', reason, 'Reconcile', message);
+  }
+
+  private ref(route: CloudPhoneRoute): { apiVersion: string; kind: string; name: string; namespace: string; uid?: string } {
+    return { apiVersion: API_VERSION, kind: KIND, name: route.metadata.name, namespace: route.metadata.namespace, ...(route.metadata.uid ? { uid: route.metadata.uid } : {}) };
+  }
+
+  private forget(key: string): void {
+    this.options.accounts.release(key);
+    this.reported.delete(key);
+    this.lastWritten.delete(key);
+    this.adopted.delete(key);
+    this.warned.delete(key);
+    this.options.metrics?.phonesByState(key, undefined);
+  }
+}
+
+/** The phones a spec selects: its explicit IDs plus the inventory's phones matching its selector. */
+export function selectPhones(spec: CloudPhoneRouteSpec, snapshot: InventorySnapshot): string[] {
+  const ids = new Set(spec.phoneIds ?? []);
+  const selector = spec.selector;
+  if (selector && (selector.serverIds?.length || selector.phoneNamePrefix)) {
+    const servers = selector.serverIds?.length ? new Set(selector.serverIds) : undefined;
+    const prefix = selector.phoneNamePrefix;
+    for (const phone of snapshot.phones.values() as Iterable<ObservedPhone>) {
+      if (servers && !servers.has(phone.serverId)) continue;
+      if (prefix && !phone.phoneName.startsWith(prefix)) continue;
+      ids.add(phone.phoneId);
+    }
+  }
+  return [...ids];
+}
+
