@@ -226,7 +226,7 @@ export class IamTokenAuth implements CphAuth {
               throw new CphError({ operation: iamOperation, httpStatus: answer.status, errorCode: clientErrorCodes.InvalidResponse, errorMessage: `IAM token body: ${errorMessage(err)}`, retryable: false, cause: err });
             }
             // The lifetime in IAM's own clock, applied to ours from the moment we asked.
-            const lifetime = times.expiresAt - (times.issuedAt ?? Date.parse(answer.headers.get('date') ?? '') ?? NaN);
+            const lifetime = times.expiresAt - (times.issuedAt ?? Date.parse(answer.headers.get('date') ?? ''));
             const grantedMs = Number.isFinite(lifetime) && lifetime > 0 ? lifetime : Math.max(0, times.expiresAt - clock.now());
             const margin = this.#options.renewBeforeMs ?? Math.min(3_600_000, grantedMs / 10);
             this.#options.onCall?.({ operation: iamOperation, outcome: 'success', httpStatus, durationMs: clock.now() - started });

@@ -544,7 +544,7 @@ function checkInteger(operation: string, name: string, value: number, min: numbe
 }
 
 function checkId(operation: string, name: string, value: string): void {
-  if (typeof value !== 'string' || value === '' || value.length > 64 || /[\s/,?#%]/.test(value)) {
+  if (typeof value !== 'string' || value === '' || value.length > 128 || /[\s/,?#%]/.test(value)) {
     throw invalidArgument(operation, `${name} is not a valid ID: ${JSON.stringify(String(value).slice(0, 70))}`);
   }
 }

@@ -64,9 +64,8 @@ function errorCodeOf(err: unknown): string | undefined {
   return typeof errno === 'string' ? errno : undefined;
 }
 
-function looksLikeTls(code: string | undefined, message: string): boolean {
-  if (code !== undefined && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|SIGNATURE_FAILURE/.test(code))) return true;
-  return /certificate|self[- ]signed|ssl|tls/i.test(message);
+function isTlsCode(code: string | undefined): boolean {
+  return code !== undefined && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|SIGNATURE_FAILURE/.test(code));
 }
 
 /** Maps a thrown network failure to a CphError. The message names the failure, never headers. */
@@ -79,7 +78,8 @@ export function networkError(err: unknown, exchange: Pick<Exchange, 'operation'>
   if (typeof err === 'object' && err !== null && Reflect.get(err, 'type') === 'max-size') {
     return new CphError({ operation, errorCode: clientErrorCodes.InvalidResponse, errorMessage: 'the answer is larger than the client accepts', retryable: false, cause: err });
   }
-  if (looksLikeTls(code, message)) {
+  // Certificate and protocol failures will fail the same way again; a reset during the handshake may not.
+  if (isTlsCode(code) || (code === undefined && /certificate|self[- ]signed/i.test(message))) {
     return new CphError({ operation, errorCode: clientErrorCodes.TlsError, errorMessage: `TLS failure: ${code ?? message}`, retryable: false, cause: err });
   }
   if (code !== undefined && connectCodes.has(code)) {
