@@ -112,6 +112,11 @@ function clip(text: string, max = 1024): string {
   return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
 }
 
+/** The errorMessage of a failed phone: CPH's words, else the meaning of its code, else what failed. */
+function failureText(errorMessage: string | undefined, errorCode: string | undefined, jobFailed: boolean): string {
+  return clip(errorMessage || (errorCode ? KNOWN_ERRORS[errorCode] : undefined) || (jobFailed ? 'the route-change job failed' : 'CPH refused the route change'));
+}
+
 /**
  * The entry for one phone: what the plan says, overridden by this round's events (newer than the plan),
  * with history kept from the previous entry. Undefined: the phone is not worth listing.
@@ -146,7 +151,8 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
         ...(hold.jobId ? { jobId: hold.jobId, jobStatus: 'Failed' as StatusJobStatus } : {}),
         ...(hold.requestId ? { requestId: hold.requestId } : {}),
         ...(hold.errorCode ? { errorCode: hold.errorCode } : {}),
-        errorMessage: clip(`${hold.errorMessage || 'the route change failed'}; retried later`),
+        // The same words as the event that caused the hold, so the entry does not change between rounds.
+        errorMessage: failureText(hold.errorMessage, hold.errorCode, hold.jobId !== undefined),
       };
       break;
     }
@@ -185,7 +191,7 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
           state: 'Failed',
           ...(event.requestId ? { requestId: event.requestId } : {}),
           errorCode: event.errorCode,
-          errorMessage: clip(event.errorMessage || KNOWN_ERRORS[event.errorCode] || 'CPH refused the route change'),
+          errorMessage: failureText(event.errorMessage, event.errorCode, false),
         };
         break;
       case 'jobEnded':
@@ -199,7 +205,7 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
                 jobStatus: 'Failed',
                 requestId: event.requestId,
                 ...(event.errorCode ? { errorCode: event.errorCode } : {}),
-                errorMessage: clip(event.errorMessage || (event.errorCode && KNOWN_ERRORS[event.errorCode]) || 'the route-change job failed'),
+                errorMessage: failureText(event.errorMessage, event.errorCode, true),
               };
         break;
     }

@@ -168,7 +168,7 @@ describe('status', () => {
       const s = nextStatus({ generation: 1, plan: planOf({ resources: [{ key: 'ns/a', trafficType: 'routing', phoneIds: ids, suspended: false }], phones: actual, holds }), now: T0 });
       expect(condition(s, 'Ready')!.message).to.equal('3 of 120 phones failed: CPS.0005 phone not found (2), job failed (1); 117 of 120 phones on routing');
       expect(condition(s, 'Reconciling')).to.deep.include({ reason: 'JobFailed' });
-      expect(s.phones!.find((e) => e.phoneId === ids[2])).to.deep.include({ state: 'Failed', jobId: 'j3', jobStatus: 'Failed', errorMessage: 'the route change failed; retried later' });
+      expect(s.phones!.find((e) => e.phoneId === ids[2])).to.deep.include({ state: 'Failed', jobId: 'j3', jobStatus: 'Failed', errorMessage: 'the route-change job failed' });
     });
 
     it('a failed job is Failed with the job, its code and message', () => {
@@ -178,6 +178,25 @@ describe('status', () => {
         { phoneId: 'p1', state: 'Failed', actual: 'direct', desired: 'routing', jobId: 'job-p1', jobStatus: 'Failed', requestId: 'req-1', errorCode: 'CPS.0003', errorMessage: 'internal error, retry later', lastTransitionTime: S0 },
       ]);
       expect(condition(s, 'Ready')!.message).to.contain('1 of 1 phone failed: CPS.0003 CPH internal error (1)');
+    });
+
+    it('a failure held back next round reads exactly as the round that reported it: no write', () => {
+      const plan = planOf({ resources: [routing({ phoneIds: ['p1', 'p2'] })], phones: fleet(['p1', 'p2'], 'direct') });
+      const events: PhoneEvent[] = [
+        { kind: 'rejected', phoneId: 'p1', trafficType: 'routing', requestId: 'req-1', errorCode: 'CPS.0005', errorMessage: '' },
+        ...submitted(['p2'], 'routing'),
+        ...ended(['p2'], 'routing', 'failed'),
+      ];
+      const first = nextStatus({ generation: 1, plan, events, now: T0 });
+      // The controller now holds both phones back, with what the events said.
+      const holds: RetryHold[] = [
+        { phoneId: 'p1', trafficType: 'routing', requestId: 'req-1', errorCode: 'CPS.0005', errorMessage: '' },
+        { phoneId: 'p2', trafficType: 'routing', requestId: 'req-1', jobId: 'job-p2' },
+      ];
+      const held = planOf({ resources: [routing({ phoneIds: ['p1', 'p2'] })], phones: fleet(['p1', 'p2'], 'direct'), holds });
+      const second = nextStatus({ generation: 1, previous: roundTrip(first), plan: held, now: T1 });
+      expect(second).to.deep.equal(first);
+      expect(first.phones!.map((e) => e.errorMessage)).to.deep.equal(['phone not found', 'the route-change job failed']);
     });
 
     it('clips a long error message to the schema bound', () => {

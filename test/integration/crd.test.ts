@@ -1,0 +1,192 @@
+/**
+ * The CloudPhoneRoute CRD against a real kube-apiserver: it is accepted (structural, CEL within the cost
+ * budget) and becomes Established; every invalid resource of the corpus (test/fixtures/route-corpus.ts) is
+ * refused at admission with a message that names its field; every valid one is accepted and defaulted; the
+ * status the operator builds (src/controller/status.ts) fits the status schema, and `kubectl explain` and
+ * `kubectl get` read well. Waits poll with a deadline; nothing asserts on timing.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { parse as parseYaml } from 'yaml';
+import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
+import { invalidRouteCases, routeObject, validRouteCases, PHONE_A } from '../fixtures/route-corpus.js';
+import { CRD_NAME, GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/constants.js';
+import { parseCloudPhoneRoute } from '../../src/api/v1alpha1/parse.js';
+import { planRoutes } from '../../src/controller/plan.js';
+import { nextStatus } from '../../src/controller/status.js';
+
+const crdPath = fileURLToPath(new URL('../../crds/cloudphoneroutes.cloudphone.dev.yaml', import.meta.url));
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface StatusBody {
+  code?: number;
+  message?: string;
+  details?: { causes?: Array<{ field?: string; message?: string; reason?: string }> };
+}
+
+/** The API server's refusal of `body`, or undefined when it was accepted. */
+async function refusal(api: CustomObjectsApi, namespace: string, body: Record<string, unknown>): Promise<{ code: number; status: StatusBody } | undefined> {
+  try {
+    await api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body });
+    return undefined;
+  } catch (error) {
+    const { code, body: raw } = error as { code?: number; body?: unknown };
+    if (typeof code !== 'number') throw error;
+    const status = (typeof raw === 'string' ? JSON.parse(raw) : raw) as StatusBody;
+    return { code, status };
+  }
+}
+
+describe('CloudPhoneRoute CRD on a real API server', function () {
+  this.timeout(CONTROL_PLANE_START_TIMEOUT_MS);
+  let controlPlane: ControlPlane;
+  let kc: KubeConfig;
+  let objects: CustomObjectsApi;
+  let namespace: string;
+
+  before(async () => {
+    controlPlane = await sharedControlPlane();
+    kc = controlPlane.kubeConfig();
+    objects = kc.makeApiClient(CustomObjectsApi);
+    namespace = uniqueName('crd');
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  });
+
+  it('is accepted and becomes Established with its names', async () => {
+    const api = kc.makeApiClient(ApiextensionsV1Api);
+    const crd = parseYaml(await readFile(crdPath, 'utf8')) as V1CustomResourceDefinition;
+    try {
+      const existing = await api.readCustomResourceDefinition({ name: CRD_NAME });
+      crd.metadata = { ...crd.metadata, resourceVersion: existing.metadata?.resourceVersion };
+      await api.replaceCustomResourceDefinition({ name: CRD_NAME, body: crd });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 404) throw error;
+      await api.createCustomResourceDefinition({ body: crd });
+    }
+    const established = await eventually('the CRD to be Established', async () => {
+      const current = await api.readCustomResourceDefinition({ name: CRD_NAME });
+      const conditions = current.status?.conditions ?? [];
+      return conditions.some((c) => c.type === 'Established' && c.status === 'True') ? current : undefined;
+    });
+    const conditions = established.status?.conditions ?? [];
+    expect(conditions.find((c) => c.type === 'NamesAccepted')?.status).to.equal('True');
+    expect(conditions.find((c) => c.type === 'NonStructuralSchema')).to.equal(undefined);
+    expect(established.status?.acceptedNames?.shortNames).to.deep.equal(['cpr']);
+    expect(established.status?.acceptedNames?.categories).to.deep.equal(['cloudphone']);
+    // Discovery takes a moment to serve a new resource.
+    await eventually('the resource to be served', async () => {
+      await objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL });
+      return true;
+    });
+  });
+
+  describe('refuses invalid resources at admission, naming the field', () => {
+    for (const [i, c] of invalidRouteCases.entries()) {
+      it(`${c.name} -> ${c.field}`, async () => {
+        const result = await refusal(objects, namespace, routeObject(`invalid-${i}`, c.spec, namespace));
+        expect(result, 'the API server accepted it').to.not.equal(undefined);
+        expect(result!.code).to.equal(422);
+        const message = result!.status.message ?? '';
+        const fields = (result!.status.details?.causes ?? []).map((cause) => cause.field);
+        // The message names the field as "<field>: ..." and a cause carries it.
+        expect(message, message).to.contain(`${c.field}:`);
+        expect(fields, message).to.include(c.field);
+      });
+    }
+  });
+
+  describe('accepts valid resources, with the defaults filled in', () => {
+    for (const [i, c] of validRouteCases.entries()) {
+      it(c.name, async () => {
+        const created = await objects.createNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+          body: routeObject(`valid-${i}`, c.spec, namespace),
+        });
+        const route = parseCloudPhoneRoute(created);
+        const sent = c.spec as Record<string, unknown>;
+        expect(route.spec.driftCheckInterval).to.equal(sent.driftCheckInterval ?? '5m');
+        expect(route.spec.suspend).to.equal(sent.suspend ?? false);
+        expect(route.spec.deletionPolicy).to.equal(sent.deletionPolicy ?? 'Retain');
+        const raw = (created as { spec: Record<string, unknown> }).spec;
+        expect(raw.driftCheckInterval).to.equal(sent.driftCheckInterval ?? '5m');
+        if (sent.credentialsSecretRef) {
+          const ref = raw.credentialsSecretRef as Record<string, unknown>;
+          const given = sent.credentialsSecretRef as Record<string, unknown>;
+          expect(ref.accessKeyKey).to.equal(given.accessKeyKey ?? 'HUAWEICLOUD_SDK_AK');
+          expect(ref.secretKeyKey).to.equal(given.secretKeyKey ?? 'HUAWEICLOUD_SDK_SK');
+        }
+      });
+    }
+  });
+
+  it('takes the status the operator builds, 10,000 phones and all, through /status', async () => {
+    const ids = Array.from({ length: 10_000 }, (_, i) => i.toString(16).padStart(32, '0'));
+    const name = 'status-fit';
+    await objects.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      body: routeObject(name, { trafficType: 'routing', phoneIds: ids }, namespace),
+    });
+    const phones = new Map(ids.map((p, i) => [p, { trafficType: i < 3000 ? ('direct' as const) : ('routing' as const), status: i % 7 === 0 ? 8 : 2 }]));
+    const holds = ids.slice(0, 1500).map((phoneId) => ({ phoneId, trafficType: 'routing' as const, errorCode: 'CPS.0003', errorMessage: 'internal error', jobId: `job-${phoneId}`, requestId: 'req-1' }));
+    const plan = planRoutes({ resources: [{ key: `${namespace}/${name}`, trafficType: 'routing', phoneIds: [...ids, 'ghost'], suspended: false }], phones, holds });
+    const status = nextStatus({ generation: 1, plan: plan.resources[0]!, now: Date.now() });
+    const patched = await objects.patchNamespacedCustomObjectStatus(
+      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const stored = parseCloudPhoneRoute(patched).status!;
+    expect(stored).to.deep.equal(status);
+    expect(stored.phones).to.have.length(100);
+  });
+
+  it('kubectl explain reads the descriptions, kubectl get shows the columns', async () => {
+    const explain = spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, 'explain', 'cloudphoneroutes.spec.driftCheckInterval'], { encoding: 'utf8' });
+    expect(explain.status, explain.stderr).to.equal(0);
+    expect(explain.stdout).to.contain('At least 10s');
+    const explainRoot = spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, 'explain', 'cpr.spec'], { encoding: 'utf8' });
+    expect(explainRoot.stdout).to.contain('trafficType').and.contain('deletionPolicy');
+    await objects.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      body: routeObject('columns', { trafficType: 'routing', phoneIds: [PHONE_A] }, namespace),
+    });
+    const get = spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, 'get', 'cpr', 'columns', '-n', namespace], { encoding: 'utf8' });
+    expect(get.status, get.stderr).to.equal(0);
+    expect(get.stdout.split('\n')[0]!.split(/\s+/)).to.deep.equal(['NAME', 'TRAFFIC', 'READY', 'IN-SYNC', 'TOTAL', 'REASON', 'AGE']);
+    const category = spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, 'get', 'cloudphone', '-n', namespace, '-o', 'name'], { encoding: 'utf8' });
+    expect(category.stdout).to.contain('cloudphoneroute.cloudphone.dev/columns');
+  });
+});
