@@ -237,6 +237,20 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         }
       });
 
+      it('passes only flags that `cph-route-operator --help` documents', function () {
+        if (!existsSync(join(root, 'src/main.ts'))) this.skip(); // the command lands with the reconciler
+        this.timeout(60_000);
+        const help = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--help'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+        expect(help.status, help.stderr).to.equal(0);
+        const documented = new Set([...help.stdout.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
+        const overlays = [base, render('deploy/overlays/single-namespace'), withExampleCredentials(() => render('deploy/overlays/example'))];
+        for (const objects of overlays) {
+          for (const arg of find(objects, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0].args as string[]) {
+            expect([...documented], arg).to.include(arg.split('=')[0]);
+          }
+        }
+      });
+
       it('probes /healthz and /readyz on the health port 8081, serves metrics on 8080, with requests and limits', () => {
         const container = find(base, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0];
         const ports = Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
