@@ -1,0 +1,270 @@
+/**
+ * The operator end to end: the real control plane, the CPH simulator over HTTPS, and the operator as a
+ * separate process with its real flags. Each test works in a namespace of its own.
+ */
+import { expect } from 'chai';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CoreV1Api, CoordinationV1Api } from '@kubernetes/client-node';
+import { sharedControlPlane, CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane } from '../support/control-plane.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import { startOperator, type OperatorProcess } from '../support/operator-process.js';
+import { Routes, installCrd, freshNamespace, condition } from '../support/routes.js';
+import { SimAdmin, type SimPhone } from '../support/sim-admin.js';
+import { waitFor } from '../support/wait.js';
+
+const run = promisify(execFile);
+const projectId = 'e2eproject';
+const ak = 'E2EACCESSKEY';
+const sk = 'e2e-secret-key-value-0123456789';
+
+describe('operator end to end', function () {
+  this.timeout(CONTROL_PLANE_START_TIMEOUT_MS);
+  let cp: ControlPlane;
+  let sim: RunningSimulator;
+  let admin: SimAdmin;
+  let operator: OperatorProcess;
+  let routes: Routes;
+  let caFile: string;
+  let phones: SimPhone[];
+  let nextPhone = 0;
+  /** Phones no other test has used, so tests never disturb each other. */
+  const takePhones = (n: number): string[] => {
+    const taken = phones.slice(nextPhone, nextPhone + n).map((p) => p.phone_id);
+    nextPhone += n;
+    if (taken.length < n) throw new Error('the simulator has too few phones for the tests');
+    return taken;
+  };
+
+  before(async function () {
+    cp = await sharedControlPlane();
+    await installCrd(cp.kubeConfig());
+    const dir = await mkdtemp(path.join(tmpdir(), 'cph-e2e-'));
+    caFile = path.join(dir, 'sim-ca.pem');
+    sim = await startSimulator({ tls: true, caOut: caFile, phones: 400, seed: 11, projectId, ak, sk, jobMs: 600 });
+    admin = new SimAdmin(sim.url, sim.caPem);
+    phones = await admin.phones();
+    routes = new Routes(cp.kubeConfig());
+    operator = await startOperator({
+      kubeconfigPath: cp.kubeconfigPath,
+      cphEndpoint: sim.url,
+      projectId,
+      caFile,
+      env: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk },
+      extraArgs: ['--job-poll-interval', '300ms', '--drift-interval', '10s'],
+    });
+  });
+
+  after(async function () {
+    const logs = operator?.logs() ?? [];
+    await operator?.stop();
+    admin?.close();
+    await sim?.close();
+    // No secret may reach a log line, whatever happened in the tests.
+    for (const line of logs) {
+      expect(line).to.not.include(sk);
+      expect(line).to.not.include('Signature=');
+    }
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') process.stderr.write(`--- operator log (last 60 lines) ---\n${operator.logs().slice(-60).join('\n')}\n`);
+  });
+
+  it('converges a new resource: Ready, job IDs in status, every phone on its route', async () => {
+    const ns = await freshNamespace(cp.kubeConfig());
+    const ids = takePhones(5);
+    await routes.create(ns, 'five', { trafficType: 'routing', phoneIds: ids });
+    const ready = await routes.waitForCondition(ns, 'five', 'Ready', 'True', 'InSync');
+    expect(ready.status?.summary).to.include({ total: 5, inSync: 5 });
+    const entries = ready.status?.phones ?? [];
+    expect(entries.map((e) => e.phoneId).sort()).to.deep.equal([...ids].sort());
+    for (const entry of entries) {
+      expect(entry.jobId, 'job ID in status').to.be.a('string').and.not.empty;
+      expect(entry.requestId, 'request ID in status').to.be.a('string').and.not.empty;
+      expect(entry.jobStatus).to.equal('Succeeded');
+    }
+    for (const id of ids) expect((await admin.phone(id)).traffic_type).to.equal('routing');
+  });
+
+  it('works with kubectl wait --for=condition=Ready', async () => {
+    const ns = await freshNamespace(cp.kubeConfig());
+    await routes.create(ns, 'waited', { trafficType: 'routing', phoneIds: takePhones(2) });
+    const { stdout } = await run('kubectl', ['--kubeconfig', cp.kubeconfigPath, '-n', ns, 'wait', '--for=condition=Ready', 'cpr/waited', '--timeout=60s']);
+    expect(stdout).to.include('condition met');
+  });
+
+  it('corrects an out-of-band change within the drift interval', async () => {
+    const ns = await freshNamespace(cp.kubeConfig());
+    const ids = takePhones(3);
+    await routes.create(ns, 'drift', { trafficType: 'routing', phoneIds: ids, driftCheckInterval: '10s' });
+    await routes.waitForCondition(ns, 'drift', 'Ready', 'True', 'InSync');
+    const victim = ids[1] as string;
+    await admin.drift(victim, 'direct');
+    const changedAt = Date.now();
+    await waitFor(async () => (await admin.phone(victim)).traffic_type === 'routing', { timeoutMs: 10_000 + 15_000, what: 'the drifted phone back on routing' });
+    expect(Date.now() - changedAt).to.be.greaterThan(0);
+  });
+
+  it('shows per-phone errors (unknown phone, failed job) without blocking the other phones', async () => {
+    const ns = await freshNamespace(cp.kubeConfig());
+    const ids = takePhones(3);
+    const unknown = 'ffffffffffffffffffffffffffffffff';
+    await admin.setFaults({ failJobsForPhones: [ids[0]] });
+    try {
+      await routes.create(ns, 'errors', { trafficType: 'routing', phoneIds: [...ids, unknown] });
+      const route = await waitFor(
+        async () => {
+          const r = await routes.get(ns, 'errors');
+          const s = r?.status?.summary;
+          return s && s.inSync === 2 && s.notFound === 1 && s.failed === 1 ? r : undefined;
+        },
+        { timeoutMs: 60_000, what: '2 in sync, 1 not found, 1 failed' },
+      );
+      const entries = route.status?.phones ?? [];
+      const missing = entries.find((e) => e.phoneId === unknown);
+      expect(missing?.errorCode).to.equal('CPS.0005');
+      const failed = entries.find((e) => e.phoneId === ids[0]);
+      expect(failed?.jobStatus).to.equal('Failed');
+      expect(failed?.errorCode).to.be.a('string').and.not.empty;
+      expect(condition(route, 'Ready')?.status).to.equal('False');
+      for (const id of ids.slice(1)) expect((await admin.phone(id)).traffic_type).to.equal('routing');
+    } finally {
+      await admin.setFaults({ failJobsForPhones: [] });
+    }
+  });
+
+  it('reports a conflict between two resources on both and changes neither', async () => {
+    const ns = await freshNamespace(cp.kubeConfig());
+    const [shared, onlyA, onlyB] = takePhones(3) as [string, string, string];
+    const before = (await admin.counters()).routeWrites.byPhone[shared] ?? 0;
+    await routes.create(ns, 'want-routing', { trafficType: 'routing', phoneIds: [shared, onlyA] });
+    await routes.create(ns, 'want-direct', { trafficType: 'direct', phoneIds: [shared, onlyB] });
+    for (const name of ['want-routing', 'want-direct']) {
+      const route = await waitFor(
+        async () => {
+          const r = await routes.get(ns, name);
+          return r?.status?.summary?.conflicted === 1 ? r : undefined;
+        },
+        { timeoutMs: 60_000, what: `${name} reporting the conflict` },
+      );
+      expect(JSON.stringify(route.status?.conditions)).to.include('Conflict');
+    }
+    // The shared phone may have been changed once before the second resource existed; never after both exist.
+    const settled = (await admin.counters()).routeWrites.byPhone[shared] ?? 0;
+    expect(settled - before).to.be.at.most(1);
+    await routes.waitForCondition(ns, 'want-routing', 'Ready', 'False');
+    const again = (await admin.counters()).routeWrites.byPhone[shared] ?? 0;
+    expect(again).to.equal(settled);
+    expect((await admin.phone(onlyA)).traffic_type).to.equal('routing');
+  });
+
+  it('follows a spec change made while jobs run', async () => {
+    const ns = await freshNamespace(cp.kubeConfig());
+    const ids = takePhones(4);
+    await admin.setFaults({ jobMs: 3000 });
+    try {
+      await routes.create(ns, 'flip', { trafficType: 'routing', phoneIds: ids });
+      await waitFor(async () => ((await routes.get(ns, 'flip'))?.status?.summary?.pending ?? 0) > 0, { what: 'jobs pending' });
+      await routes.patchSpec(ns, 'flip', { trafficType: 'direct' });
+    } finally {
+      await admin.setFaults({ jobMs: 600 });
+    }
+    const ready = await routes.waitForCondition(ns, 'flip', 'Ready', 'True', 'InSync');
+    expect(ready.status?.summary).to.include({ total: 4, inSync: 4 });
+    for (const id of ids) expect((await admin.phone(id)).traffic_type).to.equal('direct');
+  });
+
+  it('suspends: reports drift but changes nothing until resumed', async () => {
+    const ns = await freshNamespace(cp.kubeConfig());
+    const ids = takePhones(2);
+    await routes.create(ns, 'pause', { trafficType: 'routing', phoneIds: ids, driftCheckInterval: '10s' });
+    await routes.waitForCondition(ns, 'pause', 'Ready', 'True', 'InSync');
+    await routes.patchSpec(ns, 'pause', { suspend: true });
+    await waitFor(async () => JSON.stringify((await routes.get(ns, 'pause'))?.status?.conditions ?? []).includes('Suspended'), { what: 'Suspended reason' });
+    const writesBefore = (await admin.counters()).routeWrites.byPhone[ids[0] as string] ?? 0;
+    await admin.drift(ids[0] as string, 'direct');
+    await waitFor(async () => ((await routes.get(ns, 'pause'))?.status?.summary?.drifted ?? 0) === 1, { timeoutMs: 30_000, what: 'drift reported while suspended' });
+    expect((await admin.counters()).routeWrites.byPhone[ids[0] as string] ?? 0).to.equal(writesBefore);
+    expect((await admin.phone(ids[0] as string)).traffic_type).to.equal('direct');
+    await routes.patchSpec(ns, 'pause', { suspend: false });
+    await routes.waitForCondition(ns, 'pause', 'Ready', 'True', 'InSync');
+    expect((await admin.phone(ids[0] as string)).traffic_type).to.equal('routing');
+  });
+
+  it('deletes with deletionPolicy Revert: phones go back to direct, then the resource goes', async () => {
+    const ns = await freshNamespace(cp.kubeConfig());
+    const ids = takePhones(3);
+    await routes.create(ns, 'revert', { trafficType: 'routing', phoneIds: ids, deletionPolicy: 'Revert' });
+    await routes.waitForCondition(ns, 'revert', 'Ready', 'True', 'InSync');
+    expect((await routes.get(ns, 'revert'))?.metadata.finalizers).to.include('cloudphone.dev/route-finalizer');
+    await routes.delete(ns, 'revert');
+    await waitFor(async () => (await routes.get(ns, 'revert')) === undefined, { timeoutMs: 60_000, what: 'the resource gone' });
+    for (const id of ids) expect((await admin.phone(id)).traffic_type).to.equal('direct');
+  });
+
+  it('reports bad credentials as Stalled CredentialsInvalid, and a fixed Secret heals it', async () => {
+    const kc = cp.kubeConfig();
+    const ns = await freshNamespace(kc);
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'cph' }, stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: 'wrong-secret-key' } } });
+    await routes.create(ns, 'creds', { trafficType: 'routing', phoneIds: takePhones(2), credentialsSecretRef: { name: 'cph' } });
+    const stalled = await routes.waitForCondition(ns, 'creds', 'Stalled', 'True', 'CredentialsInvalid');
+    expect(condition(stalled, 'Stalled')?.message).to.not.include('wrong-secret-key');
+    await core.replaceNamespacedSecret({ namespace: ns, name: 'cph', body: { metadata: { name: 'cph' }, stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk } } });
+    await routes.waitForCondition(ns, 'creds', 'Ready', 'True', 'InSync', 90_000);
+  });
+
+  it('makes no Kubernetes write and only list calls in steady state', async () => {
+    const ns = await freshNamespace(cp.kubeConfig());
+    await routes.create(ns, 'steady', { trafficType: 'routing', phoneIds: takePhones(3), driftCheckInterval: '10s' });
+    await routes.waitForCondition(ns, 'steady', 'Ready', 'True', 'InSync');
+    // Let every earlier test's work settle: no job running, no resource still changing.
+    await waitFor(async () => (await admin.counters()).jobs.running === 0, { what: 'no job running' });
+    const writes0 = await operator.metric('kube_writes_total');
+    const counters0 = await admin.counters();
+    const sweeps0 = await operator.metric('cph_calls_total', { operation: 'ListCloudPhones' });
+    // Two sweeps at the 10 s interval.
+    await waitFor(async () => (await operator.metric('cph_calls_total', { operation: 'ListCloudPhones' })) >= sweeps0 + 2 * Math.ceil(400 / 100), { timeoutMs: 40_000, what: 'two inventory sweeps' });
+    const counters1 = await admin.counters();
+    expect(await operator.metric('kube_writes_total')).to.equal(writes0);
+    const writeCalls = (c: typeof counters0): number => c.byOperation.ImportTraffic?.total ?? 0;
+    expect(writeCalls(counters1)).to.equal(writeCalls(counters0));
+  });
+
+  it('with two replicas and leader election, exactly one acts', async () => {
+    // The shared operator stops first, so only the two replicas can act on the new resource.
+    await operator.stop();
+    const kc = cp.kubeConfig();
+    const ns = await freshNamespace(kc, 'lease');
+    const extra = ['--leader-elect', '--leader-election-namespace', ns, '--job-poll-interval', '300ms', '--namespaces', ns];
+    const common = { kubeconfigPath: cp.kubeconfigPath, cphEndpoint: sim.url, projectId, caFile, env: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk } };
+    const a = await startOperator({ ...common, name: 'replica-a', extraArgs: extra });
+    const b = await startOperator({ ...common, name: 'replica-b', extraArgs: extra });
+    try {
+      await waitFor(async () => (await a.metric('leader')) + (await b.metric('leader')) === 1, { what: 'one leader' });
+      const [leader, standby] = (await a.metric('leader')) === 1 ? [a, b] : [b, a];
+      const ids = takePhones(3);
+      await routes.create(ns, 'elected', { trafficType: 'routing', phoneIds: ids });
+      await routes.waitForCondition(ns, 'elected', 'Ready', 'True', 'InSync');
+      expect(await leader.metric('reconciles_total')).to.be.greaterThan(0);
+      expect(await standby.metric('reconciles_total')).to.equal(0);
+      expect(await standby.metric('cph_calls_total')).to.equal(0);
+      const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: ns, name: 'cph-route-operator-leader' });
+      expect(lease.spec?.holderIdentity).to.be.a('string').and.not.empty;
+      // The leader goes away; the standby takes over within the lease duration and acts.
+      await leader.stop('SIGKILL');
+      await waitFor(async () => (await standby.metric('leader')) === 1, { timeoutMs: 30_000, what: 'the standby leading' });
+      await admin.drift(ids[0] as string, 'direct');
+      await waitFor(async () => (await admin.phone(ids[0] as string)).traffic_type === 'routing', { timeoutMs: 30_000, what: 'the new leader correcting drift' });
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+});
+
+export {};
