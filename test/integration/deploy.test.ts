@@ -16,7 +16,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { startSimulator } from '../../src/simulator/index.js';
 import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
+import { startOperator, type OperatorProcess } from '../support/operator-process.js';
+import { Routes } from '../support/routes.js';
+import { SimAdmin } from '../support/sim-admin.js';
+import { waitFor } from '../support/wait.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OPERATOR_NAMESPACE = 'cph-route-operator-system';
@@ -498,17 +503,92 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         expect(result.stderr).to.contain(`in the namespace "${routeNamespace}"`);
       });
 
-      // Issue 5, item 4: the real operator, started with this ServiceAccount's kubeconfig and nothing
-      // else, converges a route against the simulator, corrects drift and holds the Lease. It needs the
-      // cph-route-operator command (src/main.ts), which lands with the reconciler; until then it is
-      // reported as pending, never as passed.
-      it('the operator does its whole job as its ServiceAccount', function () {
-        if (!existsSync(join(root, 'src/main.ts'))) this.skip();
-        // Written when src/main.ts lands: startSimulator + startOperator({ kubeconfigPath: saKubeconfig,
-        // extraArgs: ['--leader-elect', `--leader-election-namespace=${OPERATOR_NAMESPACE}`] }), then a route
-        // in routeNamespace becomes Ready with job IDs, an out-of-band change is corrected, the Lease is
-        // held, and the operator's log has no "forbidden".
-        this.skip();
+      // Issue 5, item 4: the real operator, started with this ServiceAccount's kubeconfig and nothing else
+      // (deploy/'s RBAC alone), watching every namespace as the default install does, converges a route
+      // against the simulator, writes status and events, holds its Lease, reads a per-resource Secret,
+      // corrects drift, and reverts through its finalizer, without a single refused call.
+      it('the operator does its whole job as its ServiceAccount', async function () {
+        if (!existsSync(join(root, 'src/main.ts'))) this.skip(); // the command lands with the reconciler
+        this.timeout(240_000);
+        const credentials = { ak: 'AKDEPLOYSA0000000001', sk: 'deploy-sa-secret-key-0001' };
+        const accountCredentials = { ak: 'AKDEPLOYSA0000000002', sk: 'deploy-sa-secret-key-0002' };
+        const simulator = await startSimulator({
+          projectId: 'deploysaproject0000000000000001',
+          credentials: [credentials, accountCredentials],
+          phones: 24,
+          jobMs: 200,
+        });
+        const sim = new SimAdmin(simulator.url);
+        const leaseName = uniqueName('cph-route-operator-leader');
+        let operator: OperatorProcess | undefined;
+        try {
+          const phones = (await sim.phones()).slice(0, 6).map((p) => p.phone_id);
+          operator = await startOperator({
+            name: 'operator-as-serviceaccount',
+            kubeconfigPath: saKubeconfig,
+            cphEndpoint: simulator.url,
+            projectId: simulator.projectId,
+            env: { HUAWEICLOUD_SDK_AK: credentials.ak, HUAWEICLOUD_SDK_SK: credentials.sk, POD_NAMESPACE: OPERATOR_NAMESPACE },
+            extraArgs: ['--leader-elect', `--leader-election-namespace=${OPERATOR_NAMESPACE}`, `--leader-election-id=${leaseName}`],
+          });
+          const routes = new Routes(cp.kubeConfig());
+
+          // A route with the operator's default account: converges, with job IDs in the status.
+          await routes.create(routeNamespace, 'default-account', {
+            trafficType: 'routing',
+            phoneIds: phones.slice(0, 3),
+            driftCheckInterval: '10s',
+            deletionPolicy: 'Revert',
+          });
+          const ready = await routes.waitForCondition(routeNamespace, 'default-account', 'Ready', 'True', undefined, 90_000);
+          for (const id of phones.slice(0, 3)) expect((await sim.phone(id)).traffic_type, id).to.equal('routing');
+          expect(ready.metadata.finalizers, 'finalizer set (deletionPolicy Revert)').to.include('cloudphone.dev/route-finalizer');
+
+          // A route with its own account from a Secret in its namespace (get on Secrets).
+          mustKubectl(
+            ['-n', routeNamespace, 'create', 'secret', 'generic', 'own-account', `--from-literal=HUAWEICLOUD_SDK_AK=${accountCredentials.ak}`, `--from-literal=HUAWEICLOUD_SDK_SK=${accountCredentials.sk}`],
+            { kubeconfig: admin },
+          );
+          await routes.create(routeNamespace, 'own-account', {
+            trafficType: 'routing',
+            phoneIds: phones.slice(3, 6),
+            credentialsSecretRef: { name: 'own-account' },
+          });
+          await routes.waitForCondition(routeNamespace, 'own-account', 'Ready', 'True', undefined, 90_000);
+
+          // Drift behind the operator's back is corrected.
+          await sim.drift(phones[0]!, 'direct');
+          await waitFor(async () => (await sim.phone(phones[0]!)).traffic_type === 'routing', { timeoutMs: 60_000, what: `${phones[0]} back on routing` });
+
+          // Events were recorded (events.k8s.io create/patch).
+          const events = JSON.parse(mustKubectl(['-n', routeNamespace, 'get', 'events.events.k8s.io', '-o', 'json'], { kubeconfig: admin }).stdout) as {
+            items: { regarding?: { name?: string } }[];
+          };
+          expect(events.items.some((e) => e.regarding?.name === 'default-account'), 'an event about the route').to.equal(true);
+
+          // It holds its Lease in its own namespace.
+          const lease = JSON.parse(mustKubectl(['-n', OPERATOR_NAMESPACE, 'get', 'lease', leaseName, '-o', 'json'], { kubeconfig: admin }).stdout) as {
+            spec: { holderIdentity?: string };
+          };
+          expect(lease.spec.holderIdentity ?? '').to.not.equal('');
+
+          // Deletion with Revert: phones back to direct, then the finalizer goes and so does the route.
+          await routes.delete(routeNamespace, 'default-account');
+          await waitFor(async () => (await routes.get(routeNamespace, 'default-account')) === undefined, { timeoutMs: 90_000, what: 'default-account gone' });
+          for (const id of phones.slice(0, 3)) expect((await sim.phone(id)).traffic_type, id).to.equal('direct');
+
+          // Not one call was refused.
+          const refused = operator.logs().filter((line) => /forbidden|\b403\b/i.test(line) && !/CPH|cph\./.test(line));
+          expect(refused, 'log lines about refused Kubernetes calls').to.deep.equal([]);
+          expect(await operator.stop('SIGTERM')).to.equal(0);
+        } catch (error) {
+          if (operator) console.error(operator.logs().slice(-60).join('\n'));
+          throw error;
+        } finally {
+          await operator?.stop('SIGKILL');
+          sim.close();
+          await simulator.close();
+        }
       });
     });
   });
