@@ -412,6 +412,29 @@ export class SimulatorServer {
       phone.updateTime = now;
       return ok(state.fleet.render(phone));
     }
+    if (path === '/_sim/traffic' && method === 'POST') {
+      // Bulk drift: the listed phones, or every phone whose name starts with the prefix.
+      const trafficType = body['traffic_type'];
+      if (trafficType !== 'direct' && trafficType !== 'routing') return bad('traffic_type must be direct or routing');
+      const ids = body['phone_ids'];
+      const prefix = body['phone_name_prefix'];
+      let targets: Array<ReturnType<typeof state.fleet.get>>;
+      if (Array.isArray(ids) && ids.every((id) => typeof id === 'string')) targets = ids.map((id: string) => state.fleet.get(id));
+      else if (typeof prefix === 'string') targets = state.fleet.phones.filter((p) => p.phoneName.startsWith(prefix));
+      else return bad('give phone_ids (array of strings) or phone_name_prefix (string)');
+      let changed = 0;
+      let unknown = 0;
+      for (const phone of targets) {
+        if (!phone) {
+          unknown++;
+          continue;
+        }
+        if (phone.trafficType !== trafficType) changed++;
+        phone.trafficType = trafficType;
+        phone.updateTime = now;
+      }
+      return ok({ matched: targets.length - unknown, changed, unknown });
+    }
     if ((m = /^\/_sim\/phones\/([^/]+)\/status$/.exec(path)) && method === 'POST') {
       const phone = state.fleet.get(m[1] as string);
       if (!phone) return bad('no such phone', 404);

@@ -220,6 +220,16 @@ describe('CPH simulator: phones, routes and jobs', function () {
       expect(counters.byOperation.ShowCloudPhoneDetail).to.deep.equal({ total: 1, byStatus: { '200': 1 } });
     });
 
+    it('drifts many phones at once by prefix or IDs', async () => {
+      const byPrefix = await admin(sim, 'POST', '/_sim/traffic', { traffic_type: 'routing', phone_name_prefix: 'pool-c-' });
+      const poolC = phones.filter((p) => p.phone_name.startsWith('pool-c-'));
+      expect(byPrefix.matched).to.equal(poolC.length);
+      const listed = await get(`/v1/${project}/cloud-phone/phones?phone_name=pool-c-&limit=200`);
+      expect(listed.json.phones.every((p: SimPhoneView) => p.traffic_type === 'routing')).to.equal(true);
+      const back = await admin(sim, 'POST', '/_sim/traffic', { traffic_type: 'direct', phone_ids: [...poolC.map((p) => p.phone_id), 'ffffffffffffffffffffffffffffffff'] });
+      expect(back).to.deep.equal({ matched: poolC.length, changed: poolC.length, unknown: 1, request_id: back.request_id });
+    });
+
     it('logs every ImportTraffic call with identity, phones and request_id, and flags overlapping writers', async () => {
       const phone = phones[40]!;
       const first = await traffic('routing', [phone.phone_id]);
