@@ -1,0 +1,413 @@
+/**
+ * The runtime against a real kube-apiserver: the shared agent, merge-patch status, the informer (events,
+ * namespace scopes, server-closed watches, 410), leader election, the event recorder and the status writer.
+ */
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import {
+  KubeClient,
+  isGone,
+  mergePatchOptions,
+  resourcePath,
+  statusError,
+  type ResourceClient,
+  type ResourceRef,
+  type WriteVerb,
+} from '../../src/runtime/kube-client.js';
+import { Informer, parseKubeObject, type KubeObject } from '../../src/runtime/informer.js';
+import { LeaderElector, leaseResource } from '../../src/runtime/leader-election.js';
+import { EventRecorder, eventResource } from '../../src/runtime/event-recorder.js';
+import { StatusWriter } from '../../src/runtime/status-writer.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { silentLogger } from '../../src/runtime/logger.js';
+import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName } from '../support/control-plane.js';
+import { waitFor } from '../support/wait.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const widgetRef: ResourceRef = { group: 'runtime-test.cloudphone.dev', version: 'v1', plural: 'widgets', namespaced: true };
+const secretRef: ResourceRef = { group: '', version: 'v1', plural: 'secrets', namespaced: true };
+
+interface Widget extends KubeObject {
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+}
+
+describe('runtime against a real kube-apiserver', function () {
+  this.timeout(120_000);
+  let client: KubeClient;
+  let widgets: ResourceClient<Widget>;
+  const writes: { verb: WriteVerb; resource: string }[] = [];
+  const stoppers: (() => Promise<void> | void)[] = [];
+
+  async function namespace(prefix = 'rt'): Promise<string> {
+    const name = uniqueName(prefix);
+    await client.request({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name } } });
+    return name;
+  }
+
+  function widget(ns: string, name: string, spec: Record<string, unknown> = { size: 1 }): unknown {
+    return { apiVersion: 'runtime-test.cloudphone.dev/v1', kind: 'Widget', metadata: { namespace: ns, name }, spec };
+  }
+
+  function startInformer<T extends KubeObject>(options: Partial<ConstructorParameters<typeof Informer<T>>[0]> = {}) {
+    const informer = new Informer<T>({
+      client,
+      resource: widgetRef,
+      clock: systemClock,
+      logger: silentLogger(),
+      ...options,
+    });
+    const seen: string[] = [];
+    informer.addEventHandler({
+      onAdd: (o) => seen.push(`add ${o.metadata.namespace}/${o.metadata.name}`),
+      onUpdate: (_, o) => seen.push(`update ${o.metadata.namespace}/${o.metadata.name}`),
+      onDelete: (o) => seen.push(`delete ${o.metadata.namespace}/${o.metadata.name}`),
+    });
+    informer.start();
+    stoppers.push(() => informer.stop());
+    return { informer, seen };
+  }
+
+  before(async function () {
+    this.timeout(CONTROL_PLANE_START_TIMEOUT_MS);
+    const cp = await sharedControlPlane();
+    client = await KubeClient.create(cp.kubeConfig(), { onWrite: (verb, resource) => writes.push({ verb, resource }) });
+    widgets = client.resource<Widget>(widgetRef, (raw) => parseKubeObject(raw) as Widget);
+    const crd = parseYaml(readFileSync(join(here, 'fixtures/runtime/widgets.yaml'), 'utf8')) as unknown;
+    try {
+      await client.request({ method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: crd });
+    } catch (err) {
+      if (!(err instanceof Error && /409/.test(err.message))) throw err;
+    }
+    await waitFor(async () => (await widgets.list(undefined, { limit: 1 })) !== undefined, {
+      what: 'the Widget CRD to be served',
+    });
+  });
+
+  afterEach(async () => {
+    for (const stop of stoppers.splice(0)) await stop();
+  });
+
+  after(() => client?.close());
+
+  describe('kube client', () => {
+    it('reuses one keep-alive agent: many requests and watches open few connections', async () => {
+      const ns = await namespace();
+      let connections = 0;
+      const agent = client.agent as unknown as { createConnection: (...args: unknown[]) => unknown };
+      const original = agent.createConnection;
+      agent.createConnection = function (this: unknown, ...args: unknown[]) {
+        connections++;
+        return original.apply(this, args);
+      };
+      try {
+        for (let i = 0; i < 40; i++) await widgets.list(ns);
+        // Watches that end and reconnect, as informers do.
+        for (let i = 0; i < 5; i++) {
+          const abort = new AbortController();
+          const body = await client.watchStream(resourcePath(widgetRef, { namespace: ns }), { timeoutSeconds: 1 }, abort.signal);
+          await new Promise<void>((resolve) => {
+            body.on('end', resolve);
+            body.on('close', resolve);
+            body.on('error', () => resolve());
+            body.resume();
+          });
+        }
+        for (let i = 0; i < 40; i++) await widgets.list(ns);
+      } finally {
+        agent.createConnection = original;
+      }
+      expect(connections).to.be.at.most(3);
+    });
+
+    it('merge-patches /status (and shows the option the generated client needs)', async () => {
+      const ns = await namespace();
+      await widgets.create(ns, widget(ns, 'w'));
+      const patched = await widgets.mergePatchStatus(ns, 'w', { status: { phase: 'Ready', count: 1 } });
+      expect(patched.status).to.deep.equal({ phase: 'Ready', count: 1 });
+      const api = client.makeApiClient(CustomObjectsApi);
+      const args = { group: widgetRef.group, version: widgetRef.version, namespace: ns, plural: 'widgets', name: 'w' };
+      // Without the content type, client-node 1.4.0 sends JSON Patch and the server refuses a merge body.
+      let refused: unknown;
+      try {
+        await api.patchNamespacedCustomObjectStatus({ ...args, body: { status: { phase: 'X' } } });
+      } catch (err) {
+        refused = err;
+      }
+      expect(refused, 'a merge body sent as JSON Patch is refused').to.be.instanceOf(Error);
+      await api.patchNamespacedCustomObjectStatus({ ...args, body: { status: { count: 2 } } }, mergePatchOptions());
+      expect((await widgets.get(ns, 'w'))?.status).to.deep.equal({ phase: 'Ready', count: 2 });
+    });
+
+    it('reports missing objects as undefined and API failures as typed errors', async () => {
+      const ns = await namespace();
+      expect(await widgets.get(ns, 'missing')).to.equal(undefined);
+      expect(await widgets.delete(ns, 'missing')).to.equal(false);
+      let err: unknown;
+      try {
+        await widgets.create(ns, { metadata: { name: 'Not_Valid' } });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.have.property('statusCode', 422);
+    });
+  });
+
+  describe('informer', () => {
+    it('sees add, update and delete, and keeps a cache', async () => {
+      const ns = await namespace();
+      await widgets.create(ns, widget(ns, 'before'));
+      const { informer, seen } = startInformer<Widget>({ namespaces: [ns] });
+      await informer.waitForSync();
+      expect(informer.get(`${ns}/before`)).to.not.equal(undefined);
+      await widgets.create(ns, widget(ns, 'w'));
+      await widgets.mergePatch(ns, 'w', { spec: { size: 2 } });
+      await widgets.delete(ns, 'w');
+      await waitFor(() => seen.includes(`delete ${ns}/w`), { what: 'the delete event' });
+      expect(seen).to.deep.equal([`add ${ns}/before`, `add ${ns}/w`, `update ${ns}/w`, `delete ${ns}/w`]);
+      expect(informer.list().map((o) => o.metadata.name)).to.deep.equal(['before']);
+      expect(informer.healthy()).to.equal(true);
+    });
+
+    it('watches only the selected namespaces', async () => {
+      const [a, b, c] = [await namespace(), await namespace(), await namespace()];
+      const { informer, seen } = startInformer<Widget>({ namespaces: [a, b] });
+      await informer.waitForSync();
+      for (const ns of [c, a, b]) await widgets.create(ns, widget(ns, 'w'));
+      await waitFor(() => seen.length >= 2, { what: 'events from both namespaces' });
+      await waitFor(() => informer.get(`${b}/w`), { what: 'b/w in the cache' });
+      expect(informer.get(`${c}/w`)).to.equal(undefined);
+      expect(seen.filter((s) => s.includes(c))).to.deep.equal([]);
+    });
+
+    it('resumes after the server closes its watches, without re-listing or missing events', async () => {
+      const ns = await namespace();
+      const { informer, seen } = startInformer<Widget>({ namespaces: [ns], watchTimeoutSeconds: 1 });
+      await informer.waitForSync();
+      for (let i = 0; i < 3; i++) {
+        const before = informer.stats.watches;
+        await waitFor(() => informer.stats.watches > before, { what: 'the server to close the watch', timeoutMs: 10_000 });
+        await widgets.create(ns, widget(ns, `w${i}`));
+      }
+      await waitFor(() => seen.length === 3, { what: 'three add events' });
+      expect(informer.stats.lists).to.equal(1);
+      expect(informer.stats.goneRelists).to.equal(0);
+      expect(informer.list()).to.have.length(3);
+    });
+
+    it('is told 410 Gone by the real server for a too-old resourceVersion, in the shape it re-lists on', async () => {
+      const ns = await namespace();
+      const abort = new AbortController();
+      let first: unknown;
+      try {
+        const body = await client.watchStream(resourcePath(widgetRef, { namespace: ns }), { resourceVersion: '1' }, abort.signal);
+        first = await new Promise<unknown>((resolve, reject) => {
+          let text = '';
+          body.on('data', (chunk: Buffer) => {
+            text += chunk.toString();
+            const newline = text.indexOf('\n');
+            if (newline >= 0) resolve(JSON.parse(text.slice(0, newline)));
+          });
+          body.on('error', reject);
+        });
+      } catch (err) {
+        first = { type: 'HTTP', error: err };
+      } finally {
+        abort.abort();
+      }
+      const event = first as { type: string; object?: unknown; error?: unknown };
+      const err = event.type === 'ERROR' ? statusError(500, event.object) : event.error;
+      expect(isGone(err), JSON.stringify(first)).to.equal(true);
+    });
+
+    it('follows a credentials Secret by name (rotation is an update)', async () => {
+      const ns = await namespace();
+      const secrets = client.resource<KubeObject>(secretRef, parseKubeObject);
+      const informer = new Informer<KubeObject & { data?: Record<string, string> }>({
+        client,
+        resource: secretRef,
+        namespaces: [ns],
+        fieldSelector: 'metadata.name=cph-credentials',
+        clock: systemClock,
+        logger: silentLogger(),
+      });
+      const updates: string[] = [];
+      informer.addEventHandler({ onUpdate: (_, s) => updates.push(Buffer.from(s.data?.ak ?? '', 'base64').toString()) });
+      informer.start();
+      stoppers.push(() => informer.stop());
+      await informer.waitForSync();
+      const body = (ak: string) => ({ metadata: { name: 'cph-credentials', namespace: ns }, stringData: { ak } });
+      await secrets.create(ns, body('old'));
+      await secrets.create(ns, { metadata: { name: 'unrelated', namespace: ns }, stringData: { x: 'y' } });
+      await waitFor(() => informer.get(`${ns}/cph-credentials`), { what: 'the secret in the cache' });
+      await client.request({
+        method: 'PATCH',
+        path: resourcePath(secretRef, { namespace: ns, name: 'cph-credentials' }),
+        body: { stringData: { ak: 'new' } },
+        contentType: 'application/merge-patch+json',
+      });
+      await waitFor(() => updates.includes('new'), { what: 'the rotated secret' });
+      expect(informer.get(`${ns}/unrelated`)).to.equal(undefined);
+    });
+  });
+
+  describe('leader election', () => {
+    function elector(ns: string, identity: string, log: string[], timing: { lease: number; renew: number; retry: number }) {
+      const abort = new AbortController();
+      const e = new LeaderElector({
+        client,
+        namespace: ns,
+        name: 'operator-lock',
+        identity,
+        clock: systemClock,
+        logger: silentLogger(),
+        leaseDurationMs: timing.lease,
+        renewDeadlineMs: timing.renew,
+        retryPeriodMs: timing.retry,
+        callbacks: {
+          onStartedLeading: () => {
+            log.push(`${identity} started`);
+          },
+          onStoppedLeading: () => {
+            log.push(`${identity} stopped`);
+          },
+        },
+      });
+      const done = e.run(abort.signal);
+      stoppers.push(async () => {
+        abort.abort();
+        await done;
+      });
+      return { e, abort, done };
+    }
+
+    it('elects exactly one of two, and hands over at once when the leader releases on shutdown', async () => {
+      const ns = await namespace();
+      const log: string[] = [];
+      // A long lease: without the release, the standby would wait a minute.
+      const timing = { lease: 60_000, renew: 40_000, retry: 300 };
+      const one = elector(ns, 'one', log, timing);
+      const two = elector(ns, 'two', log, timing);
+      const leader = await waitFor(() => (one.e.isLeader() ? one : two.e.isLeader() ? two : undefined), {
+        what: 'a leader',
+      });
+      const standby = leader === one ? two : one;
+      // Several retry periods of the standby pass: it stays a standby.
+      const lease = client.resource<KubeObject & { spec?: { holderIdentity?: string; leaseTransitions?: number } }>(
+        leaseResource,
+        (raw) => parseKubeObject(raw) as KubeObject,
+      );
+      await waitFor(async () => (await lease.get(ns, 'operator-lock'))?.spec?.holderIdentity === leader.e.identity);
+      await waitFor(() => standby.e.leader() === leader.e.identity, { what: 'the standby to observe the leader' });
+      expect(one.e.isLeader() && two.e.isLeader()).to.equal(false);
+      leader.abort.abort();
+      await leader.done;
+      await waitFor(() => standby.e.isLeader(), { what: 'the standby to take over after the release', timeoutMs: 20_000 });
+      expect(leader.e.isLeader()).to.equal(false);
+      const leaderName = leader.e.identity;
+      const standbyName = standby.e.identity;
+      expect(log).to.deep.equal([`${leaderName} started`, `${leaderName} stopped`, `${standbyName} started`]);
+      const record = await lease.get(ns, 'operator-lock');
+      expect(record?.spec?.holderIdentity).to.equal(standbyName);
+      expect(record?.spec?.leaseTransitions).to.equal(1);
+    });
+
+    it('stops leading when it cannot renew within the deadline', async () => {
+      const ns = await namespace();
+      const log: string[] = [];
+      const one = elector(ns, 'one', log, { lease: 3_000, renew: 2_000, retry: 200 });
+      await waitFor(() => one.e.isLeader(), { what: 'a leader' });
+      // Someone else takes the Lease behind its back (as after a long pause of this process).
+      const path = resourcePath(leaseResource, { namespace: ns, name: 'operator-lock' });
+      const current = (await client.request({ method: 'GET', path })) as { metadata: unknown; spec: Record<string, unknown> };
+      await client.request({
+        method: 'PUT',
+        path,
+        body: { ...current, spec: { ...current.spec, holderIdentity: 'intruder', leaseDurationSeconds: 3600 } },
+      });
+      await one.done;
+      expect(one.e.isLeader()).to.equal(false);
+      expect(log).to.deep.equal(['one started', 'one stopped']);
+    });
+  });
+
+  describe('event recorder', () => {
+    it('creates one Event and counts repeats in its series', async () => {
+      const ns = await namespace();
+      const created = await widgets.create(ns, widget(ns, 'w'));
+      const recorder = new EventRecorder({
+        client,
+        clock: systemClock,
+        logger: silentLogger(),
+        reportingController: 'cloudphone.dev/cph-route-operator',
+        reportingInstance: 'test',
+        seriesFlushMs: 0,
+      });
+      const ref = {
+        apiVersion: 'runtime-test.cloudphone.dev/v1',
+        kind: 'Widget',
+        namespace: ns,
+        name: 'w',
+        ...(created.metadata.uid ? { uid: created.metadata.uid } : {}),
+      };
+      recorder.record(ref, 'Warning', 'JobFailed', 'PollJob', 'job j-1 failed: phone busy');
+      await recorder.flush();
+      recorder.record(ref, 'Warning', 'JobFailed', 'PollJob', 'job j-1 failed: phone busy');
+      recorder.record(ref, 'Warning', 'JobFailed', 'PollJob', 'job j-1 failed: phone busy');
+      await recorder.flush();
+      recorder.record(ref, 'Normal', 'RouteChanged', 'ChangeRoute', '2 phones set to routing');
+      await recorder.flush();
+      expect(recorder.stats.failed).to.equal(0);
+      const list = (await client.request({ method: 'GET', path: resourcePath(eventResource, { namespace: ns }) })) as {
+        items: { reason: string; note: string; regarding: { name: string; uid?: string }; series?: { count: number } }[];
+      };
+      const failed = list.items.filter((e) => e.reason === 'JobFailed');
+      expect(failed).to.have.length(1);
+      expect(failed[0]?.series?.count).to.equal(3);
+      expect(failed[0]?.regarding.uid).to.equal(created.metadata.uid);
+      expect(list.items.filter((e) => e.reason === 'RouteChanged')).to.have.length(1);
+    });
+  });
+
+  describe('status writer', () => {
+    it('writes a changed status once, then nothing while it stays equal', async () => {
+      const ns = await namespace();
+      const created = await widgets.create(ns, widget(ns, 'w'));
+      const { informer } = startInformer<Widget>({ namespaces: [ns] });
+      await informer.waitForSync();
+      const writer = new StatusWriter({ client, resource: widgetRef, logger: silentLogger() });
+      const status = { observedGeneration: 1, summary: { total: 2, inSync: 2 }, conditions: [{ type: 'Ready', status: 'True' }] };
+      expect((await writer.update(created, status)).outcome).to.equal('written');
+      // The same status again, from the stale object and from the informer once it catches up: no write.
+      expect((await writer.update(created, { ...status })).outcome).to.equal('unchanged');
+      await waitFor(() => informer.get(`${ns}/w`)?.status !== undefined, { what: 'the informer to see the status' });
+      const writesBefore = writes.length;
+      for (let i = 0; i < 5; i++) {
+        const observed = informer.get(`${ns}/w`) as Widget;
+        expect((await writer.update(observed, JSON.parse(JSON.stringify(status)))).outcome).to.equal('unchanged');
+      }
+      expect(writes.length).to.equal(writesBefore);
+      expect(writer.writes).to.equal(1);
+      // A removed field is removed on the server.
+      const observed = informer.get(`${ns}/w`) as Widget;
+      expect((await writer.update(observed, { observedGeneration: 1, conditions: status.conditions })).outcome).to.equal('written');
+      expect((await widgets.get(ns, 'w'))?.status).to.deep.equal({ observedGeneration: 1, conditions: status.conditions });
+    });
+
+    it('refuses a status computed from a stale object (conflict) and reports a deleted object as gone', async () => {
+      const ns = await namespace();
+      const created = await widgets.create(ns, widget(ns, 'w'));
+      await widgets.mergePatch(ns, 'w', { spec: { size: 5 } });
+      const writer = new StatusWriter({ client, resource: widgetRef, logger: silentLogger() });
+      expect((await writer.update(created, { phase: 'stale' })).outcome).to.equal('conflict');
+      const fresh = (await widgets.get(ns, 'w')) as Widget;
+      expect((await writer.update(fresh, { phase: 'fresh' })).outcome).to.equal('written');
+      await widgets.delete(ns, 'w');
+      expect((await writer.update(fresh, { phase: 'again' })).outcome).to.equal('gone');
+    });
+  });
+});
