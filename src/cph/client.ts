@@ -326,7 +326,9 @@ export class CphClient {
 
   /**
    * ListJobs for one request ID or many (split into calls of at most 20), each paged from `offset` by `limit`
-   * (default 100) until a short page. Jobs are de-duplicated by job ID.
+   * (default 100) until a short page. Jobs are de-duplicated by job ID. CPH's job entries do not say which
+   * request made them: a job's `requestId` is set when a call asked about one request ID only; after a
+   * call about several, match jobs by `jobId` (setTrafficType returned one per phone).
    */
   async listJobs(query: JobQuery, options: CallOptions = {}): Promise<JobList> {
     const operation = cphOperations.listJobs;
@@ -356,7 +358,9 @@ export class CphClient {
         );
         if (answer.requestId !== undefined) requestIds.push(answer.requestId);
         let fresh = 0;
-        for (const job of answer.jobs) {
+        for (const entry of answer.jobs) {
+          // Asked about one request, every job answered belongs to it.
+          const job = entry.requestId === undefined && group.length === 1 ? { ...entry, requestId: group[0] } : entry;
           if (!jobs.has(job.jobId)) {
             jobs.set(job.jobId, job);
             fresh += 1;
@@ -369,12 +373,22 @@ export class CphClient {
     return { jobs: [...jobs.values()], requestIds };
   }
 
-  /** ShowJob. */
+  /** ShowJob. The answer's request_id is the call's own (`callRequestId`); `requestId` stays undefined. */
   async getJob(jobId: string, options: CallOptions = {}): Promise<Job> {
     const operation = cphOperations.getJob;
     checkId(operation, 'jobId', jobId);
     return this.call(
-      { operation, method: 'GET', path: `/jobs/${encodeURIComponent(jobId)}`, idempotent: true, parse: (v, h) => withRequestId(parseShowJob(v), h), requestIdOf: (r) => r.requestId },
+      {
+        operation,
+        method: 'GET',
+        path: `/jobs/${encodeURIComponent(jobId)}`,
+        idempotent: true,
+        parse: (v, h) => {
+          const job = parseShowJob(v);
+          return job.callRequestId === undefined ? { ...job, callRequestId: h } : job;
+        },
+        requestIdOf: (r) => r.callRequestId,
+      },
       options.signal,
     );
   }

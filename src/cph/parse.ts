@@ -190,7 +190,8 @@ export function jobState(code: number): JobState {
   }
 }
 
-export function parseJob(value: unknown, path: string): Job {
+/** One job entry; its own `request_id`, if any, is taken as the creating request. */
+export function parseJob(value: unknown, path: string, callRequestId?: string): Job {
   const obj = expectObject(value, path);
   const statusCode = requiredInteger(obj, 'status', path);
   return {
@@ -205,21 +206,24 @@ export function parseJob(value: unknown, path: string): Job {
     errorMessage: optionalString(obj, 'error_msg', path),
     executeMessage: optionalString(obj, 'execute_msg', path),
     requestId: optionalString(obj, 'request_id', path),
+    callRequestId,
   };
 }
 
-/** ShowJob: the job's fields at the top level, with `request_id`. */
+/**
+ * ShowJob: the job's fields at the top level, with `request_id`, read as the ShowJob call's own ID (the
+ * reading that cannot mislead: the docs do not say it is the creating request).
+ */
 export function parseShowJob(value: unknown): Job {
-  return parseJob(value, '');
+  const job = parseJob(value, '');
+  return { ...job, requestId: undefined, callRequestId: job.requestId };
 }
 
 /** ListJobs: `{ request_id, jobs: [...] }`. */
 export function parseJobList(value: unknown): { requestId: string | undefined; jobs: Job[] } {
   const obj = expectObject(value, '');
-  return {
-    requestId: optionalString(obj, 'request_id', ''),
-    jobs: requiredArray(obj, 'jobs', '').map((job, i) => parseJob(job, `jobs[${i}]`)),
-  };
+  const requestId = optionalString(obj, 'request_id', '');
+  return { requestId, jobs: requiredArray(obj, 'jobs', '').map((job, i) => parseJob(job, `jobs[${i}]`, requestId)) };
 }
 
 /** CPH's error body or the Go SDK's alternative `{ error: { code, message } }`; never throws. */

@@ -115,8 +115,15 @@ export interface Job {
   errorCode: string | undefined;
   errorMessage: string | undefined;
   executeMessage: string | undefined;
-  /** The request that created the job (ListJobs) or of the ShowJob call itself. */
+  /**
+   * The request (phones-traffic call) that created the job, when certain: a job entry's own `request_id`
+   * if CPH sends one (the Go SDK's Job model has none), or the one request ID a ListJobs call asked for.
+   * undefined after a ListJobs by several request IDs: match such jobs by `jobId`, which phones-traffic
+   * returned for each phone.
+   */
   requestId: string | undefined;
+  /** The request ID of the ListJobs or ShowJob call that returned this job (for logs). */
+  callRequestId: string | undefined;
 }
 
 /** ListJobs by one or many request IDs; exactly one of the two. */

@@ -110,7 +110,12 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       const firstJob = result.jobs[0];
       if (!firstJob) throw new Error('no job');
       const shown = await cph.getJob(firstJob.jobId);
-      expect(shown).to.include({ jobId: firstJob.jobId, phoneId: firstJob.phoneId, status: 'succeeded', errorCode: undefined });
+      expect(shown).to.include({ jobId: firstJob.jobId, phoneId: firstJob.phoneId, status: 'succeeded', errorCode: undefined, requestId: undefined });
+      expect(shown.callRequestId).to.be.a('string');
+      // CPH's job entries do not name their request: after a poll of several, jobs are matched by job ID.
+      expect(jobs.every((j) => j.requestId === undefined)).to.equal(true);
+      const byJobId = new Map(result.jobs.map((j) => [j.jobId, j.phoneId]));
+      expect(jobs.every((j) => byJobId.get(j.jobId) === j.phoneId)).to.equal(true);
       const after = await simPhoneIds(sim, 101);
       expect(after.every((p) => p.trafficType === 'routing')).to.equal(true);
       cph.close();
@@ -143,6 +148,8 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       expect((await counters(sim)).num('byOperation', 'ListJobs', 'total')).to.equal(2);
       const single = await cph.listJobs({ requestId: requestIds[0] ?? '' });
       expect(single.jobs.map((j) => j.phoneId)).to.deep.equal([phones[0]]);
+      // Asked about one request, the jobs are attributed to it.
+      expect(single.jobs.map((j) => j.requestId)).to.deep.equal([requestIds[0]]);
       cph.close();
     });
 

@@ -134,7 +134,9 @@ describe('cph parse', () => {
   describe('jobs', () => {
     it('ShowJob: null error fields read as undefined; status codes get names', () => {
       const job = parseShowJob({ request_id: 'r', job_id: 'j', begin_time: '2024-01-01T00:00:00Z', end_time: null, status: 1, phone_id: 'p', server_id: 's', error_code: null, error_msg: null, execute_msg: null });
-      expect(job).to.include({ jobId: 'j', status: 'running', statusCode: 1, errorCode: undefined, errorMessage: undefined, endTime: undefined, requestId: 'r' });
+      expect(job).to.include({ jobId: 'j', status: 'running', statusCode: 1, errorCode: undefined, errorMessage: undefined, endTime: undefined });
+      // ShowJob's request_id is read as the call's own ID, never as the request that created the job.
+      expect(job).to.include({ requestId: undefined, callRequestId: 'r' });
     });
 
     it('ListJobs: "" error fields read as undefined; failed and unknown codes', () => {
@@ -150,6 +152,9 @@ describe('cph parse', () => {
       expect(list.jobs[0]?.errorCode).to.equal(undefined);
       expect(list.jobs[1]).to.include({ errorCode: 'CPS.0003', errorMessage: 'boom' });
       expect(list.jobs[2]?.statusCode).to.equal(7);
+      expect(list.jobs[0]).to.include({ requestId: undefined, callRequestId: 'r' });
+      const withOwn = parseJobList({ request_id: 'call', jobs: [{ job_id: 'a', status: 2, request_id: 'creator' }] });
+      expect(withOwn.jobs[0]).to.include({ requestId: 'creator', callRequestId: 'call' });
     });
 
     it('names the field: jobs[1].status as a string is refused', () => {
