@@ -419,7 +419,7 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
     const owner: OwnerRecord = { owner: process.pid };
     writeFileSync(ownerFile, JSON.stringify(owner));
 
-    const pki = createControlPlanePki();
+    const pki = await createControlPlanePki();
     const file = (name: string): string => join(pkiDir, name);
     const writes: Array<[string, string]> = [
       ['ca.crt', pki.servingCa.certPem],
