@@ -10,6 +10,8 @@ import type { CphClient } from '../../src/cph/client.js';
 import type { Job } from '../../src/cph/types.js';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { waitFor } from '../support/wait.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { TokenBucket } from '../../src/cph/rate-limiter.js';
 import { ak, client, counters, projectId, RecordingClock, resetCounters, setFaults, simPhoneIds, simulator, sk } from './cph-client-helpers.js';
 
 async function rejection(promise: Promise<unknown>): Promise<CphError> {
@@ -348,6 +350,42 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       const retry = await cph.setTrafficType('routing', result.batches.flatMap((b) => (b.state === 'sent' ? [] : b.phoneIds)));
       expect(retry.complete).to.equal(true);
       expect(retry.jobs).to.have.length(201);
+      cph.close();
+    });
+  });
+
+  describe('rate limit and cancellation', () => {
+    it('one token bucket paces every client of the account: calls beyond the burst wait for the clock', async () => {
+      const clock = new FakeClock(Date.now());
+      const bucket = new TokenBucket({ qps: 1, burst: 2, clock });
+      const a = client(sim, { clock, auth: new AkSkAuth({ ak, sk }, clock), rateLimiter: bucket }).client;
+      const b = client(sim, { clock, auth: new AkSkAuth({ ak, sk }, clock), rateLimiter: bucket }).client;
+      await resetCounters(sim);
+      const all = Promise.all([a.listPhones({ limit: 1 }), b.listPhones({ limit: 1 }), a.listPhones({ limit: 1 }), b.listPhones({ limit: 1 })]);
+      await waitFor(async () => (await counters(sim)).num('byOperation', 'ListCloudPhones', 'total') === 2, { timeoutMs: 10_000, intervalMs: 20, what: 'the burst of two' });
+      expect(bucket.available()).to.equal(-2);
+      await clock.advance(1_000);
+      await waitFor(async () => (await counters(sim)).num('byOperation', 'ListCloudPhones', 'total') === 3, { timeoutMs: 10_000, intervalMs: 20, what: 'the third call' });
+      await clock.advance(1_000);
+      expect(await all).to.have.length(4);
+      expect((await counters(sim)).num('byOperation', 'ListCloudPhones', 'total')).to.equal(4);
+      a.close();
+      b.close();
+    });
+
+    it('a caller\'s AbortSignal ends a hung call at once (Aborted, not retried)', async () => {
+      const { client: cph } = client(sim, { timeoutMs: 30_000 });
+      await setFaults(sim, { faultRate: 1, faultKinds: ['timeout'] });
+      await resetCounters(sim);
+      const controller = new AbortController();
+      const pending = rejection(cph.listPhones({}, { signal: controller.signal }));
+      await waitFor(async () => (await counters(sim)).num('byOperation', 'ListCloudPhones', 'total') === 1, { timeoutMs: 10_000, intervalMs: 20, what: 'the request to arrive' });
+      controller.abort(new Error('shutting down'));
+      const err = await pending;
+      expect(err).to.include({ errorCode: 'Aborted', retryable: false, attempts: 1 });
+      expect((await counters(sim)).num('byOperation', 'ListCloudPhones', 'total')).to.equal(1);
+      const early = await rejection(cph.listPhones({}, { signal: controller.signal }));
+      expect(early.errorCode).to.equal('Aborted');
       cph.close();
     });
   });
