@@ -22,6 +22,7 @@ import { Informer, parseKubeObject, type KubeObject } from '../../src/runtime/in
 import { LeaderElector, leaseResource } from '../../src/runtime/leader-election.js';
 import { EventRecorder, eventResource } from '../../src/runtime/event-recorder.js';
 import { StatusWriter } from '../../src/runtime/status-writer.js';
+import { Controller } from '../../src/runtime/controller.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName } from '../support/control-plane.js';
@@ -252,6 +253,40 @@ describe('runtime against a real kube-apiserver', function () {
       });
       await waitFor(() => updates.includes('new'), { what: 'the rotated secret' });
       expect(informer.get(`${ns}/unrelated`)).to.equal(undefined);
+    });
+  });
+
+  describe('controller', () => {
+    it('reconciles each key the informer reports, once per change, level-based', async () => {
+      const ns = await namespace();
+      const { informer } = startInformer<Widget>({ namespaces: [ns] });
+      const reconciled: string[] = [];
+      const controller = new Controller({
+        name: 'widgets',
+        clock: systemClock,
+        logger: silentLogger(),
+        maxConcurrentReconciles: 2,
+        reconciler: {
+          reconcile: async (key) => {
+            const current = informer.get(key);
+            reconciled.push(`${key}:${current ? String(current.spec?.size) : 'gone'}`);
+            return {};
+          },
+        },
+      });
+      controller.watch(informer);
+      const running = controller.start();
+      stoppers.push(async () => {
+        await controller.stop(5_000);
+        await running;
+      });
+      await informer.waitForSync();
+      await widgets.create(ns, widget(ns, 'a', { size: 1 }));
+      await waitFor(() => reconciled.includes(`${ns}/a:1`), { what: 'the first reconcile' });
+      await widgets.mergePatch(ns, 'a', { spec: { size: 2 } });
+      await waitFor(() => reconciled.includes(`${ns}/a:2`), { what: 'the reconcile after the update' });
+      await widgets.delete(ns, 'a');
+      await waitFor(() => reconciled.includes(`${ns}/a:gone`), { what: 'the reconcile after the delete' });
     });
   });
 
