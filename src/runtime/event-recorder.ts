@@ -71,6 +71,7 @@ export class EventRecorder {
   private readonly series = new Map<string, SeriesEntry>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly stopAbort = new AbortController();
+  private flushAbort = new AbortController();
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
   private timers = new Set<Promise<void>>();
@@ -96,8 +97,11 @@ export class EventRecorder {
     }
   }
 
-  /** Resolves when every write queued so far (and due series updates) has been attempted. */
+  /** Writes pending series counts now, and resolves when every write queued so far has been attempted. */
   async flush(): Promise<void> {
+    const flushing = this.flushAbort;
+    this.flushAbort = new AbortController();
+    flushing.abort(new Error('flush'));
     await Promise.all([...this.timers]);
     await this.chain;
   }
@@ -168,15 +172,15 @@ export class EventRecorder {
     if (entry.flushScheduled) return;
     entry.flushScheduled = true;
     const wait = Math.max(0, entry.lastWrite + this.seriesFlushMs - this.options.clock.now());
-    const timer = this.options.clock.sleep(wait, this.stopAbort.signal).then(
-      () => {
+    // `flush()` cuts the wait short; `stop()` drops the update.
+    const signal = AbortSignal.any([this.flushAbort.signal, this.stopAbort.signal]);
+    const timer = this.options.clock
+      .sleep(wait, signal)
+      .catch(() => undefined)
+      .then(() => {
         entry.flushScheduled = false;
-        this.enqueue(() => this.writeSeries(entry), 'series');
-      },
-      () => {
-        entry.flushScheduled = false;
-      },
-    );
+        if (!this.stopAbort.signal.aborted) this.enqueue(() => this.writeSeries(entry), 'series');
+      });
     this.timers.add(timer);
     void timer.finally(() => this.timers.delete(timer));
   }

@@ -77,6 +77,17 @@ describe('EventRecorder', () => {
     expect(rec.stats).to.include({ created: 1, seriesUpdates: 1, deduplicated: 4 });
   });
 
+  it('flush writes pending series counts at once (shutdown does not wait for the interval)', async () => {
+    const api = new RecordingApi();
+    const clock = new FakeClock();
+    const rec = recorder(api, clock, { seriesFlushMs: 30_000 });
+    rec.record(route, 'Warning', 'JobFailed', 'PollJob', 'job j-1 failed');
+    rec.record(route, 'Warning', 'JobFailed', 'PollJob', 'job j-1 failed');
+    await rec.flush();
+    expect(api.calls.map((c) => c.method)).to.deep.equal(['POST', 'PATCH']);
+    expect(clock.pendingTimers()).to.equal(0);
+  });
+
   it('creates a new Event when the note, reason or object differs, or the window has passed', async () => {
     const api = new RecordingApi();
     const clock = new FakeClock();
