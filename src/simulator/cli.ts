@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, type LogLevel } from '../runtime/logger.js';
-import { allFaultKinds, startSimulator, type FaultKind } from './index.js';
+import { allFaultKinds, knownFaultKinds, startSimulator, type FaultKind } from './index.js';
 
 function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -50,11 +50,12 @@ const program = new Command()
   .option('--job-ms <ms>', 'how long a route job runs', int('--job-ms', 0), 2000)
   .option('--job-failure-rate <r>', 'share of route jobs that fail (seeded), 0..1', rate('--job-failure-rate'), 0)
   .option('--fault-rate <r>', 'share of API requests that get a fault (seeded), 0..1', rate('--fault-rate'), 0)
-  .option('--fault-kinds <list>', `comma-separated fault mix from ${allFaultKinds.join(',')}`, allFaultKinds.join(','))
+  .option('--fault-kinds <list>', `comma-separated fault mix from ${knownFaultKinds.join(',')} (lost: the request takes effect, the answer is lost)`, allFaultKinds.join(','))
   .option('--rate-limit <n>', 'requests per second per API before 429 APIGW.0308 (0 = unlimited)', int('--rate-limit', 0), 200)
   .option('--retry-after-seconds <n>', 'Retry-After on injected 429s', int('--retry-after-seconds', 0), 1)
   .option('--phones-per-server <n>', 'phones per server', int('--phones-per-server', 1), 8)
   .option('--pools <list>', 'pool names; phones are named pool-<pool>-<n>, server k in pool k mod count', 'a,b,c,d')
+  .option('--phone-ids <list>', 'comma-separated IDs for the newest phones (e.g. the published example 631056bfb66b4f4ea02ba25f04830cb4)')
   .addOption(new Option('--initial-traffic-type <type>', 'route every phone starts with').choices(['direct', 'routing']).default('direct'))
   .addOption(
     new Option('--job-error-fields <reading>', 'no-error job fields: documented (ShowJob null, ListJobs ""), null, or empty')
@@ -66,6 +67,7 @@ const program = new Command()
   .option('--restart-on-route-change <bool>', 'phones show status 4 (restarting) while a route job runs', bool, false)
   .option('--refuse-not-running <bool>', 'phones not in status 2 get a per-phone CPS.0012 instead of a job', bool, false)
   .option('--repeat-creates-job <bool>', 'asking for the current route runs a real job (false: an already-finished job)', bool, true)
+  .addOption(new Option('--error-body <reading>', 'error body shape: cph {request_id, error_code, error_msg} or nested {error: {code, message}}').choices(['cph', 'nested']).default('cph'))
   .option('--too-many-ids-error-code <code>', 'error code of the 400 for more than 100 phone IDs', 'APIGW.0201')
   .option('--skew-error-code <code>', 'error code of the 401 for an X-Sdk-Date more than 15 minutes off', 'APIGW.0303')
   .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).default('info'))
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
     .map((k) => k.trim())
     .filter((k) => k !== '');
   for (const kind of faultKinds) {
-    if (!(allFaultKinds as readonly string[]).includes(kind)) program.error(`--fault-kinds: unknown fault ${kind}`);
+    if (!(knownFaultKinds as readonly string[]).includes(kind)) program.error(`--fault-kinds: unknown fault ${kind}`);
   }
   const ak = (opts['ak'] as string | undefined) ?? process.env['CPH_SIM_AK'];
   const sk = (opts['sk'] as string | undefined) ?? process.env['CPH_SIM_SK'];
@@ -113,6 +115,10 @@ async function main(): Promise<void> {
     phonesPerServer: opts['phonesPerServer'] as number,
     pools: String(opts['pools']).split(',').map((p) => p.trim()).filter((p) => p !== ''),
     initialTrafficType: opts['initialTrafficType'] as 'direct' | 'routing',
+    ...(opts['phoneIds'] !== undefined
+      ? { fixedPhoneIds: String(opts['phoneIds']).split(',').map((id) => id.trim()).filter((id) => id !== '') }
+      : {}),
+    errorBody: opts['errorBody'] as 'cph' | 'nested',
     jobErrorFields: opts['jobErrorFields'] as 'documented' | 'null' | 'empty',
     notFoundStatus: Number(opts['notFoundStatus']) as 404 | 400,
     maxListLimit: opts['maxListLimit'] as number,

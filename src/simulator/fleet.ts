@@ -17,6 +17,8 @@ export interface FleetOptions {
   initialTrafficType?: TrafficType;
   /** Fixed so that bodies are identical for a seed; the newest phone is created at this instant. */
   newestCreateTime?: number;
+  /** IDs given to the newest phones, in list order (e.g. the published example 631056bfb66b4f4ea02ba25f04830cb4). */
+  fixedPhoneIds?: readonly string[];
 }
 
 export interface SimPhone {
@@ -85,9 +87,19 @@ export class Fleet {
     // Phone i (0 = oldest) is created 60 s after phone i-1; the array holds them newest first.
     const oldest = newest - (options.phones - 1) * 60_000;
     const created: SimPhone[] = [];
+    const fixedIds = new Set<string>();
+    for (const id of options.fixedPhoneIds ?? []) {
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new Error(`fixed phone ID ${JSON.stringify(id)} is not 1..32 of A-Za-z0-9_-`);
+      if (fixedIds.has(id)) throw new Error(`fixed phone ID ${id} given twice`);
+      fixedIds.add(id);
+    }
     for (let i = 0; i < options.phones; i++) {
+      // Built oldest first: phone i is number (phones - 1 - i) in list order. A fixed ID still consumes
+      // its random draw, so the other phones keep the IDs they have without fixed ones.
+      const fixed = options.fixedPhoneIds?.[options.phones - 1 - i];
       let phoneId = random.hex(32);
-      while (this.byId.has(phoneId)) phoneId = random.hex(32);
+      while (this.byId.has(phoneId) || fixedIds.has(phoneId)) phoneId = random.hex(32);
+      if (fixed !== undefined) phoneId = fixed;
       const server = Math.floor(i / perServer);
       const pool = pools[server % pools.length] as string;
       const createTime = oldest + i * 60_000;

@@ -17,8 +17,8 @@ import { SimulatorServer } from './server.js';
 import { CphState } from './state.js';
 import { generateTls } from './tls.js';
 
-export type { FaultKind, JobErrorFieldsReading, Readings, RuntimeSettings, SimulatorOptions } from './options.js';
-export { allFaultKinds, defaultReadings } from './options.js';
+export type { ErrorBodyReading, FaultKind, JobErrorFieldsReading, Readings, RuntimeSettings, SimulatorOptions } from './options.js';
+export { allFaultKinds, defaultReadings, knownFaultKinds } from './options.js';
 export type { Operation, OperationCounter } from './server.js';
 export { operations } from './server.js';
 export { notRunningErrorCode, jobFailureErrorCode } from './state.js';
@@ -61,6 +61,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     ...(options.phonesPerServer !== undefined ? { phonesPerServer: options.phonesPerServer } : {}),
     ...(options.pools !== undefined ? { pools: options.pools } : {}),
     ...(options.initialTrafficType !== undefined ? { initialTrafficType: options.initialTrafficType } : {}),
+    ...(options.fixedPhoneIds !== undefined ? { fixedPhoneIds: options.fixedPhoneIds } : {}),
   });
   const state = new CphState(fleet, seed, readings, settings, options.maxWriteLog ?? 100_000);
   const credentials = [...(options.credentials ?? [])];

@@ -7,8 +7,18 @@ import type { TrafficType } from '../cph/wire.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Clock } from '../runtime/clock.js';
 
-export type FaultKind = '500' | '503' | '429' | 'reset' | 'timeout';
+/**
+ * 500 CPS.0003, 503, 429 APIGW.0308, connection reset, never answered: the request has no effect.
+ * `lost`: the request takes effect, then the connection is reset before the answer (a reply lost in
+ * transit); not in the default mix.
+ */
+export type FaultKind = '500' | '503' | '429' | 'reset' | 'timeout' | 'lost';
+/** The default mix of --fault-rate. */
 export const allFaultKinds: readonly FaultKind[] = ['500', '503', '429', 'reset', 'timeout'];
+export const knownFaultKinds: readonly FaultKind[] = [...allFaultKinds, 'lost'];
+
+/** How error bodies look: CPH's `{request_id, error_code, error_msg}`, or `{error: {code, message}}` (also read by the Go SDK). */
+export type ErrorBodyReading = 'cph' | 'nested';
 
 /** How job error fields look when there is no error. */
 export type JobErrorFieldsReading = 'documented' | 'null' | 'empty';
@@ -26,6 +36,8 @@ export interface Readings {
   refuseNotRunning: boolean;
   /** Asking for the route a phone already has creates a real job (counted as a costly repeat); false: a job that has already succeeded. */
   repeatCreatesJob: boolean;
+  /** Shape of error bodies. */
+  errorBody: ErrorBodyReading;
   /** Error code for more than 100 phone IDs (HTTP 400). */
   tooManyIdsErrorCode: string;
   /** Error code for an X-Sdk-Date more than 15 minutes off (HTTP 401). */
@@ -39,6 +51,7 @@ export const defaultReadings: Readings = {
   restartOnRouteChange: false,
   refuseNotRunning: false,
   repeatCreatesJob: true,
+  errorBody: 'cph',
   tooManyIdsErrorCode: 'APIGW.0201',
   skewErrorCode: 'APIGW.0303',
 };
@@ -102,6 +115,8 @@ export interface SimulatorOptions extends Partial<Readings> {
   phonesPerServer?: number;
   /** Pool names for phone names `pool-<pool>-<n>`; server k is in pools[k % n]. Default a,b,c,d. */
   pools?: string[];
+  /** IDs for the newest phones, in list order (e.g. the published example ID). */
+  fixedPhoneIds?: string[];
   /** Route every phone starts with. Default direct. */
   initialTrafficType?: TrafficType;
   /** Entries kept in the /_sim/writes log. Default 100000. */

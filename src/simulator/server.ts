@@ -9,7 +9,7 @@ import type { WireIamTokenResponse } from '../cph/wire.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import { Authenticator } from './auth.js';
-import { allFaultKinds, type FaultKind, type Readings, type RuntimeSettings } from './options.js';
+import { knownFaultKinds, type FaultKind, type Readings, type RuntimeSettings } from './options.js';
 import { SeededRandom, unitFor } from './random.js';
 import { type CphState, type OpResult } from './state.js';
 
@@ -121,10 +121,14 @@ export class SimulatorServer {
     return this.requestIds.hex(32);
   }
 
-  private send(res: ServerResponse, result: OpResult, requestId: string): void {
+  private send(res: ServerResponse, result: OpResult, requestId: string, adminAnswer = false): void {
     if (res.destroyed) return;
-    const body = { ...result.body } as Record<string, unknown>;
-    if (!('request_id' in body) && !('token' in body)) body['request_id'] = requestId;
+    let body = { ...result.body } as Record<string, unknown>;
+    if (!adminAnswer && this.readings.errorBody === 'nested' && typeof body['error_code'] === 'string') {
+      body = { error: { code: body['error_code'], message: body['error_msg'] } };
+    } else if (!('request_id' in body) && !('token' in body) && !('error' in body)) {
+      body['request_id'] = requestId;
+    }
     const text = JSON.stringify(body);
     res.writeHead(result.status, {
       'Content-Type': 'application/json;charset=UTF-8',
@@ -159,7 +163,14 @@ export class SimulatorServer {
     const seq = ++this.seq;
     const matched = route(method, url.pathname);
     const operation = matched?.operation;
+    let lost = false;
     const reply = (result: OpResult): void => {
+      if (lost) {
+        // The operation took effect; its answer never arrives.
+        this.count(operation, 'lost');
+        req.socket.destroy();
+        return;
+      }
       this.count(operation, String(result.status));
       this.logger.debug('cph-sim request', { method, path: url.pathname, operation, status: result.status, requestId });
       this.send(res, result, requestId);
@@ -169,12 +180,11 @@ export class SimulatorServer {
       req.socket.destroy();
       return;
     }
-    if (settings.faultRate > 0 && settings.faultKinds.length > 0 && unitFor(this.seed, `fault:${seq}`) < settings.faultRate) {
-      const kinds = settings.faultKinds;
-      const kind = kinds[Math.floor(unitFor(this.seed, `fault-kind:${seq}`) * kinds.length)] as FaultKind;
-      this.faultCounts[kind] = (this.faultCounts[kind] ?? 0) + 1;
+    const fault = this.drawFault(seq);
+    if (fault === 'lost') lost = true;
+    else if (fault !== undefined) {
       await this.delay(settings.latencyMs);
-      switch (kind) {
+      switch (fault) {
         case 'reset':
           this.count(operation, 'reset');
           req.socket.destroy();
@@ -248,6 +258,15 @@ export class SimulatorServer {
         reply(this.state.showJob(matched.id ?? '', requestId));
         return;
     }
+  }
+
+  /** The fault for API request number `seq`, if the seeded draw gives one. */
+  private drawFault(seq: number): FaultKind | undefined {
+    const { faultRate, faultKinds } = this.settings;
+    if (faultRate <= 0 || faultKinds.length === 0 || unitFor(this.seed, `fault:${seq}`) >= faultRate) return undefined;
+    const kind = faultKinds[Math.floor(unitFor(this.seed, `fault-kind:${seq}`) * faultKinds.length)] as FaultKind;
+    this.faultCounts[kind] = (this.faultCounts[kind] ?? 0) + 1;
+    return kind;
   }
 
   private delay(ms: number): Promise<void> {
@@ -357,7 +376,7 @@ export class SimulatorServer {
 
   private admin(method: string, url: URL, raw: Buffer, res: ServerResponse): void {
     const requestId = this.adminRequestIds.hex(32);
-    const ok = (body: object, status = 200): void => this.send(res, { status, body }, requestId);
+    const ok = (body: object, status = 200): void => this.send(res, { status, body }, requestId, true);
     const bad = (message: string, status = 400): void => ok({ error_code: 'SIM.BadRequest', error_msg: message }, status);
     const state = this.state;
     const now = this.clock.now();
@@ -521,8 +540,8 @@ export function applySettings(settings: RuntimeSettings, body: Record<string, un
         next.unreachable = value;
         break;
       case 'faultKinds':
-        if (!Array.isArray(value) || !value.every((k) => (allFaultKinds as readonly unknown[]).includes(k))) {
-          return `faultKinds must be a list of ${allFaultKinds.join(', ')}`;
+        if (!Array.isArray(value) || !value.every((k) => (knownFaultKinds as readonly unknown[]).includes(k))) {
+          return `faultKinds must be a list of ${knownFaultKinds.join(', ')}`;
         }
         next.faultKinds = value as FaultKind[];
         break;
@@ -555,6 +574,10 @@ export function applyReadings(readings: Readings, body: Record<string, unknown>)
       case 'repeatCreatesJob':
         if (typeof value !== 'boolean') return `${key} must be a boolean`;
         next[key] = value;
+        break;
+      case 'errorBody':
+        if (value !== 'cph' && value !== 'nested') return 'errorBody must be cph or nested';
+        next.errorBody = value;
         break;
       case 'tooManyIdsErrorCode':
       case 'skewErrorCode':

@@ -72,6 +72,33 @@ describe('CPH simulator: faults, throttling and determinism', function () {
     expect(await pending).to.equal('failed');
   });
 
+  it('loses the answer of a request that took effect (opt-in fault kind lost)', async () => {
+    const sim = await start({ jobMs: 60_000 });
+    const { phones } = await admin(sim, 'GET', '/_sim/phones?limit=1');
+    await admin(sim, 'POST', '/_sim/faults', { faultRate: 1, faultKinds: ['lost'] });
+    const outcome = await rawRequest(sim, {
+      method: 'POST',
+      path: `/v1/${project}/cloud-phone/phones-traffic`,
+      body: { traffic_type: 'routing', phone_ids: [phones[0].phone_id] },
+      sign: key,
+    }).then(() => 'answered', () => 'failed');
+    expect(outcome).to.equal('failed');
+    const counters = await admin(sim, 'GET', '/_sim/counters');
+    expect(counters.byOperation.ImportTraffic.byStatus).to.deep.equal({ lost: 1 });
+    expect(counters.routeWrites.byPhone[phones[0].phone_id]).to.equal(1);
+    expect((await admin(sim, 'GET', '/_sim/writes')).writes).to.have.length(1);
+  });
+
+  it('answers errors as { error: { code, message } } under the nested reading, request ID in the header', async () => {
+    const sim = await start({ errorBody: 'nested' });
+    const res = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/phones?limit=0`, sign: key });
+    expect(res.status).to.equal(400);
+    expect(res.json).to.deep.equal({ error: { code: 'CPS.0002', message: res.json.error.message } });
+    expect(res.headers['x-request-id']).to.match(/^[0-9a-f]{32}$/);
+    const unsigned = await rawRequest(sim, { path: listPath });
+    expect(unsigned.json.error.code).to.equal('APIGW.0301');
+  });
+
   it('acts unreachable on demand', async () => {
     const sim = await start();
     await admin(sim, 'POST', '/_sim/faults', { unreachable: true });

@@ -194,6 +194,23 @@ describe('CPH simulator over HTTPS: acceptance and contract', function () {
     expect(phone.traffic_type).to.equal('routing');
   });
 
+  it('answers the published ImportTraffic example request with a job for its phone', async () => {
+    const example = await startSimulator({ phones: 10, seed: 1, projectId: project, ...credentials, fixedPhoneIds: ['631056bfb66b4f4ea02ba25f04830cb4'] });
+    try {
+      // The request body exactly as published, bytes included.
+      const body = '{\n  "traffic_type" : "routing",\n  "phone_ids" : [ "631056bfb66b4f4ea02ba25f04830cb4" ]\n}';
+      const res = await rawRequest(example, { method: 'POST', path: `/v1/${project}/cloud-phone/phones-traffic`, body, sign: credentials });
+      expect(res.status).to.equal(200);
+      expect(Object.keys(res.json).sort()).to.deep.equal(['jobs', 'request_id']);
+      expect(res.json.jobs).to.have.length(1);
+      expect(Object.keys(res.json.jobs[0]).sort()).to.deep.equal(['job_id', 'phone_id']);
+      expect(res.json.jobs[0].phone_id).to.equal('631056bfb66b4f4ea02ba25f04830cb4');
+      expect(res.json.request_id).to.match(/^[0-9a-f]{32}$/);
+    } finally {
+      await example.close();
+    }
+  });
+
   it('renders errors as { request_id, error_code, error_msg } with the same X-Request-Id', async () => {
     const res = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/phones?limit=0`, sign: credentials });
     expect(res.status).to.equal(400);

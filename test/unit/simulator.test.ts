@@ -34,6 +34,15 @@ describe('simulator fleet', () => {
     expect(fleet.phones[0]?.phoneName).to.equal('pool-b-00100');
   });
 
+  it('gives fixed IDs to the newest phones and keeps every other ID', () => {
+    const plain = new Fleet({ phones: 20, seed: 4 }).phones.map((p) => p.phoneId);
+    const fixed = new Fleet({ phones: 20, seed: 4, fixedPhoneIds: ['631056bfb66b4f4ea02ba25f04830cb4', 'abc'] }).phones.map((p) => p.phoneId);
+    expect(fixed.slice(0, 2)).to.deep.equal(['631056bfb66b4f4ea02ba25f04830cb4', 'abc']);
+    expect(fixed.slice(2)).to.deep.equal(plain.slice(2));
+    expect(() => new Fleet({ phones: 3, seed: 1, fixedPhoneIds: ['a', 'a'] })).to.throw('twice');
+    expect(() => new Fleet({ phones: 3, seed: 1, fixedPhoneIds: ['not valid'] })).to.throw('not 1..32');
+  });
+
   it('starts with the configured route', () => {
     expect(new Fleet({ phones: 3, seed: 1, initialTrafficType: 'routing' }).phones.every((p) => p.trafficType === 'routing')).to.equal(true);
   });
