@@ -19,7 +19,7 @@ import { generateTls } from './tls.js';
 
 export type { ErrorBodyReading, FaultKind, JobErrorFieldsReading, Readings, RuntimeSettings, SimulatorOptions } from './options.js';
 export { allFaultKinds, defaultReadings, knownFaultKinds } from './options.js';
-export type { Operation, OperationCounter } from './server.js';
+export type { Operation, OperationCounter, ScriptedFault } from './server.js';
 export { operations } from './server.js';
 export { notRunningErrorCode, jobFailureErrorCode } from './state.js';
 
@@ -78,6 +78,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     logger,
   );
 
+  if (options.faultScript !== undefined) {
+    const error = simulator.setFaultScript(options.faultScript);
+    if (error) throw new Error(`faultScript: ${error}`);
+  }
+
   let caPem: string | undefined;
   let server: http.Server;
   const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => simulator.handle(req, res);
@@ -89,7 +94,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   } else {
     server = http.createServer(listener);
   }
-  server.keepAliveTimeout = 5000;
+  // Longer than any client's idle keep-alive, so a reused socket is not closed under a request
+  // (that race would read as a spurious connection reset); close() ends connections itself.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {

@@ -107,6 +107,11 @@ export interface SimulatorOptions extends Partial<Readings> {
   faultRate?: number;
   /** Fault mix, equally likely. Default all: 500 CPS.0003, 503, 429 APIGW.0308, connection reset, timeout. */
   faultKinds?: FaultKind[];
+  /**
+   * Faults given in order before any seeded draw, e.g. `[{ kind: '503', operation: 'ImportTraffic', count: 2 }]`
+   * (operation names as in /_sim/counters; any operation when absent; count default 1).
+   */
+  faultScript?: Array<{ kind: FaultKind; operation?: string; count?: number }>;
   /** Requests per second per API; 0 = unlimited. Default 200 (the gateway's documented limit). */
   rateLimit?: number;
   /** Retry-After seconds on an injected 429. Default 1. */

@@ -48,6 +48,14 @@ function safeDecode(value: string): string {
   }
 }
 
+export interface ScriptedFault {
+  kind: FaultKind;
+  /** Only requests of this operation; any when absent. */
+  operation?: Operation;
+  /** How many requests get it (default 1). */
+  count: number;
+}
+
 export interface OperationCounter {
   total: number;
   byStatus: Record<string, number>;
@@ -72,6 +80,8 @@ export class SimulatorServer {
   private signatureFailures = 0;
   private rateLimited = 0;
   private readonly windows = new Map<Operation, { second: number; count: number }>();
+  /** Faults to give, in order, before any seeded draw: deterministic retry tests. */
+  private faultScript: ScriptedFault[] = [];
   /** Responses held open by the timeout fault, ended at close. */
   readonly hung = new Set<ServerResponse>();
 
@@ -180,7 +190,7 @@ export class SimulatorServer {
       req.socket.destroy();
       return;
     }
-    const fault = this.drawFault(seq);
+    const fault = this.nextScriptedFault(operation) ?? this.drawFault(seq);
     if (fault === 'lost') lost = true;
     else if (fault !== undefined) {
       await this.delay(settings.latencyMs);
@@ -258,6 +268,34 @@ export class SimulatorServer {
         reply(this.state.showJob(matched.id ?? '', requestId));
         return;
     }
+  }
+
+  /** Consumes the first scripted fault that applies to `operation` (any operation when it names none). */
+  private nextScriptedFault(operation: Operation | undefined): FaultKind | undefined {
+    const index = this.faultScript.findIndex((f) => f.operation === undefined || f.operation === operation);
+    if (index < 0) return undefined;
+    const entry = this.faultScript[index] as ScriptedFault;
+    entry.count--;
+    if (entry.count <= 0) this.faultScript.splice(index, 1);
+    this.faultCounts[entry.kind] = (this.faultCounts[entry.kind] ?? 0) + 1;
+    return entry.kind;
+  }
+
+  /** Replaces the fault script; returns an error message, or undefined. */
+  setFaultScript(value: unknown): string | undefined {
+    if (!Array.isArray(value)) return 'faults must be a list of { kind, operation?, count? }';
+    const script: ScriptedFault[] = [];
+    for (const item of value as unknown[]) {
+      const kind = field(item, ['kind']);
+      const operation = field(item, ['operation']);
+      const count = field(item, ['count']) ?? 1;
+      if (!(knownFaultKinds as readonly unknown[]).includes(kind)) return `kind must be one of ${knownFaultKinds.join(', ')}`;
+      if (operation !== undefined && !(operations as readonly unknown[]).includes(operation)) return `operation must be one of ${operations.join(', ')}`;
+      if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) return 'count must be a positive integer';
+      script.push({ kind: kind as FaultKind, count, ...(operation !== undefined ? { operation: operation as Operation } : {}) });
+    }
+    this.faultScript = script;
+    return undefined;
   }
 
   /** The fault for API request number `seq`, if the seeded draw gives one. */
@@ -463,6 +501,12 @@ export class SimulatorServer {
       phone.statusBeforeJob = undefined;
       phone.updateTime = now;
       return ok(state.fleet.render(phone));
+    }
+    if (path === '/_sim/faults/script' && method === 'GET') return ok({ faults: this.faultScript.map((f) => ({ ...f })) });
+    if (path === '/_sim/faults/script' && method === 'POST') {
+      const error = this.setFaultScript(body['faults']);
+      if (error) return bad(error);
+      return ok({ faults: this.faultScript.map((f) => ({ ...f })) });
     }
     if (path === '/_sim/faults' && method === 'GET') return ok({ ...this.settings });
     if (path === '/_sim/faults' && method === 'POST') {

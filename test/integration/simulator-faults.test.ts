@@ -99,6 +99,24 @@ describe('CPH simulator: faults, throttling and determinism', function () {
     expect(unsigned.json.error.code).to.equal('APIGW.0301');
   });
 
+  it('gives scripted faults in order, per operation, before any seeded draw', async () => {
+    const sim = await start({ faultScript: [{ kind: '503', operation: 'ImportTraffic', count: 2 }] });
+    const { phones } = await admin(sim, 'GET', '/_sim/phones?limit=1');
+    const write = () =>
+      rawRequest(sim, { method: 'POST', path: `/v1/${project}/cloud-phone/phones-traffic`, body: { traffic_type: 'routing', phone_ids: [phones[0].phone_id] }, sign: key });
+    expect((await rawRequest(sim, { path: listPath, sign: key })).status).to.equal(200);
+    expect((await write()).status).to.equal(503);
+    expect((await admin(sim, 'GET', '/_sim/faults/script')).faults).to.deep.equal([{ kind: '503', operation: 'ImportTraffic', count: 1 }]);
+    expect((await write()).status).to.equal(503);
+    expect((await write()).status).to.equal(200);
+    await admin(sim, 'POST', '/_sim/faults/script', { faults: [{ kind: '429' }, { kind: '500', operation: 'ListJobs' }] });
+    expect((await rawRequest(sim, { path: listPath, sign: key })).status).to.equal(429);
+    expect((await rawRequest(sim, { path: listPath, sign: key })).status).to.equal(200);
+    expect((await rawRequest(sim, { path: `/v1/${project}/cloud-phone/jobs?request_id=x`, sign: key })).status).to.equal(500);
+    const refused = await rawRequest(sim, { method: 'POST', path: '/_sim/faults/script', body: { faults: [{ kind: 'meteor' }] } });
+    expect(refused.status).to.equal(400);
+  });
+
   it('acts unreachable on demand', async () => {
     const sim = await start();
     await admin(sim, 'POST', '/_sim/faults', { unreachable: true });
