@@ -164,13 +164,19 @@ export class JobTracker {
   private async pollRound(requestIds: string[], signal: AbortSignal): Promise<void> {
     const ended: JobOutcome[] = [];
     const owners = new Set<string>();
-    for (let i = 0; i < requestIds.length; i += maxRequestIdsPerCall) {
-      const chunk = requestIds.slice(i, i + maxRequestIdsPerCall);
+    // ListJobs does not say which request a job belongs to. Requests this tracker started are matched
+    // through their phones' jobs in flight, so up to 20 share a call; adopted ones (whose jobs it does not
+    // know yet) are asked about one per call, where the answer can only be theirs.
+    const chunks: string[][] = [];
+    const own = requestIds.filter((id) => !this.requests.get(id)?.adopted);
+    for (let i = 0; i < own.length; i += maxRequestIdsPerCall) chunks.push(own.slice(i, i + maxRequestIdsPerCall));
+    for (const id of requestIds) if (this.requests.get(id)?.adopted) chunks.push([id]);
+    for (const chunk of chunks) {
       this.pollCalls += 1;
       const jobs = await this.options.cph.listJobs(chunk, signal);
       const byRequest = new Map<string, ObservedJob[]>();
       for (const job of jobs) {
-        const requestId = job.requestId || this.inFlightByPhone.get(job.phoneId)?.requestId || '';
+        const requestId = job.requestId || (chunk.length === 1 ? chunk[0] : this.inFlightByPhone.get(job.phoneId)?.requestId) || '';
         const list = byRequest.get(requestId) ?? [];
         list.push({ ...job, requestId });
         byRequest.set(requestId, list);
