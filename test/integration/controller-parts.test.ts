@@ -1,0 +1,107 @@
+/**
+ * The controller's CPH-facing parts (inventory, route writer, job tracker) against the simulator over
+ * real HTTP: the frugality promises of ../shared/design.md, counted by the simulator.
+ */
+import { expect } from 'chai';
+import { AkSkAuth } from '../../src/cph/auth.js';
+import { CphClient } from '../../src/cph/client.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { silentLogger } from '../../src/runtime/logger.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import { cphPortOf } from '../../src/controller/cph-port.js';
+import { PhoneInventory } from '../../src/controller/inventory.js';
+import { JobTracker, type JobOutcome } from '../../src/controller/job-tracker.js';
+import { RouteWriter } from '../../src/controller/route-writer.js';
+import { SimAdmin } from '../support/sim-admin.js';
+import { waitFor } from '../support/wait.js';
+
+const projectId = 'parts';
+const ak = 'PARTSAK';
+const sk = 'parts-sk';
+
+describe('controller parts against the simulator', function () {
+  this.timeout(60_000);
+  let sim: RunningSimulator;
+  let admin: SimAdmin;
+  let client: CphClient;
+
+  beforeEach(async () => {
+    sim = await startSimulator({ projectId, ak, sk, phones: 750, seed: 3, jobMs: 300, rateLimit: 0 });
+    admin = new SimAdmin(sim.url);
+    client = new CphClient({ endpoint: sim.url, projectId, auth: new AkSkAuth({ ak, sk }, systemClock), logger: silentLogger() });
+  });
+
+  afterEach(async () => {
+    client.close();
+    admin.close();
+    await sim.close();
+  });
+
+  const calls = async (operation: string): Promise<number> => (await admin.counters()).byOperation[operation]?.total ?? 0;
+
+  it('inventory: concurrent callers share one sweep of ceil(N/100) list calls', async () => {
+    const inventory = new PhoneInventory({ cph: cphPortOf(client), clock: systemClock, logger: silentLogger(), intervalMs: 60_000 });
+    const snapshots = await Promise.all(Array.from({ length: 25 }, () => inventory.fresh(60_000)));
+    expect(new Set(snapshots).size).to.equal(1);
+    expect(snapshots[0]?.phones.size).to.equal(750);
+    expect(await calls('ListCloudPhones')).to.equal(8);
+    await inventory.fresh(60_000);
+    expect(await calls('ListCloudPhones'), 'a fresh snapshot is reused').to.equal(8);
+  });
+
+  it('route writer + job tracker: 250 phones of 10 owners in 3 calls, jobs followed to the end with few polls', async () => {
+    const ended: JobOutcome[] = [];
+    const owners = new Set<string>();
+    const inventory = new PhoneInventory({ cph: cphPortOf(client), clock: systemClock, logger: silentLogger(), intervalMs: 60_000 });
+    const tracker = new JobTracker({
+      cph: cphPortOf(client),
+      clock: systemClock,
+      logger: silentLogger(),
+      pollIntervalMs: 200,
+      initialJobEstimateMs: 300,
+      onJobsEnded: (who, outcomes) => {
+        for (const o of who) owners.add(o);
+        ended.push(...outcomes);
+      },
+      onRouteConfirmed: (phoneId, trafficType) => inventory.recordRoute(phoneId, trafficType),
+    });
+    tracker.start();
+    const writer = new RouteWriter({ cph: cphPortOf(client), tracker, clock: systemClock, logger: silentLogger(), lingerMs: 30 });
+    const phones = (await admin.phones()).slice(0, 250).map((p) => p.phone_id);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, r) => writer.submit(phones.slice(r * 25, r * 25 + 25).map((phoneId) => ({ phoneId, trafficType: 'routing' as const, owner: `ns/r${r}` })))),
+    );
+    expect(results.flat().every((r) => r.jobId && r.requestId)).to.equal(true);
+    expect(await calls('ImportTraffic')).to.equal(3);
+    // A second submit of a phone with a job in flight sends nothing.
+    const again = await writer.submit([{ phoneId: phones[0] as string, trafficType: 'routing', owner: 'ns/other' }]);
+    expect(again[0]?.jobId).to.equal(results[0]?.[0]?.jobId);
+    expect(await calls('ImportTraffic')).to.equal(3);
+    await waitFor(() => ended.length === 250, { timeoutMs: 20_000, what: 'every job ended' });
+    expect(ended.every((o) => o.state === 'succeeded')).to.equal(true);
+    expect(owners.size).to.equal(11);
+    // 3 requests share ListJobs calls (up to 20 a call): a handful of polls, not one per phone or per request per tick.
+    expect(await calls('ListJobs')).to.be.at.most(8);
+    for (const id of phones.slice(0, 5)) expect((await admin.phone(id)).traffic_type).to.equal('routing');
+    await tracker.stop();
+  });
+
+  it('job tracker: adopts requests from a status after a restart and reports their outcome', async () => {
+    const phones = (await admin.phones()).slice(0, 3).map((p) => p.phone_id);
+    const first = await client.setTrafficTypeBatch('routing', phones);
+    const ended: JobOutcome[] = [];
+    const tracker = new JobTracker({
+      cph: cphPortOf(client),
+      clock: systemClock,
+      logger: silentLogger(),
+      pollIntervalMs: 100,
+      onJobsEnded: (_who, outcomes) => ended.push(...outcomes),
+      onRouteConfirmed: () => undefined,
+    });
+    tracker.start();
+    tracker.adopt([first.requestId], 'ns/adopter');
+    await waitFor(() => ended.length === 3, { timeoutMs: 10_000, what: 'adopted jobs ended' });
+    expect(ended.map((o) => o.jobId).sort()).to.deep.equal(first.jobs.map((j) => j.jobId).sort());
+    await tracker.stop();
+  });
+});
