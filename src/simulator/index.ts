@@ -63,7 +63,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     ...(options.initialTrafficType !== undefined ? { initialTrafficType: options.initialTrafficType } : {}),
     ...(options.fixedPhoneIds !== undefined ? { fixedPhoneIds: options.fixedPhoneIds } : {}),
   });
-  const state = new CphState(fleet, seed, readings, settings, options.maxWriteLog ?? 100_000);
+  const state = new CphState(fleet, seed, readings, settings, options.maxWriteLog ?? 100_000, options.maxJobs ?? 1_000_000);
   const credentials = [...(options.credentials ?? [])];
   if (options.ak !== undefined && options.sk !== undefined) credentials.unshift({ ak: options.ak, sk: options.sk });
   const auth = new Authenticator(credentials);

@@ -74,17 +74,39 @@ export class DueQueue {
   }
 }
 
+/**
+ * Jobs by ID and by request ID. Bounded: past `maxJobs`, the oldest requests whose jobs have all ended are
+ * forgotten (their jobs then read as not found, as expired jobs would), so long benchmarks stay small.
+ */
 export class JobStore {
   private readonly byId = new Map<string, SimJob>();
   private readonly byRequest = new Map<string, SimJob[]>();
   readonly due = new DueQueue();
+  /** Jobs ever created (not reduced by eviction). */
+  created = 0;
+  evicted = 0;
+
+  constructor(private readonly maxJobs = 1_000_000) {}
 
   add(job: SimJob): void {
     this.byId.set(job.jobId, job);
+    this.created++;
     const list = this.byRequest.get(job.requestId);
     if (list) list.push(job);
     else this.byRequest.set(job.requestId, [job]);
     if (job.status === 1) this.due.push(job);
+    if (this.byId.size > this.maxJobs) this.evict();
+  }
+
+  private evict(): void {
+    const target = Math.floor(this.maxJobs * 0.9);
+    for (const [requestId, jobs] of this.byRequest) {
+      if (this.byId.size <= target) break;
+      if (jobs.some((job) => job.status === 1)) continue;
+      for (const job of jobs) this.byId.delete(job.jobId);
+      this.byRequest.delete(requestId);
+      this.evicted += jobs.length;
+    }
   }
 
   get(jobId: string): SimJob | undefined {

@@ -126,6 +126,8 @@ export interface SimulatorOptions extends Partial<Readings> {
   initialTrafficType?: TrafficType;
   /** Entries kept in the /_sim/writes log. Default 100000. */
   maxWriteLog?: number;
+  /** Jobs kept; past it the oldest finished requests are forgotten (ShowJob/ListJobs then find nothing). Default 1000000. */
+  maxJobs?: number;
   clock?: Clock;
   logger?: Logger;
 }

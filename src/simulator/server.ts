@@ -383,6 +383,7 @@ export class SimulatorServer {
     state.overlaps.length = 0;
     state.jobsSucceeded = 0;
     state.jobsFailed = 0;
+    state.jobs.created = 0;
     state.resetWrites();
   }
 
@@ -406,7 +407,7 @@ export class SimulatorServer {
       routeWrites: { total: writes, phones: state.routeWrites.size, byPhone: Object.fromEntries(state.routeWrites) },
       costlyRepeats: { total: state.costlyRepeats, byPhone: Object.fromEntries(state.costlyRepeatsByPhone) },
       overlappingWrites: { total: state.overlappingWrites, samples: state.overlaps.slice(0, 100) },
-      jobs: { created: state.jobs.size, running: state.jobs.due.size, succeeded: state.jobsSucceeded, failed: state.jobsFailed },
+      jobs: { created: state.jobs.created, running: state.jobs.due.size, succeeded: state.jobsSucceeded, failed: state.jobsFailed, kept: state.jobs.size, evicted: state.jobs.evicted },
     };
   }
 

@@ -58,7 +58,7 @@ export interface Overlap {
 
 export class CphState {
   readonly fleet: Fleet;
-  readonly jobs = new JobStore();
+  readonly jobs: JobStore;
   private readonly jobIds: SeededRandom;
   private readonly jobIdentity = new Map<string, string>();
   private readonly perPhoneJobCount = new Map<string, number>();
@@ -78,8 +78,10 @@ export class CphState {
     readonly readings: Readings,
     readonly settings: RuntimeSettings,
     private readonly maxWriteLog: number,
+    maxJobs = 1_000_000,
   ) {
     this.fleet = fleet;
+    this.jobs = new JobStore(maxJobs);
     this.jobIds = new SeededRandom(seed ^ 0x10b5);
   }
 
@@ -278,7 +280,8 @@ export class CphState {
 
   private logWrite(entry: WriteLogEntry): void {
     this.writes.push(entry);
-    if (this.writes.length > this.maxWriteLog) this.writes.splice(0, this.writes.length - this.maxWriteLog);
+    // Trim in chunks: one splice per ~10% of the bound, not one per write.
+    if (this.writes.length > this.maxWriteLog * 1.1 + 1) this.writes.splice(0, this.writes.length - this.maxWriteLog);
   }
 
   resetWrites(): void {

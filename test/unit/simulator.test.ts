@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Fleet, type SimPhone } from '../../src/simulator/fleet.js';
-import { DueQueue, type SimJob } from '../../src/simulator/jobs.js';
+import { DueQueue, JobStore, type SimJob } from '../../src/simulator/jobs.js';
 import { defaultReadings, type RuntimeSettings } from '../../src/simulator/options.js';
 import { SeededRandom, unitFor } from '../../src/simulator/random.js';
 import { applyReadings, applySettings } from '../../src/simulator/server.js';
@@ -102,6 +102,22 @@ describe('simulator job due queue', () => {
     expect(queue.size).to.equal(3);
     for (let job = queue.popDue(100); job; job = queue.popDue(100)) popped.push(job.dueTime);
     expect(popped).to.deep.equal([0, 10, 10, 20, 30, 40, 50, 60]);
+  });
+});
+
+describe('simulator job store', () => {
+  it('forgets the oldest finished requests past its bound, never a running job', () => {
+    const store = new JobStore(10);
+    const job = (n: number, status: 1 | 2): SimJob =>
+      ({ jobId: `j${n}`, requestId: `r${n}`, phoneId: 'p', serverId: 's', trafficType: 'routing', beginTime: 0, dueTime: 0, willFail: false, repeat: false, status }) as SimJob;
+    store.add(job(0, 1));
+    for (let n = 1; n <= 12; n++) store.add(job(n, 2));
+    expect(store.size).to.be.at.most(10);
+    expect(store.created).to.equal(13);
+    expect(store.get('j0')?.status).to.equal(1);
+    expect(store.get('j1')).to.equal(undefined);
+    expect(store.forRequest('r1')).to.deep.equal([]);
+    expect(store.get('j12')?.jobId).to.equal('j12');
   });
 });
 
