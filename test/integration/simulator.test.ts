@@ -73,6 +73,15 @@ describe('CPH simulator over HTTPS: acceptance and contract', function () {
     expect(detail.status, detail.text).to.equal(200);
   });
 
+  it('verifies SDK signatures over queries that need escaping (space, +, unicode, repeated keys)', async () => {
+    for (const phoneName of ['pool a', 'pool+a', 'pölé', '-0001*~']) {
+      const res = await sdkCall(sim, 'GET', `/v1/${project}/cloud-phone/phones`, { phone_name: phoneName, limit: '5' });
+      expect(res.status, `${phoneName}: ${res.text}`).to.equal(200);
+    }
+    const ours = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/jobs?request_ids=b,a&request_id=x&request_id=a%20b`, sign: credentials });
+    expect(ours.status, ours.text).to.equal(200);
+  });
+
   it('refuses an unsigned request with 401 APIGW.0301', async () => {
     const res = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/phones` });
     expect(res.status).to.equal(401);
