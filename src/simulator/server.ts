@@ -11,6 +11,7 @@ import type { Logger } from '../runtime/logger.js';
 import { Authenticator } from './auth.js';
 import { knownFaultKinds, type FaultKind, type Readings, type RuntimeSettings } from './options.js';
 import { SeededRandom, unitFor } from './random.js';
+import { handleAdmin } from './admin.js';
 import { type CphState, type OpResult } from './state.js';
 
 export type Operation = 'ListCloudPhones' | 'ShowCloudPhoneDetail' | 'ImportTraffic' | 'ListJobs' | 'ShowJob' | 'IamToken';
@@ -92,7 +93,7 @@ export class SimulatorServer {
     private readonly iam: IamConfig,
     private readonly seed: number,
     private readonly clock: Clock,
-    private readonly logger: Logger,
+    readonly logger: Logger,
   ) {
     this.requestIds = new SeededRandom(seed ^ 0x7e9);
     this.adminRequestIds = new SeededRandom(seed ^ 0xad);
@@ -411,133 +412,15 @@ export class SimulatorServer {
     };
   }
 
-  // ---- admin API (no auth, not counted) ----
-
+  /** The admin API's answer (no auth, never faulted, not counted). */
   private admin(method: string, url: URL, raw: Buffer, res: ServerResponse): void {
     const requestId = this.adminRequestIds.hex(32);
-    const ok = (body: object, status = 200): void => this.send(res, { status, body }, requestId, true);
-    const bad = (message: string, status = 400): void => ok({ error_code: 'SIM.BadRequest', error_msg: message }, status);
-    const state = this.state;
-    const now = this.clock.now();
-    state.settle(now);
-    const path = url.pathname.replace(/\/$/, '');
-    let body: Record<string, unknown> = {};
-    if (method === 'POST' && raw.length > 0) {
-      try {
-        const parsed: unknown = JSON.parse(raw.toString('utf8'));
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return bad('body must be a JSON object');
-        body = parsed as Record<string, unknown>;
-      } catch {
-        return bad('body is not valid JSON');
-      }
-    }
-    let m: RegExpExecArray | null;
-    if (method === 'GET' && path === '/_sim/health') return ok({ ok: true, phones: state.fleet.size });
-    if (method === 'GET' && path === '/_sim/phones') {
-      const prefix = url.searchParams.get('phone_name_prefix') ?? '';
-      const offset = Number(url.searchParams.get('offset') ?? 0);
-      const limit = Number(url.searchParams.get('limit') ?? Number.MAX_SAFE_INTEGER);
-      const phones = [];
-      let count = 0;
-      for (const phone of state.fleet.phones) {
-        if (prefix && !phone.phoneName.startsWith(prefix)) continue;
-        if (count >= offset && phones.length < limit) {
-          phones.push({
-            phone_id: phone.phoneId,
-            phone_name: phone.phoneName,
-            server_id: phone.serverId,
-            pool: phone.pool,
-            status: phone.status,
-            traffic_type: phone.trafficType,
-            running_job_id: phone.runningJobId ?? null,
-          });
-        }
-        count++;
-      }
-      return ok({ count, phones });
-    }
-    if ((m = /^\/_sim\/phones\/([^/]+)$/.exec(path)) && method === 'GET') {
-      const phone = state.fleet.get(m[1] as string);
-      if (!phone) return bad('no such phone', 404);
-      return ok({ ...state.fleet.render(phone), running_job_id: phone.runningJobId ?? null });
-    }
-    if ((m = /^\/_sim\/phones\/([^/]+)\/traffic$/.exec(path)) && method === 'POST') {
-      const phone = state.fleet.get(m[1] as string);
-      if (!phone) return bad('no such phone', 404);
-      const trafficType = body['traffic_type'];
-      if (trafficType !== 'direct' && trafficType !== 'routing') return bad('traffic_type must be direct or routing');
-      phone.trafficType = trafficType;
-      phone.updateTime = now;
-      return ok(state.fleet.render(phone));
-    }
-    if (path === '/_sim/traffic' && method === 'POST') {
-      // Bulk drift: the listed phones, or every phone whose name starts with the prefix.
-      const trafficType = body['traffic_type'];
-      if (trafficType !== 'direct' && trafficType !== 'routing') return bad('traffic_type must be direct or routing');
-      const ids = body['phone_ids'];
-      const prefix = body['phone_name_prefix'];
-      let targets: Array<ReturnType<typeof state.fleet.get>>;
-      if (Array.isArray(ids) && ids.every((id) => typeof id === 'string')) targets = ids.map((id: string) => state.fleet.get(id));
-      else if (typeof prefix === 'string') targets = state.fleet.phones.filter((p) => p.phoneName.startsWith(prefix));
-      else return bad('give phone_ids (array of strings) or phone_name_prefix (string)');
-      let changed = 0;
-      let unknown = 0;
-      for (const phone of targets) {
-        if (!phone) {
-          unknown++;
-          continue;
-        }
-        if (phone.trafficType !== trafficType) changed++;
-        phone.trafficType = trafficType;
-        phone.updateTime = now;
-      }
-      return ok({ matched: targets.length - unknown, changed, unknown });
-    }
-    if ((m = /^\/_sim\/phones\/([^/]+)\/status$/.exec(path)) && method === 'POST') {
-      const phone = state.fleet.get(m[1] as string);
-      if (!phone) return bad('no such phone', 404);
-      const status = body['status'];
-      if (typeof status !== 'number' || !Number.isInteger(status)) return bad('status must be an integer');
-      state.fleet.setStatus(phone, status);
-      phone.statusBeforeJob = undefined;
-      phone.updateTime = now;
-      return ok(state.fleet.render(phone));
-    }
-    if (path === '/_sim/faults/script' && method === 'GET') return ok({ faults: this.faultScript.map((f) => ({ ...f })) });
-    if (path === '/_sim/faults/script' && method === 'POST') {
-      const error = this.setFaultScript(body['faults']);
-      if (error) return bad(error);
-      return ok({ faults: this.faultScript.map((f) => ({ ...f })) });
-    }
-    if (path === '/_sim/faults' && method === 'GET') return ok({ ...this.settings });
-    if (path === '/_sim/faults' && method === 'POST') {
-      const error = applySettings(this.settings, body);
-      if (error) return bad(error);
-      this.logger.info('cph-sim settings changed', { settings: this.settings });
-      return ok({ ...this.settings });
-    }
-    if (path === '/_sim/readings' && method === 'GET') return ok({ ...this.readings });
-    if (path === '/_sim/readings' && method === 'POST') {
-      const error = applyReadings(this.readings, body);
-      if (error) return bad(error);
-      this.auth.skewErrorCode = this.readings.skewErrorCode;
-      return ok({ ...this.readings });
-    }
-    if (path === '/_sim/counters' && method === 'GET') return ok(this.countersSnapshot());
-    if (path === '/_sim/counters/reset' && method === 'POST') {
-      this.resetCounters();
-      return ok(this.countersSnapshot());
-    }
-    if (path === '/_sim/writes' && method === 'GET') {
-      const since = Number(url.searchParams.get('since') ?? 0);
-      return ok({ writes: state.writes.filter((w) => w.seq > since) });
-    }
-    if (path === '/_sim/tokens/revoke' && method === 'POST') return ok({ revoked: this.auth.revokeTokens() });
-    if (path === '/_sim/locks/reset' && method === 'POST') {
-      this.auth.resetLocks();
-      return ok({ locked: [] });
-    }
-    return bad(`no admin endpoint ${method} ${path}`, 404);
+    this.state.settle(this.clock.now());
+    handleAdmin(this, method, url, raw, this.clock.now(), (status, body) => this.send(res, { status, body }, requestId, true));
+  }
+
+  faultScriptView(): ScriptedFault[] {
+    return this.faultScript.map((f) => ({ ...f }));
   }
 }
 
@@ -553,86 +436,4 @@ function field(value: unknown, path: readonly string[]): unknown {
 /** IAM's expires_at form: `2020-01-04T09:05:22.701000Z`. */
 export function iamTime(ms: number): string {
   return new Date(ms).toISOString().replace(/Z$/, '000Z');
-}
-
-function isRate(value: unknown): value is number {
-  return typeof value === 'number' && value >= 0 && value <= 1;
-}
-
-function isNonNegative(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
-}
-
-/** Applies the known fields of `body` to `settings`; returns an error message, or undefined. */
-export function applySettings(settings: RuntimeSettings, body: Record<string, unknown>): string | undefined {
-  const next = { ...settings };
-  for (const [key, value] of Object.entries(body)) {
-    switch (key) {
-      case 'faultRate':
-      case 'jobFailureRate':
-        if (!isRate(value)) return `${key} must be a number from 0 to 1`;
-        next[key] = value;
-        break;
-      case 'latencyMs':
-      case 'jobMs':
-      case 'rateLimit':
-      case 'retryAfterSeconds':
-        if (!isNonNegative(value)) return `${key} must be a number >= 0`;
-        next[key] = value;
-        break;
-      case 'unreachable':
-        if (typeof value !== 'boolean') return 'unreachable must be a boolean';
-        next.unreachable = value;
-        break;
-      case 'faultKinds':
-        if (!Array.isArray(value) || !value.every((k) => (knownFaultKinds as readonly unknown[]).includes(k))) {
-          return `faultKinds must be a list of ${knownFaultKinds.join(', ')}`;
-        }
-        next.faultKinds = value as FaultKind[];
-        break;
-      default:
-        return `unknown setting ${key}`;
-    }
-  }
-  Object.assign(settings, next);
-  return undefined;
-}
-
-export function applyReadings(readings: Readings, body: Record<string, unknown>): string | undefined {
-  const next = { ...readings };
-  for (const [key, value] of Object.entries(body)) {
-    switch (key) {
-      case 'jobErrorFields':
-        if (value !== 'documented' && value !== 'null' && value !== 'empty') return 'jobErrorFields must be documented, null or empty';
-        next.jobErrorFields = value;
-        break;
-      case 'notFoundStatus':
-        if (value !== 404 && value !== 400) return 'notFoundStatus must be 404 or 400';
-        next.notFoundStatus = value;
-        break;
-      case 'maxListLimit':
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) return 'maxListLimit must be a positive integer';
-        next.maxListLimit = value;
-        break;
-      case 'restartOnRouteChange':
-      case 'refuseNotRunning':
-      case 'repeatCreatesJob':
-        if (typeof value !== 'boolean') return `${key} must be a boolean`;
-        next[key] = value;
-        break;
-      case 'errorBody':
-        if (value !== 'cph' && value !== 'nested') return 'errorBody must be cph or nested';
-        next.errorBody = value;
-        break;
-      case 'tooManyIdsErrorCode':
-      case 'skewErrorCode':
-        if (typeof value !== 'string' || value === '') return `${key} must be a non-empty string`;
-        next[key] = value;
-        break;
-      default:
-        return `unknown reading ${key}`;
-    }
-  }
-  Object.assign(readings, next);
-  return undefined;
 }

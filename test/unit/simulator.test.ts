@@ -3,7 +3,7 @@ import { Fleet, type SimPhone } from '../../src/simulator/fleet.js';
 import { DueQueue, JobStore, type SimJob } from '../../src/simulator/jobs.js';
 import { defaultReadings, type RuntimeSettings } from '../../src/simulator/options.js';
 import { SeededRandom, unitFor } from '../../src/simulator/random.js';
-import { applyReadings, applySettings } from '../../src/simulator/server.js';
+import { applyReadings, applySettings } from '../../src/simulator/admin.js';
 
 describe('simulator fleet', () => {
   it('is the same for a seed and different for another', () => {
