@@ -73,33 +73,34 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 }
 
+/** GET /readyz as the admin, with the certificates the running control plane wrote (no client library: fast). */
 async function readyz(): Promise<boolean> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
   const https = await import('node:https');
+  let tls: { ca: string; cert: string; key: string };
+  let server: string;
   try {
-    const config = new KubeConfig();
-    config.loadFromFile(KUBECONFIG);
-    const cluster = config.getCurrentCluster();
-    const user = config.getCurrentUser();
-    if (!cluster || !user) return false;
-    const decode = (data: string | undefined): string | undefined => (data ? Buffer.from(data, 'base64').toString('utf8') : undefined);
-    return await new Promise<boolean>((resolveReady) => {
-      const req = https.request(
-        `${cluster.server}/readyz`,
-        { ca: decode(cluster.caData), cert: decode(user.certData), key: decode(user.keyData), timeout: 5000, agent: false },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => resolveReady(res.statusCode === 200 && body.trim() === 'ok'));
-        },
-      );
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolveReady(false));
-      req.end();
-    });
+    const pki = join(STATE_DIR, 'pki');
+    tls = {
+      ca: readFileSync(join(pki, 'ca.crt'), 'utf8'),
+      cert: readFileSync(join(pki, 'admin.crt'), 'utf8'),
+      key: readFileSync(join(pki, 'admin.key'), 'utf8'),
+    };
+    const state = readState();
+    if (!state) return false;
+    server = state.server;
   } catch {
     return false;
   }
+  return new Promise<boolean>((resolveReady) => {
+    const req = https.request(`${server}/readyz`, { ...tls, timeout: 5000, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolveReady(res.statusCode === 200 && body.trim() === 'ok'));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolveReady(false));
+    req.end();
+  });
 }
 
 function printUsage(state: ClusterState): void {
@@ -187,7 +188,7 @@ async function up(): Promise<number> {
 }
 
 async function serve(): Promise<void> {
-  const plane = await startControlPlane({ dataDir: STATE_DIR, logDir: LOG_DIR });
+  const plane = await startControlPlane({ dataDir: STATE_DIR, logDir: LOG_DIR, loadClient: false });
   const state: ClusterState = {
     daemonPid: process.pid,
     etcdPid: plane.pids.etcd,

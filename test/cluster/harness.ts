@@ -21,7 +21,7 @@ import { request as httpsRequest } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ensureControlPlaneBinaries as ensureBinaries, type ControlPlaneBinaries, type ProgressSink } from './build.js';
 import { ADMIN_USER, createControlPlanePki, type ControlPlanePki } from './pki.js';
 
@@ -58,10 +58,29 @@ export interface StartControlPlaneOptions {
   progress?: ProgressSink;
   /** How long to wait for /readyz and the default namespace. Default: 120 s. */
   readyTimeoutMs?: number;
+  /**
+   * Load @kubernetes/client-node (for kubeConfig() and mintToken()) while the control plane starts. Default
+   * true. Loading it costs seconds of CPU; `cluster:up`'s background process never needs it and says false.
+   */
+  loadClient?: boolean;
 }
 
 export function ensureControlPlaneBinaries(): Promise<ControlPlaneBinaries> {
   return ensureBinaries();
+}
+
+type ClientNode = typeof import('@kubernetes/client-node');
+let clientNode: ClientNode | undefined;
+let clientNodeLoading: Promise<ClientNode> | undefined;
+
+function loadClientNode(): Promise<ClientNode> {
+  clientNodeLoading ??= import('@kubernetes/client-node').then((module) => (clientNode = module));
+  return clientNodeLoading;
+}
+
+function loadedClientNode(): ClientNode {
+  if (!clientNode) throw new Error('@kubernetes/client-node is not loaded: start the control plane without loadClient: false');
+  return clientNode;
 }
 
 const TEMP_PREFIX = 'cph-control-plane-';
@@ -410,6 +429,7 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
   running.add(entry);
   installHandlers();
 
+  const clientLoading = options.loadClient === false ? undefined : loadClientNode();
   try {
     await mkdir(dataDir, { recursive: true });
     if (!ownsDir) for (const path of [pkiDir, etcdDir, kubeconfigPath]) await rm(path, { recursive: true, force: true });
@@ -498,10 +518,11 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
     await waitFor('the default namespace', async () => (await probe(`${server}/api/v1/namespaces/default`, tls)).status === 200, readyDeadline, watched);
 
     await writeFile(kubeconfigPath, adminKubeconfig(server, pki), { mode: 0o600 });
+    if (clientLoading) await clientLoading;
     const caFile = file('ca.crt');
 
     const kubeConfig = (): KubeConfig => {
-      const config = new KubeConfig();
+      const config = new (loadedClientNode().KubeConfig)();
       config.loadFromFile(kubeconfigPath);
       return config;
     };
@@ -517,7 +538,7 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
       apiAudience: SERVICE_ACCOUNT_ISSUER,
       kubeConfig,
       async mintToken(namespace: string, serviceAccount: string, expirationSeconds = 3600): Promise<string> {
-        const core = kubeConfig().makeApiClient(CoreV1Api);
+        const core = kubeConfig().makeApiClient(loadedClientNode().CoreV1Api);
         await createIfMissing(() => core.createNamespace({ body: { metadata: { name: namespace } } }));
         await createIfMissing(() => core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: serviceAccount, namespace } } }));
         const tokenRequest = await core.createNamespacedServiceAccountToken({
