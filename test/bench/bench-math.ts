@@ -1,0 +1,195 @@
+/**
+ * The pure parts of the fleet benchmark: the theoretical minimum of CPH calls, the lower bound on the time
+ * to converge, percentiles, how phones are split over resources, and the command line. docs/benchmarks.md
+ * derives the formulas; test/unit/bench-math.test.ts checks them.
+ */
+
+/** CPH's safe page size for ListCloudPhones, the most IDs one phones-traffic call takes, jobs per ListJobs page. */
+export const listPageSize = 100;
+export const maxIdsPerWrite = 100;
+export const jobsPerListJobsPage = 100;
+
+export interface Scenario {
+  /** Phones the resources select (P). */
+  phones: number;
+  /** Phones whose route differs from the wanted one (D); the benchmark drifts all of them. */
+  drifted: number;
+}
+
+export interface MinimumCalls {
+  ListCloudPhones: number;
+  ImportTraffic: number;
+  ListJobs: number;
+  total: number;
+}
+
+/**
+ * The fewest CPH calls that can bring P phones, D of them drifted, in line and know it:
+ *   ceil(P/100) ListCloudPhones (one sweep at the safe page size) to learn the actual routes,
+ *   ceil(D/100) ImportTraffic (100 IDs a call),
+ *   ceil(D/100) ListJobs: every job's outcome must be read once, and a ListJobs page holds at most 100 jobs
+ *   (20 request IDs per call do not help past that: 20 full requests are 2,000 jobs, 20 pages). This assumes
+ *   one poll round after the jobs end; every earlier round that finds jobs still running is extra.
+ */
+export function minimumCalls(scenario: Scenario): MinimumCalls {
+  const list = Math.ceil(scenario.phones / listPageSize);
+  const writes = Math.ceil(scenario.drifted / maxIdsPerWrite);
+  const polls = Math.ceil(scenario.drifted / jobsPerListJobsPage);
+  return { ListCloudPhones: list, ImportTraffic: writes, ListJobs: polls, total: list + writes + polls };
+}
+
+export interface Timing {
+  /** Gateway limit, requests per second per API (L). */
+  rateLimitPerApi: number;
+  /** Latency of one call (the simulator adds it before answering), ms (l). */
+  latencyMs: number;
+  /** How long a route job runs, ms (J). */
+  jobMs: number;
+}
+
+export interface LowerBound {
+  seconds: number;
+  /** max(ceil(P/100), ceil(D/100)) / L: the busiest API at the gateway's rate. */
+  rateSeconds: number;
+  /** 3 l: a list page read, the write that follows it, the poll that reads the job's end. */
+  latencySeconds: number;
+  jobSeconds: number;
+}
+
+/**
+ * A lower bound on the time from the first call to knowing every phone is in line, for any client:
+ * the gateway lets L calls per second through each API, so the last list page or the last write (whichever
+ * API has more calls) cannot go out before max(N_list, N_write)/L; that write's phones had to be read first
+ * (one latency) and the write itself takes one latency to be accepted; its jobs then run J; and one more call
+ * must read their end. Reads and writes may overlap (they are different APIs), so they do not add up.
+ *   T >= max(ceil(P/100), ceil(D/100)) / L + 3 l + J
+ * Reading L as a steady rate (a token bucket without burst). A gateway with a one-second fixed window, as the
+ * simulator has, lets up to L calls through at once, so with N <= L a perfect client could save up to N/L.
+ */
+export function lowerBound(scenario: Scenario, timing: Timing): LowerBound {
+  const min = minimumCalls(scenario);
+  const rateSeconds = Math.max(min.ListCloudPhones, min.ImportTraffic) / timing.rateLimitPerApi;
+  const latencySeconds = (3 * timing.latencyMs) / 1000;
+  const jobSeconds = timing.jobMs / 1000;
+  return { seconds: rateSeconds + latencySeconds + jobSeconds, rateSeconds, latencySeconds, jobSeconds };
+}
+
+/** Nearest-rank percentile (p in 0..100) of the values; NaN for none. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((Math.min(100, Math.max(0, p)) / 100) * sorted.length);
+  return sorted[Math.max(0, rank - 1)] as number;
+}
+
+/** Splits phone IDs into `parts` contiguous groups whose sizes differ by at most one. */
+export function splitPhones<T>(ids: readonly T[], parts: number): T[][] {
+  const groups: T[][] = [];
+  const n = Math.max(1, Math.min(parts, ids.length || 1));
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const size = Math.floor(ids.length / n) + (i < ids.length % n ? 1 : 0);
+    groups.push(ids.slice(start, start + size));
+    start += size;
+  }
+  return groups;
+}
+
+/** Rounds to `digits` decimals (for the report). */
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+export interface BenchOptions {
+  phones: number;
+  routes: number;
+  out: string;
+  chart: string | undefined;
+  latencyMs: number;
+  jobMs: number;
+  rateLimit: number;
+  cphQps: number;
+  cphBurst: number;
+  driftIntervalSeconds: number;
+  steadyIntervals: number;
+  driftSamples: number;
+  seed: number;
+  baseline: boolean;
+  baselineConcurrency: number;
+  timeoutSeconds: number;
+}
+
+export const benchUsage = `Usage: npm run bench -- [options]
+  --phones <P>              phones, all drifted at the start (default 10000)
+  --routes <R>              CloudPhoneRoute resources the phones are split over (default 100)
+  --out <file>              JSON report (default bench.json)
+  --chart <file>            SVG chart of converged phones over time (default: <out without .json>.svg)
+  --latency-ms <ms>         simulator latency per call (default 50)
+  --job-ms <ms>             simulator route job duration (default 5000)
+  --rate-limit <n>          simulator gateway limit, requests/s per API (default 50)
+  --cph-qps <n>             operator --cph-qps (default: the rate limit)
+  --cph-burst <n>           operator --cph-burst (default: the rate limit)
+  --drift-interval <s>      spec.driftCheckInterval in seconds (default 10, 30 above 5000 phones)
+  --steady-intervals <n>    drift intervals observed in steady state (default 3)
+  --drift-samples <n>       out-of-band changes for the drift latency (default 40)
+  --seed <n>                simulator seed (default 7)
+  --baseline-concurrency <n> resources the baseline handles at once (default 4)
+  --no-baseline             skip the baseline
+  --timeout <s>             give up converging after this long (default 600)`;
+
+/** Parses the benchmark's flags; throws an Error naming the flag on bad input. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  const values = new Map<string, string>();
+  const flags = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--no-baseline' || arg === '--help' || arg === '-h') {
+      flags.add(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      values.set(arg.slice(2, eq), arg.slice(eq + 1));
+      continue;
+    }
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${benchUsage}`);
+    const next = argv[i + 1];
+    if (next === undefined) throw new Error(`${arg} needs a value`);
+    values.set(arg.slice(2), next);
+    i++;
+  }
+  if (flags.has('--help') || flags.has('-h')) throw new Error(benchUsage);
+  const known = ['phones', 'routes', 'out', 'chart', 'latency-ms', 'job-ms', 'rate-limit', 'cph-qps', 'cph-burst', 'drift-interval', 'steady-intervals', 'drift-samples', 'seed', 'baseline-concurrency', 'timeout'];
+  for (const key of values.keys()) if (!known.includes(key)) throw new Error(`unknown flag --${key}\n${benchUsage}`);
+  const num = (key: string, fallback: number, min: number): number => {
+    const raw = values.get(key);
+    if (raw === undefined) return fallback;
+    const n = Number(raw.replace(/s$/, ''));
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${key} must be a number >= ${min}, got ${raw}`);
+    return n;
+  };
+  const phones = Math.floor(num('phones', 10_000, 1));
+  const routes = Math.floor(num('routes', 100, 1));
+  if (routes > phones) throw new Error(`--routes (${routes}) cannot exceed --phones (${phones})`);
+  const rateLimit = num('rate-limit', 50, 1);
+  const out = values.get('out') ?? 'bench.json';
+  return {
+    phones,
+    routes,
+    out,
+    chart: values.get('chart'),
+    latencyMs: num('latency-ms', 50, 0),
+    jobMs: num('job-ms', 5000, 0),
+    rateLimit,
+    cphQps: num('cph-qps', rateLimit, 0.1),
+    cphBurst: Math.floor(num('cph-burst', rateLimit, 1)),
+    driftIntervalSeconds: num('drift-interval', phones > 5000 ? 30 : 10, 10),
+    steadyIntervals: Math.floor(num('steady-intervals', 3, 1)),
+    driftSamples: Math.floor(num('drift-samples', 40, 1)),
+    seed: Math.floor(num('seed', 7, 0)),
+    baseline: !flags.has('--no-baseline'),
+    baselineConcurrency: Math.floor(num('baseline-concurrency', 4, 1)),
+    timeoutSeconds: num('timeout', 600, 1),
+  };
+}

@@ -1,0 +1,570 @@
+/**
+ * The fleet benchmark (`npm run bench`): the real operator process (dist/main.js) against a real etcd +
+ * kube-apiserver and the CPH simulator with latency, job duration and a per-API gateway rate limit.
+ * P phones, all drifted, are split over R CloudPhoneRoute resources; the benchmark measures
+ *   1. convergence: from the operator being ready until every phone is on its route in CPH and every
+ *      resource reports it (Ready, summary.inSync = its phones), beside the lower bound (bench-math.ts);
+ *   2. CPH calls by operation (the simulator's counters) beside the theoretical minimum;
+ *   3. steady state: CPH calls and Kubernetes writes per drift interval over several intervals;
+ *   4. drift correction latency for random out-of-band changes (p50, p99);
+ *   5. the operator's peak RSS (VmHWM) and CPU time (/proc/<pid>);
+ *   6. the same scenario done by a per-resource SDK-style loop (baseline.ts) against a fresh simulator.
+ * It writes a JSON report and SVG charts of converged phones over time. docs/benchmarks.md has the results.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { startControlPlane, type ControlPlane } from '../cluster/harness.js';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import { CphClient } from '../../src/cph/client.js';
+import { AkSkAuth } from '../../src/cph/auth.js';
+import { TokenBucket } from '../../src/cph/rate-limiter.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { installCrd, Routes } from '../support/routes.js';
+import { freePort } from '../support/operator-process.js';
+import { SimAdmin, type SimCounters } from '../support/sim-admin.js';
+import { waitFor } from '../support/wait.js';
+import { lowerBound, minimumCalls, parseBenchArgs, percentile, round, splitPhones, type BenchOptions } from './bench-math.js';
+import { runBaseline } from './baseline.js';
+import { renderLineChart } from './svg-chart.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const projectId = 'benchproject0000000000000000000a';
+const ak = 'BENCHACCESSKEY000001';
+const sk = 'bench-secret-key-not-a-real-one-000000000';
+const namespace = 'bench';
+const wanted = 'routing' as const;
+
+const log = (message: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+};
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The operator as a child process: node dist/main.js, metrics and probes on free loopback ports. */
+interface OperatorChild {
+  child: ChildProcess;
+  pid: number;
+  metricsUrl: string;
+  readyUrl: string;
+  lines: string[];
+  spawnedAt: number;
+}
+
+async function spawnOperator(cp: ControlPlane, sim: RunningSimulator, options: BenchOptions): Promise<OperatorChild> {
+  const main = path.join(repoRoot, 'dist/main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm run bench does)`);
+  const metricsPort = await freePort();
+  const healthPort = await freePort();
+  const args = [
+    main,
+    '--kubeconfig', cp.kubeconfigPath,
+    '--cph-endpoint', sim.url,
+    '--project-id', projectId,
+    '--region', 'sim-region-1',
+    '--cph-qps', String(options.cphQps),
+    '--cph-burst', String(options.cphBurst),
+    '--metrics-bind-address', `127.0.0.1:${metricsPort}`,
+    '--health-probe-bind-address', `127.0.0.1:${healthPort}`,
+    '--log-format', 'json',
+    '--log-level', 'info',
+  ];
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const collect = (chunk: Buffer): void => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(line);
+    if (lines.length > 2000) lines.splice(0, lines.length - 1000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  process.once('exit', () => child.kill('SIGKILL'));
+  if (child.pid === undefined) throw new Error('operator did not start');
+  return { child, pid: child.pid, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, readyUrl: `http://127.0.0.1:${healthPort}/readyz`, lines, spawnedAt };
+}
+
+async function metricSum(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (match && match[1] === name) sum += Number(match[3]);
+  }
+  return sum;
+}
+
+/** Peak and current resident memory (MiB) and CPU seconds of a process, from /proc. */
+function procStats(pid: number): { peakMiB: number; rssMiB: number; cpuSeconds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 a second on Linux).
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { peakMiB: kb('VmHWM') / 1024, rssMiB: kb('VmRSS') / 1024, cpuSeconds: ticks / 100 };
+}
+
+/** Phones of the simulator on the wanted route now (jobs due by now are settled first). */
+function onRoute(sim: RunningSimulator, ids: ReadonlySet<string> | undefined): number {
+  const state = sim.server.state;
+  state.settle(Date.now());
+  let n = 0;
+  for (const phone of state.fleet.phones) if (phone.trafficType === wanted && (!ids || ids.has(phone.phoneId))) n++;
+  return n;
+}
+
+function callsByOperation(counters: SimCounters): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [operation, counter] of Object.entries(counters.byOperation)) if (counter.total > 0) out[operation] = counter.total;
+  return out;
+}
+
+function diffCalls(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [operation, n] of Object.entries(after)) if (n - (before[operation] ?? 0) > 0) out[operation] = n - (before[operation] ?? 0);
+  return out;
+}
+
+const sum = (values: Iterable<number>): number => {
+  let total = 0;
+  for (const v of values) total += v;
+  return total;
+};
+
+/** Follows the resources' status through a watch: Ready and summary.inSync per resource. */
+class StatusWatch {
+  readonly perRoute = new Map<string, { ready: boolean; inSync: number }>();
+  readonly inSyncTimeline: Array<[number, number]> = [];
+  private abort: AbortController | undefined;
+  private t0 = performance.now();
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly sizes: ReadonlyMap<string, number>,
+  ) {}
+
+  async start(): Promise<void> {
+    this.abort = await new Watch(this.kc).watch(
+      `/apis/cloudphone.dev/v1alpha1/namespaces/${namespace}/cloudphoneroutes`,
+      {},
+      (_phase, obj: { metadata?: { name?: string; generation?: number }; status?: { observedGeneration?: number; summary?: { inSync?: number }; conditions?: Array<{ type: string; status: string }> } }) => {
+        const name = obj.metadata?.name ?? '';
+        const status = obj.status;
+        const ready =
+          status?.observedGeneration === obj.metadata?.generation &&
+          (status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True') &&
+          (status?.summary?.inSync ?? 0) === this.sizes.get(name);
+        this.perRoute.set(name, { ready, inSync: status?.summary?.inSync ?? 0 });
+        this.inSyncTimeline.push([(performance.now() - this.t0) / 1000, this.inSync()]);
+      },
+      (err: unknown) => {
+        if (err && !this.abort?.signal.aborted) log(`status watch ended: ${String(err)}`);
+      },
+    );
+  }
+
+  /** Starts the timeline's clock. */
+  mark(t0: number): void {
+    this.t0 = t0;
+    this.inSyncTimeline.length = 0;
+    this.inSyncTimeline.push([0, this.inSync()]);
+  }
+
+  inSync(): number {
+    return sum([...this.perRoute.values()].map((r) => r.inSync));
+  }
+
+  allReady(): boolean {
+    if (this.perRoute.size < this.sizes.size) return false;
+    for (const name of this.sizes.keys()) if (!this.perRoute.get(name)?.ready) return false;
+    return true;
+  }
+
+  stop(): void {
+    this.abort?.abort();
+  }
+}
+
+async function createRoutes(kc: KubeConfig, groups: string[][], driftInterval: string): Promise<Map<string, number>> {
+  const core = kc.makeApiClient(CoreV1Api);
+  try {
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+  } catch (error) {
+    if ((error as { code?: number }).code !== 409) throw error;
+  }
+  const routes = new Routes(kc);
+  const sizes = new Map<string, number>();
+  const width = String(groups.length).length;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < groups.length) {
+      const i = next++;
+      const name = `fleet-${String(i).padStart(width, '0')}`;
+      const phoneIds = groups[i] as string[];
+      sizes.set(name, phoneIds.length);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await routes.create(namespace, name, { trafficType: wanted, phoneIds, driftCheckInterval: driftInterval });
+          break;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          await sleep(200 * (attempt + 1));
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, () => worker()));
+  return sizes;
+}
+
+/** Waits until a sweep (a burst of ListCloudPhones) has ended: the counter moved, then stayed for `quietMs`. */
+async function afterNextSweep(sim: RunningSimulator, quietMs: number, timeoutMs: number): Promise<void> {
+  const lists = (): number => (sim.server.countersSnapshot() as SimCounters).byOperation.ListCloudPhones?.total ?? 0;
+  const start = lists();
+  await waitFor(() => lists() > start, { timeoutMs, intervalMs: 50, what: 'a list sweep' });
+  let last = lists();
+  let stableSince = performance.now();
+  await waitFor(
+    () => {
+      const now = lists();
+      if (now !== last) {
+        last = now;
+        stableSince = performance.now();
+      }
+      return performance.now() - stableSince >= quietMs;
+    },
+    { timeoutMs, intervalMs: 50, what: 'the end of a list sweep' },
+  );
+}
+
+async function main(): Promise<void> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const out = path.resolve(options.out);
+  const chartPath = path.resolve(options.chart ?? out.replace(/\.json$/i, '') + '.svg');
+  const baselineChartPath = chartPath.replace(/\.svg$/i, '') + '-baseline.svg';
+  const driftIntervalMs = options.driftIntervalSeconds * 1000;
+  const simSettings = { projectId, ak, sk, phones: options.phones, seed: options.seed, latencyMs: options.latencyMs, jobMs: options.jobMs, rateLimit: options.rateLimit };
+  const scenario = { phones: options.phones, drifted: options.phones };
+  const timing = { rateLimitPerApi: options.rateLimit, latencyMs: options.latencyMs, jobMs: options.jobMs };
+  const bound = lowerBound(scenario, timing);
+  const minimum = minimumCalls(scenario);
+  log(`P=${options.phones} R=${options.routes} latency=${options.latencyMs}ms job=${options.jobMs}ms limit=${options.rateLimit}/s per API, qps=${options.cphQps}; lower bound ${round(bound.seconds)} s, minimum ${minimum.total} calls`);
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async (): Promise<void> => {
+    for (const step of cleanups.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        log(`cleanup: ${String(error)}`);
+      }
+    }
+  };
+  try {
+    log('starting the control plane');
+    const cp = await startControlPlane({ progress: (line) => log(line) });
+    cleanups.push(() => cp.stop());
+    const kc = cp.kubeConfig();
+    await installCrd(kc);
+
+    const sim = await startSimulator(simSettings);
+    cleanups.push(() => sim.close());
+    const phoneIds = sim.server.state.fleet.phones.map((p) => p.phoneId);
+    const groups = splitPhones(phoneIds, options.routes);
+    log(`creating ${groups.length} CloudPhoneRoute resources`);
+    const createdAt = performance.now();
+    const sizes = await createRoutes(kc, groups, `${options.driftIntervalSeconds}s`);
+    const createSeconds = (performance.now() - createdAt) / 1000;
+    const watch = new StatusWatch(kc, sizes);
+    await watch.start();
+    cleanups.push(() => watch.stop());
+    await waitFor(() => watch.perRoute.size >= sizes.size, { timeoutMs: 60_000, what: 'the watch to list every resource' });
+    sim.server.resetCounters();
+
+    // ---- 1. convergence ----
+    log('starting the operator (dist/main.js)');
+    const operator = await spawnOperator(cp, sim, options);
+    cleanups.push(async () => {
+      if (operator.child.exitCode === null && operator.child.signalCode === null) {
+        operator.child.kill('SIGTERM');
+        await new Promise((resolve) => operator.child.once('exit', resolve));
+      }
+    });
+    await waitFor(
+      async () => {
+        if (operator.child.exitCode !== null) throw new Error(`operator exited with ${operator.child.exitCode}:\n${operator.lines.slice(-30).join('\n')}`);
+        return (await fetch(operator.readyUrl)).ok;
+      },
+      { timeoutMs: 60_000, intervalMs: 20, what: 'operator /readyz' },
+    );
+    const t0 = performance.now();
+    const startupSeconds = (t0 - operator.spawnedAt) / 1000;
+    watch.mark(t0);
+    const onRouteTimeline: Array<[number, number]> = [[0, onRoute(sim, undefined)]];
+    let onRouteSeconds: number | undefined;
+    let convergeSeconds: number | undefined;
+    let rssSamples = 0;
+    let rssPeakSampled = 0;
+    const deadline = t0 + options.timeoutSeconds * 1000;
+    while (convergeSeconds === undefined) {
+      if (performance.now() > deadline) throw new Error(`not converged after ${options.timeoutSeconds} s: ${onRoute(sim, undefined)} phones on route, ${watch.inSync()} in sync`);
+      if (operator.child.exitCode !== null) throw new Error(`operator exited with ${operator.child.exitCode}:\n${operator.lines.slice(-30).join('\n')}`);
+      await sleep(100);
+      const t = (performance.now() - t0) / 1000;
+      const n = onRoute(sim, undefined);
+      onRouteTimeline.push([t, n]);
+      if (onRouteSeconds === undefined && n === options.phones) onRouteSeconds = t;
+      if (onRouteSeconds !== undefined && watch.allReady()) convergeSeconds = t;
+      if (++rssSamples % 10 === 0) rssPeakSampled = Math.max(rssPeakSampled, procStats(operator.pid).rssMiB);
+    }
+    const convergeCounters = sim.server.countersSnapshot() as SimCounters;
+    const convergeCalls = callsByOperation(convergeCounters);
+    const convergeCallsTotal = sum(Object.values(convergeCalls));
+    const convergeProc = procStats(operator.pid);
+    log(`converged in ${round(convergeSeconds)} s (phones on route at ${round(onRouteSeconds ?? 0)} s) with ${convergeCallsTotal} CPH calls ${JSON.stringify(convergeCalls)}`);
+
+    // ---- 2. steady state ----
+    log(`steady state: ${options.steadyIntervals} drift intervals of ${options.driftIntervalSeconds} s`);
+    await afterNextSweep(sim, 1000, driftIntervalMs * 3);
+    await sleep(driftIntervalMs / 2);
+    const steadyBefore = callsByOperation(sim.server.countersSnapshot() as SimCounters);
+    const writesBefore = await metricSum(operator.metricsUrl, 'kube_writes_total');
+    const reconcilesBefore = await metricSum(operator.metricsUrl, 'reconciles_total');
+    await sleep(driftIntervalMs * options.steadyIntervals);
+    const steadyCalls = diffCalls(callsByOperation(sim.server.countersSnapshot() as SimCounters), steadyBefore);
+    const steadyWrites = (await metricSum(operator.metricsUrl, 'kube_writes_total')) - writesBefore;
+    const steadyReconciles = (await metricSum(operator.metricsUrl, 'reconciles_total')) - reconcilesBefore;
+    const steadyPerInterval: Record<string, number> = {};
+    for (const [operation, n] of Object.entries(steadyCalls)) steadyPerInterval[operation] = round(n / options.steadyIntervals, 2);
+    const steadyTotalPerInterval = round(sum(Object.values(steadyCalls)) / options.steadyIntervals, 2);
+    log(`steady: ${steadyTotalPerInterval} CPH calls per interval ${JSON.stringify(steadyPerInterval)}, ${steadyWrites} Kubernetes writes`);
+
+    // ---- 3. drift correction latency ----
+    const samples = Math.min(options.driftSamples, options.phones);
+    log(`drift latency: ${samples} out-of-band changes over ${2 * options.driftIntervalSeconds} s`);
+    const admin = new SimAdmin(sim.url);
+    cleanups.push(() => admin.close());
+    let rng = options.seed * 2654435761 + 1;
+    const random = (): number => {
+      rng = (rng * 1103515245 + 12345) % 2147483648;
+      return rng / 2147483648;
+    };
+    const chosen = new Set<string>();
+    while (chosen.size < samples) chosen.add(phoneIds[Math.floor(random() * phoneIds.length)] as string);
+    const driftStart = performance.now();
+    const drifts = [...chosen].map((phoneId) => ({ phoneId, at: random() * 2 * driftIntervalMs, changedAt: 0, fixedAt: 0 }));
+    const driftWrites = await metricSum(operator.metricsUrl, 'kube_writes_total');
+    await Promise.all(
+      drifts.map(async (drift) => {
+        await sleep(drift.at);
+        await admin.drift(drift.phoneId, 'direct');
+        drift.changedAt = performance.now();
+      }),
+    );
+    const driftDeadline = performance.now() + 3 * driftIntervalMs + options.jobMs + 30_000;
+    while (drifts.some((d) => d.fixedAt === 0) && performance.now() < driftDeadline) {
+      await sleep(50);
+      const state = sim.server.state;
+      state.settle(Date.now());
+      for (const drift of drifts) if (drift.fixedAt === 0 && state.fleet.get(drift.phoneId)?.trafficType === wanted) drift.fixedAt = performance.now();
+    }
+    const driftLatencies = drifts.filter((d) => d.fixedAt > 0).map((d) => (d.fixedAt - d.changedAt) / 1000);
+    const driftKubeWrites = (await metricSum(operator.metricsUrl, 'kube_writes_total')) - driftWrites;
+    log(`drift: p50 ${round(percentile(driftLatencies, 50))} s, p99 ${round(percentile(driftLatencies, 99))} s over ${driftLatencies.length}/${samples} (${round((performance.now() - driftStart) / 1000)} s)`);
+
+    const finalProc = procStats(operator.pid);
+    const rssPeakMiB = Math.max(finalProc.peakMiB, rssPeakSampled);
+    operator.child.kill('SIGTERM');
+    const exitCode = await new Promise<number | null>((resolve) => operator.child.once('exit', (code) => resolve(code)));
+    watch.stop();
+
+    // ---- 4. baseline ----
+    let baseline: Record<string, unknown> | undefined;
+    let baselineTimeline: Array<[number, number]> = [];
+    let baselineConfirmed: Array<[number, number]> = [];
+    if (options.baseline) {
+      log(`baseline: per-resource SDK loop, ${options.baselineConcurrency} resources at once, fresh simulator`);
+      const fresh = await startSimulator(simSettings);
+      cleanups.push(() => fresh.close());
+      const freshIds = fresh.server.state.fleet.phones.map((p) => p.phoneId);
+      if (freshIds.join() !== phoneIds.join()) throw new Error('the fresh simulator has other phone IDs than the first: same seed expected');
+      const client = new CphClient({
+        endpoint: fresh.url,
+        projectId,
+        auth: new AkSkAuth({ ak, sk }, systemClock),
+        rateLimiter: new TokenBucket({ qps: options.cphQps, burst: options.cphBurst, clock: systemClock }),
+        userAgent: 'bench-baseline',
+      });
+      cleanups.push(() => client.close());
+      const b0 = performance.now();
+      let baselineOnRoute: number | undefined;
+      let done = false;
+      const sampler = (async () => {
+        while (!done) {
+          const t = (performance.now() - b0) / 1000;
+          const n = onRoute(fresh, undefined);
+          baselineTimeline.push([t, n]);
+          if (baselineOnRoute === undefined && n === options.phones) baselineOnRoute = t;
+          await sleep(200);
+        }
+      })();
+      const result = await runBaseline(
+        client,
+        groups.map((ids, i) => ({ name: `fleet-${i}`, trafficType: wanted, phoneIds: ids })),
+        { concurrency: options.baselineConcurrency, jobPollMs: 1000 },
+      );
+      done = true;
+      await sampler;
+      baselineConfirmed = result.confirmed;
+      const baselineCalls = callsByOperation(fresh.server.countersSnapshot() as SimCounters);
+      const baselineTotal = sum(Object.values(baselineCalls));
+      baseline = {
+        converge_seconds: round(result.seconds),
+        phones_on_route_seconds: baselineOnRoute === undefined ? null : round(baselineOnRoute),
+        cph_calls_total: baselineTotal,
+        cph_calls: baselineCalls,
+        rate_limited: (fresh.server.countersSnapshot() as SimCounters)['rateLimited'],
+        failed_jobs: result.failedJobs,
+        concurrency: options.baselineConcurrency,
+        job_poll_seconds: 1,
+        converge_ratio_to_operator: round(result.seconds / convergeSeconds),
+        cph_calls_ratio_to_operator: round(baselineTotal / convergeCallsTotal),
+      };
+      log(`baseline: ${round(result.seconds)} s, ${baselineTotal} CPH calls ${JSON.stringify(baselineCalls)}`);
+      client.close();
+      await fresh.close();
+    }
+
+    // ---- report ----
+    const targetListCalls = Math.ceil(options.phones / 100);
+    const report = {
+      scenario: {
+        phones: options.phones,
+        routes: options.routes,
+        drifted: options.phones,
+        latency_ms: options.latencyMs,
+        job_ms: options.jobMs,
+        rate_limit_per_api: options.rateLimit,
+        operator_cph_qps: options.cphQps,
+        operator_cph_burst: options.cphBurst,
+        drift_check_interval_seconds: options.driftIntervalSeconds,
+        seed: options.seed,
+      },
+      machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? '', memory_gib: round(os.totalmem() / 2 ** 30, 1), node: process.version, platform: `${os.type()} ${os.release()}`, kubernetes: cp.version },
+      resources_create_seconds: round(createSeconds),
+      operator_startup_seconds: round(startupSeconds),
+      converge_seconds: round(convergeSeconds),
+      phones_on_route_seconds: round(onRouteSeconds ?? convergeSeconds),
+      lower_bound_seconds: round(bound.seconds),
+      lower_bound_terms: { rate_seconds: round(bound.rateSeconds), latency_seconds: round(bound.latencySeconds), job_seconds: round(bound.jobSeconds) },
+      converge_ratio: round(convergeSeconds / bound.seconds),
+      cph_calls: convergeCalls,
+      cph_calls_total: convergeCallsTotal,
+      cph_calls_min: minimum.total,
+      cph_calls_min_by_operation: { ListCloudPhones: minimum.ListCloudPhones, ImportTraffic: minimum.ImportTraffic, ListJobs: minimum.ListJobs },
+      cph_calls_ratio: round(convergeCallsTotal / minimum.total),
+      rate_limited: convergeCounters['rateLimited'],
+      route_writes: convergeCounters.routeWrites.total,
+      costly_repeats: convergeCounters.costlyRepeats.total,
+      steady_window_seconds: options.steadyIntervals * options.driftIntervalSeconds,
+      steady_intervals: options.steadyIntervals,
+      steady_cph_calls_per_interval: steadyTotalPerInterval,
+      steady_cph_calls_per_interval_by_operation: steadyPerInterval,
+      steady_list_calls_target: targetListCalls,
+      steady_k8s_writes: steadyWrites,
+      steady_reconciles: steadyReconciles,
+      drift_samples: samples,
+      drift_corrected: driftLatencies.length,
+      drift_p50_seconds: round(percentile(driftLatencies, 50)),
+      drift_p99_seconds: round(percentile(driftLatencies, 99)),
+      drift_max_seconds: round(Math.max(...driftLatencies)),
+      drift_k8s_writes: driftKubeWrites,
+      rss_peak_mib: round(rssPeakMiB, 1),
+      rss_at_converge_mib: round(convergeProc.rssMiB, 1),
+      rss_final_mib: round(finalProc.rssMiB, 1),
+      cpu_seconds_to_converge: round(convergeProc.cpuSeconds),
+      cpu_seconds_total: round(finalProc.cpuSeconds),
+      operator_exit_code: exitCode,
+      baseline: baseline ?? null,
+      targets: {
+        cph_calls_at_most_1_1x_min: convergeCallsTotal <= 1.1 * minimum.total,
+        converge_within_1_2x_lower_bound: convergeSeconds <= 1.2 * bound.seconds,
+        steady_list_calls_per_interval: (steadyPerInterval['ListCloudPhones'] ?? 0) === targetListCalls && steadyTotalPerInterval === targetListCalls,
+        steady_zero_k8s_writes: steadyWrites === 0,
+        rss_at_most_150_mib: rssPeakMiB <= 150,
+      },
+      charts: { converged: chartPath, baseline: options.baseline ? baselineChartPath : null },
+    };
+    await mkdir(path.dirname(out), { recursive: true });
+    await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+
+    const thin = (points: Array<[number, number]>, max = 600): Array<[number, number]> => {
+      if (points.length <= max) return points;
+      const step = points.length / max;
+      const kept: Array<[number, number]> = [];
+      for (let i = 0; i < max; i++) kept.push(points[Math.floor(i * step)] as [number, number]);
+      kept.push(points[points.length - 1] as [number, number]);
+      return kept;
+    };
+    const inSync = watch.inSyncTimeline.filter(([t]) => t <= convergeSeconds + 1);
+    await writeFile(
+      chartPath,
+      renderLineChart({
+        title: `Converged phones, P=${options.phones}, R=${options.routes} (operator)`,
+        xLabel: `seconds since the operator was ready (job ${options.jobMs / 1000} s, ${options.rateLimit} req/s per API, ${options.latencyMs} ms latency)`,
+        yLabel: 'phones',
+        series: [
+          { name: 'on route in CPH', points: thin(onRouteTimeline), color: '#1f77b4', step: true },
+          { name: 'reported inSync in status', points: thin(inSync), color: '#2ca02c', step: true, dashed: true },
+        ],
+        markers: [
+          { x: bound.seconds, label: `lower bound ${round(bound.seconds, 1)} s`, color: '#d62728' },
+          { x: convergeSeconds, label: `converged ${round(convergeSeconds, 1)} s`, color: '#555555' },
+        ],
+        yMax: options.phones,
+      }),
+    );
+    if (options.baseline) {
+      await writeFile(
+        baselineChartPath,
+        renderLineChart({
+          title: `Operator vs per-resource SDK loop, P=${options.phones}, R=${options.routes}`,
+          xLabel: 'seconds since start',
+          yLabel: 'phones on route in CPH',
+          series: [
+            { name: 'operator', points: thin(onRouteTimeline), color: '#1f77b4', step: true },
+            { name: 'baseline (SDK loop)', points: thin(baselineTimeline), color: '#ff7f0e', step: true },
+            { name: 'baseline confirmed', points: thin(baselineConfirmed), color: '#ff7f0e', step: true, dashed: true },
+          ],
+          markers: [{ x: bound.seconds, label: 'lower bound', color: '#d62728' }],
+          yMax: options.phones,
+        }),
+      );
+    }
+    log(`wrote ${out} and ${chartPath}`);
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);
