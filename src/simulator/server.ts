@@ -380,6 +380,8 @@ export class SimulatorServer {
     state.routeWrites.clear();
     state.costlyRepeatsByPhone.clear();
     state.costlyRepeats = 0;
+    state.resendsWhileRunning = 0;
+    state.resendsWhileRunningByPhone.clear();
     state.overlappingWrites = 0;
     state.overlaps.length = 0;
     state.jobsSucceeded = 0;
@@ -407,6 +409,7 @@ export class SimulatorServer {
       faults: { ...this.faultCounts },
       routeWrites: { total: writes, phones: state.routeWrites.size, byPhone: Object.fromEntries(state.routeWrites) },
       costlyRepeats: { total: state.costlyRepeats, byPhone: Object.fromEntries(state.costlyRepeatsByPhone) },
+      resendsWhileRunning: { total: state.resendsWhileRunning, byPhone: Object.fromEntries(state.resendsWhileRunningByPhone) },
       overlappingWrites: { total: state.overlappingWrites, samples: state.overlaps.slice(0, 100) },
       jobs: { created: state.jobs.created, running: state.jobs.due.size, succeeded: state.jobsSucceeded, failed: state.jobsFailed, kept: state.jobs.size, evicted: state.jobs.evicted },
     };

@@ -65,6 +65,9 @@ export class CphState {
   readonly routeWrites = new Map<string, number>();
   readonly costlyRepeatsByPhone = new Map<string, number>();
   costlyRepeats = 0;
+  /** Writes of the value a still-running job for the phone is already setting. */
+  readonly resendsWhileRunningByPhone = new Map<string, number>();
+  resendsWhileRunning = 0;
   overlappingWrites = 0;
   readonly overlaps: Overlap[] = [];
   jobsSucceeded = 0;
@@ -236,6 +239,10 @@ export class CphState {
     if (repeat) {
       this.costlyRepeats++;
       this.costlyRepeatsByPhone.set(phone.phoneId, (this.costlyRepeatsByPhone.get(phone.phoneId) ?? 0) + 1);
+    }
+    if (phone.runningJobId !== undefined && this.jobs.get(phone.runningJobId)?.trafficType === trafficType) {
+      this.resendsWhileRunning++;
+      this.resendsWhileRunningByPhone.set(phone.phoneId, (this.resendsWhileRunningByPhone.get(phone.phoneId) ?? 0) + 1);
     }
     if (phone.runningJobId !== undefined) {
       const runningIdentity = this.jobIdentity.get(phone.runningJobId) ?? '';

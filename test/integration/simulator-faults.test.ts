@@ -186,9 +186,12 @@ describe('CPH simulator: faults, throttling and determinism', function () {
     expect(counters.overlappingWrites.total).to.equal(1);
     expect(counters.overlappingWrites.samples[0]).to.include({ phoneId: phones[0].phone_id, runningIdentity: 'ak:AK', identity: 'ak:AK2' });
     expect(counters.routeWrites.byPhone[phones[0].phone_id]).to.equal(2);
+    expect(counters.resendsWhileRunning.byPhone[phones[0].phone_id]).to.equal(1);
+    expect(counters.costlyRepeats.total).to.equal(0);
     const reset = await admin(sim, 'POST', '/_sim/counters/reset');
     expect(reset.total).to.equal(0);
     expect(reset.overlappingWrites.total).to.equal(0);
+    expect(reset.resendsWhileRunning.total).to.equal(0);
     expect((await admin(sim, 'GET', '/_sim/writes')).writes).to.deep.equal([]);
   });
 });
