@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { signRequest } from '../../src/cph/signer.js';
+import { Authenticator } from '../../src/simulator/auth.js';
 import { Fleet, type SimPhone } from '../../src/simulator/fleet.js';
 import { DueQueue, JobStore, type SimJob } from '../../src/simulator/jobs.js';
 import { defaultReadings, type RuntimeSettings } from '../../src/simulator/options.js';
@@ -155,5 +157,43 @@ describe('simulator run-time settings', () => {
     expect(r).to.include({ notFoundStatus: 400, maxListLimit: 100, refuseNotRunning: true });
     expect(applyReadings(r, { notFoundStatus: 418 })).to.contain('notFoundStatus');
     expect(applyReadings(r, { jobErrorFields: 'maybe' })).to.contain('jobErrorFields');
+  });
+});
+
+describe('simulator authenticator', () => {
+  const now = Date.UTC(2026, 0, 1, 12, 0, 0);
+  const auth = new Authenticator([{ ak: 'AK', sk: 'SK' }]);
+  const request = (headers: Record<string, string>, body = '') => {
+    const url = new URL('https://cph.example.com/v1/P/cloud-phone/phones-traffic?b=2&a=1');
+    const signed = signRequest({ method: 'POST', url, headers, body }, { ak: 'AK', sk: 'SK' }, new Date(now));
+    const lower: Record<string, string> = { host: url.host };
+    for (const [k, v] of Object.entries({ ...headers, ...signed })) lower[k.toLowerCase()] = v;
+    return { method: 'POST', rawUrl: url.pathname + url.search, headers: lower, body: Buffer.from(body) };
+  };
+
+  it('accepts the Go SDK style (X-Project-Id signed) over the raw body and names the AK', () => {
+    const result = auth.authenticate(request({ 'Content-Type': 'application/json', 'X-Project-Id': 'P' }, '{"a": 1}\n'), now);
+    expect(result).to.deep.equal({ ok: true, identity: 'ak:AK' });
+  });
+
+  it('refuses a changed body byte, header or query', () => {
+    const base = request({ 'Content-Type': 'application/json' }, '{"a":1}');
+    expect(auth.authenticate({ ...base, body: Buffer.from('{"a":2}') }, now).ok).to.equal(false);
+    expect(auth.authenticate({ ...base, headers: { ...base.headers, 'content-type': 'text/plain' } }, now).ok).to.equal(false);
+    expect(auth.authenticate({ ...base, rawUrl: base.rawUrl.replace('b=2', 'b=3') }, now).ok).to.equal(false);
+    // Unsigned headers may change.
+    expect(auth.authenticate({ ...base, headers: { ...base.headers, 'user-agent': 'x' } }, now).ok).to.equal(true);
+  });
+
+  it('tokens expire and can be revoked', () => {
+    const { token } = auth.issueToken('u', 'd', now, 1000);
+    expect(auth.authenticate({ method: 'GET', rawUrl: '/', headers: { 'x-auth-token': token }, body: Buffer.alloc(0) }, now + 999)).to.deep.equal({
+      ok: true,
+      identity: 'token:u@d',
+    });
+    expect(auth.authenticate({ method: 'GET', rawUrl: '/', headers: { 'x-auth-token': token }, body: Buffer.alloc(0) }, now + 1000).ok).to.equal(false);
+    const second = auth.issueToken('u', 'd', now, 1000).token;
+    auth.revokeTokens();
+    expect(auth.authenticate({ method: 'GET', rawUrl: '/', headers: { 'x-auth-token': second }, body: Buffer.alloc(0) }, now).ok).to.equal(false);
   });
 });
