@@ -73,6 +73,24 @@ const program = new Command()
   .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).default('info'))
   .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'text']));
 
+program.addHelpText(
+  'after',
+  `
+Serves the CPH paths under /v1/{project_id}/cloud-phone/ (phones, phones/{id}, phones-traffic, jobs, jobs/{id}),
+IAM at POST /v3/auth/tokens, and an admin API without auth:
+  GET  /_sim/health | /_sim/phones[?phone_name_prefix=&offset=&limit=] | /_sim/phones/{id}
+  POST /_sim/phones/{id}/traffic {traffic_type}      out-of-band route change (drift), no job
+  POST /_sim/traffic {traffic_type, phone_ids | phone_name_prefix}   bulk drift
+  POST /_sim/phones/{id}/status {status}
+  GET|POST /_sim/faults {faultRate, faultKinds, latencyMs, rateLimit, retryAfterSeconds, jobMs, jobFailureRate, unreachable}
+  GET|POST /_sim/faults/script {faults: [{kind, operation?, count?}]}
+  GET|POST /_sim/readings {jobErrorFields, notFoundStatus, maxListLimit, restartOnRouteChange, refuseNotRunning,
+                           repeatCreatesJob, errorBody, tooManyIdsErrorCode, skewErrorCode}
+  GET  /_sim/counters   POST /_sim/counters/reset   GET /_sim/writes[?since=seq]
+  POST /_sim/tokens/revoke   POST /_sim/locks/reset
+Five bad signatures in a row lock an AK for 5 minutes (POST /_sim/locks/reset clears). See docs/cph-simulator.md.`,
+);
+
 program.parse();
 const opts = program.opts<Record<string, unknown>>();
 
