@@ -369,7 +369,10 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
 
     describe("as the operator's ServiceAccount (a token from the TokenRequest API, deploy/'s RBAC alone)", () => {
       before(async function () {
-        this.timeout(60_000);
+        this.timeout(120_000);
+        // Installed by the test above too; applied again so that these tests stand alone (--grep).
+        mustKubectl(['apply', '-k', 'deploy/'], { kubeconfig: admin });
+        mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/cloudphoneroutes.cloudphone.dev'], { kubeconfig: admin });
         const token = await cp.mintToken(OPERATOR_NAMESPACE, SERVICE_ACCOUNT, 3600);
         saKubeconfig = await cp.writeKubeconfigForToken(token, join(scratch, 'operator.kubeconfig'));
         expect(mustKubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], { kubeconfig: saKubeconfig }).stdout).to.equal(SA_USER);
@@ -486,8 +489,10 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
             spec: { holderIdentity: 'cph-route-operator-0', leaseDurationSeconds: 15 },
           }),
         });
-        mustKubectl(['-n', OPERATOR_NAMESPACE, 'get', 'lease', lease], as);
-        mustKubectl(['-n', OPERATOR_NAMESPACE, 'annotate', 'lease', lease, 'renewed=1'], as);
+        // Renewal is an update (PUT with the resourceVersion read), as client-go's leader election does.
+        const held = JSON.parse(mustKubectl(['-n', OPERATOR_NAMESPACE, 'get', 'lease', lease, '-o', 'json'], as).stdout) as { spec: Record<string, unknown> };
+        held.spec.renewTime = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+        mustKubectl(['replace', '-f', '-'], { ...as, input: JSON.stringify(held) });
         // The per-resource credentials in the route's namespace.
         mustKubectl(['-n', routeNamespace, 'get', 'secret', 'cph-account'], as);
         // Leave the route deletable by others (no operator runs here to remove the finalizer).
@@ -528,7 +533,12 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
             kubeconfigPath: saKubeconfig,
             cphEndpoint: simulator.url,
             projectId: simulator.projectId,
-            env: { HUAWEICLOUD_SDK_AK: credentials.ak, HUAWEICLOUD_SDK_SK: credentials.sk, POD_NAMESPACE: OPERATOR_NAMESPACE },
+            env: {
+              HUAWEICLOUD_SDK_AK: credentials.ak,
+              HUAWEICLOUD_SDK_SK: credentials.sk,
+              HUAWEICLOUD_SDK_PROJECT_ID: simulator.projectId,
+              POD_NAMESPACE: OPERATOR_NAMESPACE,
+            },
             extraArgs: ['--leader-elect', `--leader-election-namespace=${OPERATOR_NAMESPACE}`, `--leader-election-id=${leaseName}`],
           });
           const routes = new Routes(cp.kubeConfig());
@@ -582,7 +592,9 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           expect(refused, 'log lines about refused Kubernetes calls').to.deep.equal([]);
           expect(await operator.stop('SIGTERM')).to.equal(0);
         } catch (error) {
-          if (operator) console.error(operator.logs().slice(-60).join('\n'));
+          // What the operator saw and wrote, for whoever reads the failure.
+          const status = kubectl(['-n', routeNamespace, 'get', 'cloudphoneroutes.cloudphone.dev', '-o', 'yaml'], { kubeconfig: admin }).stdout;
+          console.error(`--- routes in ${routeNamespace}:\n${status}\n--- operator log (last 100 lines):\n${operator?.logs().slice(-100).join('\n') ?? '(not started)'}`);
           throw error;
         } finally {
           await operator?.stop('SIGKILL');
