@@ -2,18 +2,20 @@
  * The certificates and keys of a throwaway control plane. Everything is made fresh for each start and lives
  * only in the control plane's own directory: a serving CA and the serving certificate for 127.0.0.1 and
  * localhost, a separate client CA and the admin's client certificate (group system:masters), and the key pair
- * that signs ServiceAccount tokens. node-forge lays out the X.509 certificates, which node:crypto cannot do;
- * node:crypto makes the keys (in parallel, off the main thread) and computes the signatures, both of which
- * are orders of magnitude slower in forge's pure JavaScript RSA.
+ * that signs ServiceAccount tokens (ES256).
+ *
+ * All keys are ECDSA P-256, made by node:crypto in microseconds (RSA-2048 key generation costs seconds on a
+ * loaded two-core machine, and every test process starts a control plane). node:crypto cannot build X.509
+ * certificates and node-forge cannot hold EC keys, so node-forge lays out the certificate fields (names,
+ * validity, extensions), the EC public key and the ecdsa-with-SHA256 algorithm are put in their places, and
+ * node:crypto signs the result.
  */
-import { generateKeyPair, randomBytes, sign } from 'node:crypto';
+import { createHash, generateKeyPair, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
-
-/** forge.pki.getTBSCertificate exists (x509.js) but is missing from @types/node-forge. */
-const forgeX509 = forge.pki as unknown as { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 };
+const { asn1 } = forge;
 
 export interface KeyPairPem {
   readonly privateKeyPem: string;
@@ -36,20 +38,47 @@ export interface ControlPlanePki {
 export const ADMIN_USER = 'cph-admin';
 export const ADMIN_GROUP = 'system:masters';
 
-export async function rsaKeyPair(): Promise<KeyPairPem> {
-  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  });
-  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+const TBS_SIGNATURE_INDEX = 2; // TBSCertificate: version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, ...
+const TBS_PUBLIC_KEY_INDEX = 6;
+
+/** forge.pki.getTBSCertificate exists (x509.js) but is missing from @types/node-forge. */
+const forgeX509 = forge.pki as unknown as { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 };
+
+interface EcKey {
+  readonly privateKey: KeyObject;
+  readonly privateKeyPem: string;
+  readonly publicKeyPem: string;
+  readonly spkiDer: Buffer;
+  /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
+  readonly keyIdentifier: string;
+}
+
+async function ecKey(): Promise<EcKey> {
+  const { privateKey, publicKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
+  const spkiDer = publicKey.export({ type: 'spki', format: 'der' });
+  const spki = asn1.fromDer(spkiDer.toString('binary'));
+  const bits = ((spki.value as forge.asn1.Asn1[])[1]?.value as string).slice(1); // drop the unused-bits byte
+  return {
+    privateKey,
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    spkiDer,
+    keyIdentifier: createHash('sha1').update(Buffer.from(bits, 'binary')).digest('binary'),
+  };
+}
+
+interface Issued {
+  readonly certPem: string;
+  readonly subject: forge.pki.CertificateField[];
+  readonly key: EcKey;
 }
 
 interface CertificateRequest {
   readonly commonName: string;
   readonly organization?: string;
-  readonly keys: KeyPairPem;
-  readonly issuer?: { readonly cert: forge.pki.Certificate; readonly keyPem: string };
+  readonly key: EcKey;
+  readonly issuer?: Issued;
   readonly kind: 'ca' | 'server' | 'client';
   readonly ipAddresses?: readonly string[];
   readonly dnsNames?: readonly string[];
@@ -62,9 +91,17 @@ function serialNumber(): string {
   return bytes.toString('hex');
 }
 
-function issueCertificate(request: CertificateRequest): { cert: forge.pki.Certificate; certPem: string } {
+function ecdsaWithSha256(): forge.asn1.Asn1 {
+  // AlgorithmIdentifier with the parameters absent, as RFC 5758 requires for ECDSA.
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(ECDSA_WITH_SHA256).getBytes()),
+  ]);
+}
+
+function issueCertificate(request: CertificateRequest): Issued {
   const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(request.keys.publicKeyPem);
+  // forge lays out only RSA keys; a placeholder stands in and is replaced by the EC key below.
+  cert.publicKey = forge.pki.setRsaPublicKey(new forge.jsbn.BigInteger('3'), new forge.jsbn.BigInteger('3'));
   cert.serialNumber = serialNumber();
   const now = Date.now();
   cert.validity.notBefore = new Date(now - 60 * 60 * 1000);
@@ -72,7 +109,7 @@ function issueCertificate(request: CertificateRequest): { cert: forge.pki.Certif
   const subject: forge.pki.CertificateField[] = [{ name: 'commonName', value: request.commonName }];
   if (request.organization !== undefined) subject.push({ name: 'organizationName', value: request.organization });
   cert.setSubject(subject);
-  cert.setIssuer(request.issuer ? request.issuer.cert.subject.attributes : subject);
+  cert.setIssuer(request.issuer ? request.issuer.subject : subject);
 
   const extensions: object[] = [];
   if (request.kind === 'ca') {
@@ -80,7 +117,7 @@ function issueCertificate(request: CertificateRequest): { cert: forge.pki.Certif
     extensions.push({ name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true });
   } else {
     extensions.push({ name: 'basicConstraints', cA: false });
-    extensions.push({ name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true });
+    extensions.push({ name: 'keyUsage', digitalSignature: true, critical: true });
     extensions.push(request.kind === 'server' ? { name: 'extKeyUsage', serverAuth: true } : { name: 'extKeyUsage', clientAuth: true });
   }
   const altNames = [
@@ -88,52 +125,50 @@ function issueCertificate(request: CertificateRequest): { cert: forge.pki.Certif
     ...(request.ipAddresses ?? []).map((ip) => ({ type: 7, ip })),
   ];
   if (altNames.length > 0) extensions.push({ name: 'subjectAltName', altNames });
-  extensions.push({ name: 'subjectKeyIdentifier' });
-  if (request.issuer) {
-    const issuerKeyId = request.issuer.cert.generateSubjectKeyIdentifier().getBytes();
-    extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: issuerKeyId });
-  }
+  extensions.push({
+    name: 'subjectKeyIdentifier',
+    value: asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, request.key.keyIdentifier),
+  });
+  const signer = request.issuer?.key ?? request.key;
+  extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: signer.keyIdentifier });
   cert.setExtensions(extensions);
 
-  // What forge's cert.sign(key, sha256) does, with the RSA signature computed natively.
-  const signingKeyPem = request.issuer ? request.issuer.keyPem : request.keys.privateKeyPem;
-  cert.md = forge.md.sha256.create();
-  cert.signatureOid = cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption as string;
-  cert.tbsCertificate = forgeX509.getTBSCertificate(cert);
-  const tbsDer = Buffer.from(forge.asn1.toDer(cert.tbsCertificate).getBytes(), 'binary');
-  cert.signature = sign('sha256', tbsDer, signingKeyPem).toString('binary');
-  return { cert, certPem: forge.pki.certificateToPem(cert) };
+  cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption as string; // placeholder, replaced below
+  const tbs = forgeX509.getTBSCertificate(cert);
+  const fields = tbs.value as forge.asn1.Asn1[];
+  fields[TBS_SIGNATURE_INDEX] = ecdsaWithSha256();
+  fields[TBS_PUBLIC_KEY_INDEX] = asn1.fromDer(request.key.spkiDer.toString('binary'));
+  const tbsDer = asn1.toDer(tbs).getBytes();
+  const signature = sign('sha256', Buffer.from(tbsDer, 'binary'), signer.privateKey); // DER Ecdsa-Sig-Value
+  const certificate = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    tbs,
+    ecdsaWithSha256(),
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, `\u0000${signature.toString('binary')}`),
+  ]);
+  const certPem = forge.pem.encode({ type: 'CERTIFICATE', body: asn1.toDer(certificate).getBytes() }, { maxline: 64 });
+  return { certPem, subject, key: request.key };
 }
 
-/** Makes every certificate and key a control plane on 127.0.0.1 needs. */
+/** Makes every certificate and key a control plane on 127.0.0.1 needs, in a few milliseconds. */
 export async function createControlPlanePki(): Promise<ControlPlanePki> {
-  const [servingCaKeys, servingKeys, clientCaKeys, adminKeys, serviceAccount] = await Promise.all(
-    Array.from({ length: 5 }, () => rsaKeyPair()),
-  );
-  const servingCa = issueCertificate({ commonName: 'cph-route-operator test serving CA', keys: servingCaKeys, kind: 'ca' });
+  const [servingCaKey, servingKey, clientCaKey, adminKey, serviceAccountKey] = await Promise.all(Array.from({ length: 5 }, () => ecKey()));
+  const servingCa = issueCertificate({ commonName: 'cph-route-operator test serving CA', key: servingCaKey, kind: 'ca' });
   const serving = issueCertificate({
     commonName: 'kube-apiserver',
-    keys: servingKeys,
+    key: servingKey,
     kind: 'server',
-    issuer: { cert: servingCa.cert, keyPem: servingCaKeys.privateKeyPem },
+    issuer: servingCa,
     ipAddresses: ['127.0.0.1'],
     dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
   });
-
-  const clientCa = issueCertificate({ commonName: 'cph-route-operator test client CA', keys: clientCaKeys, kind: 'ca' });
-  const admin = issueCertificate({
-    commonName: ADMIN_USER,
-    organization: ADMIN_GROUP,
-    keys: adminKeys,
-    kind: 'client',
-    issuer: { cert: clientCa.cert, keyPem: clientCaKeys.privateKeyPem },
-  });
-
+  const clientCa = issueCertificate({ commonName: 'cph-route-operator test client CA', key: clientCaKey, kind: 'ca' });
+  const admin = issueCertificate({ commonName: ADMIN_USER, organization: ADMIN_GROUP, key: adminKey, kind: 'client', issuer: clientCa });
+  const certified = (issued: Issued): CertifiedKey => ({ certPem: issued.certPem, keyPem: issued.key.privateKeyPem });
   return {
-    servingCa: { certPem: servingCa.certPem, keyPem: servingCaKeys.privateKeyPem },
-    serving: { certPem: serving.certPem, keyPem: servingKeys.privateKeyPem },
-    clientCa: { certPem: clientCa.certPem, keyPem: clientCaKeys.privateKeyPem },
-    admin: { certPem: admin.certPem, keyPem: adminKeys.privateKeyPem },
-    serviceAccount,
+    servingCa: certified(servingCa),
+    serving: certified(serving),
+    clientCa: certified(clientCa),
+    admin: certified(admin),
+    serviceAccount: { privateKeyPem: serviceAccountKey.privateKeyPem, publicKeyPem: serviceAccountKey.publicKeyPem },
   };
 }

@@ -1,0 +1,34 @@
+/**
+ * Measures the figures docs/testing.md reports: warm start time of the control plane (binaries cached, from
+ * startControlPlane() to /readyz ok and the default namespace present) and the resident memory of etcd and
+ * kube-apiserver once idle. Usage: npx tsx test/cluster/measure.ts [starts=3] [idleSeconds=60]
+ */
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { ensureControlPlaneBinaries, startControlPlane } from './harness.js';
+
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+const starts = Number(process.argv[2] ?? 3);
+const idleSeconds = Number(process.argv[3] ?? 60);
+await ensureControlPlaneBinaries();
+const load = (): string => loadavg().map((value) => value.toFixed(1)).join(' ');
+
+for (let run = 1; run <= starts; run += 1) {
+  const began = performance.now();
+  const plane = await startControlPlane({ loadClient: false });
+  const seconds = (performance.now() - began) / 1000;
+  process.stdout.write(`start ${run}: ready in ${seconds.toFixed(1)} s (load average ${load()})\n`);
+  if (run === starts) {
+    await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+    const etcd = rssMiB(plane.pids.etcd);
+    const apiserver = rssMiB(plane.pids.kubeApiserver);
+    process.stdout.write(
+      `RSS after ${idleSeconds} s idle: etcd ${etcd.toFixed(0)} MiB, kube-apiserver ${apiserver.toFixed(0)} MiB, together ${(etcd + apiserver).toFixed(0)} MiB\n`,
+    );
+  }
+  await plane.stop();
+}
