@@ -4,10 +4,11 @@
  */
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import {
   KubeClient,
   isGone,
@@ -35,6 +36,47 @@ const secretRef: ResourceRef = { group: '', version: 'v1', plural: 'secrets', na
 interface Widget extends KubeObject {
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
+}
+
+/**
+ * A TCP proxy in front of the API server whose `freeze()` makes every open connection go silent without closing
+ * it (what a dead NAT entry or a hung peer looks like); connections opened afterwards work.
+ */
+async function freezableProxy(target: URL): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
+  const pairs: [net.Socket, net.Socket][] = [];
+  const all = new Set<net.Socket>();
+  const server = net.createServer((downstream) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    downstream.pipe(upstream);
+    upstream.pipe(downstream);
+    const end = (): void => {
+      downstream.destroy();
+      upstream.destroy();
+    };
+    downstream.on('error', end);
+    upstream.on('error', end);
+    downstream.on('close', end);
+    upstream.on('close', end);
+    pairs.push([downstream, upstream]);
+    all.add(downstream).add(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    freeze: () => {
+      for (const [downstream, upstream] of pairs.splice(0)) {
+        downstream.unpipe(upstream);
+        upstream.unpipe(downstream);
+        downstream.pause();
+        upstream.pause();
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of all) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 describe('runtime against a real kube-apiserver', function () {
@@ -90,7 +132,7 @@ describe('runtime against a real kube-apiserver', function () {
   });
 
   afterEach(async () => {
-    for (const stop of stoppers.splice(0)) await stop();
+    for (const stop of stoppers.splice(0).reverse()) await stop();
   });
 
   after(() => client?.close());
@@ -150,11 +192,12 @@ describe('runtime against a real kube-apiserver', function () {
       expect(await widgets.delete(ns, 'missing')).to.equal(false);
       let err: unknown;
       try {
-        await widgets.create(ns, { metadata: { name: 'Not_Valid' } });
+        await widgets.create(ns, widget(ns, 'Not_Valid'));
       } catch (e) {
         err = e;
       }
       expect(err).to.have.property('statusCode', 422);
+      expect(err).to.have.property('reason', 'Invalid');
     });
   });
 
@@ -198,6 +241,33 @@ describe('runtime against a real kube-apiserver', function () {
       expect(informer.stats.lists).to.equal(1);
       expect(informer.stats.goneRelists).to.equal(0);
       expect(informer.list()).to.have.length(3);
+    });
+
+    it('watchdog: a watch whose connection goes silent is aborted and re-opened, and nothing is missed', async () => {
+      const ns = await namespace();
+      const cp = await sharedControlPlane();
+      const proxy = await freezableProxy(new URL(cp.server));
+      stoppers.push(() => proxy.close());
+      const kc = new KubeConfig();
+      kc.loadFromString(cp.kubeConfig().exportConfig());
+      const cluster = kc.getCurrentCluster();
+      if (!cluster) throw new Error('no cluster');
+      kc.clusters = kc.clusters.map((c) => (c.name === cluster.name ? { ...c, server: `https://127.0.0.1:${proxy.port}` } : c));
+      const proxied = await KubeClient.create(kc);
+      stoppers.push(() => proxied.close());
+      const { informer, seen } = startInformer<Widget>({
+        client: proxied,
+        namespaces: [ns],
+        watchTimeoutSeconds: 2,
+        watchdogGraceMs: 1_000,
+      });
+      await informer.waitForSync();
+      proxy.freeze();
+      await widgets.create(ns, widget(ns, 'during-freeze'));
+      await waitFor(() => informer.stats.watchdogAborts > 0, { what: 'the watchdog to abort the silent watch' });
+      await waitFor(() => seen.includes(`add ${ns}/during-freeze`), { what: 'the object created during the freeze' });
+      expect(informer.get(`${ns}/during-freeze`)).to.not.equal(undefined);
+      expect(informer.healthy()).to.equal(true);
     });
 
     it('is told 410 Gone by the real server for a too-old resourceVersion, in the shape it re-lists on', async () => {
