@@ -157,7 +157,8 @@ describe('the CRD and src/api/v1alpha1 agree', () => {
     expect(s.credentialsSecretRef!.properties!.accessKeyKey!.pattern).to.equal(c.SECRET_KEY_PATTERN.source);
     expect(s.credentialsSecretRef!.properties!.accessKeyKey!.default).to.equal(c.DEFAULT_ACCESS_KEY_KEY);
     expect(s.credentialsSecretRef!.properties!.secretKeyKey!.default).to.equal(c.DEFAULT_SECRET_KEY_KEY);
-    expect(s.driftCheckInterval!.pattern).to.equal(c.DURATION_PATTERN.source);
+    const form = `self.matches('${c.DURATION_PATTERN.source}')`;
+    expect(s.driftCheckInterval!['x-kubernetes-validations']![0]!.rule).to.equal(form);
     expect(s.driftCheckInterval!.maxLength).to.equal(c.DURATION_MAX_LENGTH);
     expect(s.driftCheckInterval!.default).to.equal(c.DEFAULT_DRIFT_CHECK_INTERVAL);
     expect(s.suspend!.default).to.equal(false);
@@ -170,7 +171,12 @@ describe('the CRD and src/api/v1alpha1 agree', () => {
 
   it('checks the drift interval bounds with CEL, naming the field', () => {
     const rules = spec.properties!.driftCheckInterval!['x-kubernetes-validations']!;
-    expect(rules.map((r) => r.rule)).to.deep.equal(["duration(self) >= duration('10s')", "duration(self) <= duration('24h')"]);
+    const wellFormed = `self.matches('${c.DURATION_PATTERN.source}')`;
+    expect(rules.map((r) => r.rule)).to.deep.equal([
+      wellFormed,
+      `!${wellFormed} || duration(self) >= duration('10s')`,
+      `!${wellFormed} || duration(self) <= duration('24h')`,
+    ]);
     for (const rule of rules) expect(rule.message).to.contain('spec.driftCheckInterval');
     expect(c.MIN_DRIFT_CHECK_INTERVAL_MS).to.equal(10_000);
     expect(c.MAX_DRIFT_CHECK_INTERVAL_MS).to.equal(86_400_000);
