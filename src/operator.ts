@@ -60,7 +60,12 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
   const kc = loadKubeConfig(config.kubeconfig);
   const kube = await KubeClient.create(kc, { onWrite: (verb, resource) => metrics.kubeWrite(verb, resource) });
   const caPem = config.cphCaFile ? await readFile(config.cphCaFile, 'utf8') : undefined;
-  const envCredentials = credentialsFromEnv(process.env);
+  // --project-id and --region stand in for the SDK variables when those are not set.
+  const envCredentials = credentialsFromEnv({
+    ...process.env,
+    ...(config.projectId && !process.env.HUAWEICLOUD_SDK_PROJECT_ID ? { HUAWEICLOUD_SDK_PROJECT_ID: config.projectId } : {}),
+    ...(config.region && !process.env.HUAWEICLOUD_SDK_REGION ? { HUAWEICLOUD_SDK_REGION: config.region } : {}),
+  });
   if (!envCredentials.ok) logger.warn('no default CPH credentials; only resources with spec.credentialsSecretRef can be served', { reason: envCredentials.error.message });
 
   const informer = new Informer<KubeObject>({ client: kube, resource: routeResource, namespaces: config.namespaces, clock, logger });

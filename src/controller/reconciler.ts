@@ -255,7 +255,8 @@ export class RouteReconciler implements Reconciler {
         this.options.events.record(this.ref(route), 'Warning', 'JobFailed', 'ChangeRoute', `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim());
 
     const status = nextStatus({ generation: meta.generation, previous, plan: mine, events, ...(failure ? { failure } : {}), now: now() });
-    await this.writeStatus(key, meta, previous, status);
+    const wrote = await this.writeStatus(key, meta, previous, status);
+    this.options.logger.debug('reconciled', { resource: key, generation: meta.generation, summary: status.summary, sent: mine.toChange.length, events: events.length, statusWritten: wrote });
     this.options.metrics?.phonesByState(key, status.summary);
     if (failure) throw new RoundFailedError(failure.reason, { cause: undefined });
 
@@ -316,10 +317,12 @@ export class RouteReconciler implements Reconciler {
     return cached;
   }
 
-  private async writeStatus(key: string, meta: Metadata, previous: CloudPhoneRouteStatus | undefined, next: CloudPhoneRouteStatus): Promise<void> {
-    if (!statusChanged(previous, next)) return;
+  /** Patches the status when it differs from the previous one; says whether it wrote. */
+  private async writeStatus(key: string, meta: Metadata, previous: CloudPhoneRouteStatus | undefined, next: CloudPhoneRouteStatus): Promise<boolean> {
+    if (!statusChanged(previous, next)) return false;
     await this.options.updater.patchStatus(meta.namespace, meta.name, next);
     this.lastWritten.set(key, { generation: meta.generation, status: next });
+    return true;
   }
 
   private async removeFinalizer(meta: Metadata): Promise<void> {

@@ -49,7 +49,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           ...base,
           winston.format.printf(({ timestamp, level, message, ...fields }) => {
             const rest = Object.entries(fields)
-              .filter(([key]) => typeof key === 'string')
+              .filter(([key, value]) => typeof key === 'string' && value !== undefined)
               .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
               .join(' ');
             return `${String(timestamp)} ${level.toUpperCase().padEnd(5)} ${String(message)}${rest ? ' ' + rest : ''}`;

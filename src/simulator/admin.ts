@@ -163,6 +163,10 @@ export function applySettings(settings: RuntimeSettings, body: Record<string, un
         if (!isNonNegative(value)) return `${key} must be a number >= 0`;
         next[key] = value;
         break;
+      case 'failJobsForPhones':
+        if (!Array.isArray(value) || !value.every((id) => typeof id === 'string')) return 'failJobsForPhones must be a list of phone IDs';
+        next.failJobsForPhones = [...value] as string[];
+        break;
       case 'unreachable':
         if (typeof value !== 'boolean') return 'unreachable must be a boolean';
         next.unreachable = value;

@@ -82,7 +82,7 @@ IAM at POST /v3/auth/tokens, and an admin API without auth:
   POST /_sim/phones/{id}/traffic {traffic_type}      out-of-band route change (drift), no job
   POST /_sim/traffic {traffic_type, phone_ids | phone_name_prefix}   bulk drift
   POST /_sim/phones/{id}/status {status}
-  GET|POST /_sim/faults {faultRate, faultKinds, latencyMs, rateLimit, retryAfterSeconds, jobMs, jobFailureRate, unreachable}
+  GET|POST /_sim/faults {faultRate, faultKinds, latencyMs, rateLimit, retryAfterSeconds, jobMs, jobFailureRate, failJobsForPhones, unreachable}
   GET|POST /_sim/faults/script {faults: [{kind, operation?, count?}]}
   GET|POST /_sim/readings {jobErrorFields, notFoundStatus, maxListLimit, restartOnRouteChange, refuseNotRunning,
                            repeatCreatesJob, errorBody, tooManyIdsErrorCode, skewErrorCode}

@@ -54,6 +54,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     rateLimit: options.rateLimit ?? 200,
     retryAfterSeconds: options.retryAfterSeconds ?? 1,
     unreachable: false,
+    failJobsForPhones: [],
   };
   const fleet = new Fleet({
     phones: options.phones ?? 1000,

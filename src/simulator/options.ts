@@ -69,6 +69,8 @@ export interface RuntimeSettings {
   retryAfterSeconds: number;
   /** Every API connection is reset at once, as if the endpoint were down. */
   unreachable: boolean;
+  /** Jobs for these phones always fail (admin only), for tests of one failing phone among others. */
+  failJobsForPhones: string[];
 }
 
 export interface SimulatorOptions extends Partial<Readings> {

@@ -254,7 +254,8 @@ export class CphState {
       }
     }
     const instant = repeat && !this.readings.repeatCreatesJob;
-    const willFail = !instant && unitFor(this.seed, `job:${phone.phoneId}:${n}`) < this.settings.jobFailureRate;
+    const willFail =
+      !instant && (this.settings.failJobsForPhones.includes(phone.phoneId) || unitFor(this.seed, `job:${phone.phoneId}:${n}`) < this.settings.jobFailureRate);
     const job: SimJob = {
       jobId: this.jobIds.hex(32),
       requestId,

@@ -138,7 +138,7 @@ describe('simulator randomness', () => {
 
 describe('simulator run-time settings', () => {
   const settings = (): RuntimeSettings => ({
-    latencyMs: 0, jobMs: 1, jobFailureRate: 0, faultRate: 0, faultKinds: ['500'], rateLimit: 200, retryAfterSeconds: 1, unreachable: false,
+    latencyMs: 0, jobMs: 1, jobFailureRate: 0, faultRate: 0, faultKinds: ['500'], rateLimit: 200, retryAfterSeconds: 1, unreachable: false, failJobsForPhones: [],
   });
 
   it('applies valid settings and refuses invalid ones without a partial change', () => {
