@@ -602,6 +602,66 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           await simulator.close();
         }
       });
+
+      // A Role that lacks one permission: the operator must say which, not fail silently. The limited
+      // ServiceAccount gets deploy/'s operator ClusterRole minus the status subresource rule.
+      it('a missing permission is reported clearly by the operator: the log names the ServiceAccount, verb, resource and namespace', async function () {
+        if (!existsSync(join(root, 'src/main.ts'))) this.skip(); // the command lands with the reconciler
+        this.timeout(240_000);
+        const limited = uniqueName('cph-route-operator-limited');
+        const rendered = render('deploy');
+        const full = find(rendered, 'ClusterRole', 'cph-route-operator');
+        const rules = (full.rules ?? []).filter((r) => !r.resources.includes('cloudphoneroutes/status'));
+        const leases = find(rendered, 'Role', 'cph-route-operator-leader-election');
+        const subjects = [{ kind: 'ServiceAccount', name: limited, namespace: OPERATOR_NAMESPACE }];
+        mustKubectl(['apply', '-f', '-'], {
+          kubeconfig: admin,
+          input: JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'List',
+            items: [
+              { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: limited, namespace: OPERATOR_NAMESPACE } },
+              { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: limited }, rules },
+              { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: limited }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: limited }, subjects },
+              { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: `${limited}-secrets` }, rules: find(rendered, 'ClusterRole', 'cph-route-operator-secret-reader').rules },
+              { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${limited}-secrets` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${limited}-secrets` }, subjects },
+              { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: limited, namespace: OPERATOR_NAMESPACE }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: leases.metadata.name }, subjects },
+            ],
+          }),
+        });
+        const kubeconfig = await cp.writeKubeconfigForToken(await cp.mintToken(OPERATOR_NAMESPACE, limited, 3600), join(scratch, 'limited.kubeconfig'));
+        const credentials = { ak: 'AKDEPLOYSA0000000003', sk: 'deploy-sa-secret-key-0003' };
+        const simulator = await startSimulator({ projectId: 'deploysaproject0000000000000002', credentials: [credentials], phones: 8, jobMs: 200 });
+        const sim = new SimAdmin(simulator.url);
+        const namespace = uniqueName('deploy-limited');
+        mustKubectl(['create', 'namespace', namespace], { kubeconfig: admin });
+        let operator: OperatorProcess | undefined;
+        try {
+          const phones = (await sim.phones()).slice(0, 2).map((p) => p.phone_id);
+          operator = await startOperator({
+            name: 'operator-missing-permission',
+            kubeconfigPath: kubeconfig,
+            cphEndpoint: simulator.url,
+            projectId: simulator.projectId,
+            env: { HUAWEICLOUD_SDK_AK: credentials.ak, HUAWEICLOUD_SDK_SK: credentials.sk, HUAWEICLOUD_SDK_PROJECT_ID: simulator.projectId, POD_NAMESPACE: OPERATOR_NAMESPACE },
+            extraArgs: ['--leader-elect', `--leader-election-namespace=${OPERATOR_NAMESPACE}`, `--leader-election-id=${uniqueName('leader')}`, `--namespaces=${namespace}`],
+          });
+          await new Routes(cp.kubeConfig()).create(namespace, 'cannot-write-status', { trafficType: 'routing', phoneIds: phones });
+          const line = await waitFor(
+            () => operator!.logs().find((l) => /forbidden/i.test(l) && /status/.test(l) && l.includes(`system:serviceaccount:${OPERATOR_NAMESPACE}:${limited}`)),
+            { timeoutMs: 60_000, what: 'a log line naming the refused status write and the ServiceAccount' },
+          );
+          expect(line).to.contain('cannot patch resource \\"cloudphoneroutes/status\\" in API group \\"cloudphone.dev\\"');
+          expect(line).to.contain(namespace);
+        } catch (error) {
+          console.error(`--- operator log (last 60 lines):\n${operator?.logs().slice(-60).join('\n') ?? '(not started)'}`);
+          throw error;
+        } finally {
+          await operator?.stop('SIGKILL');
+          sim.close();
+          await simulator.close();
+        }
+      });
     });
   });
 });
