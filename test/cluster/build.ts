@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,6 +135,21 @@ async function buildTarget(target: BuildTarget, outputPath: string, progress: Pr
   progress(`built ${target.name} ${target.version} in ${formatElapsed(Date.now() - started)}`);
 }
 
+/** Deletes `<binary>.partial-<pid>` files left by builds whose process was killed. */
+async function removeAbandonedPartials(cacheDir: string): Promise<void> {
+  for (const entry of await readdir(cacheDir)) {
+    const match = /\.partial-(\d+)$/.exec(entry);
+    if (!match) continue;
+    let alive = true;
+    try {
+      process.kill(Number(match[1]), 0);
+    } catch (error) {
+      alive = (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) await rm(join(cacheDir, entry), { force: true });
+  }
+}
+
 /**
  * Returns the cached binaries, building those that are missing. Safe to call from several processes: each
  * build writes to its own temporary file and the last rename wins with an identical binary.
@@ -143,6 +158,7 @@ export async function ensureControlPlaneBinaries(options: { progress?: ProgressS
   const progress = options.progress ?? defaultProgress;
   const cacheDir = controlPlaneCacheDir();
   await mkdir(cacheDir, { recursive: true });
+  await removeAbandonedPartials(cacheDir);
   const paths = { etcd: join(cacheDir, 'etcd'), 'kube-apiserver': join(cacheDir, 'kube-apiserver') };
   for (const target of TARGETS) {
     if (!(await isExecutable(paths[target.name]))) await buildTarget(target, paths[target.name], progress);
