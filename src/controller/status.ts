@@ -157,7 +157,7 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
       break;
     }
     case 'NotFound':
-      entry = { phoneId: phone.phoneId, state: 'NotFound', desired: phone.desired, errorMessage: 'CPH does not know this phone in the project; check spec.phoneIds' };
+      entry = { phoneId: phone.phoneId, state: 'NotFound', desired: phone.desired, errorCode: 'CPS.0005', errorMessage: 'CPH does not know this phone in the project; check spec.phoneIds' };
       break;
     case 'Conflict': {
       const others = (phone.claimedBy ?? []).map((c) => `${c.key} (${c.trafficType})`).join(', ');

@@ -159,7 +159,8 @@ describe('operator end to end', function () {
     await routes.waitForCondition(ns, 'want-routing', 'Ready', 'False');
     const again = (await admin.counters()).routeWrites.byPhone[shared] ?? 0;
     expect(again).to.equal(settled);
-    expect((await admin.phone(onlyA)).traffic_type).to.equal('routing');
+    await waitFor(async () => (await admin.phone(onlyA)).traffic_type === 'routing', { what: 'the unshared phone of want-routing on routing' });
+    expect((await admin.counters()).routeWrites.byPhone[shared] ?? 0).to.equal(settled);
   });
 
   it('follows a spec change made while jobs run', async () => {

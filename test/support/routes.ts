@@ -11,10 +11,10 @@ import {
   CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
+  loadYaml,
   setHeaderOptions,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
 import { waitFor } from './wait.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -48,7 +48,9 @@ export interface RouteObject {
 /** Creates or updates the project's CRD and waits until it is Established. */
 export async function installCrd(kc: KubeConfig): Promise<void> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
-  const crd = parseYaml(await readFile(crdPath, 'utf8')) as V1CustomResourceDefinition;
+  // loadYaml maps the YAML onto client-node's models (x-kubernetes-validations, enum, default kept);
+  // a plain parse would lose every key the models spell differently.
+  const crd = loadYaml<V1CustomResourceDefinition>(await readFile(crdPath, 'utf8'));
   const name = crd.metadata?.name ?? '';
   try {
     const existing = await api.readCustomResourceDefinition({ name });

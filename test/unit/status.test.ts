@@ -280,7 +280,7 @@ describe('status', () => {
       const s = nextStatus({ generation: 1, plan: planOf({ resources: [routing({ phoneIds: ['ghost', 'p1'] })], phones: fleet(['p1'], 'routing') }), now: T0 });
       expect(condition(s, 'Ready')).to.deep.include({ status: 'False', reason: 'PhonesNotFound', message: '1 not found in CPH (check spec.phoneIds); 1 of 2 phones on routing' });
       expect(condition(s, 'Stalled')?.reason).to.equal('PhonesNotFound');
-      expect(s.phones![0]).to.deep.equal({ phoneId: 'ghost', state: 'NotFound', desired: 'routing', errorMessage: 'CPH does not know this phone in the project; check spec.phoneIds', lastTransitionTime: S0 });
+      expect(s.phones![0]).to.deep.equal({ phoneId: 'ghost', state: 'NotFound', desired: 'routing', errorCode: 'CPS.0005', errorMessage: 'CPH does not know this phone in the project; check spec.phoneIds', lastTransitionTime: S0 });
     });
 
     it('phones not running: Reconciling=True PhonesNotRunning, the entry names the CPH status', () => {
