@@ -162,7 +162,7 @@ export class RouteReconciler implements Reconciler {
     } catch (error) {
       if (!(error instanceof AccountError)) throw error;
       this.options.accounts.release(key);
-      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure: classifyFailure(error), suspended: spec.suspend === true, deleting, now: now() }));
+      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure: classifyFailure(error), suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
       this.warnOnce(route, 'CredentialsInvalid', error.message);
       return { requeueAfterMs: this.options.accountRetryMs ?? 10_000 };
     }
@@ -179,7 +179,7 @@ export class RouteReconciler implements Reconciler {
       snapshot = await account.inventory.fresh(2 * intervalMs);
     } catch (error) {
       const failure = classifyFailure(error);
-      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, now: now() }));
+      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
       this.warnOnce(route, failure.reason, failure.message);
       throw new RoundFailedError(failure.reason, { cause: error });
     }
@@ -208,7 +208,7 @@ export class RouteReconciler implements Reconciler {
       for (const phone of found) if (phone) phones.set(phone.phoneId, phone);
     } catch (error) {
       const failure = classifyFailure(error);
-      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, now: now() }));
+      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
       throw new RoundFailedError(failure.reason, { cause: error });
     }
 
