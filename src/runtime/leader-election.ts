@@ -105,7 +105,6 @@ export class LeaderElector {
   private readonly logger: Logger;
   private observed: LeaderRecord | undefined;
   private observedTime = 0;
-  private observedResourceVersion = '';
   private leading = false;
   private reportedLeader: string | undefined;
 
@@ -141,7 +140,11 @@ export class LeaderElector {
    */
   async run(signal: AbortSignal): Promise<void> {
     const acquired = await this.acquire(signal);
-    if (!acquired) return;
+    if (!acquired) {
+      // An acquisition cut short by the cancellation may still have reached the server.
+      if (this.releaseOnCancel) await this.release();
+      return;
+    }
     this.leading = true;
     const leaderAbort = new AbortController();
     this.logger.info('started leading');
@@ -233,12 +236,11 @@ export class LeaderElector {
     };
   }
 
-  private observe(record: LeaderRecord, resourceVersion: string): void {
+  private observe(record: LeaderRecord): void {
     if (!sameRecord(this.observed, record)) {
       this.observed = record;
       this.observedTime = this.options.clock.now();
     }
-    this.observedResourceVersion = resourceVersion;
     if (record.holderIdentity && record.holderIdentity !== this.reportedLeader) {
       this.reportedLeader = record.holderIdentity;
       if (record.holderIdentity !== this.identity) this.logger.info('new leader observed', { leader: record.holderIdentity });
@@ -269,10 +271,10 @@ export class LeaderElector {
         const created = parseLease(
           await client.request({ method: 'POST', path: this.path(), body: this.leaseBody(desired), signal }),
         );
-        this.observe(created.record, created.resourceVersion);
+        this.observe(created.record);
         return true;
       }
-      this.observe(current.record, current.resourceVersion);
+      this.observe(current.record);
       const old = current.record;
       const expired = this.observedTime + old.leaseDurationSeconds * 1000 <= this.options.clock.now();
       if (old.holderIdentity && old.holderIdentity !== this.identity && !expired) return false;
@@ -290,7 +292,7 @@ export class LeaderElector {
           signal,
         }),
       );
-      this.observe(updated.record, updated.resourceVersion);
+      this.observe(updated.record);
       return true;
     } catch (err) {
       if (isConflict(err)) {
@@ -302,31 +304,39 @@ export class LeaderElector {
     }
   }
 
-  /** Empties the holder and shortens the lease so a standby need not wait out the lease duration. */
+  /**
+   * Empties the holder and shortens the lease so a standby need not wait out the lease duration. Reads the Lease
+   * first: a renewal cut short by the cancellation may still have been applied, leaving our resourceVersion stale.
+   */
   private async release(): Promise<void> {
-    if (!this.observed || this.observed.holderIdentity !== this.identity) return;
-    const now = this.options.clock.now();
-    const released: LeaderRecord = {
-      holderIdentity: '',
-      leaseDurationSeconds: 1,
-      acquireTime: microTime(now),
-      renewTime: microTime(now),
-      leaseTransitions: this.observed.leaseTransitions,
-    };
-    try {
-      const updated = parseLease(
-        await this.options.client.request({
-          method: 'PUT',
-          path: this.path(this.options.name),
-          body: this.leaseBody(released, this.observedResourceVersion),
-        }),
-      );
-      this.observe(updated.record, updated.resourceVersion);
-      this.logger.info('released the lease');
-    } catch (err) {
-      this.logger.warn('failed to release the lease; standbys will wait for it to expire', {
-        error: errorMessage(err),
-      });
+    const client = this.options.client;
+    const path = this.path(this.options.name);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        const current = parseLease(await client.request({ method: 'GET', path }));
+        if (current.record.holderIdentity !== this.identity) return;
+        const now = this.options.clock.now();
+        const released: LeaderRecord = {
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          acquireTime: microTime(now),
+          renewTime: microTime(now),
+          leaseTransitions: current.record.leaseTransitions,
+        };
+        const updated = parseLease(
+          await client.request({ method: 'PUT', path, body: this.leaseBody(released, current.resourceVersion) }),
+        );
+        this.observe(updated.record);
+        this.logger.info('released the lease');
+        return;
+      } catch (err) {
+        if (isConflict(err) && attempt < 3) continue;
+        if (isNotFound(err)) return;
+        this.logger.warn('failed to release the lease; standbys will wait for it to expire', {
+          error: errorMessage(err),
+        });
+        return;
+      }
     }
   }
 }

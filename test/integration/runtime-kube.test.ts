@@ -428,11 +428,11 @@ describe('runtime against a real kube-apiserver', function () {
       await waitFor(() => one.e.isLeader(), { what: 'a leader' });
       // Someone else takes the Lease behind its back (as after a long pause of this process).
       const path = resourcePath(leaseResource, { namespace: ns, name: 'operator-lock' });
-      const current = (await client.request({ method: 'GET', path })) as { metadata: unknown; spec: Record<string, unknown> };
       await client.request({
-        method: 'PUT',
+        method: 'PATCH',
         path,
-        body: { ...current, spec: { ...current.spec, holderIdentity: 'intruder', leaseDurationSeconds: 3600 } },
+        contentType: 'application/merge-patch+json',
+        body: { spec: { holderIdentity: 'intruder', leaseDurationSeconds: 3600 } },
       });
       await one.done;
       expect(one.e.isLeader()).to.equal(false);
