@@ -28,6 +28,7 @@ import {
 } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
+import { ETCD_VERSION, KUBERNETES_VERSION } from '../cluster/build.js';
 import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -74,6 +75,25 @@ async function statusCodeOf(call: () => Promise<unknown>): Promise<number> {
 function widget(name: string, namespace: string, size: number): Widget {
   return { apiVersion: `${GROUP}/${VERSION}`, kind: 'Widget', metadata: { name, namespace }, spec: { size } };
 }
+
+describe('test control plane: the Go module that builds it', function () {
+  const goMod = readFileSync(join(here, '..', 'cluster', 'go.mod'), 'utf8');
+
+  it('requires the Kubernetes and etcd releases the harness reports', function () {
+    expect(goMod).to.match(new RegExp(`^\\s*k8s\\.io/kubernetes ${KUBERNETES_VERSION.replace(/\./g, '\\.')}$`, 'm'));
+    expect(goMod).to.match(new RegExp(`^\\s*go\\.etcd\\.io/etcd/server/v3 ${ETCD_VERSION.replace(/\./g, '\\.')}$`, 'm'));
+  });
+
+  it('replaces every staging module with the matching v0.Y.Z release', function () {
+    const staging = `v0.${KUBERNETES_VERSION.slice('v1.'.length)}`;
+    const replaces = [...goMod.matchAll(/^\s*(k8s\.io\/[\w-]+) => (k8s\.io\/[\w-]+) (v\S+)$/gm)];
+    expect(replaces.length).to.be.greaterThan(25);
+    for (const [, from, to, version] of replaces) {
+      expect(to).to.equal(from);
+      expect(version).to.equal(staging);
+    }
+  });
+});
 
 describe('test control plane: a real etcd + kube-apiserver', function () {
   let plane: ControlPlane;
