@@ -55,6 +55,7 @@ export class JobTracker {
   private readonly requests = new Map<string, { firstPollAt: number; owners: Set<string>; adopted: boolean }>();
   private readonly outcomes = new Map<string, JobOutcome>();
   private readonly ownersByPhone = new Map<string, Set<string>>();
+  private readonly adoptionWaiters = new Map<string, Array<() => void>>();
   private jobEstimateMs: number;
   private readonly pollIntervalMs: number;
   private readonly stopController = new AbortController();
@@ -84,15 +85,39 @@ export class JobTracker {
     this.wake?.();
   }
 
-  /** Resumes following requests recorded in a resource's status (after a restart). Unknown IDs are polled once. */
-  adopt(requestIds: Iterable<string>, owner: string): void {
+  /**
+   * Resumes following requests recorded in a resource's status (after a restart). Resolves once each has
+   * been polled (its running jobs are then known as in flight), so a plan made afterwards does not send
+   * those phones again. Unknown IDs are polled once and dropped.
+   */
+  adopt(requestIds: Iterable<string>, owner: string): Promise<void> {
     const now = this.options.clock.now();
+    const polled: Promise<void>[] = [];
     for (const requestId of requestIds) {
       const existing = this.requests.get(requestId);
       if (existing) existing.owners.add(owner);
       else this.requests.set(requestId, { firstPollAt: now, owners: new Set([owner]), adopted: true });
+      if (this.requests.get(requestId)?.adopted) {
+        polled.push(
+          new Promise<void>((resolve) => {
+            const waiters = this.adoptionWaiters.get(requestId) ?? [];
+            waiters.push(resolve);
+            this.adoptionWaiters.set(requestId, waiters);
+          }),
+        );
+      }
     }
     this.wake?.();
+    return Promise.all(polled).then(() => undefined);
+  }
+
+  private adopted(requestIds: Iterable<string>): void {
+    for (const requestId of requestIds) {
+      const request = this.requests.get(requestId);
+      if (request) request.adopted = false;
+      for (const resolve of this.adoptionWaiters.get(requestId) ?? []) resolve();
+      this.adoptionWaiters.delete(requestId);
+    }
   }
 
   /** Adds an owner to a phone's job in flight (a second resource wanting the same route). */
@@ -135,6 +160,7 @@ export class JobTracker {
 
   async stop(): Promise<void> {
     this.stopController.abort(new Error('job tracker stopped'));
+    this.adopted([...this.adoptionWaiters.keys()]);
     this.wake?.();
     await this.loop;
   }
@@ -213,6 +239,7 @@ export class JobTracker {
           for (const owner of request.owners) owners.add(owner);
         }
       }
+      this.adopted(chunk);
     }
     if (ended.length > 0 || owners.size > 0) this.options.onJobsEnded(owners, ended);
   }

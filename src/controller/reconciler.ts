@@ -17,7 +17,7 @@ import type { Reconciler, ReconcileResult } from '../runtime/reconcile.js';
 import { OperatorError, ParseError, errorMessage } from '../errors.js';
 import { parseCloudPhoneRoute, parseDuration, parseStatus } from '../api/v1alpha1/parse.js';
 import { FINALIZER, KIND, API_VERSION } from '../api/v1alpha1/constants.js';
-import { Reason, type RoundFailureReason } from '../api/v1alpha1/conditions.js';
+import { CPH_UNAVAILABLE_STALL_MS, Reason, formatTime, type RoundFailureReason } from '../api/v1alpha1/conditions.js';
 import type { CloudPhoneRoute, CloudPhoneRouteSpec, CloudPhoneRouteStatus, DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
 import { isAccountProblem, isAuthError, isCphError, isThrottle } from '../cph/errors.js';
 import { AccountError, type Account, type AccountRegistry } from './accounts.js';
@@ -25,6 +25,9 @@ import { planRoutes, type ActualPhone, type DesiredRoute, type InFlightJob, type
 import { nextStatus, statusChanged, type PhoneEvent, type RoundFailure } from './status.js';
 import type { InventorySnapshot } from './inventory.js';
 import type { ObservedPhone } from './ports.js';
+
+/** How long a reconcile after a restart waits for the first poll of the jobs it adopts. */
+const adoptionWaitMs = 30_000;
 
 /** Where resources are read: the informer's cache. */
 export interface RouteCache {
@@ -118,6 +121,16 @@ export class RouteReconciler implements Reconciler {
   private readonly lastWritten = new Map<string, { generation: number; status: CloudPhoneRouteStatus }>();
   /** Per resource: request IDs adopted from its status after a start. */
   private readonly adopted = new Set<string>();
+  /** Per CPH account: since when CPH has been unreachable, without a successful round or sweep since. */
+  private readonly cphDownSince = new Map<string, number>();
+
+  /** The failure with the start of the outage it belongs to, for CphUnavailable (see CPH_UNAVAILABLE_STALL_MS). */
+  private withOutage(accountKey: string, failure: RoundFailure): RoundFailure {
+    if (failure.reason !== Reason.CphUnavailable) return failure;
+    let since = this.cphDownSince.get(accountKey);
+    if (since === undefined) this.cphDownSince.set(accountKey, (since = this.options.clock.now()));
+    return { ...failure, since };
+  }
 
   constructor(private readonly options: RouteReconcilerOptions) {}
 
@@ -167,18 +180,26 @@ export class RouteReconciler implements Reconciler {
       return { requeueAfterMs: this.options.accountRetryMs ?? 10_000 };
     }
 
-    // After a start, follow the jobs this resource's status says are still running.
+    // After a start, follow the jobs this resource's status says are still running, and wait for their
+    // first poll (bounded) so that the plan sees those phones as pending rather than drifted.
     if (!this.adopted.has(key)) {
       this.adopted.add(key);
-      const running = (previous?.phones ?? []).filter((p) => p.jobStatus === 'Running' && p.requestId).map((p) => p.requestId as string);
-      if (running.length > 0) account.tracker.adopt(new Set(running), key);
+      const running = new Set([
+        ...(previous?.pendingRequests ?? []),
+        ...(previous?.phones ?? []).filter((p) => p.jobStatus === 'Running' && p.requestId).map((p) => p.requestId as string),
+      ]);
+      if (running.size > 0) {
+        const timeout = new AbortController();
+        await Promise.race([account.tracker.adopt(running, key), this.options.clock.sleep(adoptionWaitMs, timeout.signal).catch(() => undefined)]);
+        timeout.abort();
+      }
     }
 
     let snapshot: InventorySnapshot;
     try {
       snapshot = await account.inventory.fresh(2 * intervalMs);
     } catch (error) {
-      const failure = classifyFailure(error);
+      const failure = this.withOutage(account.key, classifyFailure(error));
       await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
       this.warnOnce(route, failure.reason, failure.message);
       throw new RoundFailedError(failure.reason, { cause: error });
@@ -207,7 +228,7 @@ export class RouteReconciler implements Reconciler {
       const found = await Promise.all(missing.map((id) => account.inventory.lookup(id)));
       for (const phone of found) if (phone) phones.set(phone.phoneId, phone);
     } catch (error) {
-      const failure = classifyFailure(error);
+      const failure = this.withOutage(account.key, classifyFailure(error));
       await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
       throw new RoundFailedError(failure.reason, { cause: error });
     }
@@ -248,13 +269,23 @@ export class RouteReconciler implements Reconciler {
         const requestIds = [...new Set(events.filter((e) => e.kind === 'submitted').map((e) => e.requestId))];
         this.options.events.record(this.ref(route), 'Normal', 'ApplyingRoute', 'ChangeRoute', `Changing the route of ${sent} phone(s) to ${wanted} (CPH request ${requestIds.join(', ')})`);
       }
-      if (callError !== undefined) failure = classifyFailure(callError);
+      if (callError !== undefined) failure = this.withOutage(account.key, classifyFailure(callError));
+    }
+    // The periodic sweep failing means CPH cannot be read even when this round had nothing to send: a long
+    // outage is reported (Stalled, CphUnavailable) although the plan still runs on the last snapshot.
+    const sweepError = account.inventory.lastError;
+    if (!failure && sweepError !== undefined && classifyFailure(sweepError).reason === Reason.CphUnavailable) {
+      const outage = this.withOutage(account.key, classifyFailure(sweepError));
+      if (outage.since !== undefined && now() - outage.since >= CPH_UNAVAILABLE_STALL_MS)
+        failure = { ...outage, message: `CPH has not answered the phone inventory since ${formatTime(outage.since)}: ${errorMessage(sweepError)}; retrying with backoff, the last known routes are shown` };
+    } else if (!failure) {
+      this.cphDownSince.delete(account.key);
     }
     for (const event of events)
       if ((event.kind === 'jobEnded' && event.state === 'failed') || event.kind === 'rejected')
         this.options.events.record(this.ref(route), 'Warning', 'JobFailed', 'ChangeRoute', `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim());
 
-    const status = nextStatus({ generation: meta.generation, previous, plan: mine, events, ...(failure ? { failure } : {}), now: now() });
+    const status = nextStatus({ generation: meta.generation, previous, plan: mine, events, ...(failure ? { failure } : {}), pendingRequests: account.tracker.pendingRequestIds(key), now: now() });
     const wrote = await this.writeStatus(key, meta, previous, status);
     this.options.logger.debug('reconciled', { resource: key, generation: meta.generation, summary: status.summary, sent: mine.toChange.length, events: events.length, statusWritten: wrote });
     this.options.metrics?.phonesByState(key, status.summary);

@@ -19,7 +19,7 @@ import type {
   StatusJobStatus,
   Summary,
 } from '../api/v1alpha1/types.js';
-import { MAX_STATUS_PHONES } from '../api/v1alpha1/constants.js';
+import { MAX_PENDING_REQUESTS, MAX_STATUS_PHONES } from '../api/v1alpha1/constants.js';
 import {
   ConditionType,
   Reason,
@@ -27,6 +27,7 @@ import {
   removeCondition,
   setCondition,
   stallingReasons,
+  CPH_UNAVAILABLE_STALL_MS,
   type RoundFailureReason,
 } from '../api/v1alpha1/conditions.js';
 import { canonicalEntry } from '../api/v1alpha1/parse.js';
@@ -55,6 +56,11 @@ export interface RoundFailure {
   reason: RoundFailureReason;
   /** What happened and what to do, e.g. "CPH refused the AK/SK of Secret ns/cph-creds (APIGW.0301): ...". */
   message: string;
+  /**
+   * For CphUnavailable: since when (ms) CPH has not been reachable without a success in between. Once that
+   * is CPH_UNAVAILABLE_STALL_MS ago, the failure stalls the resource (Stalled=True) instead of only retrying.
+   */
+  since?: number;
 }
 
 export interface StatusInput {
@@ -74,6 +80,8 @@ export interface StatusInput {
   now: number | Date;
   /** Default MAX_STATUS_PHONES. */
   maxPhones?: number;
+  /** Request IDs whose jobs still run for this resource (kept so a restarted operator can follow them). */
+  pendingRequests?: readonly string[];
 }
 
 const CPH_PHONE_STATUS: Record<number, string> = {
@@ -335,7 +343,9 @@ function decideConditions(summary: Summary, desired: TrafficType | undefined, fa
   if (input.failure) {
     const { reason } = input.failure;
     const message = clip(`${input.failure.message}${input.plan || input.previous?.summary ? `. Last known: ${counts}` : ''}`, 32768);
-    return stallingReasons.has(reason)
+    const nowMs = typeof input.now === 'number' ? input.now : input.now.getTime();
+    const outageStalls = reason === Reason.CphUnavailable && input.failure.since !== undefined && nowMs - input.failure.since >= CPH_UNAVAILABLE_STALL_MS;
+    return stallingReasons.has(reason) || outageStalls
       ? { ready: { status: 'False', reason, message }, stalled: { reason, message } }
       : { ready: { status: 'False', reason, message }, reconciling: { reason, message: `retrying with backoff: ${input.failure.message}` } };
   }
@@ -438,6 +448,9 @@ export function nextStatus(input: StatusInput): CloudPhoneRouteStatus {
     summary,
     phones: kept,
     phonesTruncated: truncated + previousTruncated,
+    pendingRequests: input.pendingRequests
+      ? [...new Set(input.pendingRequests)].sort().slice(0, MAX_PENDING_REQUESTS)
+      : [...(input.previous?.pendingRequests ?? [])],
   };
 }
 

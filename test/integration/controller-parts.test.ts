@@ -99,7 +99,9 @@ describe('controller parts against the simulator', function () {
       onRouteConfirmed: () => undefined,
     });
     tracker.start();
-    tracker.adopt([first.requestId], 'ns/adopter');
+    await tracker.adopt([first.requestId], 'ns/adopter');
+    // Once adopt resolves, the request has been polled: its jobs are known, running or ended.
+    expect(phones.every((id) => tracker.inFlight(id) !== undefined || tracker.outcome(id) !== undefined)).to.equal(true);
     await waitFor(() => ended.length === 3, { timeoutMs: 10_000, what: 'adopted jobs ended' });
     expect(ended.map((o) => o.jobId).sort()).to.deep.equal(first.jobs.map((j) => j.jobId).sort());
     await tracker.stop();

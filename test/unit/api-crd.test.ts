@@ -55,7 +55,7 @@ const specKeys: Record<keyof CloudPhoneRouteSpec, true> = {
 };
 const selectorKeys: Record<keyof PhoneSelector, true> = { serverIds: true, phoneNamePrefix: true };
 const secretRefKeys: Record<keyof CredentialsSecretRef, true> = { name: true, accessKeyKey: true, secretKeyKey: true };
-const statusKeys: Record<keyof CloudPhoneRouteStatus, true> = { observedGeneration: true, conditions: true, summary: true, phones: true, phonesTruncated: true };
+const statusKeys: Record<keyof CloudPhoneRouteStatus, true> = { observedGeneration: true, conditions: true, summary: true, phones: true, phonesTruncated: true, pendingRequests: true };
 const summaryKeys: Record<keyof Summary, true> = { total: true, inSync: true, drifted: true, pending: true, failed: true, conflicted: true, notFound: true, waiting: true };
 const entryKeys: Record<keyof PhoneStatusEntry, true> = {
   phoneId: true,

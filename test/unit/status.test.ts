@@ -479,3 +479,19 @@ describe('status', () => {
     expect(JSON.stringify(input)).to.equal(frozen);
   });
 });
+
+describe('status.pendingRequests', () => {
+  const plan = planRoutes({ resources: [{ key: 'ns/a', trafficType: 'routing', phoneIds: ['p1'], suspended: false }], phones: new Map([['p1', { trafficType: 'direct', status: 2 }]]) }).resources[0]!;
+
+  it('lists the running requests sorted and once, so a restarted operator can follow them', () => {
+    const s = nextStatus({ generation: 1, plan, pendingRequests: ['r2', 'r1', 'r2'], now: T0 });
+    expect(s.pendingRequests).to.deep.equal(['r1', 'r2']);
+    expect(parseStatus(JSON.parse(JSON.stringify(s))).pendingRequests).to.deep.equal(['r1', 'r2']);
+  });
+
+  it('keeps the previous list when the round does not know it, and empties it when told', () => {
+    const previous = nextStatus({ generation: 1, plan, pendingRequests: ['r1'], now: T0 });
+    expect(nextStatus({ generation: 1, previous, now: T0 }).pendingRequests).to.deep.equal(['r1']);
+    expect(nextStatus({ generation: 1, previous, plan, pendingRequests: [], now: T0 }).pendingRequests).to.deep.equal([]);
+  });
+});

@@ -23,6 +23,8 @@ export const FIELD_MANAGER = 'cph-route-operator';
 export const MAX_PHONES_PER_CALL = 100;
 /** status.phones holds at most this many entries; the rest is counted in status.phonesTruncated. */
 export const MAX_STATUS_PHONES = 100;
+/** status.pendingRequests holds at most this many request IDs (each covers up to 100 phones). */
+export const MAX_PENDING_REQUESTS = 1000;
 /** spec.phoneIds holds at most this many IDs. */
 export const MAX_PHONE_IDS = 10000;
 /** spec.selector.serverIds holds at most this many IDs. */

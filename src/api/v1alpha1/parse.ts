@@ -21,6 +21,7 @@ import {
   MAX_PHONE_IDS,
   MAX_SERVER_IDS,
   MAX_STATUS_PHONES,
+  MAX_PENDING_REQUESTS,
   MIN_DRIFT_CHECK_INTERVAL_MS,
   PHONE_ID_PATTERN,
   PHONE_NAME_PREFIX_MAX_LENGTH,
@@ -335,5 +336,10 @@ export function parseStatus(value: unknown): CloudPhoneRouteStatus {
   }
   const truncated = nonNegativeInt(value.phonesTruncated);
   if (truncated !== undefined) status.phonesTruncated = truncated;
+  if (Array.isArray(value.pendingRequests)) {
+    status.pendingRequests = [...new Set(value.pendingRequests.filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= 64))]
+      .sort()
+      .slice(0, MAX_PENDING_REQUESTS);
+  }
   return status;
 }

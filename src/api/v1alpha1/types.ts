@@ -90,6 +90,8 @@ export interface CloudPhoneRouteStatus {
   summary?: Summary;
   phones?: PhoneStatusEntry[];
   phonesTruncated?: number;
+  /** Request IDs whose jobs still run for this resource; followed again after a restart. */
+  pendingRequests?: string[];
 }
 
 /** The part of ObjectMeta the operator reads. */
