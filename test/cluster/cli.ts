@@ -7,7 +7,7 @@
  *
  *   tsx test/cluster/cli.ts up | down | status | ensure
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -189,6 +189,9 @@ async function up(): Promise<number> {
 
 async function serve(): Promise<void> {
   const plane = await startControlPlane({ dataDir: STATE_DIR, logDir: LOG_DIR, loadClient: false });
+  // The operator's namespace exists from the start, so `kubectl apply --dry-run=server -k deploy/` can be
+  // tried on this cluster at once (a dry run creates nothing, not even the namespace its objects need).
+  execFileSync('kubectl', ['--kubeconfig', plane.kubeconfigPath, 'create', 'namespace', 'cph-route-operator-system'], { stdio: 'ignore' });
   const state: ClusterState = {
     daemonPid: process.pid,
     etcdPid: plane.pids.etcd,

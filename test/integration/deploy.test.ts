@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { startSimulator } from '../../src/simulator/index.js';
 import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
-import { startOperator, type OperatorProcess, type OperatorProcessOptions } from '../support/operator-process.js';
+import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { Routes } from '../support/routes.js';
 import { SimAdmin } from '../support/sim-admin.js';
 import { waitFor } from '../support/wait.js';
@@ -117,19 +117,6 @@ function withExampleCredentials<T>(body: () => T): T {
 /** Lines of kubectl's stderr that warn about a Pod Security violation or a deprecated API. */
 function seriousWarnings(stderr: string): string[] {
   return stderr.split('\n').filter((l) => /PodSecurity|deprecated|would violate/i.test(l));
-}
-
-/**
- * startOperator, tried twice: on a loaded machine the first start (tsx compiling the operator) can
- * outlast its 30 s wait for /healthz; the second finds the compile cache warm.
- */
-async function startOperatorPatiently(options: OperatorProcessOptions): Promise<OperatorProcess> {
-  try {
-    return await startOperator(options);
-  } catch (first) {
-    console.error(`first start of ${options.name ?? 'the operator'} failed, trying once more: ${String(first).split('\n')[0]}`);
-    return startOperator(options);
-  }
 }
 
 describe('deploy/ (kustomize base, overlays, RBAC)', () => {
@@ -541,7 +528,7 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         let operator: OperatorProcess | undefined;
         try {
           const phones = (await sim.phones()).slice(0, 6).map((p) => p.phone_id);
-          operator = await startOperatorPatiently({
+          operator = await startOperator({
             name: 'operator-as-serviceaccount',
             kubeconfigPath: saKubeconfig,
             cphEndpoint: simulator.url,
@@ -651,7 +638,7 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         let operator: OperatorProcess | undefined;
         try {
           const phones = (await sim.phones()).slice(0, 2).map((p) => p.phone_id);
-          operator = await startOperatorPatiently({
+          operator = await startOperator({
             name: 'operator-missing-permission',
             kubeconfigPath: kubeconfig,
             cphEndpoint: simulator.url,

@@ -21,6 +21,8 @@ export interface OperatorProcessOptions {
   extraArgs?: string[];
   /** Prefix for log lines echoed on failure. */
   name?: string;
+  /** How long to wait for /healthz; the first start compiles the TypeScript (slow on a loaded machine). Default 90 s. */
+  startTimeoutMs?: number;
 }
 
 export interface OperatorProcess {
@@ -125,7 +127,7 @@ export async function startOperator(options: OperatorProcessOptions): Promise<Op
       const response = await fetch(`${healthUrl}/healthz`);
       return response.ok;
     },
-    { timeoutMs: 30_000, what: `${name} /healthz` },
+    { timeoutMs: options.startTimeoutMs ?? 90_000, what: `${name} /healthz` },
   ).catch((error: unknown) => {
     child.kill('SIGKILL');
     throw new Error(`${String(error)}\n${lines.slice(-40).join('\n')}`);
