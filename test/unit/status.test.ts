@@ -11,6 +11,7 @@ import {
   type StatusInput,
 } from '../../src/controller/status.js';
 import { parseStatus } from '../../src/api/v1alpha1/parse.js';
+import { CPH_UNAVAILABLE_STALL_MS } from '../../src/api/v1alpha1/conditions.js';
 import type { CloudPhoneRouteStatus, Condition, PhoneStatusEntry } from '../../src/api/v1alpha1/types.js';
 import type { TrafficType } from '../../src/cph/wire.js';
 
@@ -356,6 +357,21 @@ describe('status', () => {
         expect(s.phonesTruncated).to.equal(0);
       });
     }
+
+    it('CPH unreachable past CPH_UNAVAILABLE_STALL_MS stalls with CphUnavailable; a short outage only retries', () => {
+      const message = 'could not connect (ECONNRESET)';
+      const short = nextStatus({ generation: 1, failure: { reason: 'CphUnavailable', message, since: T0 }, now: T0 + CPH_UNAVAILABLE_STALL_MS - 1000 });
+      expect(condition(short, 'Reconciling')).to.deep.include({ status: 'True', reason: 'CphUnavailable' });
+      expect(condition(short, 'Stalled')).to.equal(undefined);
+      const long = nextStatus({ generation: 1, previous: roundTrip(short), failure: { reason: 'CphUnavailable', message, since: T0 }, now: T0 + CPH_UNAVAILABLE_STALL_MS });
+      expect(condition(long, 'Stalled')).to.deep.include({ status: 'True', reason: 'CphUnavailable' });
+      expect(condition(long, 'Stalled')!.message).to.include(message);
+      expect(condition(long, 'Reconciling')).to.equal(undefined);
+      expect(condition(long, 'Ready')).to.deep.include({ status: 'False', reason: 'CphUnavailable' });
+      // Recovery without a restart: the next good round clears Stalled.
+      const healed = nextStatus({ generation: 1, previous: roundTrip(long), plan: planOf({ resources: [routing()], phones: fleet(P, 'routing') }), now: T2 });
+      expect(healed.conditions!.map((c) => [c.type, c.status, c.reason])).to.deep.equal([['Ready', 'True', 'InSync']]);
+    });
 
     it('a failure with a plan reports the plan counts', () => {
       const s = nextStatus({ generation: 1, plan: planOf({ resources: [routing()], phones: fleet(P, 'direct') }), failure: { reason: 'CphUnavailable', message: 'phones-traffic timed out' }, now: T0 });

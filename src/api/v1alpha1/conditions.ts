@@ -79,6 +79,14 @@ export const stallingReasons: ReadonlySet<Reason> = new Set<Reason>([
   Reason.PhonesNotFound,
 ]);
 
+/**
+ * How long CPH may stay unreachable (CphUnavailable rounds, failed inventory sweeps) before a resource says
+ * Stalled=True with reason CphUnavailable: a short outage is retried quietly (Reconciling), a long one needs
+ * a person to look at the network or at CPH. The operator keeps retrying with backoff either way and
+ * recovers by itself, without a restart.
+ */
+export const CPH_UNAVAILABLE_STALL_MS = 60_000;
+
 /** RFC 3339 in UTC with seconds precision, as metav1.Time serialises (2026-11-28T06:53:00Z). */
 export function formatTime(at: number | Date): string {
   const ms = typeof at === 'number' ? at : at.getTime();
