@@ -118,6 +118,10 @@ export interface BenchOptions {
   baseline: boolean;
   baselineConcurrency: number;
   timeoutSeconds: number;
+  /** Extra operator flags, e.g. ['--max-concurrent-reconciles', '16']. */
+  operatorArgs: string[];
+  /** Node flags for the operator process, e.g. ['--max-old-space-size=96']. */
+  nodeOptions: string[];
 }
 
 export const benchUsage = `Usage: npm run bench -- [options]
@@ -136,7 +140,9 @@ export const benchUsage = `Usage: npm run bench -- [options]
   --seed <n>                simulator seed (default 7)
   --baseline-concurrency <n> resources the baseline handles at once (default 4)
   --no-baseline             skip the baseline
-  --timeout <s>             give up converging after this long (default 600)`;
+  --timeout <s>             give up converging after this long (default 600)
+  --operator-args "<flags>" extra cph-route-operator flags, space-separated (default none)
+  --node-options "<flags>"  node flags for the operator process, space-separated (default none)`;
 
 /** Parses the benchmark's flags; throws an Error naming the flag on bad input. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
@@ -160,7 +166,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     i++;
   }
   if (flags.has('--help') || flags.has('-h')) throw new Error(benchUsage);
-  const known = ['phones', 'routes', 'out', 'chart', 'latency-ms', 'job-ms', 'rate-limit', 'cph-qps', 'cph-burst', 'drift-interval', 'steady-intervals', 'drift-samples', 'seed', 'baseline-concurrency', 'timeout'];
+  const known = ['phones', 'routes', 'out', 'chart', 'latency-ms', 'job-ms', 'rate-limit', 'cph-qps', 'cph-burst', 'drift-interval', 'steady-intervals', 'drift-samples', 'seed', 'baseline-concurrency', 'timeout', 'operator-args', 'node-options'];
   for (const key of values.keys()) if (!known.includes(key)) throw new Error(`unknown flag --${key}\n${benchUsage}`);
   const num = (key: string, fallback: number, min: number): number => {
     const raw = values.get(key);
@@ -191,5 +197,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     baseline: !flags.has('--no-baseline'),
     baselineConcurrency: Math.floor(num('baseline-concurrency', 4, 1)),
     timeoutSeconds: num('timeout', 600, 1),
+    operatorArgs: words(values.get('operator-args')),
+    nodeOptions: words(values.get('node-options')),
   };
+}
+
+function words(value: string | undefined): string[] {
+  return (value ?? '').split(/\s+/).filter((w) => w !== '');
 }

@@ -11,7 +11,7 @@
  *   6. the same scenario done by a per-resource SDK-style loop (baseline.ts) against a fresh simulator.
  * It writes a JSON report and SVG charts of converged phones over time. docs/benchmarks.md has the results.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -60,6 +60,7 @@ async function spawnOperator(cp: ControlPlane, sim: RunningSimulator, options: B
   const metricsPort = await freePort();
   const healthPort = await freePort();
   const args = [
+    ...options.nodeOptions,
     main,
     '--kubeconfig', cp.kubeconfigPath,
     '--cph-endpoint', sim.url,
@@ -70,24 +71,70 @@ async function spawnOperator(cp: ControlPlane, sim: RunningSimulator, options: B
     '--metrics-bind-address', `127.0.0.1:${metricsPort}`,
     '--health-probe-bind-address', `127.0.0.1:${healthPort}`,
     '--log-format', 'json',
-    '--log-level', 'info',
+    '--log-level', process.env.BENCH_OPERATOR_LOG_LEVEL ?? 'info',
+    ...options.operatorArgs,
   ];
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, args, {
+  // setpriv execs node in place (same PID): the operator is killed with this process even on SIGKILL.
+  const wrapped = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', process.execPath, ...args]] as const : [process.execPath, args] as const;
+  const child = spawn(wrapped[0], [...wrapped[1]], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk },
+    // The default account's key pair, as a Deployment gives it (deploy/ reads them from a Secret).
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk, HUAWEICLOUD_SDK_PROJECT_ID: projectId, HUAWEICLOUD_SDK_REGION: 'sim-region-1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
   const collect = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(line);
-    if (lines.length > 2000) lines.splice(0, lines.length - 1000);
+    if (lines.length > 200_000) lines.splice(0, lines.length - 100_000);
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   process.once('exit', () => child.kill('SIGKILL'));
   if (child.pid === undefined) throw new Error('operator did not start');
   return { child, pid: child.pid, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, readyUrl: `http://127.0.0.1:${healthPort}/readyz`, lines, spawnedAt };
+}
+
+/** Records when each CPH call arrived (for the report's call timeline), by wrapping the simulator's handler. */
+function recordCalls(sim: RunningSimulator): Array<{ at: number; operation: string }> {
+  const log: Array<{ at: number; operation: string }> = [];
+  const server = sim.server;
+  const handle = server.handle.bind(server);
+  server.handle = (req, res) => {
+    const p = (req.url ?? '').split('?')[0] ?? '';
+    const operation = p.startsWith('/_sim')
+      ? ''
+      : req.method === 'POST'
+        ? 'ImportTraffic'
+        : /\/jobs$/.test(p)
+          ? 'ListJobs'
+          : /\/jobs\//.test(p)
+            ? 'ShowJob'
+            : /\/phones$/.test(p)
+              ? 'ListCloudPhones'
+              : 'ShowCloudPhoneDetail';
+    if (operation) log.push({ at: performance.now(), operation });
+    handle(req, res);
+  };
+  return log;
+}
+
+/** Per operation: how many calls, the first and last arrival, in seconds since t0. */
+function callTimeline(calls: ReadonlyArray<{ at: number; operation: string }>, t0: number, until: number): Record<string, { calls: number; first: number; last: number; at: number[] }> {
+  const out: Record<string, { calls: number; first: number; last: number; at: number[] }> = {};
+  for (const call of calls) {
+    if (call.at < t0 || call.at > until) continue;
+    const t = round((call.at - t0) / 1000, 2);
+    const entry = (out[call.operation] ??= { calls: 0, first: t, last: t, at: [] });
+    entry.calls += 1;
+    entry.last = t;
+    entry.at.push(t);
+  }
+  return out;
+}
+
+function hasSetpriv(): boolean {
+  return spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'true'], { stdio: 'ignore' }).status === 0;
 }
 
 async function metricSum(url: string, name: string): Promise<number> {
@@ -273,6 +320,14 @@ async function main(): Promise<void> {
       }
     }
   };
+  let interrupted = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      if (interrupted) return;
+      interrupted = true;
+      log(`${signal}: cleaning up`);
+      void cleanup().finally(() => process.exit(130));
+    });
   try {
     log('starting the control plane');
     const cp = await startControlPlane({ progress: (line) => log(line) });
@@ -293,6 +348,7 @@ async function main(): Promise<void> {
     cleanups.push(() => watch.stop());
     await waitFor(() => watch.perRoute.size >= sizes.size, { timeoutMs: 60_000, what: 'the watch to list every resource' });
     sim.server.resetCounters();
+    const calls = recordCalls(sim);
 
     // ---- 1. convergence ----
     log('starting the operator (dist/main.js)');
@@ -334,6 +390,19 @@ async function main(): Promise<void> {
     const convergeCalls = callsByOperation(convergeCounters);
     const convergeCallsTotal = sum(Object.values(convergeCalls));
     const convergeProc = procStats(operator.pid);
+    const convergeTimeline = callTimeline(calls, t0, performance.now());
+    const reconcilesAtConverge = {
+      count: await metricSum(operator.metricsUrl, 'reconcile_duration_seconds_count'),
+      seconds: round(await metricSum(operator.metricsUrl, 'reconcile_duration_seconds_sum'), 2),
+      kube_writes: await metricSum(operator.metricsUrl, 'kube_writes_total'),
+    };
+    const processAtConverge = {
+      heap_used_mib: round((await metricSum(operator.metricsUrl, 'nodejs_heap_size_used_bytes')) / 2 ** 20, 1),
+      heap_total_mib: round((await metricSum(operator.metricsUrl, 'nodejs_heap_size_total_bytes')) / 2 ** 20, 1),
+      external_mib: round((await metricSum(operator.metricsUrl, 'nodejs_external_memory_bytes')) / 2 ** 20, 1),
+      eventloop_lag_p99_seconds: round(await metricSum(operator.metricsUrl, 'nodejs_eventloop_lag_p99_seconds'), 3),
+      eventloop_lag_max_seconds: round(await metricSum(operator.metricsUrl, 'nodejs_eventloop_lag_max_seconds'), 3),
+    };
     log(`converged in ${round(convergeSeconds)} s (phones on route at ${round(onRouteSeconds ?? 0)} s) with ${convergeCallsTotal} CPH calls ${JSON.stringify(convergeCalls)}`);
 
     // ---- 2. steady state ----
@@ -389,6 +458,8 @@ async function main(): Promise<void> {
     const rssPeakMiB = Math.max(finalProc.peakMiB, rssPeakSampled);
     operator.child.kill('SIGTERM');
     const exitCode = await new Promise<number | null>((resolve) => operator.child.once('exit', (code) => resolve(code)));
+    const operatorLog = out.replace(/\.json$/i, '') + '.operator.log';
+    await writeFile(operatorLog, `${operator.lines.join('\n')}\n`);
     watch.stop();
 
     // ---- 4. baseline ----
@@ -460,6 +531,8 @@ async function main(): Promise<void> {
         rate_limit_per_api: options.rateLimit,
         operator_cph_qps: options.cphQps,
         operator_cph_burst: options.cphBurst,
+        operator_args: options.operatorArgs,
+        operator_node_options: options.nodeOptions,
         drift_check_interval_seconds: options.driftIntervalSeconds,
         seed: options.seed,
       },
@@ -495,9 +568,12 @@ async function main(): Promise<void> {
       rss_peak_mib: round(rssPeakMiB, 1),
       rss_at_converge_mib: round(convergeProc.rssMiB, 1),
       rss_final_mib: round(finalProc.rssMiB, 1),
+      process_at_converge: processAtConverge,
       cpu_seconds_to_converge: round(convergeProc.cpuSeconds),
       cpu_seconds_total: round(finalProc.cpuSeconds),
       operator_exit_code: exitCode,
+      converge_reconciles: reconcilesAtConverge,
+      converge_call_timeline: convergeTimeline,
       baseline: baseline ?? null,
       targets: {
         cph_calls_at_most_1_1x_min: convergeCallsTotal <= 1.1 * minimum.total,
