@@ -10,6 +10,7 @@
  *   - explicit IDs that the sweep did not see get one detail call each, remembered until the next sweep.
  */
 import type { Clock } from '../runtime/clock.js';
+import { Alarm } from '../runtime/alarm.js';
 import type { Logger } from '../runtime/logger.js';
 import type { TrafficType } from '../cph/wire.js';
 import type { CphPort, ObservedPhone } from './ports.js';
@@ -40,11 +41,12 @@ export class PhoneInventory {
   private intervalMs: number;
   private readonly stopController = new AbortController();
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly alarm: Alarm;
   lastError: unknown;
 
   constructor(private readonly options: PhoneInventoryOptions) {
     this.intervalMs = options.intervalMs;
+    this.alarm = new Alarm(options.clock);
   }
 
   snapshot(): InventorySnapshot | undefined {
@@ -118,7 +120,7 @@ export class PhoneInventory {
   setIntervalMs(intervalMs: number): void {
     if (intervalMs === this.intervalMs) return;
     this.intervalMs = intervalMs;
-    this.wake?.();
+    this.alarm.wake();
   }
 
   start(): void {
@@ -128,7 +130,7 @@ export class PhoneInventory {
 
   async stop(): Promise<void> {
     this.stopController.abort(new Error('phone inventory stopped'));
-    this.wake?.();
+    this.alarm.wake();
     await this.loop;
   }
 
@@ -138,7 +140,7 @@ export class PhoneInventory {
       const last = this.current?.takenAt;
       const dueIn = last === undefined ? 0 : last + this.intervalMs - this.options.clock.now();
       if (dueIn > 0) {
-        await this.waitOrWake(dueIn, signal);
+        await this.alarm.wait(dueIn, signal);
         continue;
       }
       try {
@@ -148,20 +150,9 @@ export class PhoneInventory {
         this.lastError = error;
         this.options.onSweepFailed?.(error);
         // A failed sweep is retried after a tenth of the interval (at least 5 s) rather than a whole one.
-        await this.waitOrWake(Math.max(5_000, this.intervalMs / 10), signal);
+        await this.alarm.wait(Math.max(5_000, this.intervalMs / 10), signal);
       }
     }
   }
 
-  private async waitOrWake(ms: number, signal: AbortSignal): Promise<void> {
-    const woken = new AbortController();
-    this.wake = () => woken.abort();
-    try {
-      await this.options.clock.sleep(ms, AbortSignal.any([signal, woken.signal]));
-    } catch {
-      // woken or stopped: the loop re-reads its state
-    } finally {
-      this.wake = undefined;
-    }
-  }
 }

@@ -11,6 +11,7 @@
  *     so no job result is lost when the operator is replaced mid-flight.
  */
 import type { Clock } from '../runtime/clock.js';
+import { Alarm } from '../runtime/alarm.js';
 import type { Logger } from '../runtime/logger.js';
 import type { TrafficType } from '../cph/wire.js';
 import type { CphPort, JobState, ObservedJob } from './ports.js';
@@ -60,12 +61,13 @@ export class JobTracker {
   private readonly pollIntervalMs: number;
   private readonly stopController = new AbortController();
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly alarm: Alarm;
   /** The error of the last poll round, if it failed. */
   lastError: unknown;
   pollCalls = 0;
 
   constructor(private readonly options: JobTrackerOptions) {
+    this.alarm = new Alarm(options.clock);
     this.pollIntervalMs = options.pollIntervalMs ?? 2_000;
     this.jobEstimateMs = options.initialJobEstimateMs ?? 3_000;
   }
@@ -82,7 +84,7 @@ export class JobTracker {
     const existing = this.requests.get(requestId);
     if (existing) for (const owner of ownerSet) existing.owners.add(owner);
     else this.requests.set(requestId, { firstPollAt: now + this.jobEstimateMs, owners: ownerSet, adopted: false });
-    this.wake?.();
+    this.alarm.wake();
   }
 
   /**
@@ -107,7 +109,7 @@ export class JobTracker {
         );
       }
     }
-    this.wake?.();
+    this.alarm.wake();
     return Promise.all(polled).then(() => undefined);
   }
 
@@ -161,7 +163,7 @@ export class JobTracker {
   async stop(): Promise<void> {
     this.stopController.abort(new Error('job tracker stopped'));
     this.adopted([...this.adoptionWaiters.keys()]);
-    this.wake?.();
+    this.alarm.wake();
     await this.loop;
   }
 
@@ -172,7 +174,7 @@ export class JobTracker {
       const due = [...this.requests].filter(([, r]) => r.firstPollAt <= now).map(([id]) => id);
       if (due.length === 0) {
         const next = Math.min(...[...this.requests.values()].map((r) => r.firstPollAt));
-        await this.waitOrWake(Number.isFinite(next) ? Math.max(0, next - now) : 3_600_000, signal);
+        await this.alarm.wait(Number.isFinite(next) ? Math.max(0, next - now) : 3_600_000, signal);
         continue;
       }
       try {
@@ -183,7 +185,7 @@ export class JobTracker {
         this.lastError = error;
         this.options.logger.warn('job poll failed; will retry', { error: String(error) });
       }
-      await this.waitOrWake(this.pollIntervalMs, signal);
+      await this.alarm.wait(this.pollIntervalMs, signal);
     }
   }
 
@@ -271,15 +273,4 @@ export class JobTracker {
     return outcome;
   }
 
-  private async waitOrWake(ms: number, signal: AbortSignal): Promise<void> {
-    const woken = new AbortController();
-    this.wake = () => woken.abort();
-    try {
-      await this.options.clock.sleep(ms, AbortSignal.any([signal, woken.signal]));
-    } catch {
-      // woken or stopped
-    } finally {
-      this.wake = undefined;
-    }
-  }
 }
