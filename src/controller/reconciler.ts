@@ -155,11 +155,14 @@ export class RouteReconciler implements Reconciler {
     const hasFinalizer = meta.finalizers.includes(FINALIZER);
 
     // Finalizer: held only while deletionPolicy is Revert, so a Retain resource never waits on the operator to go.
-    if (!deleting && spec.deletionPolicy === 'Revert' && !hasFinalizer) {
-      await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, [...meta.finalizers, FINALIZER]);
-      return {}; // the update comes back through the watch
-    }
-    if ((!deleting && spec.deletionPolicy !== 'Revert' && hasFinalizer) || (deleting && (deleting === 'Retain' || !hasFinalizer))) {
+    if (!deleting) {
+      if ((spec.deletionPolicy === 'Revert') !== hasFinalizer) {
+        const finalizers = hasFinalizer ? meta.finalizers.filter((f) => f !== FINALIZER) : [...meta.finalizers, FINALIZER];
+        await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, finalizers);
+        return {}; // the update comes back through the watch
+      }
+    } else if (deleting === 'Retain' || !hasFinalizer || spec.suspend === true) {
+      // Retain, or a suspended resource (suspend means: leave the phones alone), goes without a revert.
       if (hasFinalizer) await this.removeFinalizer(meta);
       this.forget(key);
       return {};
