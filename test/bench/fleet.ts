@@ -372,11 +372,18 @@ async function main(): Promise<void> {
     const onRouteTimeline: Array<[number, number]> = [[0, onRoute(sim, undefined)]];
     let onRouteSeconds: number | undefined;
     let convergeSeconds: number | undefined;
+    let converged = true;
     let rssSamples = 0;
     let rssPeakSampled = 0;
     const deadline = t0 + options.timeoutSeconds * 1000;
     while (convergeSeconds === undefined) {
-      if (performance.now() > deadline) throw new Error(`not converged after ${options.timeoutSeconds} s: ${onRoute(sim, undefined)} phones on route, ${watch.inSync()} in sync`);
+      if (performance.now() > deadline) {
+        // Report what was measured rather than nothing: converge_seconds is then the timeout, flagged.
+        log(`NOT converged after ${options.timeoutSeconds} s: ${onRoute(sim, undefined)} phones on route, ${watch.inSync()} in sync; measuring the rest anyway`);
+        converged = false;
+        convergeSeconds = (performance.now() - t0) / 1000;
+        break;
+      }
       if (operator.child.exitCode !== null) throw new Error(`operator exited with ${operator.child.exitCode}:\n${operator.lines.slice(-30).join('\n')}`);
       await sleep(100);
       const t = (performance.now() - t0) / 1000;
@@ -386,6 +393,7 @@ async function main(): Promise<void> {
       if (onRouteSeconds !== undefined && watch.allReady()) convergeSeconds = t;
       if (++rssSamples % 10 === 0) rssPeakSampled = Math.max(rssPeakSampled, procStats(operator.pid).rssMiB);
     }
+    if (convergeSeconds === undefined) throw new Error('unreachable: left the convergence loop without a time');
     const convergeCounters = sim.server.countersSnapshot() as SimCounters;
     const convergeCalls = callsByOperation(convergeCounters);
     const convergeCallsTotal = sum(Object.values(convergeCalls));
@@ -539,6 +547,7 @@ async function main(): Promise<void> {
       machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? '', memory_gib: round(os.totalmem() / 2 ** 30, 1), node: process.version, platform: `${os.type()} ${os.release()}`, kubernetes: cp.version },
       resources_create_seconds: round(createSeconds),
       operator_startup_seconds: round(startupSeconds),
+      converged,
       converge_seconds: round(convergeSeconds),
       phones_on_route_seconds: round(onRouteSeconds ?? convergeSeconds),
       lower_bound_seconds: round(bound.seconds),
@@ -577,7 +586,7 @@ async function main(): Promise<void> {
       baseline: baseline ?? null,
       targets: {
         cph_calls_at_most_1_1x_min: convergeCallsTotal <= 1.1 * minimum.total,
-        converge_within_1_2x_lower_bound: convergeSeconds <= 1.2 * bound.seconds,
+        converge_within_1_2x_lower_bound: converged && convergeSeconds <= 1.2 * bound.seconds,
         steady_list_calls_per_interval: (steadyPerInterval['ListCloudPhones'] ?? 0) === targetListCalls && steadyTotalPerInterval === targetListCalls,
         steady_zero_k8s_writes: steadyWrites === 0,
         rss_at_most_150_mib: rssPeakMiB <= 150,
