@@ -47,6 +47,11 @@ export interface ControlPlane {
   writeKubeconfigForToken(token: string, path: string): Promise<string>;
   /** Stop kube-apiserver then etcd, remove temp dirs. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Stops kube-apiserver (SIGTERM, or SIGKILL when asked) and starts it again on the same port with the same
+   * certificates and etcd, resolving once /readyz is ok. For chaos tests of watches and clients.
+   */
+  restartApiServer(options?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
 }
 
 export interface StartControlPlaneOptions {
@@ -483,7 +488,7 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
     await waitFor('etcd /health', async () => (await probe(`${etcdUrl}/health`)).body.includes('"health":"true"'), readyDeadline, etcdWatch);
 
     const server = `https://127.0.0.1:${apiserverPort}`;
-    const apiserver = startChild(
+    const launchApiserver = (): ChildProcess => startChild(
       binaries.kubeApiserver,
       [
         `--etcd-servers=${etcdUrl}`,
@@ -505,21 +510,24 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
       ],
       apiserverLog,
     );
+    const apiserver = launchApiserver();
     children.push(apiserver);
     owner.kubeApiserver = apiserver.pid;
     writeFileSync(ownerFile, JSON.stringify(owner));
 
     const tls = { ca: pki.servingCa.certPem, cert: pki.admin.certPem, key: pki.admin.keyPem };
     const watched = [...etcdWatch, { name: 'kube-apiserver', child: apiserver, log: apiserverLog }];
-    await waitFor('kube-apiserver /readyz', async () => {
+    const apiserverReady = async (): Promise<boolean> => {
       const result = await probe(`${server}/readyz`, tls);
       return result.status === 200 && result.body.trim() === 'ok';
-    }, readyDeadline, watched);
+    };
+    await waitFor('kube-apiserver /readyz', apiserverReady, readyDeadline, watched);
     await waitFor('the default namespace', async () => (await probe(`${server}/api/v1/namespaces/default`, tls)).status === 200, readyDeadline, watched);
 
     await writeFile(kubeconfigPath, adminKubeconfig(server, pki), { mode: 0o600 });
     if (clientLoading) await clientLoading;
     const caFile = file('ca.crt');
+    const pids = { etcd: etcd.pid as number, kubeApiserver: apiserver.pid as number };
 
     const kubeConfig = (): KubeConfig => {
       const config = new (loadedClientNode().KubeConfig)();
@@ -534,7 +542,7 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
       caFile,
       dataDir,
       logDir,
-      pids: { etcd: etcd.pid as number, kubeApiserver: apiserver.pid as number },
+      pids,
       apiAudience: SERVICE_ACCOUNT_ISSUER,
       kubeConfig,
       async mintToken(namespace: string, serviceAccount: string, expirationSeconds = 3600): Promise<string> {
@@ -557,6 +565,28 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
         return absolute;
       },
       stop: entry.stop,
+      async restartApiServer(restart = {}): Promise<void> {
+        const index = children.length - 1; // kube-apiserver is started last
+        const previous = children[index];
+        if (previous) {
+          if (restart.signal === 'SIGKILL') {
+            const gone = exited(previous);
+            killGroup(previous.pid, 'SIGKILL');
+            await gone;
+          } else {
+            await stopChild(previous, 15_000);
+          }
+        }
+        const next = launchApiserver();
+        children[index] = next;
+        pids.kubeApiserver = next.pid as number;
+        owner.kubeApiserver = next.pid;
+        writeFileSync(ownerFile, JSON.stringify(owner));
+        await waitFor('kube-apiserver /readyz after a restart', apiserverReady, Date.now() + (options.readyTimeoutMs ?? 120_000), [
+          ...etcdWatch,
+          { name: 'kube-apiserver', child: next, log: apiserverLog },
+        ]);
+      },
     };
   } catch (error) {
     await entry.stop();
