@@ -4,7 +4,8 @@
  * of resources. Guarantees:
  *   - single flight: concurrent callers of `sweep()` share one sweep in progress;
  *   - periodic: after `start()`, a sweep runs every `intervalMs` (the shortest drift interval of the
- *     account's resources), and `onSwept` is told, so the controller re-checks every resource;
+ *     account's resources), and `onSwept` is told, so the controller re-checks every resource; a failed
+ *     sweep is retried sooner, with a backoff that doubles up to the interval while failures continue;
  *   - no stale overwrite: a route learnt from a finished job after a sweep began wins over what that sweep
  *     read, so a slow sweep never makes a phone that was just changed look drifted again;
  *   - explicit IDs that the sweep did not see get one detail call each, remembered until the next sweep.
@@ -43,6 +44,8 @@ export class PhoneInventory {
   private loop: Promise<void> | undefined;
   private readonly alarm: Alarm;
   lastError: unknown;
+  /** Periodic sweeps failed in a row (for the retry backoff). */
+  private sweepFailures = 0;
 
   constructor(private readonly options: PhoneInventoryOptions) {
     this.intervalMs = options.intervalMs;
@@ -84,6 +87,7 @@ export class PhoneInventory {
     const snapshot: InventorySnapshot = { takenAt: startedAt, phones: byId };
     this.current = snapshot;
     this.lastError = undefined;
+    this.sweepFailures = 0;
     this.options.logger.debug('phone inventory swept', { phones: byId.size, listCalls: calls });
     this.options.onSwept?.(snapshot);
     return snapshot;
@@ -149,8 +153,12 @@ export class PhoneInventory {
         if (signal.aborted) return;
         this.lastError = error;
         this.options.onSweepFailed?.(error);
-        // A failed sweep is retried after a tenth of the interval (at least 5 s) rather than a whole one.
-        await this.alarm.wait(Math.max(5_000, this.intervalMs / 10), signal);
+        // A failed sweep is retried after a tenth of the interval (at least 5 s), doubling with each failure
+        // in a row up to the interval: a long CPH outage is not hammered at a fixed rate (each failed sweep
+        // also wakes every resource of the account).
+        this.sweepFailures += 1;
+        const firstRetryMs = Math.max(5_000, this.intervalMs / 10);
+        await this.alarm.wait(Math.min(Math.max(firstRetryMs, this.intervalMs), firstRetryMs * 2 ** (this.sweepFailures - 1)), signal);
       }
     }
   }
