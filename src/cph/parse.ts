@@ -20,6 +20,23 @@ function describe(value: unknown): string {
   return typeof value === 'string' ? `a string` : `a ${typeof value}`;
 }
 
+/**
+ * CPH's free-text messages end up in logs, events and status. They are untrusted: anything shaped like a
+ * credential (an SDK signature, an Authorization value, a token) is replaced before it goes further.
+ */
+export function scrubCredentials(text: string): string {
+  return text
+    .replace(/(Signature=)[0-9a-fA-F]+/g, '$1[redacted]')
+    .replace(/(SDK-HMAC-SHA256\s+)[^\s"']+(?:\s*,\s*[^\s"',]+)*/g, '$1[redacted]')
+    .replace(/(X-Auth-Token["']?\s*[:=]\s*["']?)[A-Za-z0-9_\-+/=.]{8,}/gi, '$1[redacted]')
+    .replace(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*/g, '[redacted token]');
+}
+
+function optionalMessage(obj: JsonObject, key: string, path: string): string | undefined {
+  const value = optionalString(obj, key, path);
+  return value === undefined ? undefined : scrubCredentials(value);
+}
+
 function join(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`;
 }
@@ -162,7 +179,7 @@ export function parseTrafficResponse(value: unknown, sent?: readonly string[]): 
     const phoneId = requiredString(job, 'phone_id', path, { nonEmpty: true });
     answered.add(phoneId);
     const errorCode = optionalString(job, 'error_code', path);
-    const errorMessage = optionalString(job, 'error_msg', path);
+    const errorMessage = optionalMessage(job, 'error_msg', path);
     if (errorCode !== undefined) {
       errors.push({ phoneId, errorCode, errorMessage: errorMessage ?? '' });
       return;
@@ -203,8 +220,8 @@ export function parseJob(value: unknown, path: string, callRequestId?: string): 
     beginTime: optionalString(obj, 'begin_time', path),
     endTime: optionalString(obj, 'end_time', path),
     errorCode: optionalString(obj, 'error_code', path),
-    errorMessage: optionalString(obj, 'error_msg', path),
-    executeMessage: optionalString(obj, 'execute_msg', path),
+    errorMessage: optionalMessage(obj, 'error_msg', path),
+    executeMessage: optionalMessage(obj, 'execute_msg', path),
     requestId: optionalString(obj, 'request_id', path),
     callRequestId,
   };
@@ -232,7 +249,8 @@ export function parseErrorBody(value: unknown): { errorCode?: string; errorMessa
   const out: { errorCode?: string; errorMessage?: string; requestId?: string } = {};
   const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined);
   const code = text(value['error_code']);
-  const message = text(value['error_msg']);
+  const rawMessage = text(value['error_msg']);
+  const message = rawMessage === undefined ? undefined : scrubCredentials(rawMessage);
   const requestId = text(value['request_id']);
   if (code !== undefined) out.errorCode = code;
   if (message !== undefined) out.errorMessage = message;
@@ -242,7 +260,7 @@ export function parseErrorBody(value: unknown): { errorCode?: string; errorMessa
     const nestedCode = text(nested['code']);
     const nestedMessage = text(nested['message']);
     if (out.errorCode === undefined && nestedCode !== undefined) out.errorCode = nestedCode;
-    if (out.errorMessage === undefined && nestedMessage !== undefined) out.errorMessage = nestedMessage;
+    if (out.errorMessage === undefined && nestedMessage !== undefined) out.errorMessage = scrubCredentials(nestedMessage);
   }
   return out;
 }

@@ -293,6 +293,20 @@ describe('chaos: fuzzed CPH answers through the parse layer', function () {
     });
   }
 
+  it('credential-shaped text in CPH messages is scrubbed before it can reach logs, events or status', () => {
+    const hostile = 'denied: Signature=0123456789abcdef0123456789abcdef Authorization: SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, X-Auth-Token: MIIabcdefghijklmnop eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.sig';
+    const texts = [
+      parseErrorBody({ error_code: 'APIGW.0301', error_msg: hostile }).errorMessage ?? '',
+      parseErrorBody({ error: { code: 'APIGW.0301', message: hostile } }).errorMessage ?? '',
+      parseTrafficResponse({ request_id: 'r', jobs: [{ phone_id: 'p', error_code: 'X', error_msg: hostile }] }).errors[0]!.errorMessage,
+      parseShowJob({ job_id: 'j', status: -1, error_msg: hostile, execute_msg: hostile }).errorMessage ?? '',
+    ];
+    for (const text of texts) {
+      expect(text).to.include('denied');
+      expect(text).to.not.match(/Signature=[0-9a-f]{8}|Access=AK|MIIabcdefghijklmnop|eyJhbGciOiJFUzI1NiJ9/);
+    }
+  });
+
   it('parseErrorBody reads any JSON value without throwing', () => {
     const rand = prng(42);
     for (let i = 0; i < 2_000; i++) {
