@@ -26,7 +26,7 @@ import { JobTracker, type JobOutcome } from './job-tracker.js';
 import { RouteWriter } from './route-writer.js';
 import type { RetryHold } from './plan.js';
 
-export type AccountErrorCode = 'CredentialsMissing' | 'SecretNotFound' | 'SecretKeyMissing' | 'ProjectMissing' | 'EndpointMissing';
+export type AccountErrorCode = 'CredentialsMissing' | 'SecretNotFound' | 'SecretKeyMissing' | 'SecretKeyInvalid' | 'ProjectMissing' | 'EndpointMissing';
 
 /** The account of a resource cannot be put together. The message names the field or key at fault. */
 export class AccountError extends OperatorError {
@@ -217,6 +217,10 @@ export class AccountRegistry {
       const sk = data[skKey]?.trim();
       if (!ak) throw new AccountError('SecretKeyMissing', `spec.credentialsSecretRef: Secret ${namespace}/${ref.name} has no non-empty key ${akKey} (the access key ID)`);
       if (!sk) throw new AccountError('SecretKeyMissing', `spec.credentialsSecretRef: Secret ${namespace}/${ref.name} has no non-empty key ${skKey} (the secret key)`);
+      // The AK travels in the Authorization header: a value that cannot be a header (control or non-ASCII
+      // characters, spaces) would fail as a network error; say what is wrong instead, never the value.
+      if (!/^[\x21-\x7e]+$/.test(ak)) throw new AccountError('SecretKeyInvalid', `spec.credentialsSecretRef: Secret ${namespace}/${ref.name} key ${akKey} is not an access key ID (it holds spaces, control or non-ASCII characters)`);
+      if (!/^[\x20-\x7e]+$/.test(sk)) throw new AccountError('SecretKeyInvalid', `spec.credentialsSecretRef: Secret ${namespace}/${ref.name} key ${skKey} is not a secret key (it holds control or non-ASCII characters)`);
       credentialId = `secret:${namespace}/${ref.name}:${fingerprint(ak, sk)}`;
       auth = () => new AkSkAuth({ ak, sk }, this.options.clock);
     } else if (envCredentials?.kind === 'aksk') {
