@@ -17,6 +17,10 @@ import { startOperator, type OperatorProcess, type OperatorProcessOptions } from
 import { Routes, installCrd, type RouteObject } from '../support/routes.js';
 import { SimAdmin, type SimPhone } from '../support/sim-admin.js';
 
+// Every operator process started registers an exit handler (test/support/operator-process.ts); the chaos
+// suite starts dozens in one mocha process.
+process.setMaxListeners(100);
+
 export const projectId = 'chaosproject';
 export const ak = 'CHAOSACCESSKEY0001';
 export const sk = 'chaos-secret-key-value-do-not-leak-0123';
