@@ -24,7 +24,8 @@ export function cphPortOf(client: CphClient): CphPort {
         const seen = observed(phone);
         if (seen) phones.push(seen);
       }
-      return { phones, calls: sweep.pages };
+      // A phone whose route was not reported is missing from `phones`: the sweep cannot vouch for it.
+      return { phones, calls: sweep.pages, complete: sweep.stable && phones.length === sweep.phones.length };
     },
     async getPhone(phoneId, signal) {
       try {

@@ -8,7 +8,9 @@
  *     sweep is retried sooner, with a backoff that doubles up to the interval while failures continue;
  *   - no stale overwrite: a route learnt from a finished job after a sweep began wins over what that sweep
  *     read, so a slow sweep never makes a phone that was just changed look drifted again;
- *   - explicit IDs that the sweep did not see get one detail call each, remembered until the next sweep.
+ *   - a phone missing from a complete sweep does not exist, and costs no further call; only when the sweep
+ *     could have skipped phones (the list moved under it) do missing IDs get a detail call each, at most
+ *     `maxDetailLookups` per sweep, remembered until the next sweep (the rest count as missing until then).
  */
 import type { Clock } from '../runtime/clock.js';
 import { Alarm } from '../runtime/alarm.js';
@@ -19,6 +21,8 @@ import type { CphPort, ObservedPhone } from './ports.js';
 export interface InventorySnapshot {
   /** When the sweep that produced it began (ms since epoch). */
   readonly takenAt: number;
+  /** The sweep saw every phone: a phone missing from it does not exist. */
+  readonly complete: boolean;
   readonly phones: ReadonlyMap<string, ObservedPhone>;
 }
 
@@ -31,6 +35,8 @@ export interface PhoneInventoryOptions {
   /** Called when a periodic sweep fails. */
   onSweepFailed?: (error: unknown) => void;
   intervalMs: number;
+  /** Detail calls allowed per incomplete sweep for phones it missed; default 100. */
+  maxDetailLookups?: number;
 }
 
 export class PhoneInventory {
@@ -75,7 +81,7 @@ export class PhoneInventory {
 
   private async runSweep(): Promise<InventorySnapshot> {
     const startedAt = this.options.clock.now();
-    const { phones, calls } = await this.options.cph.listAllPhones(this.stopController.signal);
+    const { phones, calls, complete } = await this.options.cph.listAllPhones(this.stopController.signal);
     const byId = new Map<string, ObservedPhone>();
     for (const phone of phones) {
       const local = this.localRoutes.get(phone.phoneId);
@@ -84,7 +90,7 @@ export class PhoneInventory {
     // Routes learnt before this sweep began are now covered by what it read.
     for (const [phoneId, local] of this.localRoutes) if (local.at < startedAt) this.localRoutes.delete(phoneId);
     this.detailLookups.clear();
-    const snapshot: InventorySnapshot = { takenAt: startedAt, phones: byId };
+    const snapshot: InventorySnapshot = { takenAt: startedAt, complete, phones: byId };
     this.current = snapshot;
     this.lastError = undefined;
     this.sweepFailures = 0;
@@ -101,16 +107,18 @@ export class PhoneInventory {
     if (phone && this.current) {
       const phones = new Map(this.current.phones);
       phones.set(phoneId, { ...phone, trafficType });
-      this.current = { takenAt: this.current.takenAt, phones };
+      this.current = { takenAt: this.current.takenAt, complete: this.current.complete, phones };
     }
   }
 
-  /** A phone's view: from the snapshot, else from a detail call made once per snapshot. */
+  /** A phone's view: from the snapshot, else (after an incomplete sweep) from a detail call made once per snapshot. */
   async lookup(phoneId: string): Promise<ObservedPhone | undefined> {
     const seen = this.current?.phones.get(phoneId);
     if (seen) return seen;
+    if (this.current?.complete) return undefined;
     let pending = this.detailLookups.get(phoneId);
     if (!pending) {
+      if (this.detailLookups.size >= (this.options.maxDetailLookups ?? 100)) return undefined;
       pending = this.options.cph.getPhone(phoneId, this.stopController.signal);
       this.detailLookups.set(phoneId, pending);
       pending.catch(() => this.detailLookups.delete(phoneId));
