@@ -47,6 +47,11 @@ describe('controller parts against the simulator', function () {
     expect(await calls('ListCloudPhones')).to.equal(8);
     await inventory.fresh(60_000);
     expect(await calls('ListCloudPhones'), 'a fresh snapshot is reused').to.equal(8);
+    // A complete sweep is the truth: phones it did not see do not exist, and cost no detail call.
+    expect(snapshots[0]?.complete).to.equal(true);
+    const unknown = await Promise.all(Array.from({ length: 500 }, (_, i) => inventory.lookup(`ffff${String(i).padStart(28, '0')}`)));
+    expect(unknown.every((phone) => phone === undefined)).to.equal(true);
+    expect(await calls('ShowCloudPhoneDetail')).to.equal(0);
   });
 
   it('route writer + job tracker: 250 phones of 10 owners in 3 calls, jobs followed to the end with few polls', async () => {
