@@ -53,6 +53,7 @@ describe('chaos: kube-apiserver restarts and cut watches', function () {
   let world: ChaosWorld;
   let operator: OperatorProcess | undefined;
   let proxy: Awaited<ReturnType<typeof cuttableProxy>> | undefined;
+  let namespace: string;
 
   before(async function () {
     world = await chaosWorld({ seed: 83, jobMs: 300 });
@@ -60,7 +61,8 @@ describe('chaos: kube-apiserver restarts and cut watches', function () {
     const kubeconfig = (await readFile(world.cp.kubeconfigPath, 'utf8')).replace(world.cp.server, `https://127.0.0.1:${proxy.port}`);
     const kubeconfigPath = `${world.cp.kubeconfigPath}.via-proxy`;
     await writeFile(kubeconfigPath, kubeconfig, { mode: 0o600 });
-    operator = await chaosOperator(world, { kubeconfigPath });
+    namespace = await freshNamespace(world.kc, 'apiserver');
+    operator = await chaosOperator(world, { kubeconfigPath, namespaces: [namespace] });
   });
 
   after(async function () {
@@ -74,7 +76,6 @@ describe('chaos: kube-apiserver restarts and cut watches', function () {
   });
 
   it('acts on spec changes made right after its connections are cut or kube-apiserver restarts', async function () {
-    const namespace = await freshNamespace(world.kc, 'apiserver');
     const phoneIds = world.takePhones(10);
     await world.routes.create(namespace, 'flip', { trafficType: 'routing', phoneIds });
     await world.routes.waitForCondition(namespace, 'flip', 'Ready', 'True', 'InSync');

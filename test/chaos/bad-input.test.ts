@@ -121,7 +121,8 @@ describe('chaos: bad input and security', function () {
 
   before(async function () {
     world = await chaosWorld({ seed: 71 });
-    operator = await chaosOperator(world);
+    for (const prefix of ['secrets', 'invalid']) namespaces.push(await freshNamespace(world.kc, prefix));
+    operator = await chaosOperator(world, { namespaces: [...namespaces] });
   });
 
   after(async function () {
@@ -135,8 +136,7 @@ describe('chaos: bad input and security', function () {
   });
 
   it('credentials Secrets that are missing, lack a key or hold garbage give a clear condition, never the value', async function () {
-    const namespace = await freshNamespace(world.kc, 'secrets');
-    namespaces.push(namespace);
+    const namespace = namespaces.find((ns) => ns.startsWith('secrets-'))!;
     const core = world.kc.makeApiClient(CoreV1Api);
     const garbageAk = 'ÄK\u0001\u0007ünicode-ak';
     const garbageSk = 'sk-with-\u0000-nul-and-\u00ff';
@@ -249,8 +249,7 @@ describe('chaos: bad input and security', function () {
   });
 
   it('invalid resources are refused at admission and the operator is not disturbed', async function () {
-    const namespace = await freshNamespace(world.kc, 'invalid');
-    namespaces.push(namespace);
+    const namespace = namespaces.find((ns) => ns.startsWith('invalid-'))!;
     expect(invalidRouteCases.length).to.be.at.least(40);
     let refused = 0;
     const objects = world.kc.makeApiClient((await import('@kubernetes/client-node')).CustomObjectsApi);

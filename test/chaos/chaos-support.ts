@@ -70,8 +70,11 @@ export async function chaosWorld(simOptions: Partial<SimulatorOptions> = {}): Pr
 }
 
 /** The operator with the chaos suite's usual flags: fast job polls, short CPH timeout, JSON debug logs. */
-export function chaosOperator(world: ChaosWorld, options: Partial<OperatorProcessOptions> & { credentials?: { ak: string; sk: string } } = {}): Promise<OperatorProcess> {
+export function chaosOperator(world: ChaosWorld, options: Partial<OperatorProcessOptions> & { credentials?: { ak: string; sk: string }; namespaces?: readonly string[] } = {}): Promise<OperatorProcess> {
   const credentials = options.credentials ?? { ak, sk };
+  // Each operator watches only its test's namespaces: the control plane is shared by every chaos file, and
+  // resources left by earlier files must not add work (or calls) to a later file's figures.
+  const scope = options.namespaces && options.namespaces.length > 0 ? ['--namespaces', options.namespaces.join(',')] : [];
   return startOperator({
     kubeconfigPath: options.kubeconfigPath ?? world.cp.kubeconfigPath,
     cphEndpoint: options.cphEndpoint ?? world.sim.url,
@@ -79,7 +82,7 @@ export function chaosOperator(world: ChaosWorld, options: Partial<OperatorProces
     caFile: options.caFile ?? world.caFile,
     name: options.name ?? 'operator',
     env: { HUAWEICLOUD_SDK_AK: credentials.ak, HUAWEICLOUD_SDK_SK: credentials.sk, ...options.env },
-    extraArgs: ['--job-poll-interval', '300ms', '--cph-timeout', '3s', '--drift-interval', '20s', ...(options.extraArgs ?? [])],
+    extraArgs: ['--job-poll-interval', '300ms', '--cph-timeout', '3s', '--drift-interval', '20s', ...scope, ...(options.extraArgs ?? [])],
   });
 }
 

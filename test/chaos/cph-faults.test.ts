@@ -34,7 +34,8 @@ describe('chaos: CPH faults (20% of requests) and failing jobs (10%)', function 
 
   before(async function () {
     world = await chaosWorld({ seed: 31 });
-    operator = await chaosOperator(world);
+    for (const prefix of ['baseline', 'faults']) namespaces.push(await freshNamespace(world.kc, prefix));
+    operator = await chaosOperator(world, { namespaces });
   });
 
   after(async function () {
@@ -47,8 +48,7 @@ describe('chaos: CPH faults (20% of requests) and failing jobs (10%)', function 
   });
 
   async function createWorkload(prefix: string): Promise<Workload> {
-    const namespace = await freshNamespace(world.kc, prefix);
-    namespaces.push(namespace);
+    const namespace = namespaces.find((ns) => ns.startsWith(`${prefix}-`))!;
     const resources = Array.from({ length: RESOURCES }, (_, i) => ({ name: `${prefix}-${i}`, phoneIds: world.takePhones(PHONES_EACH) }));
     for (const r of resources) {
       await world.routes.create(namespace, r.name, { trafficType: 'routing', phoneIds: r.phoneIds, driftCheckInterval: '10s' });

@@ -16,10 +16,12 @@ describe('chaos: CPH unreachable for minutes', function () {
   this.timeout(CONTROL_PLANE_START_TIMEOUT_MS);
   let world: ChaosWorld;
   let operator: OperatorProcess | undefined;
+  let namespace: string;
 
   before(async function () {
     world = await chaosWorld({ seed: 53 });
-    operator = await chaosOperator(world);
+    namespace = await freshNamespace(world.kc, 'unreachable');
+    operator = await chaosOperator(world, { namespaces: [namespace] });
   });
 
   after(async function () {
@@ -33,7 +35,6 @@ describe('chaos: CPH unreachable for minutes', function () {
   });
 
   it('reports Stalled CphUnavailable, backs off, and recovers without a restart', async function () {
-    const namespace = await freshNamespace(world.kc, 'unreachable');
     const steady = world.takePhones(5);
     const wanted = world.takePhones(5);
     await world.routes.create(namespace, 'steady', { trafficType: 'routing', phoneIds: steady, driftCheckInterval: '20s' });

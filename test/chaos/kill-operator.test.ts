@@ -41,7 +41,7 @@ describe('chaos: kill -9 of the operator during convergence', function () {
     const resources = Array.from({ length: RESOURCES }, (_, i) => ({ name: `kill-${i}`, phoneIds: world.takePhones(PHONES_EACH) }));
     const rand = prng(0x9e11);
     await world.admin.resetCounters();
-    operator = await chaosOperator(world, { name: 'operator-0' });
+    operator = await chaosOperator(world, { name: 'operator-0', namespaces: [namespace] });
     for (const r of resources) await world.routes.create(namespace, r.name, { trafficType: 'routing', phoneIds: r.phoneIds });
     const killPoints: number[] = [];
     let quietKills = 0;
@@ -76,7 +76,7 @@ describe('chaos: kill -9 of the operator during convergence', function () {
       if (quiet) quietKills += 1;
       await operator.stop('SIGKILL');
       allLogs.push(...operator.logs());
-      operator = await chaosOperator(world, { name: `operator-${kill}` });
+      operator = await chaosOperator(world, { name: `operator-${kill}`, namespaces: [namespace] });
       // Converged, and the status tells the truth about every phone.
       for (const r of resources) {
         await world.routes.waitForCondition(namespace, r.name, 'Ready', 'True', 'InSync', 120_000);
