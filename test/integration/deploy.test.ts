@@ -81,6 +81,8 @@ function kubectl(args: string[], options: { kubeconfig?: string; input?: string 
     encoding: 'utf8',
     input: options.input,
     timeout: 120_000,
+    // Other tests share this API server; a cluster-wide list can hold their 10,000-phone resources.
+    maxBuffer: 256 * 1024 * 1024,
   });
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
