@@ -52,6 +52,8 @@ export class PhoneInventory {
   lastError: unknown;
   /** Periodic sweeps failed in a row (for the retry backoff). */
   private sweepFailures = 0;
+  /** When the periodic loop tries again after a failed sweep. */
+  private retryAt = 0;
 
   constructor(private readonly options: PhoneInventoryOptions) {
     this.intervalMs = options.intervalMs;
@@ -62,10 +64,16 @@ export class PhoneInventory {
     return this.current;
   }
 
-  /** The current snapshot when it is younger than `maxAgeMs`, otherwise a new sweep. */
+  /**
+   * The current snapshot when it is younger than `maxAgeMs`, otherwise a new sweep. While the periodic
+   * sweeps fail and their retry is not yet due, the last failure is thrown instead: callers share the loop's
+   * backoff rather than starting a sweep each (every failed sweep wakes every resource of the account).
+   */
   async fresh(maxAgeMs: number): Promise<InventorySnapshot> {
     const current = this.current;
-    if (current && this.options.clock.now() - current.takenAt <= maxAgeMs) return current;
+    const now = this.options.clock.now();
+    if (current && now - current.takenAt <= maxAgeMs) return current;
+    if (this.lastError !== undefined && now < this.retryAt) throw this.lastError;
     return this.sweep();
   }
 
@@ -166,7 +174,9 @@ export class PhoneInventory {
         // also wakes every resource of the account).
         this.sweepFailures += 1;
         const firstRetryMs = Math.max(5_000, this.intervalMs / 10);
-        await this.alarm.wait(Math.min(Math.max(firstRetryMs, this.intervalMs), firstRetryMs * 2 ** (this.sweepFailures - 1)), signal);
+        const retryMs = Math.min(Math.max(firstRetryMs, this.intervalMs), firstRetryMs * 2 ** (this.sweepFailures - 1));
+        this.retryAt = this.options.clock.now() + retryMs;
+        await this.alarm.wait(retryMs, signal);
       }
     }
   }
