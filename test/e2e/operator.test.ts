@@ -249,7 +249,7 @@ describe('operator end to end', function () {
       await waitFor(async () => (await a.metric('leader')) + (await b.metric('leader')) === 1, { what: 'one leader' });
       const [leader, standby] = (await a.metric('leader')) === 1 ? [a, b] : [b, a];
       const ids = takePhones(3);
-      await routes.create(ns, 'elected', { trafficType: 'routing', phoneIds: ids });
+      await routes.create(ns, 'elected', { trafficType: 'routing', phoneIds: ids, driftCheckInterval: '10s' });
       await routes.waitForCondition(ns, 'elected', 'Ready', 'True', 'InSync');
       expect(await leader.metric('reconciles_total')).to.be.greaterThan(0);
       expect(await standby.metric('reconciles_total')).to.equal(0);
@@ -259,8 +259,9 @@ describe('operator end to end', function () {
       // The leader goes away; the standby takes over within the lease duration and acts.
       await leader.stop('SIGKILL');
       await waitFor(async () => (await standby.metric('leader')) === 1, { timeoutMs: 30_000, what: 'the standby leading' });
+      // Drift made after the takeover is corrected by the new leader's next sweep (10 s interval).
       await admin.drift(ids[0] as string, 'direct');
-      await waitFor(async () => (await admin.phone(ids[0] as string)).traffic_type === 'routing', { timeoutMs: 30_000, what: 'the new leader correcting drift' });
+      await waitFor(async () => (await admin.phone(ids[0] as string)).traffic_type === 'routing', { timeoutMs: 45_000, what: 'the new leader correcting drift' });
     } finally {
       await a.stop();
       await b.stop();
