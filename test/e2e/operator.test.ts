@@ -135,6 +135,9 @@ describe('operator end to end', function () {
     } finally {
       await admin.setFaults({ failJobsForPhones: [] });
     }
+    // The failed change is held back, then tried again (30 s backoff) and succeeds now that jobs pass.
+    await waitFor(async () => (await admin.phone(ids[0] as string)).traffic_type === 'routing', { timeoutMs: 75_000, what: 'the failed phone retried after its backoff' });
+    await waitFor(async () => (await routes.get(ns, 'errors'))?.status?.summary?.inSync === 3, { what: 'the retried phone in sync in status' });
   });
 
   it('reports a conflict between two resources on both and changes neither', async () => {
