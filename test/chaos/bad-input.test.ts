@@ -231,9 +231,9 @@ describe('chaos: bad input and security', function () {
               reads += 1;
             }
           }
-          return hostile.served() >= 300;
+          return hostile.served() >= 150;
         },
-        { timeoutMs: 600_000, intervalMs: 250, what: '300 hostile answers served' },
+        { timeoutMs: 600_000, intervalMs: 250, what: '150 hostile answers served' },
       ).catch((error: unknown) => {
         throw new Error(`${String(error)} (served ${hostile.served()})`);
       });
