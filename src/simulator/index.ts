@@ -22,6 +22,7 @@ export { allFaultKinds, defaultReadings, knownFaultKinds } from './options.js';
 export type { Operation, OperationCounter, ScriptedFault } from './server.js';
 export { operations } from './server.js';
 export { notRunningErrorCode, jobFailureErrorCode } from './state.js';
+export type { WriteLogEntry } from './state.js';
 
 export interface RunningSimulator {
   /** e.g. https://127.0.0.1:18443: CPH paths, IAM /v3/auth/tokens and the /_sim/ admin API. */

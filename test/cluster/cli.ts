@@ -12,7 +12,7 @@ import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } 
 import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { GO_MODULE_DIR } from './build.js';
-import { ensureControlPlaneBinaries, startControlPlane } from './harness.js';
+import { ensureControlPlaneBinaries, isAlive, startControlPlane } from './harness.js';
 
 const REPO_ROOT = resolve(GO_MODULE_DIR, '..', '..');
 const STATE_DIR = join(REPO_ROOT, '.local', 'cluster');
@@ -38,21 +38,6 @@ function readState(): ClusterState | undefined {
   }
 }
 
-function isAlive(pid: number | undefined): boolean {
-  if (typeof pid !== 'number') return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  // A zombie (exited, not yet reaped by whoever adopted it) is not running.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
-}
 
 /** True if `pid` is alive and its command line mentions our state directory (guards against PID reuse). */
 function isOurs(pid: number | undefined): boolean {

@@ -159,7 +159,8 @@ function uninstallHandlers(): void {
   signalListeners.clear();
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process runs (not gone, not a zombie). */
+export function isAlive(pid: number | undefined): boolean {
   if (typeof pid !== 'number') return false;
   try {
     process.kill(pid, 0);

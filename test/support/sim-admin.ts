@@ -4,6 +4,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import type { TrafficType } from '../../src/cph/wire.js';
+import type { WriteLogEntry } from '../../src/simulator/index.js';
 
 export interface SimPhone {
   phone_id: string;
@@ -15,18 +16,8 @@ export interface SimPhone {
   running_job_id: string | null;
 }
 
-export interface SimWrite {
-  seq: number;
-  receivedAt: string;
-  time: string;
-  identity: string;
-  userAgent: string;
-  requestId: string;
-  trafficType: TrafficType;
-  phoneIds: string[];
-  jobs: number;
-  errors: number;
-}
+/** One ImportTraffic call in the simulator's write log. */
+export type SimWrite = WriteLogEntry;
 
 export interface SimCounters {
   total: number;
