@@ -107,6 +107,8 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
   });
 
   const summaries = new Map<string, Summary>();
+  const phoneStates = ['inSync', 'drifted', 'pending', 'failed', 'conflicted', 'notFound', 'waiting'] as const;
+  const phoneTotals: Record<(typeof phoneStates)[number], number> = { inSync: 0, drifted: 0, pending: 0, failed: 0, conflicted: 0, notFound: 0, waiting: 0 };
   const updater: RouteUpdater = {
     async patchStatus(namespace, name, status) {
       const observed = informer.get(`${namespace}/${name}`) as (KubeObject & { status?: unknown }) | undefined;
@@ -124,7 +126,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     },
   };
   const reconciler = new RouteReconciler({
-    cache: { get: (key) => informer.get(key), list: () => informer.list() },
+    cache: { get: (key) => informer.get(key) },
     updater,
     accounts,
     events,
@@ -134,11 +136,12 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     metrics: {
       driftCorrections: (count) => metrics.driftCorrected(count),
       phonesByState: (key, summary) => {
+        // Totals change by the difference of this resource's summary, so a reconcile costs O(1), not O(R).
+        const before = summaries.get(key);
         if (summary) summaries.set(key, summary);
         else summaries.delete(key);
-        const totals: Record<string, number> = { inSync: 0, drifted: 0, pending: 0, failed: 0, conflicted: 0, notFound: 0, waiting: 0 };
-        for (const s of summaries.values()) for (const state of Object.keys(totals)) totals[state] = (totals[state] ?? 0) + (s[state as keyof Summary] ?? 0);
-        metrics.setPhones(totals);
+        for (const state of phoneStates) phoneTotals[state] += (summary?.[state] ?? 0) - (before?.[state] ?? 0);
+        metrics.setPhones(phoneTotals);
       },
     },
   });

@@ -32,7 +32,6 @@ const adoptionWaitMs = 30_000;
 /** Where resources are read: the informer's cache. */
 export interface RouteCache {
   get(key: string): unknown;
-  list(): unknown[];
 }
 
 /** The writes the reconciler makes to Kubernetes. */
@@ -121,6 +120,7 @@ export class RouteReconciler implements Reconciler {
   private readonly lastWritten = new Map<string, { generation: number; status: CloudPhoneRouteStatus }>();
   /** Per resource: request IDs adopted from its status after a start. */
   private readonly adopted = new Set<string>();
+  private readonly parsedPeers = new Map<string, { resourceVersion: string; route: CloudPhoneRoute | undefined }>();
   /** Per CPH account: since when CPH has been unreachable, without a successful round or sweep since. */
   private readonly cphDownSince = new Map<string, number>();
 
@@ -329,14 +329,21 @@ export class RouteReconciler implements Reconciler {
     return events;
   }
 
+  /** Another resource of the account, parsed once per resourceVersion (every reconcile reads all of them). */
   private peer(key: string): CloudPhoneRoute | undefined {
     const raw = this.options.cache.get(key);
-    if (!raw) return undefined;
+    const resourceVersion = readMetadata(raw)?.resourceVersion;
+    if (!raw || resourceVersion === undefined) return undefined;
+    const cached = this.parsedPeers.get(key);
+    if (cached?.resourceVersion === resourceVersion) return cached.route;
+    let route: CloudPhoneRoute | undefined;
     try {
-      return parseCloudPhoneRoute(raw);
+      route = parseCloudPhoneRoute(raw);
     } catch {
-      return undefined;
+      route = undefined;
     }
+    this.parsedPeers.set(key, { resourceVersion, route });
+    return route;
   }
 
   private previousStatus(raw: unknown): CloudPhoneRouteStatus | undefined {
@@ -380,6 +387,7 @@ export class RouteReconciler implements Reconciler {
     this.reported.delete(key);
     this.lastWritten.delete(key);
     this.adopted.delete(key);
+    this.parsedPeers.delete(key);
     this.warned.delete(key);
     this.options.metrics?.phonesByState(key, undefined);
   }

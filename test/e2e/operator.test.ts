@@ -104,9 +104,7 @@ describe('operator end to end', function () {
     await routes.waitForCondition(ns, 'drift', 'Ready', 'True', 'InSync');
     const victim = ids[1] as string;
     await admin.drift(victim, 'direct');
-    const changedAt = Date.now();
     await waitFor(async () => (await admin.phone(victim)).traffic_type === 'routing', { timeoutMs: 10_000 + 15_000, what: 'the drifted phone back on routing' });
-    expect(Date.now() - changedAt).to.be.greaterThan(0);
   });
 
   it('shows per-phone errors (unknown phone, failed job) without blocking the other phones', async () => {

@@ -14,17 +14,15 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T
   const intervalMs = options.intervalMs ?? 100;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  let lastValue: unknown;
   for (;;) {
     try {
       const value = await probe();
       if (value !== undefined && value !== false) return value;
-      lastValue = value;
     } catch (error) {
       lastError = error;
     }
     if (Date.now() >= deadline) {
-      const detail = lastError instanceof Error ? `; last error: ${lastError.message}` : lastValue === false ? '' : '';
+      const detail = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'a condition'}${detail}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
