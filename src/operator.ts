@@ -126,7 +126,8 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     },
   };
   const reconciler = new RouteReconciler({
-    cache: { get: (key) => informer.get(key) },
+    cache: { get: (key) => informer.get(key), keys: () => informer.list().map((obj) => `${obj.metadata.namespace}/${obj.metadata.name}`) },
+    requeue: (keys) => enqueue(keys),
     updater,
     accounts,
     events,

@@ -81,6 +81,8 @@ export class Account {
   readonly tracker: JobTracker;
   readonly writer: RouteWriter;
   private readonly holds = new Map<string, Hold>();
+  /** Bumped when a hold is set or dropped (expiry is seen through activeHolds()). */
+  private holdChanges = 0;
 
   constructor(
     readonly key: string,
@@ -112,7 +114,7 @@ export class Account {
         for (const outcome of outcomes) {
           if (outcome.state === 'failed' && outcome.trafficType)
             this.hold({ phoneId: outcome.phoneId, trafficType: outcome.trafficType, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage, jobId: outcome.jobId, requestId: outcome.requestId });
-          else this.holds.delete(outcome.phoneId);
+          else if (this.holds.delete(outcome.phoneId)) this.holdChanges += 1;
         }
         hooks.onJobsEnded(this, owners, outcomes);
       },
@@ -133,6 +135,15 @@ export class Account {
     const attempts = previous && previous.trafficType === failure.trafficType ? previous.attempts + 1 : 1;
     const delay = Math.min(holdMaxMs, holdBaseMs * 2 ** (attempts - 1));
     this.holds.set(failure.phoneId, { ...failure, attempts, until: this.clock.now() + delay });
+    this.holdChanges += 1;
+  }
+
+  /** Changes when the set of holds does (a hold set, dropped, or expired). */
+  get holdsVersion(): string {
+    let active = 0;
+    const now = this.clock.now();
+    for (const hold of this.holds.values()) if (hold.until > now) active += 1;
+    return `${this.holdChanges}.${active}`;
   }
 
   /** The holds still in force; expired ones are dropped so their phones are tried again. */
@@ -155,7 +166,7 @@ export class Account {
   }
 
   clearHold(phoneId: string): void {
-    this.holds.delete(phoneId);
+    if (this.holds.delete(phoneId)) this.holdChanges += 1;
   }
 
   start(): void {
@@ -186,6 +197,8 @@ export class AccountRegistry {
   private readonly accounts = new Map<string, Account>();
   /** resource key -> account key and drift interval. */
   private readonly bindings = new Map<string, { accountKey: string; intervalMs: number }>();
+  /** account key -> its resources, sorted; rebuilt only when a binding changes (read by every reconcile). */
+  private readonly ownersCache = new Map<string, string[]>();
   private readonly rateLimiters: RateLimiterRegistry;
 
   constructor(private readonly options: AccountRegistryOptions) {
@@ -194,9 +207,10 @@ export class AccountRegistry {
 
   /**
    * The account a resource uses, created on first use, and the resource bound to it (with its drift
-   * interval). Throws AccountError when the spec and the defaults do not make a usable account.
+   * interval). Throws AccountError when the spec and the defaults do not make a usable account. `secrets`
+   * replaces the registry's reader, e.g. one that reads each Secret once while many resources are bound.
    */
-  async resolve(resourceKey: string, namespace: string, spec: CloudPhoneRouteSpec, intervalMs: number): Promise<Account> {
+  async resolve(resourceKey: string, namespace: string, spec: CloudPhoneRouteSpec, intervalMs: number, secrets: SecretReader = this.options.secrets): Promise<Account> {
     const defaults = this.options.defaults;
     const region = spec.region ?? defaults.region;
     const envCredentials = defaults.credentials instanceof Error ? undefined : defaults.credentials;
@@ -209,7 +223,7 @@ export class AccountRegistry {
     let credentialId: string;
     const ref = spec.credentialsSecretRef;
     if (ref) {
-      const data = await this.options.secrets.read(namespace, ref.name);
+      const data = await secrets.read(namespace, ref.name);
       if (!data) throw new AccountError('SecretNotFound', `spec.credentialsSecretRef: Secret ${namespace}/${ref.name} does not exist`);
       const akKey = ref.accessKeyKey ?? DEFAULT_ACCESS_KEY_KEY;
       const skKey = ref.secretKeyKey ?? DEFAULT_SECRET_KEY_KEY;
@@ -271,9 +285,25 @@ export class AccountRegistry {
 
   private bind(resourceKey: string, accountKey: string, intervalMs: number): void {
     const previous = this.bindings.get(resourceKey);
+    if (previous && previous.accountKey === accountKey && previous.intervalMs === intervalMs) return;
     this.bindings.set(resourceKey, { accountKey, intervalMs });
+    this.ownersCache.delete(accountKey);
+    if (previous) this.ownersCache.delete(previous.accountKey);
     this.retune(accountKey);
     if (previous && previous.accountKey !== accountKey) this.retireIfUnused(previous.accountKey);
+  }
+
+  /** A reader that reads each Secret once: for binding many resources in one pass. */
+  secretsReadOnce(): SecretReader {
+    const reads = new Map<string, Promise<Record<string, string> | undefined>>();
+    return {
+      read: (namespace, name) => {
+        const key = `${namespace}/${name}`;
+        let read = reads.get(key);
+        if (!read) reads.set(key, (read = this.options.secrets.read(namespace, name)));
+        return read;
+      },
+    };
   }
 
   /** The resource no longer uses any account (deleted, or its account cannot be resolved). */
@@ -281,16 +311,22 @@ export class AccountRegistry {
     const previous = this.bindings.get(resourceKey);
     if (!previous) return;
     this.bindings.delete(resourceKey);
+    this.ownersCache.delete(previous.accountKey);
     this.accounts.get(previous.accountKey)?.tracker.forgetOwner(resourceKey);
     this.retune(previous.accountKey);
     this.retireIfUnused(previous.accountKey);
   }
 
-  /** The resources bound to an account. */
-  owners(account: Account): string[] {
-    const keys: string[] = [];
-    for (const [resourceKey, binding] of this.bindings) if (binding.accountKey === account.key) keys.push(resourceKey);
-    return keys.sort();
+  /** The resources bound to an account, sorted. The array is shared: do not change it. */
+  owners(account: Account): readonly string[] {
+    let keys = this.ownersCache.get(account.key);
+    if (!keys) {
+      keys = [];
+      for (const [resourceKey, binding] of this.bindings) if (binding.accountKey === account.key) keys.push(resourceKey);
+      keys.sort();
+      this.ownersCache.set(account.key, keys);
+    }
+    return keys;
   }
 
   accountOf(resourceKey: string): Account | undefined {

@@ -39,8 +39,8 @@ export function cphPortOf(client: CphClient): CphPort {
       const answer = await client.setTrafficTypeBatch(trafficType, phoneIds, { signal });
       return { requestId: answer.requestId, jobs: answer.jobs, errors: answer.errors };
     },
-    async listJobs(requestIds, signal): Promise<ObservedJob[]> {
-      const list = await client.listJobs({ requestIds }, { signal });
+    async listJobs(requestIds, signal, expectedJobs): Promise<ObservedJob[]> {
+      const list = await client.listJobs({ requestIds, ...(expectedJobs === undefined ? {} : { expectedJobs }) }, { signal });
       const jobs: ObservedJob[] = [];
       for (const job of list.jobs) {
         if (job.phoneId === undefined) continue;

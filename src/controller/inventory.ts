@@ -39,8 +39,15 @@ export interface PhoneInventoryOptions {
   maxDetailLookups?: number;
 }
 
+/** The inventory's own snapshot: its phone map is updated in place by routes learnt from jobs. */
+interface MutableSnapshot extends InventorySnapshot {
+  readonly phones: Map<string, ObservedPhone>;
+}
+
 export class PhoneInventory {
-  private current: InventorySnapshot | undefined;
+  private current: MutableSnapshot | undefined;
+  /** Bumped whenever what the snapshot says changes (a sweep, a route learnt from a job). */
+  private changes = 0;
   private inFlight: Promise<InventorySnapshot> | undefined;
   private readonly localRoutes = new Map<string, { trafficType: TrafficType; at: number }>();
   /** Detail lookups of phones missing from the sweep, valid for one snapshot. */
@@ -62,6 +69,11 @@ export class PhoneInventory {
 
   snapshot(): InventorySnapshot | undefined {
     return this.current;
+  }
+
+  /** Changes whenever the snapshot's content does: plans made from an older version are out of date. */
+  get version(): number {
+    return this.changes;
   }
 
   /**
@@ -98,8 +110,9 @@ export class PhoneInventory {
     // Routes learnt before this sweep began are now covered by what it read.
     for (const [phoneId, local] of this.localRoutes) if (local.at < startedAt) this.localRoutes.delete(phoneId);
     this.detailLookups.clear();
-    const snapshot: InventorySnapshot = { takenAt: startedAt, complete, phones: byId };
+    const snapshot: MutableSnapshot = { takenAt: startedAt, complete, phones: byId };
     this.current = snapshot;
+    this.changes += 1;
     this.lastError = undefined;
     this.sweepFailures = 0;
     this.options.logger.debug('phone inventory swept', { phones: byId.size, listCalls: calls });
@@ -111,11 +124,11 @@ export class PhoneInventory {
   recordRoute(phoneId: string, trafficType: TrafficType): void {
     const at = this.options.clock.now();
     this.localRoutes.set(phoneId, { trafficType, at });
+    // In place: copying the map for every finished job made a batch of N jobs cost N x P.
     const phone = this.current?.phones.get(phoneId);
-    if (phone && this.current) {
-      const phones = new Map(this.current.phones);
-      phones.set(phoneId, { ...phone, trafficType });
-      this.current = { takenAt: this.current.takenAt, complete: this.current.complete, phones };
+    if (phone && phone.trafficType !== trafficType) {
+      this.current?.phones.set(phoneId, { ...phone, trafficType });
+      this.changes += 1;
     }
   }
 

@@ -44,6 +44,9 @@ export interface CphPort {
   getPhone(phoneId: string, signal?: AbortSignal): Promise<ObservedPhone | undefined>;
   /** One call of at most 100 IDs. Throws a CphError when the call as a whole failed. */
   setTrafficType(trafficType: TrafficType, phoneIds: string[], signal?: AbortSignal): Promise<RouteChangeBatch>;
-  /** The jobs of up to 20 requests. */
-  listJobs(requestIds: string[], signal?: AbortSignal): Promise<ObservedJob[]>;
+  /**
+   * The jobs of up to 20 requests. `expectedJobs`, when the caller knows how many jobs the requests hold,
+   * lets the read stop without asking for a page past the last one.
+   */
+  listJobs(requestIds: string[], signal?: AbortSignal, expectedJobs?: number): Promise<ObservedJob[]>;
 }

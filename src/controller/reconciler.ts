@@ -8,8 +8,12 @@
  *   2. parse the spec (an invalid one is reported, not retried); handle the finalizer and deletion;
  *   3. resolve the CPH account (spec over operator defaults, credentials from a Secret);
  *   4. take the inventory snapshot (one sweep serves every resource of the account);
- *   5. plan the whole account (conflicts need every resource), then send this resource's changes;
- *   6. turn plan, job outcomes and sends into the next status; patch it if it differs; record events.
+ *   5. take the account's plan (made once per account state, src/controller/account-plans.ts) and have its
+ *      changes sent, every resource's at once; when this resource has phones in them, wait for the answers
+ *      and take the plan again;
+ *   6. turn its part of the plan and the job outcomes into the next status; patch it if it differs.
+ * Before the first round, every resource in the cache is bound to its account and the jobs its status
+ * says are running are adopted, so the first plan sees the whole account and re-sends nothing.
  */
 import type { Logger } from '../runtime/logger.js';
 import type { Clock } from '../runtime/clock.js';
@@ -18,13 +22,12 @@ import { OperatorError, ParseError, errorMessage } from '../errors.js';
 import { parseCloudPhoneRoute, parseDuration, parseStatus } from '../api/v1alpha1/parse.js';
 import { FINALIZER, KIND, API_VERSION } from '../api/v1alpha1/constants.js';
 import { CPH_UNAVAILABLE_STALL_MS, Reason, formatTime, type RoundFailureReason } from '../api/v1alpha1/conditions.js';
-import type { CloudPhoneRoute, CloudPhoneRouteSpec, CloudPhoneRouteStatus, DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
+import type { CloudPhoneRoute, CloudPhoneRouteStatus, DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
 import { isAccountProblem, isAuthError, isCphError, isThrottle } from '../cph/errors.js';
 import { AccountError, type Account, type AccountRegistry } from './accounts.js';
-import { planRoutes, type ActualPhone, type DesiredRoute, type InFlightJob, type ResourcePlan } from './plan.js';
+import { AccountPlans, planStamp, type AccountPlan, type PlannedResource } from './account-plans.js';
+import type { ResourcePlan } from './plan.js';
 import { nextStatus, statusChanged, type PhoneEvent, type RoundFailure } from './status.js';
-import type { InventorySnapshot } from './inventory.js';
-import type { ObservedPhone } from './ports.js';
 
 /** How long a reconcile after a restart waits for the first poll of the jobs it adopts. */
 const adoptionWaitMs = 30_000;
@@ -32,6 +35,8 @@ const adoptionWaitMs = 30_000;
 /** Where resources are read: the informer's cache. */
 export interface RouteCache {
   get(key: string): unknown;
+  /** Every key (namespace/name) in the cache. */
+  keys(): Iterable<string>;
 }
 
 /** The writes the reconciler makes to Kubernetes. */
@@ -63,6 +68,8 @@ export interface RouteReconcilerOptions {
   defaultDriftIntervalMs: number;
   /** How soon a resource whose credentials or account are unusable is looked at again. */
   accountRetryMs?: number;
+  /** Reconciles these resources again (their phones were changed by another resource's round). */
+  requeue?: (keys: Iterable<string>) => void;
 }
 
 interface Metadata {
@@ -120,7 +127,10 @@ export class RouteReconciler implements Reconciler {
   private readonly lastWritten = new Map<string, { generation: number; status: CloudPhoneRouteStatus }>();
   /** Per resource: request IDs adopted from its status after a start. */
   private readonly adopted = new Set<string>();
-  private readonly parsedPeers = new Map<string, { resourceVersion: string; route: CloudPhoneRoute | undefined }>();
+  private readonly parsedPeers = new Map<string, { stamp: string; route: CloudPhoneRoute | undefined }>();
+  private readonly plans: AccountPlans;
+  /** Binding every cached resource to its account and adopting its jobs, once, before the first plan. */
+  private primed: Promise<void> | undefined;
   /** Per CPH account: since when CPH has been unreachable, without a successful round or sweep since. */
   private readonly cphDownSince = new Map<string, number>();
 
@@ -132,7 +142,16 @@ export class RouteReconciler implements Reconciler {
     return { ...failure, since };
   }
 
-  constructor(private readonly options: RouteReconcilerOptions) {}
+  constructor(private readonly options: RouteReconcilerOptions) {
+    this.plans = new AccountPlans({
+      sources: { owners: (account) => options.accounts.owners(account), resource: (key) => this.peer(key) },
+      events: options.events,
+      clock: options.clock,
+      logger: options.logger,
+      ...(options.requeue ? { requeue: options.requeue } : {}),
+      onSent: (phones) => options.metrics?.driftCorrections(phones),
+    });
+  }
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const raw = this.options.cache.get(key);
@@ -172,6 +191,7 @@ export class RouteReconciler implements Reconciler {
     const previous = this.previousStatusOf(key, meta.generation, route.status);
     const now = (): number => this.options.clock.now();
 
+    await (this.primed ??= this.prime());
     let account: Account;
     try {
       account = await this.options.accounts.resolve(key, meta.namespace, spec, intervalMs);
@@ -187,93 +207,33 @@ export class RouteReconciler implements Reconciler {
     // first poll (bounded) so that the plan sees those phones as pending rather than drifted.
     if (!this.adopted.has(key)) {
       this.adopted.add(key);
-      const running = new Set([
-        ...(previous?.pendingRequests ?? []),
-        ...(previous?.phones ?? []).filter((p) => p.jobStatus === 'Running' && p.requestId).map((p) => p.requestId as string),
-      ]);
-      if (running.size > 0) {
-        const timeout = new AbortController();
-        await Promise.race([account.tracker.adopt(running, key), this.options.clock.sleep(adoptionWaitMs, timeout.signal).catch(() => undefined)]);
-        timeout.abort();
-      }
+      await this.adoptRunningJobs([[key, account, previous]]);
     }
 
-    let snapshot: InventorySnapshot;
+    let plan: AccountPlan;
     try {
-      snapshot = await account.inventory.fresh(2 * intervalMs);
+      await account.inventory.fresh(2 * intervalMs);
+      plan = await this.plans.plan(account);
+      // The first round after a sweep sends the whole account's changes; a resource with phones in them
+      // waits for the answers, so its status shows them pending.
+      const sending = this.plans.send(account, plan, key);
+      if ((plan.resources.get(key)?.toChange.length ?? 0) > 0) {
+        await sending;
+        plan = await this.plans.plan(account);
+      }
     } catch (error) {
       const failure = this.withOutage(account.key, classifyFailure(error));
       await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
       this.warnOnce(route, failure.reason, failure.message);
       throw new RoundFailedError(failure.reason, { cause: error });
     }
-
-    // Every resource bound to this account takes part in the plan: conflicts are found only there.
-    const desired: DesiredRoute[] = [];
-    const phones = new Map<string, ActualPhone>();
-    for (const [phoneId, phone] of snapshot.phones) phones.set(phoneId, phone);
-    for (const peerKey of this.options.accounts.owners(account)) {
-      const peer = peerKey === key ? route : this.peer(peerKey);
-      if (!peer) continue;
-      const peerDeleting = peer.metadata.deletionTimestamp ? (peer.spec.deletionPolicy ?? 'Retain') : undefined;
-      desired.push({
-        key: peerKey,
-        trafficType: peer.spec.trafficType,
-        phoneIds: selectPhones(peer.spec, snapshot),
-        suspended: peer.spec.suspend === true,
-        ...(peerDeleting ? { deleting: peerDeleting } : {}),
-      });
-    }
-    // Phones named explicitly but missing from the sweep get one detail call each (the sweep may have
-    // moved under its feet); only a "not found" from CPH makes them NotFound.
-    try {
-      const missing = (spec.phoneIds ?? []).filter((id) => !phones.has(id));
-      const found = await Promise.all(missing.map((id) => account.inventory.lookup(id)));
-      for (const phone of found) if (phone) phones.set(phone.phoneId, phone);
-    } catch (error) {
-      const failure = this.withOutage(account.key, classifyFailure(error));
-      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
-      throw new RoundFailedError(failure.reason, { cause: error });
-    }
-
-    const jobs: InFlightJob[] = [];
-    const seenJobs = new Set<string>();
-    for (const resource of desired)
-      for (const phoneId of resource.phoneIds) {
-        if (seenJobs.has(phoneId)) continue;
-        seenJobs.add(phoneId);
-        const job = account.tracker.inFlight(phoneId);
-        if (job) jobs.push({ phoneId, jobId: job.jobId, requestId: job.requestId, trafficType: job.trafficType ?? resource.trafficType });
-      }
-    const plan = planRoutes({ resources: desired, phones, jobs, holds: account.activeHolds() });
-    const mine = plan.resources.find((r) => r.key === key);
+    const mine = plan.resources.get(key);
     if (!mine) throw new Error(`plan lost resource ${key}`);
 
     const events: PhoneEvent[] = this.jobEvents(key, mine, account);
     let failure: RoundFailure | undefined;
-    if (mine.toChange.length > 0) {
-      const wanted = mine.desired;
-      const results = await account.writer.submit(mine.toChange.map((phoneId) => ({ phoneId, trafficType: wanted, owner: key })));
-      let sent = 0;
-      let callError: unknown;
-      for (const result of results) {
-        if (result.jobId && result.requestId) {
-          sent += 1;
-          events.push({ kind: 'submitted', phoneId: result.phoneId, trafficType: result.trafficType, requestId: result.requestId, jobId: result.jobId });
-        } else if (result.errorCode && result.errorCode !== 'Superseded') {
-          account.hold({ phoneId: result.phoneId, trafficType: result.trafficType, errorCode: result.errorCode, errorMessage: result.errorMessage ?? '', ...(result.requestId ? { requestId: result.requestId } : {}) });
-          events.push({ kind: 'rejected', phoneId: result.phoneId, trafficType: result.trafficType, ...(result.requestId ? { requestId: result.requestId } : {}), errorCode: result.errorCode, errorMessage: result.errorMessage ?? '' });
-        } else if (result.callError !== undefined) {
-          callError = result.callError;
-        }
-      }
-      if (sent > 0) {
-        this.options.metrics?.driftCorrections(sent);
-        const requestIds = [...new Set(events.filter((e) => e.kind === 'submitted').map((e) => e.requestId))];
-        this.options.events.record(this.ref(route), 'Normal', 'ApplyingRoute', 'ChangeRoute', `Changing the route of ${sent} phone(s) to ${wanted} (CPH request ${requestIds.join(', ')})`);
-      }
-      if (callError !== undefined) failure = this.withOutage(account.key, classifyFailure(callError));
-    }
+    const callError = plan.callErrors.get(key);
+    if (callError !== undefined) failure = this.withOutage(account.key, classifyFailure(callError));
     // The periodic sweep failing means CPH cannot be read even when this round had nothing to send: a long
     // outage is reported (Stalled, CphUnavailable) although the plan still runs on the last snapshot.
     const sweepError = account.inventory.lastError;
@@ -285,7 +245,7 @@ export class RouteReconciler implements Reconciler {
       this.cphDownSince.delete(account.key);
     }
     for (const event of events)
-      if ((event.kind === 'jobEnded' && event.state === 'failed') || event.kind === 'rejected')
+      if (event.kind === 'jobEnded' && event.state === 'failed')
         this.options.events.record(this.ref(route), 'Warning', 'JobFailed', 'ChangeRoute', `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim());
 
     const status = nextStatus({ generation: meta.generation, previous, plan: mine, events, ...(failure ? { failure } : {}), pendingRequests: account.tracker.pendingRequestIds(key), now: now() });
@@ -304,6 +264,53 @@ export class RouteReconciler implements Reconciler {
     const holdEnds = account.nextHoldExpiry();
     const untilHold = holdEnds === undefined ? intervalMs : Math.max(1_000, holdEnds - this.options.clock.now() + 50);
     return { requeueAfterMs: Math.min(intervalMs, untilHold) };
+  }
+
+  /**
+   * Binds every resource in the cache to its account and adopts the jobs their statuses say are running,
+   * so that the first plan of an account sees all its resources (conflicts, coalesced sends) and sends
+   * nothing a previous operator already sent. Resources that cannot take part yet (invalid, no account, a
+   * finalizer to add or remove first) are left to their own reconcile.
+   */
+  private async prime(): Promise<void> {
+    const secrets = this.options.accounts.secretsReadOnce();
+    const adoptions: Array<[string, Account, CloudPhoneRouteStatus | undefined]> = [];
+    for (const key of this.options.cache.keys()) {
+      const raw = this.options.cache.get(key);
+      const meta = readMetadata(raw);
+      if (!raw || !meta) continue;
+      try {
+        const route = parseCloudPhoneRoute(raw);
+        const spec = route.spec;
+        const revert = spec.deletionPolicy === 'Revert';
+        const hasFinalizer = meta.finalizers.includes(FINALIZER);
+        if (!meta.deletionTimestamp ? revert !== hasFinalizer : !revert || !hasFinalizer || spec.suspend === true) continue;
+        const intervalMs = spec.driftCheckInterval ? parseDuration(spec.driftCheckInterval, 'spec.driftCheckInterval') : this.options.defaultDriftIntervalMs;
+        const account = await this.options.accounts.resolve(key, meta.namespace, spec, intervalMs, secrets);
+        this.adopted.add(key);
+        adoptions.push([key, account, this.previousStatusOf(key, meta.generation, route.status)]);
+      } catch (error) {
+        // Its own reconcile reports what is wrong.
+        this.options.logger.debug('resource not bound before the first plan', { resource: key, error: errorMessage(error) });
+      }
+    }
+    await this.adoptRunningJobs(adoptions);
+  }
+
+  /** Follows the jobs the statuses say are still running; waits (bounded) for their first poll. */
+  private async adoptRunningJobs(resources: ReadonlyArray<[string, Account, CloudPhoneRouteStatus | undefined]>): Promise<void> {
+    const polled: Promise<void>[] = [];
+    for (const [key, account, status] of resources) {
+      const running = new Set([
+        ...(status?.pendingRequests ?? []),
+        ...(status?.phones ?? []).filter((p) => p.jobStatus === 'Running' && p.requestId).map((p) => p.requestId as string),
+      ]);
+      if (running.size > 0) polled.push(account.tracker.adopt(running, key));
+    }
+    if (polled.length === 0) return;
+    const timeout = new AbortController();
+    await Promise.race([Promise.all(polled), this.options.clock.sleep(adoptionWaitMs, timeout.signal).catch(() => undefined)]);
+    timeout.abort();
   }
 
   /** Job ends not yet reported in this resource's status. */
@@ -329,21 +336,23 @@ export class RouteReconciler implements Reconciler {
     return events;
   }
 
-  /** Another resource of the account, parsed once per resourceVersion (every reconcile reads all of them). */
-  private peer(key: string): CloudPhoneRoute | undefined {
+  /** A resource of the cache as the account plan needs it, parsed once per plan stamp (not per status write). */
+  private peer(key: string): PlannedResource | undefined {
     const raw = this.options.cache.get(key);
-    const resourceVersion = readMetadata(raw)?.resourceVersion;
-    if (!raw || resourceVersion === undefined) return undefined;
-    const cached = this.parsedPeers.get(key);
-    if (cached?.resourceVersion === resourceVersion) return cached.route;
-    let route: CloudPhoneRoute | undefined;
-    try {
-      route = parseCloudPhoneRoute(raw);
-    } catch {
-      route = undefined;
+    const meta = readMetadata(raw);
+    if (!raw || !meta) return undefined;
+    const stamp = planStamp(meta);
+    let cached = this.parsedPeers.get(key);
+    if (cached?.stamp !== stamp) {
+      let route: CloudPhoneRoute | undefined;
+      try {
+        route = parseCloudPhoneRoute(raw);
+      } catch {
+        route = undefined;
+      }
+      this.parsedPeers.set(key, (cached = { stamp, route }));
     }
-    this.parsedPeers.set(key, { resourceVersion, route });
-    return route;
+    return cached.route ? { route: cached.route, stamp } : undefined;
   }
 
   private previousStatus(raw: unknown): CloudPhoneRouteStatus | undefined {
@@ -392,20 +401,3 @@ export class RouteReconciler implements Reconciler {
     this.options.metrics?.phonesByState(key, undefined);
   }
 }
-
-/** The phones a spec selects: its explicit IDs plus the inventory's phones matching its selector. */
-export function selectPhones(spec: CloudPhoneRouteSpec, snapshot: InventorySnapshot): string[] {
-  const ids = new Set(spec.phoneIds ?? []);
-  const selector = spec.selector;
-  if (selector && (selector.serverIds?.length || selector.phoneNamePrefix)) {
-    const servers = selector.serverIds?.length ? new Set(selector.serverIds) : undefined;
-    const prefix = selector.phoneNamePrefix;
-    for (const phone of snapshot.phones.values() as Iterable<ObservedPhone>) {
-      if (servers && !servers.has(phone.serverId)) continue;
-      if (prefix && !phone.phoneName.startsWith(prefix)) continue;
-      ids.add(phone.phoneId);
-    }
-  }
-  return [...ids];
-}
-
