@@ -99,6 +99,8 @@ export interface SweepOptions extends CallOptions {
   pageSize?: number | undefined;
   /** Bound on list calls; default twice the pages the first count implies, plus two. */
   maxPages?: number | undefined;
+  /** List calls in flight at once after the first page; 1..16, default 4. The rate limiter still paces them. */
+  concurrency?: number | undefined;
 }
 
 /** One phones-traffic call of a setTrafficType, in the order sent. */
@@ -122,6 +124,8 @@ export interface TrafficResult {
 export const maxPhonesPerTrafficCall = 100;
 export const maxRequestIdsPerJobList = 20;
 export const phonePageSize = 100;
+export const defaultSweepConcurrency = 4;
+export const maxSweepConcurrency = 16;
 
 interface CallSpec<T> {
   operation: string;
@@ -211,45 +215,80 @@ export class CphClient {
    * Every phone matching `filter`, by pages of 100 until `count` is reached. Offset paging over a list that
    * changes can repeat or skip phones: repeats are dropped, and `stable: false` says the sweep cannot vouch
    * for phones it did not see. The number of pages is bounded, so a lying `count` cannot loop forever.
+   *
+   * The first page gives `count`; the other pages' offsets follow from it and are read concurrently
+   * (`concurrency`, default 4), because the sweep's duration is what every drift check waits on: 20 pages
+   * one after another at 50 ms each is a second, four at a time a quarter of it. The rate limiter inside
+   * each call still bounds the rate. Pages are merged in offset order, whatever order they arrived in.
+   * A list that grew during the sweep is marked unstable and not chased beyond the first count (the next
+   * sweep reads it); chasing would mean reading page after page again. If any page fails, the sweep fails
+   * with that error, and the pages still waiting or in flight are aborted.
    */
   async listAllPhones(filter: PhoneFilter = {}, options: SweepOptions = {}): Promise<PhoneSweep> {
-    const pageSize = checkInteger(cphOperations.listPhones, 'pageSize', options.pageSize ?? phonePageSize, 1, phonePageSize);
-    const seen = new Map<string, Phone>();
-    const requestIds: string[] = [];
-    let stable = true;
-    let offset = 0;
-    let pages = 0;
-    let count = 0;
-    let firstCount: number | undefined;
-    let maxPages = options.maxPages;
-    for (;;) {
-      const page = await this.listPhones({ ...filter, offset, limit: pageSize }, options);
-      pages += 1;
-      if (page.requestId !== undefined) requestIds.push(page.requestId);
-      if (firstCount === undefined) {
-        firstCount = page.count;
-        maxPages ??= 2 * Math.ceil(page.count / pageSize) + 2;
-      } else if (page.count !== count) {
-        stable = false;
+    const operation = cphOperations.listPhones;
+    const pageSize = checkInteger(operation, 'pageSize', options.pageSize ?? phonePageSize, 1, phonePageSize);
+    const concurrency = checkInteger(operation, 'concurrency', options.concurrency ?? defaultSweepConcurrency, 1, maxSweepConcurrency);
+    const sweep = linkedAbort(options.signal);
+    try {
+      const first = await this.listPhones({ ...filter, offset: 0, limit: pageSize }, { signal: sweep.signal });
+      const count = first.count;
+      const maxPages = Math.max(1, options.maxPages ?? 2 * Math.ceil(count / pageSize) + 2);
+      const offsets: number[] = [];
+      if (first.phones.length >= pageSize) {
+        for (let offset = pageSize; offset < count; offset += pageSize) offsets.push(offset);
       }
-      count = page.count;
-      for (const phone of page.phones) {
-        if (seen.has(phone.phoneId)) stable = false;
-        else seen.set(phone.phoneId, phone);
+      const bounded = offsets.length + 1 > maxPages;
+      if (bounded) {
+        offsets.length = maxPages - 1;
+        this.logger.warn('phone list sweep stopped at its page bound', { operation, pages: maxPages, count, offset: (offsets.at(-1) ?? 0) + pageSize });
       }
-      offset += page.phones.length;
-      if (page.phones.length < pageSize) {
-        if (offset < page.count) stable = false;
-        break;
+      const rest = await this.readPages(filter, offsets, pageSize, concurrency, sweep);
+      const pages = [{ offset: 0, page: first }, ...offsets.map((offset, i) => ({ offset, page: rest[i] }))];
+      const seen = new Map<string, Phone>();
+      const requestIds: string[] = [];
+      let stable = !bounded;
+      for (const { offset, page } of pages) {
+        if (page.requestId !== undefined) requestIds.push(page.requestId);
+        if (page.count !== count) stable = false;
+        for (const phone of page.phones) {
+          if (seen.has(phone.phoneId)) stable = false;
+          else seen.set(phone.phoneId, phone);
+        }
+        // A short page before the end: phones moved under the offsets.
+        if (page.phones.length < pageSize && offset + page.phones.length < page.count) stable = false;
       }
-      if (offset >= page.count) break;
-      if (pages >= (maxPages ?? 1)) {
-        stable = false;
-        this.logger.warn('phone list sweep stopped at its page bound', { operation: cphOperations.listPhones, pages, count, offset });
-        break;
-      }
+      const last = pages.at(-1)?.page ?? first;
+      return { phones: [...seen.values()], count: last.count, pages: pages.length, stable, requestIds };
+    } finally {
+      sweep.unlink();
     }
-    return { phones: [...seen.values()], count, pages, stable, requestIds };
+  }
+
+  /**
+   * The pages at `offsets`, at most `concurrency` in flight, answers in the order of `offsets`. On the first
+   * failure no further page starts, the others are aborted through `sweep`, and once they have all settled
+   * the first failure is thrown.
+   */
+  private async readPages(filter: PhoneFilter, offsets: readonly number[], pageSize: number, concurrency: number, sweep: LinkedAbort): Promise<PhoneList[]> {
+    const answers: PhoneList[] = [];
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (failure === undefined && next < offsets.length) {
+        const index = next++;
+        try {
+          answers[index] = await this.listPhones({ ...filter, offset: offsets[index], limit: pageSize }, { signal: sweep.signal });
+        } catch (error) {
+          if (failure === undefined) {
+            failure = { error };
+            sweep.abort(new Error('another page of the phone list sweep failed'));
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, offsets.length) }, worker));
+    if (failure !== undefined) throw failure.error;
+    return answers;
   }
 
   /** ShowCloudPhoneDetail. A missing phone fails with CPS.0005 (see isNotFound). */
@@ -329,6 +368,12 @@ export class CphClient {
    * (default 100) until a short page. Jobs are de-duplicated by job ID. CPH's job entries do not say which
    * request made them: a job's `requestId` is set when a call asked about one request ID only; after a
    * call about several, match jobs by `jobId` (setTrafficType returned one per phone).
+   *
+   * `expectedJobs`, the number of jobs the caller knows the asked requests hold (setTrafficType returned
+   * them), saves the last, empty page: paging stops once that many distinct jobs were collected, so one
+   * request of exactly 100 jobs costs one call instead of two. It counts for the whole query, so it is used
+   * only when the query fits one call's 20 request IDs; with more it is ignored and every group is paged to
+   * its short page. At least one call is always made.
    */
   async listJobs(query: JobQuery, options: CallOptions = {}): Promise<JobList> {
     const operation = cphOperations.listJobs;
@@ -340,9 +385,15 @@ export class CphClient {
     ids.forEach((id, i) => checkId(operation, hasOne ? 'requestId' : `requestIds[${i}]`, id));
     const limit = checkInteger(operation, 'limit', query.limit ?? 100, 1, 100);
     const startOffset = checkInteger(operation, 'offset', query.offset ?? 0, 0, Number.MAX_SAFE_INTEGER);
+    if (query.expectedJobs !== undefined && (!Number.isSafeInteger(query.expectedJobs) || query.expectedJobs < 0)) {
+      throw invalidArgument(operation, `expectedJobs must be a whole number >= 0, got ${query.expectedJobs}`);
+    }
+    const groups = chunk(ids, maxRequestIdsPerJobList);
+    // The expected total is for the whole query: with several groups it says nothing about any one of them.
+    const expectedJobs = groups.length === 1 ? query.expectedJobs : undefined;
     const jobs = new Map<string, Job>();
     const requestIds: string[] = [];
-    for (const group of chunk(ids, maxRequestIdsPerJobList)) {
+    for (const group of groups) {
       // A request holds at most 100 jobs (one per phone), so a group holds at most 100 * its size.
       const maxPages = Math.ceil((group.length * maxPhonesPerTrafficCall) / limit) + 2;
       let offset = startOffset;
@@ -368,6 +419,7 @@ export class CphClient {
         }
         offset += answer.jobs.length;
         if (answer.jobs.length < limit || fresh === 0) break;
+        if (expectedJobs !== undefined && jobs.size >= expectedJobs) break;
       }
     }
     return { jobs: [...jobs.values()], requestIds };
@@ -540,6 +592,27 @@ export class CphClient {
 /** An answer without a body request_id takes it from the X-Request-Id header. */
 function withRequestId<T extends { requestId: string | undefined }>(result: T, headerRequestId: string | undefined): T {
   return result.requestId === undefined && headerRequestId !== undefined ? { ...result, requestId: headerRequestId } : result;
+}
+
+interface LinkedAbort {
+  /** Aborts when the caller's signal does, or when `abort` is called. */
+  readonly signal: AbortSignal;
+  abort(reason: unknown): void;
+  /** Stops following the caller's signal; call when done. */
+  unlink(): void;
+}
+
+/** An AbortController that follows the caller's signal, so one failed page can stop its siblings too. */
+function linkedAbort(parent: AbortSignal | undefined): LinkedAbort {
+  const controller = new AbortController();
+  const follow = (): void => controller.abort(parent?.reason);
+  if (parent?.aborted) follow();
+  else parent?.addEventListener('abort', follow, { once: true });
+  return {
+    signal: controller.signal,
+    abort: (reason) => controller.abort(reason),
+    unlink: () => parent?.removeEventListener('abort', follow),
+  };
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {

@@ -64,13 +64,13 @@ export interface PhoneList {
 /** A whole paged sweep of ListCloudPhones. */
 export interface PhoneSweep {
   phones: Phone[];
-  /** `count` from the last page read. */
+  /** `count` from the last page (in offset order). */
   count: number;
   /** Number of list calls made. */
   pages: number;
   /**
-   * False when the total changed between pages, a page repeated phones already seen, or the sweep stopped at
-   * its page bound: offset paging over a list that moves can skip phones, so the caller must not conclude
+   * False when the total changed between pages, a page repeated phones already seen, a page came back short
+   * before the end, or the sweep stopped at its page bound: offset paging over a list that moves can skip phones, so the caller must not conclude
    * that a phone missing from this sweep is gone.
    */
   stable: boolean;
@@ -131,6 +131,12 @@ export type JobQuery = ({ requestId: string; requestIds?: never } | { requestIds
   offset?: number;
   /** 1..100, default 100. */
   limit?: number;
+  /**
+   * How many jobs the asked requests hold in all, when the caller knows (whole number >= 0): paging stops
+   * once that many were collected, sparing the final empty page. Ignored when the query has more than 20
+   * request IDs (more than one call's worth), since the total does not say how the jobs split between calls.
+   */
+  expectedJobs?: number;
 };
 
 export interface JobList {

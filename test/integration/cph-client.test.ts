@@ -6,13 +6,13 @@
 import { expect } from 'chai';
 import { AkSkAuth } from '../../src/cph/auth.js';
 import { CphError, isAuthError, isNotFound, isThrottle } from '../../src/cph/errors.js';
-import type { CphClient } from '../../src/cph/client.js';
+import type { CphClient, CphClientOptions } from '../../src/cph/client.js';
 import type { Job } from '../../src/cph/types.js';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { waitFor } from '../support/wait.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { TokenBucket } from '../../src/cph/rate-limiter.js';
-import { ak, client, counters, projectId, RecordingClock, resetCounters, setFaults, simPhoneIds, simulator, sk } from './cph-client-helpers.js';
+import { admin, ak, client, counters, projectId, RecordingClock, resetCounters, setFaults, simPhoneIds, simulator, sk, type ClientHarness } from './cph-client-helpers.js';
 
 async function rejection(promise: Promise<unknown>): Promise<CphError> {
   try {
@@ -32,6 +32,47 @@ async function jobsUntilDone(cph: CphClient, requestIds: string[]): Promise<Job[
     },
     { timeoutMs: 20_000, intervalMs: 50, what: 'every job to end' },
   );
+}
+
+/**
+ * A client whose calls wait at a rate limiter on a fake clock with one token: the first page of a sweep goes
+ * out at once, every later call waits until the test advances `gate`. `bucket.available()` is minus the
+ * number of calls waiting there, so between advances the test sees (and steers) what is in flight.
+ */
+function gatedClient(sim: RunningSimulator, overrides: Partial<CphClientOptions> = {}): ClientHarness & { gate: FakeClock; bucket: TokenBucket } {
+  const gate = new FakeClock(Date.now());
+  const bucket = new TokenBucket({ qps: 1, burst: 1, clock: gate });
+  return { ...client(sim, { rateLimiter: bucket, ...overrides }), gate, bucket };
+}
+
+/** Advances the gate a second at a time until `work` settles; returns the fewest tokens seen (minus the most calls waiting). */
+async function openGate(gate: FakeClock, bucket: TokenBucket, work: Promise<unknown>): Promise<number> {
+  let settled = false;
+  work.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  let fewest = bucket.available();
+  await waitFor(
+    async () => {
+      fewest = Math.min(fewest, bucket.available());
+      if (settled) return true;
+      await gate.advance(1_000);
+      return false;
+    },
+    { timeoutMs: 30_000, intervalMs: 5, what: 'the sweep to end' },
+  );
+  return fewest;
+}
+
+async function listCalls(sim: RunningSimulator, ...status: string[]): Promise<number> {
+  const seen = await counters(sim);
+  return status.length === 0 ? seen.num('byOperation', 'ListCloudPhones', 'total') : seen.num('byOperation', 'ListCloudPhones', 'byStatus', ...status);
+}
+
+/** Waits until the sweep's first page was answered and `waiting` later pages wait at the gate. */
+async function firstPageAnswered(sim: RunningSimulator, bucket: TokenBucket, waiting: number): Promise<void> {
+  await waitFor(async () => (await listCalls(sim)) === 1 && bucket.available() === -waiting, { timeoutMs: 10_000, intervalMs: 10, what: `the first page and ${waiting} waiting pages` });
 }
 
 describe('CphClient against the simulator (HTTP, AK/SK)', function () {
@@ -166,6 +207,176 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       expect((await counters(sim)).num('byOperation', 'ListJobs', 'total')).to.equal(5);
       cph.close();
     });
+
+    it('ListJobs with expectedJobs stops at the page that completes it: one call for a request of 100 jobs, two without', async () => {
+      const { client: cph } = client(sim);
+      const phones = (await simPhoneIds(sim, 100)).map((p) => p.phoneId);
+      const answer = await cph.setTrafficTypeBatch('routing', phones);
+      expect(answer.jobs).to.have.length(100);
+      await resetCounters(sim);
+      const known = await cph.listJobs({ requestId: answer.requestId, expectedJobs: answer.jobs.length });
+      expect(known.jobs).to.have.length(100);
+      expect((await counters(sim)).num('byOperation', 'ListJobs', 'total')).to.equal(1);
+      const asList = await cph.listJobs({ requestIds: [answer.requestId], expectedJobs: 100 });
+      expect(asList.jobs).to.have.length(100);
+      expect((await counters(sim)).num('byOperation', 'ListJobs', 'total')).to.equal(2);
+      await resetCounters(sim);
+      const unknown = await cph.listJobs({ requestId: answer.requestId });
+      expect(unknown.jobs).to.have.length(100);
+      expect((await counters(sim)).num('byOperation', 'ListJobs', 'total')).to.equal(2);
+      cph.close();
+    });
+
+    it('ListJobs ignores expectedJobs over more than 20 request IDs (the total does not say how the calls split it)', async () => {
+      const { client: cph } = client(sim);
+      const phones = (await simPhoneIds(sim, 21)).map((p) => p.phoneId);
+      const requestIds: string[] = [];
+      for (const phoneId of phones) requestIds.push((await cph.setTrafficTypeBatch('routing', [phoneId])).requestId);
+      await resetCounters(sim);
+      // By pages of 10: the first 20 requests take pages of 10, 10 and 0, the 21st one page. Were expectedJobs
+      // applied, 10 would stop each group after its first page.
+      const list = await cph.listJobs({ requestIds, limit: 10, expectedJobs: 10 });
+      expect(list.jobs).to.have.length(21);
+      expect((await counters(sim)).num('byOperation', 'ListJobs', 'total')).to.equal(4);
+      cph.close();
+    });
+  });
+
+  describe('phone list sweep: pages after the first in parallel', () => {
+    it('sweeps 950 phones at 50 ms latency in 10 pages, stable, merged in the list order', async () => {
+      const big = await simulator({ phones: 950, latencyMs: 50 });
+      try {
+        const { client: cph } = client(big);
+        const sweep = await cph.listAllPhones();
+        expect(sweep).to.include({ count: 950, pages: 10, stable: true });
+        expect(sweep.phones.map((p) => p.phoneId)).to.deep.equal((await simPhoneIds(big)).map((p) => p.phoneId));
+        expect(new Set(sweep.requestIds).size).to.equal(10);
+        expect(await listCalls(big)).to.equal(10);
+        cph.close();
+      } finally {
+        await big.close();
+      }
+    });
+
+    it('has four list calls of one sweep open at the simulator at once, never more than four, and still returns every phone', async () => {
+      const big = await simulator({ phones: 950 });
+      try {
+        const { client: cph, gate, bucket } = gatedClient(big, { timeoutMs: 1_000 });
+        const sweep = cph.listAllPhones();
+        await firstPageAnswered(big, bucket, 4);
+        // The next four list calls are held, unanswered, by the simulator; each times out after 1 s and is retried.
+        await admin(big, 'POST', '/_sim/faults/script', { faults: [{ kind: 'timeout', operation: 'ListCloudPhones', count: 4 }] });
+        await gate.advance(4_000);
+        await waitFor(async () => (await listCalls(big, 'timeout')) === 4, { timeoutMs: 10_000, intervalMs: 10, what: 'four held list calls' });
+        expect(big.server.hung.size).to.equal(4);
+        expect(await listCalls(big, '200')).to.equal(1);
+        const fewest = await openGate(gate, bucket, sweep);
+        expect(fewest).to.equal(-4);
+        const result = await sweep;
+        expect(result).to.include({ count: 950, pages: 10, stable: true });
+        expect(result.phones.map((p) => p.phoneId)).to.deep.equal((await simPhoneIds(big)).map((p) => p.phoneId));
+        expect(await listCalls(big, '200')).to.equal(10);
+        cph.close();
+      } finally {
+        await big.close();
+      }
+    });
+
+    it('concurrency 1 reads one page at a time and returns the same sweep', async () => {
+      const big = await simulator({ phones: 950 });
+      try {
+        const { client: cph, gate, bucket } = gatedClient(big);
+        const sweep = cph.listAllPhones({}, { concurrency: 1 });
+        await firstPageAnswered(big, bucket, 1);
+        const fewest = await openGate(gate, bucket, sweep);
+        expect(fewest).to.equal(-1);
+        const result = await sweep;
+        expect(result).to.include({ count: 950, pages: 10, stable: true });
+        expect(result.phones.map((p) => p.phoneId)).to.deep.equal((await simPhoneIds(big)).map((p) => p.phoneId));
+        expect(result.requestIds).to.have.length(10);
+        cph.close();
+      } finally {
+        await big.close();
+      }
+    });
+
+    it('a failing page fails the sweep with its error, aborts the page in flight and sends no other', async () => {
+      const big = await simulator({ phones: 950 });
+      try {
+        const { client: cph, gate, bucket, calls } = gatedClient(big, { retryPolicy: { maxAttempts: 1 }, timeoutMs: 30_000 });
+        const failed = rejection(cph.listAllPhones());
+        await firstPageAnswered(big, bucket, 4);
+        await admin(big, 'POST', '/_sim/faults/script', {
+          faults: [
+            { kind: 'timeout', operation: 'ListCloudPhones', count: 1 },
+            { kind: '500', operation: 'ListCloudPhones', count: 1 },
+          ],
+        });
+        await gate.advance(1_000);
+        await waitFor(async () => (await listCalls(big, 'timeout')) === 1, { timeoutMs: 10_000, intervalMs: 10, what: 'the held page' });
+        await gate.advance(1_000);
+        const err = await failed;
+        expect(err).to.include({ operation: 'ListCloudPhones', httpStatus: 500, errorCode: 'CPS.0003' });
+        // The held page was cancelled by the client (not left to its 30 s timeout), and the simulator saw it go.
+        expect(calls.filter((c) => c.outcome === 'aborted').map((c) => c.errorCode)).to.deep.equal(['Aborted']);
+        await waitFor(() => big.server.hung.size === 0, { timeoutMs: 10_000, intervalMs: 10, what: 'the held connection to close' });
+        // The two pages waiting at the rate limiter gave their slots back and were never sent.
+        expect(bucket.available()).to.equal(0);
+        await gate.advance(10_000);
+        expect(await listCalls(big)).to.equal(3);
+        cph.close();
+      } finally {
+        await big.close();
+      }
+    });
+
+    it('a caller\'s abort ends a parallel sweep as Aborted', async () => {
+      const big = await simulator({ phones: 950 });
+      try {
+        const { client: cph, bucket } = gatedClient(big);
+        const controller = new AbortController();
+        const aborted = rejection(cph.listAllPhones({}, { signal: controller.signal }));
+        await firstPageAnswered(big, bucket, 4);
+        controller.abort(new Error('shutting down'));
+        expect((await aborted).errorCode).to.equal('Aborted');
+        expect(bucket.available()).to.equal(0);
+        expect(await listCalls(big)).to.equal(1);
+        cph.close();
+      } finally {
+        await big.close();
+      }
+    });
+
+    it('marks the sweep unstable when phones join the list mid-sweep, without chasing pages past the first count', async () => {
+      const big = await simulator({ phones: 900 });
+      try {
+        const [newest] = await simPhoneIds(big, 1);
+        if (!newest) throw new Error('no phone');
+        await admin(big, 'POST', `/_sim/phones/${newest.phoneId}/status`, { status: 8 });
+        const { client: cph, gate, bucket } = gatedClient(big);
+        const sweep = cph.listAllPhones({ status: 2 });
+        await firstPageAnswered(big, bucket, 4);
+        // The newest phone runs again: every later page counts 900 and starts one phone later.
+        await admin(big, 'POST', `/_sim/phones/${newest.phoneId}/status`, { status: 2 });
+        await openGate(gate, bucket, sweep);
+        const result = await sweep;
+        expect(result).to.include({ count: 900, pages: 9, stable: false });
+        expect(await listCalls(big)).to.equal(9);
+        cph.close();
+      } finally {
+        await big.close();
+      }
+    });
+
+    it('keeps its page bound: maxPages below the pages the count implies stops there, unstable', async () => {
+      const { client: cph } = client(sim);
+      await resetCounters(sim);
+      const sweep = await cph.listAllPhones({}, { maxPages: 2 });
+      expect(sweep).to.include({ count: 250, pages: 2, stable: false });
+      expect(sweep.phones).to.have.length(200);
+      expect(await listCalls(sim)).to.equal(2);
+      cph.close();
+    });
   });
 
   describe('error paths', () => {
@@ -243,6 +454,25 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       expect(['APIGW.0303', 'APIGW.0301']).to.include(err.errorCode);
       expect(isAuthError(err)).to.equal(true);
       expect((await counters(sim)).num('byOperation', 'ListCloudPhones', 'total')).to.equal(1);
+      cph.close();
+    });
+  });
+
+  describe('argument checks name the field', () => {
+    it('refuses a sweep concurrency outside 1..16 and an expectedJobs that is not a whole number >= 0, sending nothing', async () => {
+      const { client: cph } = client(sim);
+      await resetCounters(sim);
+      for (const concurrency of [0, 17, 1.5]) {
+        const err = await rejection(cph.listAllPhones({}, { concurrency }));
+        expect(err.errorCode).to.equal('InvalidArgument');
+        expect(err.message).to.contain('concurrency');
+      }
+      for (const expectedJobs of [-1, 2.5, Number.NaN]) {
+        const err = await rejection(cph.listJobs({ requestId: 'a'.repeat(32), expectedJobs }));
+        expect(err.errorCode).to.equal('InvalidArgument');
+        expect(err.message).to.contain('expectedJobs');
+      }
+      expect((await counters(sim)).num('total')).to.equal(0);
       cph.close();
     });
   });
