@@ -91,6 +91,36 @@ describe('controller parts against the simulator', function () {
     await tracker.stop();
   });
 
+  it('job tracker: while jobs run, a round costs one probe call; when they end, each full request is read in one call', async function () {
+    this.timeout(30_000);
+    await admin.setFaults({ jobMs: 1_500 });
+    const ended: JobOutcome[] = [];
+    const tracker = new JobTracker({
+      cph: cphPortOf(client),
+      clock: systemClock,
+      logger: silentLogger(),
+      pollIntervalMs: 2_000,
+      initialJobEstimateMs: 200,
+      onJobsEnded: (_who, outcomes) => ended.push(...outcomes),
+      onRouteConfirmed: () => undefined,
+    });
+    tracker.start();
+    const phones = (await admin.phones()).slice(0, 500).map((p) => p.phone_id);
+    for (let r = 0; r < 5; r++) {
+      const answer = await client.setTrafficTypeBatch('routing', phones.slice(r * 100, r * 100 + 100));
+      tracker.track(answer.requestId, 'routing', answer.jobs, [`ns/r${r}`]);
+    }
+    await waitFor(() => ended.length === 500, { timeoutMs: 20_000, what: 'every job ended' });
+    await tracker.stop();
+    // Polling every due request each round would cost 5 calls a round (10 with the empty page after each
+    // full one) for the ~1.3 s the jobs run past the first estimate. Probing costs one call per gap (a tenth
+    // of the probe's age, at least 250 ms): at most ~7 probes, then one call per request of 100 jobs.
+    const listJobs = await calls('ListJobs');
+    expect(listJobs).to.be.at.least(5);
+    expect(listJobs).to.be.at.most(5 + 8);
+    expect(tracker.pollCalls).to.equal(listJobs);
+  });
+
   it('job tracker: adopts requests from a status after a restart and reports their outcome', async () => {
     const phones = (await admin.phones()).slice(0, 3).map((p) => p.phone_id);
     const first = await client.setTrafficTypeBatch('routing', phones);
