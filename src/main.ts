@@ -4,6 +4,7 @@
  * a clean shutdown, 1 when a shutdown step failed, 2 for bad flags.
  */
 import os from 'node:os';
+import v8 from 'node:v8';
 import { CommanderError } from 'commander';
 import { parseOperatorArgs, type OperatorConfig } from './config.js';
 import { createLogger } from './runtime/logger.js';
@@ -23,6 +24,12 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger({ level: config.logLevel, ...(config.logFormat ? { format: config.logFormat } : {}) });
+  // The memory budget in effect (the Deployment sets it through NODE_OPTIONS), so that a log shows whether it applied.
+  logger.info('node heap budget', {
+    heapLimitMiB: Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20),
+    nodeOptions: process.env.NODE_OPTIONS ?? '',
+    node: process.version,
+  });
   try {
     await runOperator(config, logger);
   } catch (error) {

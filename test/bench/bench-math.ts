@@ -120,8 +120,12 @@ export interface BenchOptions {
   timeoutSeconds: number;
   /** Extra operator flags, e.g. ['--max-concurrent-reconciles', '16']. */
   operatorArgs: string[];
-  /** Node flags for the operator process, e.g. ['--max-old-space-size=96']. */
-  nodeOptions: string[];
+  /**
+   * Node flags for the operator process, e.g. ['--max-old-space-size=96'], given on its command line instead of
+   * the Deployment's NODE_OPTIONS; [] runs it with V8's defaults. Undefined (no --node-options): the operator
+   * gets the NODE_OPTIONS of deploy/base/manager/deployment.yaml, as it does in a cluster.
+   */
+  nodeOptions: string[] | undefined;
 }
 
 export const benchUsage = `Usage: npm run bench -- [options]
@@ -142,7 +146,9 @@ export const benchUsage = `Usage: npm run bench -- [options]
   --no-baseline             skip the baseline
   --timeout <s>             give up converging after this long (default 600)
   --operator-args "<flags>" extra cph-route-operator flags, space-separated (default none)
-  --node-options "<flags>"  node flags for the operator process, space-separated (default none)`;
+  --node-options "<flags>"  node flags for the operator process, space-separated, instead of the
+                            Deployment's (default: NODE_OPTIONS of deploy/base/manager/deployment.yaml,
+                            what the operator gets in a cluster; "" runs it with V8's defaults)`;
 
 /** Parses the benchmark's flags; throws an Error naming the flag on bad input. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
@@ -198,7 +204,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     baselineConcurrency: Math.floor(num('baseline-concurrency', 4, 1)),
     timeoutSeconds: num('timeout', 600, 1),
     operatorArgs: words(values.get('operator-args')),
-    nodeOptions: words(values.get('node-options')),
+    nodeOptions: values.has('node-options') ? words(values.get('node-options')) : undefined,
   };
 }
 

@@ -7,7 +7,9 @@
  *   2. CPH calls by operation (the simulator's counters) beside the theoretical minimum;
  *   3. steady state: CPH calls and Kubernetes writes per drift interval over several intervals;
  *   4. drift correction latency for random out-of-band changes (p50, p99);
- *   5. the operator's peak RSS (VmHWM) and CPU time (/proc/<pid>);
+ *   5. the operator's peak RSS (VmHWM) and CPU time (/proc/<pid>), the operator running with the NODE_OPTIONS
+ *      of deploy/base/manager/deployment.yaml (its V8 heap budget), as in a cluster, unless --node-options
+ *      gives other node flags;
  *   6. the same scenario done by a per-resource SDK-style loop (baseline.ts) against a fresh simulator.
  * It writes a JSON report and SVG charts of converged phones over time. docs/benchmarks.md has the results.
  */
@@ -18,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../cluster/harness.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { CphClient } from '../../src/cph/client.js';
@@ -54,13 +57,43 @@ interface OperatorChild {
   spawnedAt: number;
 }
 
-async function spawnOperator(cp: ControlPlane, sim: RunningSimulator, options: BenchOptions): Promise<OperatorChild> {
+/**
+ * The node flags of the operator process: by default NODE_OPTIONS exactly as the Deployment sets it, so that the
+ * memory figures are the ones users get; with --node-options, those flags on node's command line instead.
+ */
+interface OperatorNodeFlags {
+  source: 'deployment' | '--node-options';
+  /** Flags before dist/main.js on node's command line. */
+  argv: string[];
+  /** NODE_OPTIONS of the operator's environment, if any. */
+  env: string | undefined;
+}
+
+const deploymentPath = path.join(repoRoot, 'deploy/base/manager/deployment.yaml');
+
+function operatorNodeFlags(options: BenchOptions): OperatorNodeFlags {
+  if (options.nodeOptions !== undefined) return { source: '--node-options', argv: options.nodeOptions, env: undefined };
+  return { source: 'deployment', argv: [], env: deploymentNodeOptions(readFileSync(deploymentPath, 'utf8')) };
+}
+
+/** The value of NODE_OPTIONS in the env of the Deployment's `operator` container. */
+function deploymentNodeOptions(yamlText: string): string {
+  const field = (value: unknown, key: string): unknown =>
+    value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+  const named = (list: unknown, name: string): unknown => (Array.isArray(list) ? list.find((item) => field(item, 'name') === name) : undefined);
+  const podSpec = field(field(field(parseYaml(yamlText), 'spec'), 'template'), 'spec');
+  const value = field(named(field(named(field(podSpec, 'containers'), 'operator'), 'env'), 'NODE_OPTIONS'), 'value');
+  if (typeof value !== 'string') throw new Error(`${deploymentPath}: the operator container sets no NODE_OPTIONS value`);
+  return value;
+}
+
+async function spawnOperator(cp: ControlPlane, sim: RunningSimulator, options: BenchOptions, nodeFlags: OperatorNodeFlags): Promise<OperatorChild> {
   const main = path.join(repoRoot, 'dist/main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm run bench does)`);
   const metricsPort = await freePort();
   const healthPort = await freePort();
   const args = [
-    ...options.nodeOptions,
+    ...nodeFlags.argv,
     main,
     '--kubeconfig', cp.kubeconfigPath,
     '--cph-endpoint', sim.url,
@@ -79,8 +112,17 @@ async function spawnOperator(cp: ControlPlane, sim: RunningSimulator, options: B
   const wrapped = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', process.execPath, ...args]] as const : [process.execPath, args] as const;
   const child = spawn(wrapped[0], [...wrapped[1]], {
     cwd: repoRoot,
-    // The default account's key pair, as a Deployment gives it (deploy/ reads them from a Secret).
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk, HUAWEICLOUD_SDK_PROJECT_ID: projectId, HUAWEICLOUD_SDK_REGION: 'sim-region-1' },
+    // The default account's key pair, as a Deployment gives it (deploy/ reads them from a Secret), and its
+    // NODE_OPTIONS. Nothing else of this process's environment (its own NODE_OPTIONS included) is passed on.
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      HUAWEICLOUD_SDK_AK: ak,
+      HUAWEICLOUD_SDK_SK: sk,
+      HUAWEICLOUD_SDK_PROJECT_ID: projectId,
+      HUAWEICLOUD_SDK_REGION: 'sim-region-1',
+      ...(nodeFlags.env !== undefined ? { NODE_OPTIONS: nodeFlags.env } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -309,6 +351,8 @@ async function main(): Promise<void> {
   const bound = lowerBound(scenario, timing);
   const minimum = minimumCalls(scenario);
   log(`P=${options.phones} R=${options.routes} latency=${options.latencyMs}ms job=${options.jobMs}ms limit=${options.rateLimit}/s per API, qps=${options.cphQps}; lower bound ${round(bound.seconds)} s, minimum ${minimum.total} calls`);
+  const nodeFlags = operatorNodeFlags(options);
+  log(nodeFlags.source === 'deployment' ? `operator NODE_OPTIONS="${nodeFlags.env ?? ''}" (the Deployment's)` : `operator node flags "${nodeFlags.argv.join(' ')}" (--node-options)`);
 
   const cleanups: Array<() => Promise<void> | void> = [];
   const cleanup = async (): Promise<void> => {
@@ -352,7 +396,7 @@ async function main(): Promise<void> {
 
     // ---- 1. convergence ----
     log('starting the operator (dist/main.js)');
-    const operator = await spawnOperator(cp, sim, options);
+    const operator = await spawnOperator(cp, sim, options, nodeFlags);
     cleanups.push(async () => {
       if (operator.child.exitCode === null && operator.child.signalCode === null) {
         operator.child.kill('SIGTERM');
@@ -540,7 +584,8 @@ async function main(): Promise<void> {
         operator_cph_qps: options.cphQps,
         operator_cph_burst: options.cphBurst,
         operator_args: options.operatorArgs,
-        operator_node_options: options.nodeOptions,
+        operator_node_options: nodeFlags.source === 'deployment' ? (nodeFlags.env ?? '').split(/\s+/).filter(Boolean) : nodeFlags.argv,
+        operator_node_options_source: nodeFlags.source,
         drift_check_interval_seconds: options.driftIntervalSeconds,
         seed: options.seed,
       },
