@@ -23,6 +23,7 @@ import { GROUP, VERSION, PLURAL, FIELD_MANAGER } from './api/v1alpha1/constants.
 import type { Summary } from './api/v1alpha1/types.js';
 import { credentialsFromEnv } from './cph/credentials.js';
 import { AccountRegistry, type SecretReader } from './controller/accounts.js';
+import { planStamp } from './controller/account-plans.js';
 import { RouteReconciler, type RouteUpdater } from './controller/reconciler.js';
 import type { OperatorConfig } from './config.js';
 import { operatorVersion } from './version.js';
@@ -162,7 +163,9 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
   const startController = async (signal: AbortSignal): Promise<void> => {
     await informer.waitForSync(signal);
     controller = new Controller({ name: 'cloudphoneroute', reconciler, clock, logger, maxConcurrentReconciles: config.maxConcurrentReconciles, metrics });
-    controller.watch(informer);
+    // Our own status writes come back as updates; only a change a plan depends on (spec, deletion,
+    // finalizer) is worth a reconcile. A status edited by someone else is rewritten at the next sweep.
+    controller.watch(informer, undefined, (before, after) => planStamp(before.metadata) !== planStamp(after.metadata));
     enqueue(informer.list().map((obj) => `${obj.metadata.namespace}/${obj.metadata.name}`));
     logger.info('controller started', { resources: informer.list().length });
     void controller.start();

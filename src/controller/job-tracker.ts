@@ -5,10 +5,11 @@
  *   - a request is first polled when its jobs are expected to have ended: the job duration learnt from
  *     finished jobs, or `initialJobEstimateMs` before any has ended; the due time is computed when the poll
  *     comes, so requests written before anything was learnt profit from what was learnt since;
- *   - probing: while the last poll round saw no job end, only the oldest due request is polled (one call),
- *     at a gap that grows with its age (a tenth of it, 250 ms to `pollIntervalMs`); once jobs are seen to
- *     end, every due request is polled. Jobs of one batch run about as long, so a round that would find
- *     every job still running costs one call, not one per request;
+ *   - probing: before any job has ended, or after first polls found every job still running (the estimate
+ *     is short), only the oldest request is polled, at a gap that grows with its age (a tenth of it, 250 ms
+ *     to `pollIntervalMs`); the other requests' first polls wait until jobs are seen to end. Jobs of one
+ *     batch run about as long, so a round that would find every job still running costs one call, not one
+ *     per request. A request seen running is polled again after its own gap;
  *   - polls are packed: requests whose jobs fit one page of 100 share a ListJobs call (up to 20 IDs), told
  *     how many jobs to expect so that no empty page is read; up to `maxConcurrentPolls` calls run at once;
  *   - the owners (resource keys) of a job are told when it ends; a succeeded job's route is recorded in the
@@ -71,6 +72,8 @@ interface FollowedRequest {
   jobCount: number;
   /** When a poll last saw its jobs running: a job seen ended next has ended between then and that poll. */
   lastSeenRunningAt: number | undefined;
+  /** Written by this tracker (not adopted): its jobs' duration is known from sentAt, so it teaches the estimate. */
+  timed: boolean;
 }
 
 const maxRequestIdsPerCall = 20;
@@ -84,15 +87,22 @@ export class JobTracker {
   private readonly ownersByPhone = new Map<string, Set<string>>();
   private readonly adoptionWaiters = new Map<string, Array<() => void>>();
   private jobEstimateMs: number;
+  /** Whether the estimate comes from jobs seen to end (not the initial guess). */
+  private learnt = false;
+  private lastDecayAt = 0;
   private readonly pollIntervalMs: number;
   private readonly maxConcurrentPolls: number;
   private readonly stopController = new AbortController();
   private loop: Promise<void> | undefined;
   private readonly alarm: Alarm;
-  /** The last round found every polled job still running: poll only the oldest due request next. */
+  /** No job has been seen to end since the estimate was last found short: first polls go one at a time. */
   private probing = true;
-  /** While probing, the other due requests wait until the probe is due again. */
-  private holdUntil = 0;
+  /** The request being probed: while it runs, first polls of the other requests wait. */
+  private probe: string | undefined;
+  /** Requests in a ListJobs call now, and the calls themselves. */
+  private readonly polling = new Set<string>();
+  private readonly calls = new Set<Promise<void>>();
+  private callsInFlight = 0;
   private changes = 0;
   /** The error of the last poll round, if it failed. */
   lastError: unknown;
@@ -122,7 +132,7 @@ export class JobTracker {
     if (jobs.length > 0) this.changes += 1;
     const existing = this.requests.get(requestId);
     if (existing) for (const owner of ownerSet) existing.owners.add(owner);
-    else this.requests.set(requestId, { sentAt: now, nextPollAt: undefined, owners: ownerSet, adopted: false, jobCount: jobs.length, lastSeenRunningAt: undefined });
+    else this.requests.set(requestId, { sentAt: now, nextPollAt: undefined, owners: ownerSet, adopted: false, jobCount: jobs.length, lastSeenRunningAt: undefined, timed: true });
     this.alarm.wake();
   }
 
@@ -137,7 +147,7 @@ export class JobTracker {
     for (const requestId of requestIds) {
       const existing = this.requests.get(requestId);
       if (existing) existing.owners.add(owner);
-      else this.requests.set(requestId, { sentAt: now, nextPollAt: now, owners: new Set([owner]), adopted: true, jobCount: 0, lastSeenRunningAt: undefined });
+      else this.requests.set(requestId, { sentAt: now, nextPollAt: now, owners: new Set([owner]), adopted: true, jobCount: 0, lastSeenRunningAt: undefined, timed: false });
       if (this.requests.get(requestId)?.adopted) {
         polled.push(
           new Promise<void>((resolve) => {
@@ -219,44 +229,45 @@ export class JobTracker {
     const signal = this.stopController.signal;
     while (!signal.aborted) {
       const now = this.options.clock.now();
-      const due: Array<[string, FollowedRequest]> = [];
+      if (this.probe !== undefined && !this.requests.has(this.probe)) this.probe = undefined;
+      // First polls wait while a probe is out; adopted requests (a reconcile waits on them) and requests
+      // already seen running (their own gap) never wait. Requests in a call now are left alone.
+      const firstPollsWait = this.probe !== undefined;
+      const adopted: Array<[string, FollowedRequest]> = [];
+      const repolls: Array<[string, FollowedRequest]> = [];
+      const firstPolls: Array<[string, FollowedRequest]> = [];
       let next = Number.POSITIVE_INFINITY;
       for (const entry of this.requests) {
-        const at = this.dueAt(entry[1]);
-        if (at <= now) due.push(entry);
-        else next = Math.min(next, at);
+        const [requestId, request] = entry;
+        if (this.polling.has(requestId)) continue;
+        const first = !request.adopted && request.nextPollAt === undefined;
+        if (first && firstPollsWait) continue;
+        const at = this.dueAt(request);
+        if (at > now) next = Math.min(next, at);
+        else if (request.adopted) adopted.push(entry);
+        else (first ? firstPolls : repolls).push(entry);
       }
-      const adoptedDue = due.filter(([, r]) => r.adopted);
-      // Adopted requests are polled at once (a reconcile waits for them); the others respect the probe's hold.
-      if (adoptedDue.length === 0 && (due.length === 0 || now < this.holdUntil)) {
-        const wakeAt = due.length > 0 ? this.holdUntil : next;
-        await this.alarm.wait(Number.isFinite(wakeAt) ? Math.max(0, wakeAt - now) : 3_600_000, signal);
+      firstPolls.sort((a, b) => a[1].sentAt - b[1].sentAt);
+      const first = this.probing ? firstPolls.slice(0, 1) : firstPolls;
+      const calls = this.pack([...adopted, ...repolls, ...first]);
+      if (calls.length === 0 || this.callsInFlight >= this.maxConcurrentPolls) {
+        // A call that ends wakes the alarm too.
+        await this.alarm.wait(Number.isFinite(next) ? Math.max(0, next - now) : 3_600_000, signal);
         continue;
       }
-      const own = now < this.holdUntil ? [] : due.filter(([, r]) => !r.adopted).sort((a, b) => a[1].sentAt - b[1].sentAt);
-      const polled = [...adoptedDue, ...(this.probing ? own.slice(0, 1) : own)];
-      const ended = await this.pollRound(polled, signal);
-      if (signal.aborted) return;
-      if (this.lastError !== undefined) {
-        await this.alarm.wait(this.pollIntervalMs, signal);
-        continue;
-      }
-      if (own.length > 0) {
-        this.probing = ended === 0;
-        const probe = own[0]![1];
-        this.holdUntil = this.probing && this.requests.has(own[0]![0]) ? this.dueAt(probe) : 0;
-      }
+      if (this.probing && first.length > 0) this.probe = first[0]![0];
+      for (const call of calls.slice(0, this.maxConcurrentPolls - this.callsInFlight)) this.launch(call, first, signal);
     }
+    await Promise.allSettled(this.calls);
   }
 
   /**
-   * Polls the given requests, packed into as few ListJobs calls as their job counts allow, a few calls at
-   * once. Returns how many jobs were seen to end (requests that finished count as one each).
+   * Packs requests into ListJobs calls. ListJobs does not say which request a job belongs to: requests this
+   * tracker started are matched through their phones' jobs in flight, so those whose jobs fit one page of
+   * 100 share a call (up to 20 IDs); adopted ones (whose jobs are not known yet) go one per call, where the
+   * answer can only be theirs.
    */
-  private async pollRound(requests: Array<[string, FollowedRequest]>, signal: AbortSignal): Promise<number> {
-    // ListJobs does not say which request a job belongs to. Requests this tracker started are matched
-    // through their phones' jobs in flight, so several share a call; adopted ones (whose jobs it does not
-    // know yet) are asked about one per call, where the answer can only be theirs.
+  private pack(requests: Array<[string, FollowedRequest]>): Array<{ ids: string[]; expectedJobs: number | undefined }> {
     const calls: Array<{ ids: string[]; expectedJobs: number | undefined }> = [];
     let packing: { ids: string[]; expectedJobs: number } | undefined;
     for (const [requestId, request] of requests) {
@@ -271,32 +282,47 @@ export class JobTracker {
       packing.ids.push(requestId);
       packing.expectedJobs += request.jobCount;
     }
-    let ended = 0;
-    let failure: unknown;
-    let nextCall = 0;
-    const worker = async (): Promise<void> => {
-      while (nextCall < calls.length && !signal.aborted) {
-        const call = calls[nextCall++]!;
-        try {
-          ended += await this.pollCall(call.ids, call.expectedJobs, signal);
-        } catch (error) {
-          failure ??= error;
-          const retryAt = this.options.clock.now() + this.pollIntervalMs;
-          for (const id of call.ids) {
-            const request = this.requests.get(id);
-            if (request) request.nextPollAt = retryAt;
-          }
+    return calls;
+  }
+
+  /** Starts one ListJobs call without waiting for it: calls end at their own pace, and due requests need not wait for the slowest. */
+  private launch(call: { ids: string[]; expectedJobs: number | undefined }, firstPolls: ReadonlyArray<[string, FollowedRequest]>, signal: AbortSignal): void {
+    const hadFirstPoll = call.ids.some((id) => firstPolls.some(([firstId]) => firstId === id));
+    for (const id of call.ids) this.polling.add(id);
+    this.callsInFlight += 1;
+    const done = this.pollCall(call.ids, call.expectedJobs, signal)
+      .then((ended) => {
+        this.lastError = undefined;
+        if (ended > 0) {
+          this.probing = false;
+          this.probe = undefined;
+        } else if (hadFirstPoll && !this.probing) {
+          // First polls came too early: the estimate is short. Probe with the oldest until jobs end.
+          this.probing = true;
         }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.maxConcurrentPolls, calls.length) }, worker));
-    this.lastError = failure;
-    if (failure !== undefined && !signal.aborted) this.options.logger.warn('job poll failed; will retry', { error: String(failure) });
-    return ended;
+      })
+      .catch((error: unknown) => {
+        if (signal.aborted) return;
+        this.lastError = error;
+        this.options.logger.warn('job poll failed; will retry', { error: String(error) });
+        const retryAt = this.options.clock.now() + this.pollIntervalMs;
+        for (const id of call.ids) {
+          const request = this.requests.get(id);
+          if (request) request.nextPollAt = retryAt;
+        }
+      })
+      .finally(() => {
+        for (const id of call.ids) this.polling.delete(id);
+        this.callsInFlight -= 1;
+        this.calls.delete(done);
+        this.alarm.wake();
+      });
+    this.calls.add(done);
   }
 
   private async pollCall(chunk: string[], expectedJobs: number | undefined, signal: AbortSignal): Promise<number> {
     this.pollCalls += 1;
+    const polledAt = this.options.clock.now();
     const jobs = await this.options.cph.listJobs(chunk, signal, expectedJobs);
     const outcomes: JobOutcome[] = [];
     const owners = new Set<string>();
@@ -332,6 +358,7 @@ export class JobTracker {
       }
       // A request with no running job left (or unknown to CPH) is done.
       if (running === 0) {
+        if (request.timed && (byRequest.get(requestId)?.length ?? 0) > 0) this.learn(request, polledAt);
         this.requests.delete(requestId);
         ended += 1;
         for (const owner of request.owners) owners.add(owner);
@@ -345,6 +372,26 @@ export class JobTracker {
     return ended;
   }
 
+  /**
+   * Learns the job duration from a request whose jobs have all ended, as of the poll that saw it (sent at
+   * `polledAt`, so the answer's latency does not count). A request seen running before gives a tight
+   * bound: the estimate moves halfway to it (all the way the first time). A request found ended at its
+   * first poll only says the estimate was long enough: it may shrink, by at most 5% a minute, so that a
+   * faster CPH is noticed without every burst's first polls coming early.
+   */
+  private learn(request: FollowedRequest, polledAt: number): void {
+    const upper = Math.max(500, polledAt - request.sentAt);
+    if (request.lastSeenRunningAt !== undefined || !this.learnt) {
+      this.jobEstimateMs = this.learnt ? Math.round((this.jobEstimateMs + upper) / 2) : upper;
+      this.learnt = true;
+      this.lastDecayAt = polledAt;
+      return;
+    }
+    const decay = 0.05 * Math.min(1, (polledAt - this.lastDecayAt) / 60_000);
+    this.jobEstimateMs = Math.max(500, Math.round(Math.min(this.jobEstimateMs, upper) * (1 - decay)));
+    this.lastDecayAt = polledAt;
+  }
+
   private finish(job: ObservedJob, request: FollowedRequest): JobOutcome | undefined {
     const tracked = this.inFlightByPhone.get(job.phoneId);
     // A newer job for this phone supersedes an older one: the old result is no longer news.
@@ -354,12 +401,6 @@ export class JobTracker {
     if (tracked) {
       this.inFlightByPhone.delete(job.phoneId);
       this.changes += 1;
-      // Learn how long jobs take, so the first poll of the next request comes when it is likely done. The job
-      // ended between the last poll that saw it running and this one: take the middle, not this poll's time,
-      // or every probe's lateness would stretch the estimate.
-      const seenRunning = request.lastSeenRunningAt !== undefined && request.lastSeenRunningAt > tracked.startedAt ? request.lastSeenRunningAt : undefined;
-      const endedAt = seenRunning === undefined ? now : (seenRunning + now) / 2;
-      this.jobEstimateMs = Math.round(0.7 * this.jobEstimateMs + 0.3 * Math.max(500, endedAt - tracked.startedAt));
     }
     const outcome: JobOutcome = {
       phoneId: job.phoneId,

@@ -154,6 +154,7 @@ export class RouteReconciler implements Reconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
+    const roundStarted = this.options.clock.now();
     const raw = this.options.cache.get(key);
     const meta = readMetadata(raw);
     if (!raw || !meta) {
@@ -249,8 +250,9 @@ export class RouteReconciler implements Reconciler {
         this.options.events.record(this.ref(route), 'Warning', 'JobFailed', 'ChangeRoute', `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim());
 
     const status = nextStatus({ generation: meta.generation, previous, plan: mine, events, ...(failure ? { failure } : {}), pendingRequests: account.tracker.pendingRequestIds(key), now: now() });
+    const writeStarted = now();
     const wrote = await this.writeStatus(key, meta, previous, status);
-    this.options.logger.debug('reconciled', { resource: key, generation: meta.generation, summary: status.summary, sent: mine.toChange.length, events: events.length, statusWritten: wrote });
+    this.options.logger.debug('reconciled', { resource: key, generation: meta.generation, summary: status.summary, sent: mine.toChange.length, events: events.length, statusWritten: wrote, roundMs: now() - roundStarted, statusWriteMs: now() - writeStarted });
     this.options.metrics?.phonesByState(key, status.summary);
     if (failure) throw new RoundFailedError(failure.reason, { cause: undefined });
 
