@@ -56,7 +56,7 @@ export interface JobTrackerOptions {
   pollIntervalMs?: number;
   /** Expected job duration before any job has ended; default 4 s (the only ShowJob example in the docs spans 6 s). */
   initialJobEstimateMs?: number;
-  /** ListJobs calls in flight at once; default 4. */
+  /** ListJobs calls in flight at once; default 8 (the client's rate limiter bounds the rate; this bounds the wait on slow answers). */
   maxConcurrentPolls?: number;
 }
 
@@ -112,7 +112,7 @@ export class JobTracker {
     this.alarm = new Alarm(options.clock);
     this.pollIntervalMs = options.pollIntervalMs ?? 2_000;
     this.jobEstimateMs = options.initialJobEstimateMs ?? 4_000;
-    this.maxConcurrentPolls = options.maxConcurrentPolls ?? 4;
+    this.maxConcurrentPolls = options.maxConcurrentPolls ?? 8;
   }
 
   /** Changes whenever the jobs in flight do. */

@@ -213,7 +213,7 @@ export function planRoutes(input: PlanInput): Plan {
   const conflicts: PhoneConflict[] = [];
   const conflicted = new Set<string>();
   for (const [phoneId, claims] of actingClaims) {
-    if (new Set(claims.map((c) => c.trafficType)).size > 1) {
+    if (claims.some((c) => c.trafficType !== claims[0]!.trafficType)) {
       conflicted.add(phoneId);
       conflicts.push({ phoneId, claims });
     }
@@ -236,6 +236,7 @@ export function planRoutes(input: PlanInput): Plan {
     const counts = emptySummary();
     const phones: PhonePlan[] = [];
     const toChange: string[] = [];
+    const others = (claims: ConflictingClaim[] | undefined): ConflictingClaim[] => (claims ?? []).filter((c) => c.key !== resource.key);
     for (const phoneId of selections[i]!) {
       const actual = input.phones.get(phoneId);
       const plan: PhonePlan = { phoneId, state: 'Drifted', desired, willChange: false };
@@ -244,8 +245,7 @@ export function planRoutes(input: PlanInput): Plan {
         plan.phoneStatus = actual.status;
       }
       const job = jobs.get(phoneId);
-      const hold = holds.get(`${phoneId}\u0000${desired}`);
-      const others = (claims: ConflictingClaim[] | undefined): ConflictingClaim[] => (claims ?? []).filter((c) => c.key !== resource.key);
+      const hold = holds.size > 0 ? holds.get(`${phoneId}\u0000${desired}`) : undefined;
       if (!actual) {
         plan.state = 'NotFound';
       } else if (live && acting && conflicted.has(phoneId)) {

@@ -7,7 +7,7 @@
  *     is not sent again; its new owner joins the existing change;
  *   - each submitter learns, per phone, the job ID and request ID, or the per-phone error from inside the
  *     200, or the error of the whole call; a failed call affects only the phones it carried;
- *   - at most `maxConcurrentCalls` calls are in flight at once (the client's rate limiter bounds the rate).
+ *   - at most `maxConcurrentCalls` calls (default 8) are in flight at once (the client's rate limiter bounds the rate).
  */
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
@@ -65,7 +65,7 @@ export class RouteWriter {
 
   constructor(private readonly options: RouteWriterOptions) {
     this.lingerMs = options.lingerMs ?? 25;
-    this.maxConcurrentCalls = options.maxConcurrentCalls ?? 4;
+    this.maxConcurrentCalls = options.maxConcurrentCalls ?? 8;
   }
 
   /** Queues route changes; resolves once every phone's call has been answered. */
