@@ -124,7 +124,7 @@ export function buildCommand(env: Readonly<Record<string, string | undefined>>):
     .addOption(new Option('--cph-ca-file <path>', 'extra CA bundle (PEM) trusted for CPH and IAM, besides the system CAs; TLS verification cannot be turned off'))
     .addOption(new Option('--drift-interval <duration>', 'drift check interval for resources that set none').argParser(duration('--drift-interval', MIN_DRIFT_CHECK_INTERVAL_MS)).default(300_000, '5m'))
     .addOption(new Option('--max-concurrent-reconciles <n>', 'resources reconciled at once').argParser(positiveInt('--max-concurrent-reconciles')).default(4))
-    .addOption(new Option('--cph-qps <n>', 'CPH requests per second per account, all callers together (the gateway allows 200 per API)').argParser(positiveNumber('--cph-qps')).default(20))
+    .addOption(new Option('--cph-qps <n>', 'CPH requests per second per account, all callers together; no single API gets more than this in any second, burst included (the gateway allows 200 per API)').argParser(positiveNumber('--cph-qps')).default(20))
     .addOption(new Option('--cph-burst <n>', 'CPH request burst per account').argParser(positiveInt('--cph-burst')).default(40))
     .addOption(new Option('--cph-timeout <duration>', 'timeout of one CPH request').argParser(duration('--cph-timeout')).default(30_000, '30s'))
     .addOption(new Option('--job-poll-interval <duration>', 'how often running route jobs are polled').argParser(duration('--job-poll-interval', 200)).default(2_000, '2s'))

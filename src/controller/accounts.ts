@@ -269,6 +269,7 @@ export class AccountRegistry {
         caPem: defaults.caPem,
         timeoutMs: defaults.timeoutMs,
         rateLimiter: this.rateLimiters.forAccount(`${endpoint}|${projectId}`),
+        apiWindow: this.rateLimiters.apiWindowForAccount(`${endpoint}|${projectId}`),
         logger: this.options.logger,
         clock: this.options.clock,
         userAgent: defaults.userAgent,

@@ -22,7 +22,7 @@ import type { CphAuth } from './auth.js';
 import { CphError, callOutcome, clientErrorCodes, isAuthError, type CallOutcome } from './errors.js';
 import { createAgent, exchange, type Agent } from './http.js';
 import { parseErrorBody, parseJobList, parsePhoneDetail, parsePhoneList, parseShowJob, parseTrafficResponse } from './parse.js';
-import { TokenBucket, type RateLimiter } from './rate-limiter.js';
+import { TokenBucket, type ApiWindowLimiter, type RateLimiter } from './rate-limiter.js';
 import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 import type {
   Job,
@@ -74,6 +74,8 @@ export interface CphClientOptions {
   retryPolicy?: Partial<RetryPolicy> | undefined;
   /** Share one per account; default a private TokenBucket of 20 QPS. */
   rateLimiter?: RateLimiter | undefined;
+  /** Caps each API's calls per second on top of the bucket; share one per account. Default none. */
+  apiWindow?: ApiWindowLimiter | undefined;
   logger?: Logger | undefined;
   clock?: Clock | undefined;
   userAgent?: string | undefined;
@@ -150,6 +152,7 @@ export class CphClient {
   private readonly timeoutMs: number;
   private readonly retryPolicy: RetryPolicy;
   private readonly rateLimiter: RateLimiter;
+  private readonly apiWindow: ApiWindowLimiter | undefined;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly userAgent: string;
@@ -174,6 +177,7 @@ export class CphClient {
     this.retryPolicy = { ...defaultRetryPolicy, ...options.retryPolicy };
     this.clock = options.clock ?? systemClock;
     this.rateLimiter = options.rateLimiter ?? new TokenBucket({ clock: this.clock });
+    this.apiWindow = options.apiWindow;
     this.logger = options.logger ?? silentLogger();
     this.userAgent = options.userAgent ?? 'cph-route-operator';
     this.onCall = options.onCall;
@@ -458,6 +462,7 @@ export class CphClient {
           for (;;) {
             this.checkSuspended(spec.operation);
             await this.rateLimiter.acquire(signal);
+            await this.apiWindow?.acquire(spec.operation, signal);
             const headers: Record<string, string> = {
               'Content-Type': 'application/json',
               Accept: 'application/json',

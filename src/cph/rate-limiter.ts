@@ -77,9 +77,48 @@ export class TokenBucket implements RateLimiter {
   }
 }
 
+/**
+ * At most `limit` calls per key (one CPH API) start in any window of `windowMs` (default one second). The
+ * gateway counts requests per API per second, and a token bucket lets up to burst + qps calls through in one
+ * second after a quiet period; this cap keeps every API at or under qps in every second, so a budget set to
+ * the gateway's limit never earns 429s (and the retries they cost) in a bulk sweep or burst of writes.
+ * Guarantees: waiters of one key start in the order they called; an aborted waiter gives its slot back.
+ */
+export class ApiWindowLimiter {
+  /** Per key: the start times reserved within the last window and after, ascending. */
+  private readonly starts = new Map<string, number[]>();
+  readonly limit: number;
+  private readonly windowMs: number;
+
+  constructor(private readonly options: { limit: number; windowMs?: number; clock: Clock }) {
+    if (!Number.isInteger(options.limit) || options.limit < 1) throw new RangeError(`calls per window must be a whole number of at least 1, got ${options.limit}`);
+    this.limit = options.limit;
+    this.windowMs = options.windowMs ?? 1_000;
+  }
+
+  async acquire(key: string, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw signal.reason;
+    const now = this.options.clock.now();
+    let starts = this.starts.get(key);
+    if (!starts) this.starts.set(key, (starts = []));
+    while (starts.length > 0 && starts[0]! <= now - this.windowMs) starts.shift();
+    const at = starts.length < this.limit ? now : Math.max(now, starts[starts.length - this.limit]! + this.windowMs);
+    starts.push(at);
+    if (at <= now) return;
+    try {
+      await this.options.clock.sleep(at - now, signal);
+    } catch (err) {
+      const index = starts.lastIndexOf(at);
+      if (index >= 0) starts.splice(index, 1);
+      throw err;
+    }
+  }
+}
+
 /** One bucket per account key (endpoint + project, or AK), so that every caller of one account shares it. */
 export class RateLimiterRegistry {
   private readonly buckets = new Map<string, TokenBucket>();
+  private readonly windows = new Map<string, ApiWindowLimiter>();
 
   constructor(private readonly defaults: RateLimiterOptions) {}
 
@@ -90,5 +129,16 @@ export class RateLimiterRegistry {
       this.buckets.set(key, bucket);
     }
     return bucket;
+  }
+
+  /** The per-API cap of one account key: qps calls of one API in any second. */
+  apiWindowForAccount(key: string): ApiWindowLimiter {
+    let window = this.windows.get(key);
+    if (!window) {
+      // 1.05 s rather than 1 s: the gateway counts arrivals, which trail the starts by a varying latency.
+      window = new ApiWindowLimiter({ limit: Math.max(1, Math.floor(this.defaults.qps ?? defaultQps)), windowMs: 1_050, clock: this.defaults.clock });
+      this.windows.set(key, window);
+    }
+    return window;
   }
 }

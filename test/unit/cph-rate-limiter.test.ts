@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { RateLimiterRegistry, TokenBucket } from '../../src/cph/rate-limiter.js';
+import { ApiWindowLimiter, RateLimiterRegistry, TokenBucket } from '../../src/cph/rate-limiter.js';
 import { FakeClock, flushMicrotasks } from '../support/fake-clock.js';
 
 describe('cph token bucket', () => {
@@ -63,5 +63,42 @@ describe('cph token bucket', () => {
     const registry = new RateLimiterRegistry({ clock, qps: 5 });
     expect(registry.forAccount('p1')).to.equal(registry.forAccount('p1'));
     expect(registry.forAccount('p1')).to.not.equal(registry.forAccount('p2'));
+  });
+});
+
+describe('cph per-API window', () => {
+  it('starts at most `limit` calls of one API in any window, each API on its own, in order', async () => {
+    const clock = new FakeClock();
+    const window = new ApiWindowLimiter({ limit: 3, clock });
+    const started: Array<[string, number]> = [];
+    const t0 = clock.now();
+    for (let i = 0; i < 7; i++) void window.acquire('ListCloudPhones').then(() => started.push([`list${i}`, clock.now() - t0]));
+    for (let i = 0; i < 2; i++) void window.acquire('ImportTraffic').then(() => started.push([`write${i}`, clock.now() - t0]));
+    await clock.advance(2_500);
+    const lists = started.filter(([name]) => name.startsWith('list'));
+    expect(lists.map(([name]) => name)).to.deep.equal(['list0', 'list1', 'list2', 'list3', 'list4', 'list5', 'list6']);
+    expect(lists.map(([, at]) => at)).to.deep.equal([0, 0, 0, 1_000, 1_000, 1_000, 2_000]);
+    // Any window of one second holds at most 3 starts of one API.
+    for (const [, at] of lists) expect(lists.filter(([, other]) => other >= at && other < at + 1_000).length).to.be.at.most(3);
+    expect(started.filter(([name]) => name.startsWith('write')).map(([, at]) => at)).to.deep.equal([0, 0]);
+  });
+
+  it('an aborted waiter rejects and gives its slot back', async () => {
+    const clock = new FakeClock();
+    const window = new ApiWindowLimiter({ limit: 1, clock });
+    await window.acquire('ListJobs');
+    const controller = new AbortController();
+    let caught: unknown;
+    window.acquire('ListJobs', controller.signal).catch((e: unknown) => (caught = e));
+    controller.abort(new Error('cancelled'));
+    await flushMicrotasks();
+    expect((caught as Error).message).to.equal('cancelled');
+    let passed = false;
+    void window.acquire('ListJobs').then(() => (passed = true));
+    await clock.advance(999);
+    expect(passed).to.equal(false);
+    await clock.advance(1);
+    expect(passed).to.equal(true);
+    expect(() => new ApiWindowLimiter({ limit: 0, clock })).to.throw(RangeError);
   });
 });
