@@ -354,6 +354,8 @@ export class JobTracker {
           outcomes.push(outcome);
           ended += 1;
           for (const owner of this.ownersByPhone.get(job.phoneId) ?? request.owners) owners.add(owner);
+          // Told now; kept per phone only while a job runs (10,000 sets add up).
+          this.ownersByPhone.delete(job.phoneId);
         }
       }
       // A request with no running job left (or unknown to CPH) is done.

@@ -348,7 +348,9 @@ export class RouteReconciler implements Reconciler {
     if (cached?.stamp !== stamp) {
       let route: CloudPhoneRoute | undefined;
       try {
-        route = parseCloudPhoneRoute(raw);
+        // Plans read spec and metadata only; the status stays in the informer's copy alone.
+        const { status: _status, ...planned } = parseCloudPhoneRoute(raw);
+        route = planned;
       } catch {
         route = undefined;
       }
@@ -365,7 +367,9 @@ export class RouteReconciler implements Reconciler {
   /** The cache's status, unless our own newer write has not reached the cache yet. */
   private previousStatusOf(key: string, generation: number, cached: CloudPhoneRouteStatus | undefined): CloudPhoneRouteStatus | undefined {
     const written = this.lastWritten.get(key);
-    if (written && written.generation === generation && cached && statusChanged(cached, written.status)) return written.status;
+    if (written && written.generation === generation && (!cached || statusChanged(cached, written.status))) return written.status;
+    // The cache has caught up (or moved on): our copy is no longer needed.
+    if (written) this.lastWritten.delete(key);
     return cached;
   }
 
