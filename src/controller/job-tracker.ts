@@ -241,7 +241,7 @@ export class JobTracker {
         const [requestId, request] = entry;
         if (this.polling.has(requestId)) continue;
         const first = !request.adopted && request.nextPollAt === undefined;
-        if (first && firstPollsWait) continue;
+        if (first && firstPollsWait && requestId !== this.probe) continue;
         const at = this.dueAt(request);
         if (at > now) next = Math.min(next, at);
         else if (request.adopted) adopted.push(entry);

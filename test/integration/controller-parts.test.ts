@@ -121,6 +121,36 @@ describe('controller parts against the simulator', function () {
     expect(tracker.pollCalls).to.equal(listJobs);
   });
 
+  it('job tracker: a probe waiting for a free call slot is still polled (first polls do not wait on it forever)', async function () {
+    this.timeout(30_000);
+    const phones = (await admin.phones()).slice(0, 6).map((p) => p.phone_id);
+    await admin.setFaults({ jobMs: 20_000 });
+    const slow = await client.setTrafficTypeBatch('routing', phones.slice(0, 3));
+    await admin.setFaults({ jobMs: 300 });
+    const fast = await client.setTrafficTypeBatch('routing', phones.slice(3));
+    const ended: JobOutcome[] = [];
+    const tracker = new JobTracker({
+      cph: cphPortOf(client),
+      clock: systemClock,
+      logger: silentLogger(),
+      initialJobEstimateMs: 0,
+      maxConcurrentPolls: 1,
+      onJobsEnded: (_who, outcomes) => ended.push(...outcomes),
+      onRouteConfirmed: () => undefined,
+    });
+    // Both due at once, one slot: the adopted request takes it, the new one becomes the probe and waits.
+    tracker.track(fast.requestId, 'routing', fast.jobs, ['ns/fast']);
+    void tracker.adopt([slow.requestId], 'ns/slow');
+    tracker.start();
+    try {
+      // The fast jobs are read long before the slow ones (20 s) end.
+      await waitFor(() => ended.length === 3, { timeoutMs: 8_000, what: 'the fast request read while the slow one runs' });
+      expect(ended.map((o) => o.requestId)).to.deep.equal([fast.requestId, fast.requestId, fast.requestId]);
+    } finally {
+      await tracker.stop();
+    }
+  });
+
   it('job tracker: adopts requests from a status after a restart and reports their outcome', async () => {
     const phones = (await admin.phones()).slice(0, 3).map((p) => p.phone_id);
     const first = await client.setTrafficTypeBatch('routing', phones);
