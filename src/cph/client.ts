@@ -237,16 +237,13 @@ export class CphClient {
       const first = await this.listPhones({ ...filter, offset: 0, limit: pageSize }, { signal: sweep.signal });
       const count = first.count;
       const maxPages = Math.max(1, options.maxPages ?? 2 * Math.ceil(count / pageSize) + 2);
-      const offsets: number[] = [];
-      if (first.phones.length >= pageSize) {
-        for (let offset = pageSize; offset < count; offset += pageSize) offsets.push(offset);
-      }
-      const bounded = offsets.length + 1 > maxPages;
-      if (bounded) {
-        offsets.length = maxPages - 1;
-        this.logger.warn('phone list sweep stopped at its page bound', { operation, pages: maxPages, count, offset: (offsets.at(-1) ?? 0) + pageSize });
-      }
-      const rest = await this.readPages(filter, offsets, pageSize, concurrency, sweep);
+      // The pages the count implies after the first, within the bound. Offsets are made as pages start, not
+      // listed up front: a count that lies (10^12) must cost nothing until pages are actually read.
+      const implied = first.phones.length >= pageSize ? Math.max(0, Math.ceil(count / pageSize) - 1) : 0;
+      const bounded = implied + 1 > maxPages;
+      const rest = await this.readPages(filter, Math.min(implied, maxPages - 1), pageSize, concurrency, sweep);
+      if (bounded && rest.length === maxPages - 1) this.logger.warn('phone list sweep stopped at its page bound', { operation, pages: maxPages, count, offset: maxPages * pageSize });
+      const offsets = rest.map((_, i) => (i + 1) * pageSize);
       const pages = [{ offset: 0, page: first }, ...offsets.map((offset, i) => ({ offset, page: rest[i] }))];
       const seen = new Map<string, Phone>();
       const requestIds: string[] = [];
@@ -269,19 +266,23 @@ export class CphClient {
   }
 
   /**
-   * The pages at `offsets`, at most `concurrency` in flight, answers in the order of `offsets`. On the first
-   * failure no further page starts, the others are aborted through `sweep`, and once they have all settled
-   * the first failure is thrown.
+   * Up to `pages` pages after the first (offsets pageSize, 2 pageSize, ...), at most `concurrency` in flight,
+   * answers in offset order. A short page ends the list: no page after it starts. On the first failure no
+   * further page starts, the others are aborted through `sweep`, and once they have all settled the first
+   * failure is thrown.
    */
-  private async readPages(filter: PhoneFilter, offsets: readonly number[], pageSize: number, concurrency: number, sweep: LinkedAbort): Promise<PhoneList[]> {
+  private async readPages(filter: PhoneFilter, pages: number, pageSize: number, concurrency: number, sweep: LinkedAbort): Promise<PhoneList[]> {
     const answers: PhoneList[] = [];
     let next = 0;
+    let ended = false;
     let failure: { error: unknown } | undefined;
     const worker = async (): Promise<void> => {
-      while (failure === undefined && next < offsets.length) {
+      while (failure === undefined && !ended && next < pages) {
         const index = next++;
         try {
-          answers[index] = await this.listPhones({ ...filter, offset: offsets[index], limit: pageSize }, { signal: sweep.signal });
+          const page = await this.listPhones({ ...filter, offset: (index + 1) * pageSize, limit: pageSize }, { signal: sweep.signal });
+          answers[index] = page;
+          if (page.phones.length < pageSize) ended = true;
         } catch (error) {
           if (failure === undefined) {
             failure = { error };
@@ -290,7 +291,7 @@ export class CphClient {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, offsets.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(concurrency, pages) }, worker));
     if (failure !== undefined) throw failure.error;
     return answers;
   }
