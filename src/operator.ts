@@ -15,6 +15,7 @@ import { Informer, parseKubeObject, type KubeObject } from './runtime/informer.j
 import { StatusWriter } from './runtime/status-writer.js';
 import { EventRecorder } from './runtime/event-recorder.js';
 import { Controller } from './runtime/controller.js';
+import { objectKey } from './runtime/reconcile.js';
 import { LeaderElector } from './runtime/leader-election.js';
 import { OperatorMetrics } from './runtime/metrics.js';
 import { HealthChecks, startMetricsServer, startProbeServer, type RunningServer } from './runtime/health-server.js';
@@ -107,6 +108,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     },
   });
 
+  const cachedKeys = (): string[] => informer.list().map((obj) => objectKey(obj.metadata));
   const summaries = new Map<string, Summary>();
   const phoneStates = ['inSync', 'drifted', 'pending', 'failed', 'conflicted', 'notFound', 'waiting'] as const;
   const phoneTotals: Record<(typeof phoneStates)[number], number> = { inSync: 0, drifted: 0, pending: 0, failed: 0, conflicted: 0, notFound: 0, waiting: 0 };
@@ -127,7 +129,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     },
   };
   const reconciler = new RouteReconciler({
-    cache: { get: (key) => informer.get(key), keys: () => informer.list().map((obj) => `${obj.metadata.namespace}/${obj.metadata.name}`) },
+    cache: { get: (key) => informer.get(key), keys: cachedKeys },
     requeue: (keys) => enqueue(keys),
     updater,
     accounts,
@@ -166,7 +168,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     // Our own status writes come back as updates; only a change a plan depends on (spec, deletion,
     // finalizer) is worth a reconcile. A status edited by someone else is rewritten at the next sweep.
     controller.watch(informer, undefined, (before, after) => planStamp(before.metadata) !== planStamp(after.metadata));
-    enqueue(informer.list().map((obj) => `${obj.metadata.namespace}/${obj.metadata.name}`));
+    enqueue(cachedKeys());
     logger.info('controller started', { resources: informer.list().length });
     void controller.start();
   };

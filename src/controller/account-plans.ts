@@ -40,13 +40,19 @@ export interface AccountPlanSources {
   resource(key: string): PlannedResource | undefined;
 }
 
-export interface PlanEventSink {
+/** Where Kubernetes Events about a resource go. */
+export interface EventSink {
   record(regarding: { apiVersion: string; kind: string; name: string; namespace?: string; uid?: string }, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void;
+}
+
+/** The object reference an Event about a resource names. */
+export function routeRef(route: CloudPhoneRoute): { apiVersion: string; kind: string; name: string; namespace: string; uid?: string } {
+  return { apiVersion: API_VERSION, kind: KIND, name: route.metadata.name, namespace: route.metadata.namespace, ...(route.metadata.uid ? { uid: route.metadata.uid } : {}) };
 }
 
 export interface AccountPlansOptions {
   sources: AccountPlanSources;
-  events: PlanEventSink;
+  events: EventSink;
   clock: Clock;
   logger: Logger;
   /** Resources to reconcile again (their phones were sent by another resource's round). */
@@ -57,19 +63,18 @@ export interface AccountPlansOptions {
 
 /** The plan of one account in one state. */
 export interface AccountPlan {
-  readonly state: string;
   /** Each bound resource's part, by key. */
   readonly resources: ReadonlyMap<string, ResourcePlan>;
   /** Every change the plan sends, each with the resource that wants it. */
   readonly changes: readonly RouteChange[];
   /** The call error per resource when this plan's send failed for some of its phones. */
   readonly callErrors: ReadonlyMap<string, unknown>;
-  /** When a failed send may be tried again from a new plan. */
-  readonly retryAt: number | undefined;
 }
 
 interface Entry extends AccountPlan {
+  readonly state: string;
   callErrors: Map<string, unknown>;
+  /** When a failed send may be tried again from a new plan. */
   retryAt: number | undefined;
   sending: Promise<void> | undefined;
 }
@@ -210,7 +215,7 @@ export class AccountPlans {
     for (const [key, owner] of byOwner) {
       const route = this.options.sources.resource(key)?.route;
       if (!route) continue;
-      const ref = { apiVersion: API_VERSION, kind: KIND, name: route.metadata.name, namespace: route.metadata.namespace, ...(route.metadata.uid ? { uid: route.metadata.uid } : {}) };
+      const ref = routeRef(route);
       if (owner.sent > 0) this.options.events.record(ref, 'Normal', 'ApplyingRoute', 'ChangeRoute', `Changing the route of ${owner.sent} phone(s) to ${owner.trafficType} (CPH request ${[...owner.requestIds].join(', ')})`);
       for (const note of owner.refused) this.options.events.record(ref, 'Warning', 'JobFailed', 'ChangeRoute', note);
     }

@@ -72,8 +72,6 @@ interface FollowedRequest {
   jobCount: number;
   /** When a poll last saw its jobs running: a job seen ended next has ended between then and that poll. */
   lastSeenRunningAt: number | undefined;
-  /** Written by this tracker (not adopted): its jobs' duration is known from sentAt, so it teaches the estimate. */
-  timed: boolean;
 }
 
 const maxRequestIdsPerCall = 20;
@@ -102,7 +100,6 @@ export class JobTracker {
   /** Requests in a ListJobs call now, and the calls themselves. */
   private readonly polling = new Set<string>();
   private readonly calls = new Set<Promise<void>>();
-  private callsInFlight = 0;
   private changes = 0;
   /** The error of the last poll round, if it failed. */
   lastError: unknown;
@@ -132,7 +129,7 @@ export class JobTracker {
     if (jobs.length > 0) this.changes += 1;
     const existing = this.requests.get(requestId);
     if (existing) for (const owner of ownerSet) existing.owners.add(owner);
-    else this.requests.set(requestId, { sentAt: now, nextPollAt: undefined, owners: ownerSet, adopted: false, jobCount: jobs.length, lastSeenRunningAt: undefined, timed: true });
+    else this.requests.set(requestId, { sentAt: now, nextPollAt: undefined, owners: ownerSet, adopted: false, jobCount: jobs.length, lastSeenRunningAt: undefined });
     this.alarm.wake();
   }
 
@@ -147,7 +144,7 @@ export class JobTracker {
     for (const requestId of requestIds) {
       const existing = this.requests.get(requestId);
       if (existing) existing.owners.add(owner);
-      else this.requests.set(requestId, { sentAt: now, nextPollAt: now, owners: new Set([owner]), adopted: true, jobCount: 0, lastSeenRunningAt: undefined, timed: false });
+      else this.requests.set(requestId, { sentAt: now, nextPollAt: now, owners: new Set([owner]), adopted: true, jobCount: 0, lastSeenRunningAt: undefined });
       if (this.requests.get(requestId)?.adopted) {
         polled.push(
           new Promise<void>((resolve) => {
@@ -250,13 +247,13 @@ export class JobTracker {
       firstPolls.sort((a, b) => a[1].sentAt - b[1].sentAt);
       const first = this.probing ? firstPolls.slice(0, 1) : firstPolls;
       const calls = this.pack([...adopted, ...repolls, ...first]);
-      if (calls.length === 0 || this.callsInFlight >= this.maxConcurrentPolls) {
+      if (calls.length === 0 || this.calls.size >= this.maxConcurrentPolls) {
         // A call that ends wakes the alarm too.
         await this.alarm.wait(Number.isFinite(next) ? Math.max(0, next - now) : 3_600_000, signal);
         continue;
       }
       if (this.probing && first.length > 0) this.probe = first[0]![0];
-      for (const call of calls.slice(0, this.maxConcurrentPolls - this.callsInFlight)) this.launch(call, first, signal);
+      for (const call of calls.slice(0, this.maxConcurrentPolls - this.calls.size)) this.launch(call, first, signal);
     }
     await Promise.allSettled(this.calls);
   }
@@ -289,7 +286,6 @@ export class JobTracker {
   private launch(call: { ids: string[]; expectedJobs: number | undefined }, firstPolls: ReadonlyArray<[string, FollowedRequest]>, signal: AbortSignal): void {
     const hadFirstPoll = call.ids.some((id) => firstPolls.some(([firstId]) => firstId === id));
     for (const id of call.ids) this.polling.add(id);
-    this.callsInFlight += 1;
     const done = this.pollCall(call.ids, call.expectedJobs, signal)
       .then((ended) => {
         this.lastError = undefined;
@@ -313,7 +309,6 @@ export class JobTracker {
       })
       .finally(() => {
         for (const id of call.ids) this.polling.delete(id);
-        this.callsInFlight -= 1;
         this.calls.delete(done);
         this.alarm.wake();
       });
@@ -349,7 +344,7 @@ export class JobTracker {
           }
           continue;
         }
-        const outcome = this.finish(job, request);
+        const outcome = this.finish(job);
         if (outcome) {
           outcomes.push(outcome);
           ended += 1;
@@ -360,7 +355,8 @@ export class JobTracker {
       }
       // A request with no running job left (or unknown to CPH) is done.
       if (running === 0) {
-        if (request.timed && (byRequest.get(requestId)?.length ?? 0) > 0) this.learn(request, polledAt);
+        // Only requests this tracker wrote (jobCount known, sentAt their start) say how long jobs take.
+        if (request.jobCount > 0 && (byRequest.get(requestId)?.length ?? 0) > 0) this.learn(request, polledAt);
         this.requests.delete(requestId);
         ended += 1;
         for (const owner of request.owners) owners.add(owner);
@@ -394,7 +390,7 @@ export class JobTracker {
     this.lastDecayAt = polledAt;
   }
 
-  private finish(job: ObservedJob, request: FollowedRequest): JobOutcome | undefined {
+  private finish(job: ObservedJob): JobOutcome | undefined {
     const tracked = this.inFlightByPhone.get(job.phoneId);
     // A newer job for this phone supersedes an older one: the old result is no longer news.
     if (tracked && tracked.jobId !== job.jobId) return undefined;
@@ -416,7 +412,6 @@ export class JobTracker {
     };
     this.outcomes.set(job.phoneId, outcome);
     if (outcome.state === 'succeeded' && trafficType) this.options.onRouteConfirmed(job.phoneId, trafficType);
-    if (!this.ownersByPhone.has(job.phoneId)) this.addOwners(job.phoneId, request.owners);
     return outcome;
   }
 }

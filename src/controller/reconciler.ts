@@ -20,12 +20,14 @@ import type { Clock } from '../runtime/clock.js';
 import type { Reconciler, ReconcileResult } from '../runtime/reconcile.js';
 import { OperatorError, ParseError, errorMessage } from '../errors.js';
 import { parseCloudPhoneRoute, parseDuration, parseStatus } from '../api/v1alpha1/parse.js';
-import { FINALIZER, KIND, API_VERSION } from '../api/v1alpha1/constants.js';
+import { FINALIZER } from '../api/v1alpha1/constants.js';
 import { CPH_UNAVAILABLE_STALL_MS, Reason, formatTime, type RoundFailureReason } from '../api/v1alpha1/conditions.js';
 import type { CloudPhoneRoute, CloudPhoneRouteStatus, DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
 import { isAccountProblem, isAuthError, isCphError, isThrottle } from '../cph/errors.js';
 import { AccountError, type Account, type AccountRegistry } from './accounts.js';
-import { AccountPlans, planStamp, type AccountPlan, type PlannedResource } from './account-plans.js';
+import { AccountPlans, planStamp, routeRef, type AccountPlan, type EventSink, type PlannedResource } from './account-plans.js';
+
+export type { EventSink } from './account-plans.js';
 import type { ResourcePlan } from './plan.js';
 import { nextStatus, statusChanged, type PhoneEvent, type RoundFailure } from './status.js';
 
@@ -45,10 +47,6 @@ export interface RouteUpdater {
   patchStatus(namespace: string, name: string, status: CloudPhoneRouteStatus): Promise<void>;
   /** Replaces metadata.finalizers (optimistic on resourceVersion). */
   setFinalizers(namespace: string, name: string, resourceVersion: string | undefined, finalizers: string[]): Promise<void>;
-}
-
-export interface EventSink {
-  record(regarding: { apiVersion: string; kind: string; name: string; namespace?: string; uid?: string }, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void;
 }
 
 export interface ReconcilerMetrics {
@@ -113,6 +111,18 @@ export function classifyFailure(error: unknown): RoundFailure {
   return { reason: Reason.CphUnavailable, message: `CPH could not be used: ${errorMessage(error)}; retrying with backoff` };
 }
 
+/**
+ * What the finalizer rules ask of a resource before a round: 'toggle' its finalizer first (it is held only
+ * while deletionPolicy is Revert), 'release' it (being deleted with Retain, without our finalizer, or
+ * suspended: it goes without a revert), or 'act'.
+ */
+function finalizerStep(spec: CloudPhoneRoute['spec'], meta: Metadata): 'act' | 'toggle' | 'release' {
+  const revert = spec.deletionPolicy === 'Revert';
+  const hasFinalizer = meta.finalizers.includes(FINALIZER);
+  if (!meta.deletionTimestamp) return revert !== hasFinalizer ? 'toggle' : 'act';
+  return !revert || !hasFinalizer || spec.suspend === true ? 'release' : 'act';
+}
+
 /** A round failed in a way that is retried with the queue's backoff; the status already says why. */
 export class RoundFailedError extends OperatorError {
   constructor(reason: string, options: { cause?: unknown }) {
@@ -175,20 +185,19 @@ export class RouteReconciler implements Reconciler {
     const hasFinalizer = meta.finalizers.includes(FINALIZER);
 
     // Finalizer: held only while deletionPolicy is Revert, so a Retain resource never waits on the operator to go.
-    if (!deleting) {
-      if ((spec.deletionPolicy === 'Revert') !== hasFinalizer) {
-        const finalizers = hasFinalizer ? meta.finalizers.filter((f) => f !== FINALIZER) : [...meta.finalizers, FINALIZER];
-        await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, finalizers);
-        return {}; // the update comes back through the watch
-      }
-    } else if (deleting === 'Retain' || !hasFinalizer || spec.suspend === true) {
-      // Retain, or a suspended resource (suspend means: leave the phones alone), goes without a revert.
+    const step = finalizerStep(spec, meta);
+    if (step === 'toggle') {
+      const finalizers = hasFinalizer ? meta.finalizers.filter((f) => f !== FINALIZER) : [...meta.finalizers, FINALIZER];
+      await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, finalizers);
+      return {}; // the update comes back through the watch
+    }
+    if (step === 'release') {
       if (hasFinalizer) await this.removeFinalizer(meta);
       this.forget(key);
       return {};
     }
 
-    const intervalMs = spec.driftCheckInterval ? parseDuration(spec.driftCheckInterval, 'spec.driftCheckInterval') : this.options.defaultDriftIntervalMs;
+    const intervalMs = this.intervalOf(spec);
     const previous = this.previousStatusOf(key, meta.generation, route.status);
     const now = (): number => this.options.clock.now();
 
@@ -247,7 +256,7 @@ export class RouteReconciler implements Reconciler {
     }
     for (const event of events)
       if (event.kind === 'jobEnded' && event.state === 'failed')
-        this.options.events.record(this.ref(route), 'Warning', 'JobFailed', 'ChangeRoute', `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim());
+        this.options.events.record(routeRef(route), 'Warning', 'JobFailed', 'ChangeRoute', `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim());
 
     const status = nextStatus({ generation: meta.generation, previous, plan: mine, events, ...(failure ? { failure } : {}), pendingRequests: account.tracker.pendingRequestIds(key), now: now() });
     const writeStarted = now();
@@ -268,6 +277,10 @@ export class RouteReconciler implements Reconciler {
     return { requeueAfterMs: Math.min(intervalMs, untilHold) };
   }
 
+  private intervalOf(spec: CloudPhoneRoute['spec']): number {
+    return spec.driftCheckInterval ? parseDuration(spec.driftCheckInterval, 'spec.driftCheckInterval') : this.options.defaultDriftIntervalMs;
+  }
+
   /**
    * Binds every resource in the cache to its account and adopts the jobs their statuses say are running,
    * so that the first plan of an account sees all its resources (conflicts, coalesced sends) and sends
@@ -284,11 +297,8 @@ export class RouteReconciler implements Reconciler {
       try {
         const route = parseCloudPhoneRoute(raw);
         const spec = route.spec;
-        const revert = spec.deletionPolicy === 'Revert';
-        const hasFinalizer = meta.finalizers.includes(FINALIZER);
-        if (!meta.deletionTimestamp ? revert !== hasFinalizer : !revert || !hasFinalizer || spec.suspend === true) continue;
-        const intervalMs = spec.driftCheckInterval ? parseDuration(spec.driftCheckInterval, 'spec.driftCheckInterval') : this.options.defaultDriftIntervalMs;
-        const account = await this.options.accounts.resolve(key, meta.namespace, spec, intervalMs, secrets);
+        if (finalizerStep(spec, meta) !== 'act') continue;
+        const account = await this.options.accounts.resolve(key, meta.namespace, spec, this.intervalOf(spec), secrets);
         this.adopted.add(key);
         adoptions.push([key, account, this.previousStatusOf(key, meta.generation, route.status)]);
       } catch (error) {
@@ -390,11 +400,7 @@ export class RouteReconciler implements Reconciler {
     const key = `${route.metadata.namespace}/${route.metadata.name}`;
     if (this.warned.get(key) === `${reason}:${message}`) return;
     this.warned.set(key, `${reason}:${message}`);
-    this.options.events.record(this.ref(route), 'Warning', reason, 'Reconcile', message);
-  }
-
-  private ref(route: CloudPhoneRoute): { apiVersion: string; kind: string; name: string; namespace: string; uid?: string } {
-    return { apiVersion: API_VERSION, kind: KIND, name: route.metadata.name, namespace: route.metadata.namespace, ...(route.metadata.uid ? { uid: route.metadata.uid } : {}) };
+    this.options.events.record(routeRef(route), 'Warning', reason, 'Reconcile', message);
   }
 
   private forget(key: string): void {

@@ -243,8 +243,7 @@ export class CphClient {
       const bounded = implied + 1 > maxPages;
       const rest = await this.readPages(filter, Math.min(implied, maxPages - 1), pageSize, concurrency, sweep);
       if (bounded && rest.length === maxPages - 1) this.logger.warn('phone list sweep stopped at its page bound', { operation, pages: maxPages, count, offset: maxPages * pageSize });
-      const offsets = rest.map((_, i) => (i + 1) * pageSize);
-      const pages = [{ offset: 0, page: first }, ...offsets.map((offset, i) => ({ offset, page: rest[i] }))];
+      const pages = [first, ...rest].map((page, i) => ({ offset: i * pageSize, page }));
       const seen = new Map<string, Phone>();
       const requestIds: string[] = [];
       let stable = !bounded;
