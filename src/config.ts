@@ -23,6 +23,8 @@ export interface OperatorConfig {
   driftIntervalMs: number;
   maxConcurrentReconciles: number;
   cphQps: number;
+  /** Calls of any one CPH API per second (the gateway's unit). */
+  cphApiQps: number;
   cphBurst: number;
   cphTimeoutMs: number;
   jobPollIntervalMs: number;
@@ -124,8 +126,9 @@ export function buildCommand(env: Readonly<Record<string, string | undefined>>):
     .addOption(new Option('--cph-ca-file <path>', 'extra CA bundle (PEM) trusted for CPH and IAM, besides the system CAs; TLS verification cannot be turned off'))
     .addOption(new Option('--drift-interval <duration>', 'drift check interval for resources that set none').argParser(duration('--drift-interval', MIN_DRIFT_CHECK_INTERVAL_MS)).default(300_000, '5m'))
     .addOption(new Option('--max-concurrent-reconciles <n>', 'resources reconciled at once').argParser(positiveInt('--max-concurrent-reconciles')).default(4))
-    .addOption(new Option('--cph-qps <n>', 'CPH requests per second per account, all callers together; no single API gets more than this in any second, burst included (the gateway allows 200 per API)').argParser(positiveNumber('--cph-qps')).default(20))
+    .addOption(new Option('--cph-qps <n>', 'CPH requests per second per account, all APIs and callers together').argParser(positiveNumber('--cph-qps')).default(20))
     .addOption(new Option('--cph-burst <n>', 'CPH request burst per account').argParser(positiveInt('--cph-burst')).default(40))
+    .addOption(new Option('--cph-api-qps <n>', 'CPH requests of any one API per account in any second, burst included: the gateway counts per API (200/s by default)').argParser(positiveInt('--cph-api-qps')).default(undefined, 'floor of --cph-qps'))
     .addOption(new Option('--cph-timeout <duration>', 'timeout of one CPH request').argParser(duration('--cph-timeout')).default(30_000, '30s'))
     .addOption(new Option('--job-poll-interval <duration>', 'how often running route jobs are polled').argParser(duration('--job-poll-interval', 200)).default(2_000, '2s'))
     .addOption(new Option('--leader-elect', 'elect a leader through a Lease so that only one replica acts').default(false))
@@ -171,6 +174,7 @@ export function parseOperatorArgs(
     maxConcurrentReconciles: o.maxConcurrentReconciles as number,
     cphQps: o.cphQps as number,
     cphBurst: o.cphBurst as number,
+    cphApiQps: (o.cphApiQps as number | undefined) ?? Math.max(1, Math.floor(o.cphQps as number)),
     cphTimeoutMs: o.cphTimeout as number,
     jobPollIntervalMs: o.jobPollInterval as number,
     leaderElect: o.leaderElect as boolean,

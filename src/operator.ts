@@ -89,6 +89,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
       credentials: envCredentials.ok ? envCredentials.credentials : envCredentials.error,
       qps: config.cphQps,
       burst: config.cphBurst,
+      apiQps: config.cphApiQps,
       timeoutMs: config.cphTimeoutMs,
       jobPollIntervalMs: config.jobPollIntervalMs,
       userAgent: `cph-route-operator/${operatorVersion} (${config.identity})`,

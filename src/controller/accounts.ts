@@ -53,6 +53,8 @@ export interface AccountDefaults {
   credentials: EnvCredentials | MissingCredentialsError;
   qps: number;
   burst: number;
+  /** Calls of any one API per second. */
+  apiQps: number;
   timeoutMs: number;
   jobPollIntervalMs: number;
   userAgent: string;
@@ -202,7 +204,7 @@ export class AccountRegistry {
   private readonly rateLimiters: RateLimiterRegistry;
 
   constructor(private readonly options: AccountRegistryOptions) {
-    this.rateLimiters = new RateLimiterRegistry({ qps: options.defaults.qps, burst: options.defaults.burst, clock: options.clock });
+    this.rateLimiters = new RateLimiterRegistry({ qps: options.defaults.qps, burst: options.defaults.burst, apiQps: options.defaults.apiQps, clock: options.clock });
   }
 
   /**

@@ -17,6 +17,8 @@ import type { Clock } from '../runtime/clock.js';
 export interface RateLimiterOptions {
   /** Average calls per second; default 20. */
   qps?: number;
+  /** Calls of any one API per second, for the per-API cap of the registry; default floor(qps). */
+  apiQps?: number;
   /** Calls allowed at once after a quiet period; default equal to qps (at least 1). */
   burst?: number;
   clock: Clock;
@@ -131,12 +133,13 @@ export class RateLimiterRegistry {
     return bucket;
   }
 
-  /** The per-API cap of one account key: qps calls of one API in any second. */
+  /** The per-API cap of one account key: apiQps (default qps) calls of one API in any second. */
   apiWindowForAccount(key: string): ApiWindowLimiter {
     let window = this.windows.get(key);
     if (!window) {
       // 1.05 s rather than 1 s: the gateway counts arrivals, which trail the starts by a varying latency.
-      window = new ApiWindowLimiter({ limit: Math.max(1, Math.floor(this.defaults.qps ?? defaultQps)), windowMs: 1_050, clock: this.defaults.clock });
+      const limit = Math.max(1, Math.floor(this.defaults.apiQps ?? this.defaults.qps ?? defaultQps));
+      window = new ApiWindowLimiter({ limit, windowMs: 1_050, clock: this.defaults.clock });
       this.windows.set(key, window);
     }
     return window;

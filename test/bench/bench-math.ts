@@ -111,6 +111,7 @@ export interface BenchOptions {
   rateLimit: number;
   cphQps: number;
   cphBurst: number;
+  cphApiQps: number;
   driftIntervalSeconds: number;
   steadyIntervals: number;
   driftSamples: number;
@@ -136,8 +137,10 @@ export const benchUsage = `Usage: npm run bench -- [options]
   --latency-ms <ms>         simulator latency per call (default 50)
   --job-ms <ms>             simulator route job duration (default 5000)
   --rate-limit <n>          simulator gateway limit, requests/s per API (default 50)
-  --cph-qps <n>             operator --cph-qps (default: the rate limit)
-  --cph-burst <n>           operator --cph-burst (default: the rate limit)
+  --cph-api-qps <n>         operator --cph-api-qps, calls of one API per second (default: the rate limit)
+  --cph-qps <n>             operator --cph-qps, all APIs together (default: 3 x the rate limit, the
+                            gateway's allowance over the three APIs a convergence uses)
+  --cph-burst <n>           operator --cph-burst (default: --cph-qps)
   --drift-interval <s>      spec.driftCheckInterval in seconds (default 10, 30 above 5000 phones)
   --steady-intervals <n>    drift intervals observed in steady state (default 3)
   --drift-samples <n>       out-of-band changes for the drift latency (default 40)
@@ -172,7 +175,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     i++;
   }
   if (flags.has('--help') || flags.has('-h')) throw new Error(benchUsage);
-  const known = ['phones', 'routes', 'out', 'chart', 'latency-ms', 'job-ms', 'rate-limit', 'cph-qps', 'cph-burst', 'drift-interval', 'steady-intervals', 'drift-samples', 'seed', 'baseline-concurrency', 'timeout', 'operator-args', 'node-options'];
+  const known = ['phones', 'routes', 'out', 'chart', 'latency-ms', 'job-ms', 'rate-limit', 'cph-qps', 'cph-burst', 'cph-api-qps', 'drift-interval', 'steady-intervals', 'drift-samples', 'seed', 'baseline-concurrency', 'timeout', 'operator-args', 'node-options'];
   for (const key of values.keys()) if (!known.includes(key)) throw new Error(`unknown flag --${key}\n${benchUsage}`);
   const num = (key: string, fallback: number, min: number): number => {
     const raw = values.get(key);
@@ -186,6 +189,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   if (routes > phones) throw new Error(`--routes (${routes}) cannot exceed --phones (${phones})`);
   const rateLimit = num('rate-limit', 50, 1);
   const out = values.get('out') ?? 'bench.json';
+  // The lower bound lets each API run at the gateway's rate; so does the operator's budget by default.
+  const cphQps = num('cph-qps', 3 * rateLimit, 0.1);
   return {
     phones,
     routes,
@@ -194,8 +199,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     latencyMs: num('latency-ms', 50, 0),
     jobMs: num('job-ms', 5000, 0),
     rateLimit,
-    cphQps: num('cph-qps', rateLimit, 0.1),
-    cphBurst: Math.floor(num('cph-burst', rateLimit, 1)),
+    cphQps,
+    cphBurst: Math.floor(num('cph-burst', cphQps, 1)),
+    cphApiQps: Math.floor(num('cph-api-qps', rateLimit, 1)),
     driftIntervalSeconds: num('drift-interval', phones > 5000 ? 30 : 10, 10),
     steadyIntervals: Math.floor(num('steady-intervals', 3, 1)),
     driftSamples: Math.floor(num('drift-samples', 40, 1)),

@@ -25,7 +25,7 @@ import { startControlPlane, type ControlPlane } from '../cluster/harness.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { CphClient } from '../../src/cph/client.js';
 import { AkSkAuth } from '../../src/cph/auth.js';
-import { TokenBucket } from '../../src/cph/rate-limiter.js';
+import { ApiWindowLimiter, TokenBucket } from '../../src/cph/rate-limiter.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { installCrd, Routes } from '../support/routes.js';
 import { freePort } from '../support/operator-process.js';
@@ -101,6 +101,7 @@ async function spawnOperator(cp: ControlPlane, sim: RunningSimulator, options: B
     '--region', 'sim-region-1',
     '--cph-qps', String(options.cphQps),
     '--cph-burst', String(options.cphBurst),
+    '--cph-api-qps', String(options.cphApiQps),
     '--metrics-bind-address', `127.0.0.1:${metricsPort}`,
     '--health-probe-bind-address', `127.0.0.1:${healthPort}`,
     '--log-format', 'json',
@@ -350,7 +351,7 @@ async function main(): Promise<void> {
   const timing = { rateLimitPerApi: options.rateLimit, latencyMs: options.latencyMs, jobMs: options.jobMs };
   const bound = lowerBound(scenario, timing);
   const minimum = minimumCalls(scenario);
-  log(`P=${options.phones} R=${options.routes} latency=${options.latencyMs}ms job=${options.jobMs}ms limit=${options.rateLimit}/s per API, qps=${options.cphQps}; lower bound ${round(bound.seconds)} s, minimum ${minimum.total} calls`);
+  log(`P=${options.phones} R=${options.routes} latency=${options.latencyMs}ms job=${options.jobMs}ms limit=${options.rateLimit}/s per API, qps=${options.cphQps} (per API ${options.cphApiQps}); lower bound ${round(bound.seconds)} s, minimum ${minimum.total} calls`);
   const nodeFlags = operatorNodeFlags(options);
   log(nodeFlags.source === 'deployment' ? `operator NODE_OPTIONS="${nodeFlags.env ?? ''}" (the Deployment's)` : `operator node flags "${nodeFlags.argv.join(' ')}" (--node-options)`);
 
@@ -529,6 +530,7 @@ async function main(): Promise<void> {
         projectId,
         auth: new AkSkAuth({ ak, sk }, systemClock),
         rateLimiter: new TokenBucket({ qps: options.cphQps, burst: options.cphBurst, clock: systemClock }),
+        apiWindow: new ApiWindowLimiter({ limit: options.cphApiQps, windowMs: 1_050, clock: systemClock }),
         userAgent: 'bench-baseline',
       });
       cleanups.push(() => client.close());
@@ -583,6 +585,7 @@ async function main(): Promise<void> {
         rate_limit_per_api: options.rateLimit,
         operator_cph_qps: options.cphQps,
         operator_cph_burst: options.cphBurst,
+        operator_cph_api_qps: options.cphApiQps,
         operator_args: options.operatorArgs,
         operator_node_options: nodeFlags.source === 'deployment' ? (nodeFlags.env ?? '').split(/\s+/).filter(Boolean) : nodeFlags.argv,
         operator_node_options_source: nodeFlags.source,

@@ -60,9 +60,10 @@ describe('bench: splitting phones over resources', () => {
 describe('bench: flags', () => {
   it('has the issue defaults and takes --flag value and --flag=value', () => {
     const defaults = parseBenchArgs([]);
-    expect(defaults).to.include({ phones: 10_000, routes: 100, out: 'bench.json', rateLimit: 50, cphQps: 50, driftIntervalSeconds: 30, baseline: true });
+    expect(defaults).to.include({ phones: 10_000, routes: 100, out: 'bench.json', rateLimit: 50, cphQps: 150, cphBurst: 150, cphApiQps: 50, driftIntervalSeconds: 30, baseline: true });
     const o = parseBenchArgs(['--phones', '2000', '--routes=20', '--out', 'x.json', '--no-baseline']);
     expect(o).to.include({ phones: 2000, routes: 20, out: 'x.json', driftIntervalSeconds: 10, baseline: false });
+    expect(parseBenchArgs(['--rate-limit', '20', '--cph-qps', '30'])).to.include({ cphQps: 30, cphBurst: 30, cphApiQps: 20 });
   });
 
   it('refuses unknown flags and bad values, naming them', () => {

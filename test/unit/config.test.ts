@@ -10,6 +10,7 @@ describe('operator configuration', () => {
     expect(config.driftIntervalMs).to.equal(300_000);
     expect(config.maxConcurrentReconciles).to.equal(4);
     expect(config.cphQps).to.equal(20);
+    expect(config.cphApiQps).to.equal(20);
     expect(config.leaderElect).to.equal(false);
     expect(config.leaseDurationMs).to.equal(15_000);
     expect(config.renewDeadlineMs).to.equal(10_000);
@@ -21,7 +22,7 @@ describe('operator configuration', () => {
 
   it('reads every flag', () => {
     const config = parseOperatorArgs(
-      ['--kubeconfig', '/k', '--namespaces', 'a, b', '--cph-endpoint', 'https://cph.example.com/', '--drift-interval', '30s', '--max-concurrent-reconciles', '8', '--cph-qps', '5.5', '--leader-elect', '--metrics-bind-address', '0', '--log-format', 'text'],
+      ['--kubeconfig', '/k', '--namespaces', 'a, b', '--cph-endpoint', 'https://cph.example.com/', '--drift-interval', '30s', '--max-concurrent-reconciles', '8', '--cph-qps', '5.5', '--cph-api-qps', '3', '--leader-elect', '--metrics-bind-address', '0', '--log-format', 'text'],
       { POD_NAME: 'pod-1', POD_NAMESPACE: 'ops' },
     );
     expect(config.kubeconfig).to.equal('/k');
@@ -30,6 +31,8 @@ describe('operator configuration', () => {
     expect(config.driftIntervalMs).to.equal(30_000);
     expect(config.maxConcurrentReconciles).to.equal(8);
     expect(config.cphQps).to.equal(5.5);
+    expect(config.cphApiQps).to.equal(3);
+    expect(parseOperatorArgs(['--cph-qps', '5.5'], {}, 'host').cphApiQps).to.equal(5);
     expect(config.leaderElect).to.equal(true);
     expect(config.metricsBindAddress).to.equal(undefined);
     expect(config.logFormat).to.equal('text');
@@ -48,6 +51,7 @@ describe('operator configuration', () => {
     [['--drift-interval', 'soon'], '--drift-interval'],
     [['--max-concurrent-reconciles', '0'], '--max-concurrent-reconciles'],
     [['--cph-qps', '-1'], '--cph-qps'],
+    [['--cph-api-qps', '0.5'], '--cph-api-qps'],
     [['--cph-endpoint', 'not a url'], '--cph-endpoint'],
     [['--metrics-bind-address', 'everywhere'], '--metrics-bind-address'],
     [['--namespaces', 'Bad_Name'], '--namespaces'],

@@ -63,6 +63,9 @@ describe('cph token bucket', () => {
     const registry = new RateLimiterRegistry({ clock, qps: 5 });
     expect(registry.forAccount('p1')).to.equal(registry.forAccount('p1'));
     expect(registry.forAccount('p1')).to.not.equal(registry.forAccount('p2'));
+    // The per-API cap follows qps unless apiQps is given (the gateway counts per API, the bucket all APIs).
+    expect(registry.apiWindowForAccount('p1').limit).to.equal(5);
+    expect(new RateLimiterRegistry({ clock, qps: 150, apiQps: 50 }).apiWindowForAccount('p1').limit).to.equal(50);
   });
 });
 
