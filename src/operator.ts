@@ -79,7 +79,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
   const enqueue = (keys: Iterable<string>): void => {
     for (const key of keys) controller?.enqueue(key);
   };
-  const accounts = new AccountRegistry({
+  const accounts: AccountRegistry = new AccountRegistry({
     defaults: {
       cphEndpoint: config.cphEndpoint,
       iamEndpoint: config.iamEndpoint,
@@ -103,6 +103,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
         logger.warn('phone inventory sweep failed', { account: account.description, error: errorMessage(error) });
         enqueue(accounts.owners(account));
       },
+      onPhonesRead: (account, phones, sweep): Promise<void> => reconciler.phonesRead(account, phones, sweep),
       onJobsEnded: (_account, owners) => enqueue(owners),
       onCphCall: (call) => metrics.cphCall(call.operation, call.outcome),
       onRouteCall: () => undefined,
@@ -129,7 +130,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
       }
     },
   };
-  const reconciler = new RouteReconciler({
+  const reconciler: RouteReconciler = new RouteReconciler({
     cache: { get: (key) => informer.get(key), keys: cachedKeys },
     requeue: (keys) => enqueue(keys),
     updater,

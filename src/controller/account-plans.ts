@@ -13,11 +13,14 @@
  *   - a failed call is not re-sent from the same plan: the plan stays current, and reports the failure to its
  *     resources, until a backoff (1 s doubling to 60 s while calls keep failing) lets the next caller plan
  *     and send again;
- *   - a per-phone refusal inside a 200 puts the phone on hold once, whatever the number of resources wanting it.
+ *   - a per-phone refusal inside a 200 puts the phone on hold once, whatever the number of resources wanting it;
+ *   - sending while the sweep reads: each page of a sweep is planned as it arrives (a phone's plan needs only
+ *     the phone and the resources that select it) and its changes go out as soon as they fill a call of 100;
+ *     what does not fill one is left to the plan made after the sweep, so sending early costs no extra call.
  */
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
-import { API_VERSION, FINALIZER, KIND } from '../api/v1alpha1/constants.js';
+import { API_VERSION, FINALIZER, KIND, MAX_PHONES_PER_CALL } from '../api/v1alpha1/constants.js';
 import type { CloudPhoneRoute, CloudPhoneRouteSpec } from '../api/v1alpha1/types.js';
 import type { TrafficType } from '../cph/wire.js';
 import type { Account } from './accounts.js';
@@ -73,29 +76,78 @@ export interface AccountPlan {
 
 interface Entry extends AccountPlan {
   readonly state: string;
+  /** What the plan was made from, so that a later one can redo only the resources of phones changed since. */
+  readonly basis: PlanBasis;
   callErrors: Map<string, unknown>;
   /** When a failed send may be tried again from a new plan. */
   retryAt: number | undefined;
   sending: Promise<void> | undefined;
 }
 
+/** The inputs of a plan that, when unchanged, let the next plan redo only the resources of changed phones. */
+interface PlanBasis {
+  readonly snapshot: InventorySnapshot;
+  /** The resources bound to the account and their stamps. */
+  readonly owners: string;
+  readonly holds: string;
+  /** The account's change sequence when the plan read the jobs and routes. */
+  readonly sequence: number;
+  /** Phones looked up one by one (an incomplete sweep): the plan is not a function of the snapshot alone. */
+  readonly lookedUp: boolean;
+}
+
 const sendRetryBaseMs = 1_000;
 const sendRetryMaxMs = 60_000;
+
+/** Whether a spec's selector picks the phone; false without a selector. */
+function selectorMatcher(spec: CloudPhoneRouteSpec): ((phone: ObservedPhone) => boolean) | undefined {
+  const selector = spec.selector;
+  if (!selector || !(selector.serverIds?.length || selector.phoneNamePrefix)) return undefined;
+  const servers = selector.serverIds?.length ? new Set(selector.serverIds) : undefined;
+  const prefix = selector.phoneNamePrefix;
+  return (phone) => (!servers || servers.has(phone.serverId)) && (!prefix || phone.phoneName.startsWith(prefix));
+}
 
 /** The phones a spec selects: its explicit IDs plus the inventory's phones matching its selector. */
 export function selectPhones(spec: CloudPhoneRouteSpec, snapshot: InventorySnapshot): string[] {
   const ids = new Set(spec.phoneIds ?? []);
-  const selector = spec.selector;
-  if (selector && (selector.serverIds?.length || selector.phoneNamePrefix)) {
-    const servers = selector.serverIds?.length ? new Set(selector.serverIds) : undefined;
-    const prefix = selector.phoneNamePrefix;
-    for (const phone of snapshot.phones.values() as Iterable<ObservedPhone>) {
-      if (servers && !servers.has(phone.serverId)) continue;
-      if (prefix && !phone.phoneName.startsWith(prefix)) continue;
-      ids.add(phone.phoneId);
-    }
-  }
+  const matches = selectorMatcher(spec);
+  if (matches) for (const phone of snapshot.phones.values() as Iterable<ObservedPhone>) if (matches(phone)) ids.add(phone.phoneId);
   return [...ids];
+}
+
+/** What a resource wants, for the plan, over the given phones. */
+function desiredRoute(key: string, route: CloudPhoneRoute, phoneIds: readonly string[]): DesiredRoute {
+  const deleting = route.metadata.deletionTimestamp ? (route.spec.deletionPolicy ?? 'Retain') : undefined;
+  return { key, trafficType: route.spec.trafficType, phoneIds, suspended: route.spec.suspend === true, ...(deleting ? { deleting } : {}) };
+}
+
+/** The jobs in flight for the given phones. */
+function jobsInFlight(account: Account, resources: readonly DesiredRoute[]): InFlightJob[] {
+  const jobs: InFlightJob[] = [];
+  const seen = new Set<string>();
+  for (const resource of resources)
+    for (const phoneId of resource.phoneIds) {
+      if (seen.has(phoneId)) continue;
+      seen.add(phoneId);
+      const job = account.tracker.inFlight(phoneId);
+      if (job) jobs.push({ phoneId, jobId: job.jobId, requestId: job.requestId, trafficType: job.trafficType ?? resource.trafficType });
+    }
+  return jobs;
+}
+
+/** Which resources of an account select which phones, for planning one page: explicit IDs by phone, and the resources with a selector. */
+interface ClaimIndex {
+  /** The owners and their stamps it was made from. */
+  readonly stamp: string;
+  readonly byPhone: ReadonlyMap<string, readonly string[]>;
+  readonly selecting: ReadonlyArray<{ key: string; matches: (phone: ObservedPhone) => boolean }>;
+}
+
+/** Changes read from the pages of one sweep that did not fill a call yet. */
+interface EarlyChanges {
+  readonly sweep: number;
+  readonly byPhone: Map<string, RouteChange[]>;
 }
 
 /** The stamp of a resource's metadata that matters to a plan. */
@@ -111,6 +163,8 @@ export class AccountPlans {
   private readonly building = new WeakMap<Account, { state: string; promise: Promise<Entry> }>();
   /** Sends in a row that had a failed call, per account (for the retry backoff). */
   private readonly failedSends = new WeakMap<Account, number>();
+  private readonly claimIndexes = new WeakMap<Account, ClaimIndex>();
+  private readonly early = new WeakMap<Account, EarlyChanges>();
 
   constructor(private readonly options: AccountPlansOptions) {}
 
@@ -154,47 +208,176 @@ export class AccountPlans {
   }
 
   private async build(account: Account, snapshot: InventorySnapshot, state: string): Promise<Entry> {
+    const owners = this.ownersStamp(account);
+    const holds = account.holdsVersion;
+    const base = this.current.get(account);
+    if (base && base.basis.snapshot === snapshot && base.basis.owners === owners && base.basis.holds === holds && !base.basis.lookedUp)
+      return this.update(account, base, state);
     const desired: DesiredRoute[] = [];
     const missing = new Set<string>();
     for (const key of this.options.sources.owners(account)) {
       const route = this.options.sources.resource(key)?.route;
       if (!route) continue;
-      const deleting = route.metadata.deletionTimestamp ? (route.spec.deletionPolicy ?? 'Retain') : undefined;
-      desired.push({ key, trafficType: route.spec.trafficType, phoneIds: selectPhones(route.spec, snapshot), suspended: route.spec.suspend === true, ...(deleting ? { deleting } : {}) });
+      desired.push(desiredRoute(key, route, selectPhones(route.spec, snapshot)));
       for (const id of route.spec.phoneIds ?? []) if (!snapshot.phones.has(id)) missing.add(id);
     }
     // Phones named explicitly but missing from an incomplete sweep get a detail call (bounded by the
     // inventory); after a complete sweep they do not exist and cost nothing.
     let phones: ReadonlyMap<string, ActualPhone> = snapshot.phones;
-    if (missing.size > 0 && !snapshot.complete) {
+    const lookedUp = missing.size > 0 && !snapshot.complete;
+    if (lookedUp) {
       const found = await Promise.all([...missing].map((id) => account.inventory.lookup(id)));
       const withFound = new Map<string, ActualPhone>(snapshot.phones);
       for (const phone of found) if (phone) withFound.set(phone.phoneId, phone);
       phones = withFound;
     }
-    const jobs: InFlightJob[] = [];
-    const seen = new Set<string>();
-    for (const resource of desired)
-      for (const phoneId of resource.phoneIds) {
-        if (seen.has(phoneId)) continue;
-        seen.add(phoneId);
-        const job = account.tracker.inFlight(phoneId);
-        if (job) jobs.push({ phoneId, jobId: job.jobId, requestId: job.requestId, trafficType: job.trafficType ?? resource.trafficType });
-      }
-    const plan = planRoutes({ resources: desired, phones, jobs, holds: account.activeHolds() });
+    const sequence = account.changeSequence;
+    const plan = planRoutes({ resources: desired, phones, jobs: jobsInFlight(account, desired), holds: account.activeHolds() });
+    this.options.logger.debug('account planned', { account: account.description, resources: plan.resources.length });
+    return this.entry(state, { snapshot, owners, holds, sequence, lookedUp }, new Map(plan.resources.map((r) => [r.key, r])));
+  }
+
+  /**
+   * The plan of a new state that differs from `base` only in jobs and known routes of some phones: the
+   * resources that select those phones are planned again, with every other resource selecting a phone of
+   * theirs (conflicts are decided among all of a phone's claimants); the others keep their part. Finished
+   * jobs of a large batch come back a page at a time, and planning the whole account for each page cost
+   * more CPU than everything else the operator does.
+   */
+  private update(account: Account, base: Entry, state: string): Entry {
+    const sequence = account.changeSequence;
+    const changed = account.phonesChangedSince(base.basis.sequence);
+    const snapshot = base.basis.snapshot;
+    const index = this.claimIndex(account);
+    const claimants = (phoneId: string, into: Set<string>): void => {
+      for (const key of index.byPhone.get(phoneId) ?? []) into.add(key);
+      if (index.selecting.length === 0) return;
+      const phone = snapshot.phones.get(phoneId);
+      if (phone) for (const { key, matches } of index.selecting) if (matches(phone)) into.add(key);
+    };
+    const affected = new Set<string>();
+    for (const phoneId of changed) claimants(phoneId, affected);
+    const involved = new Set(affected);
+    for (const key of affected) for (const phone of base.resources.get(key)?.phones ?? []) claimants(phone.phoneId, involved);
+    const desired: DesiredRoute[] = [];
+    for (const key of involved) {
+      const route = this.options.sources.resource(key)?.route;
+      const selected = base.resources.get(key)?.phones;
+      // The selection only changes with a sweep or a stamp, and neither did.
+      if (route && selected) desired.push(desiredRoute(key, route, selected.map((phone) => phone.phoneId)));
+    }
+    const resources = new Map(base.resources);
+    if (desired.length > 0) {
+      const plan = planRoutes({ resources: desired, phones: snapshot.phones, jobs: jobsInFlight(account, desired), holds: account.activeHolds() });
+      for (const resource of plan.resources) resources.set(resource.key, resource);
+    }
+    this.options.logger.debug('account plan updated', { account: account.description, phones: changed.length, resources: desired.length });
+    return this.entry(state, { ...base.basis, sequence }, resources);
+  }
+
+  private entry(state: string, basis: PlanBasis, resources: Map<string, ResourcePlan>): Entry {
     const changes: RouteChange[] = [];
-    for (const resource of plan.resources) for (const phoneId of resource.toChange) changes.push({ phoneId, trafficType: resource.desired, owner: resource.key });
-    this.options.logger.debug('account planned', { account: account.description, resources: plan.resources.length, changes: changes.length });
-    return { state, resources: new Map(plan.resources.map((r) => [r.key, r])), changes, callErrors: new Map(), retryAt: undefined, sending: undefined };
+    for (const resource of resources.values()) for (const phoneId of resource.toChange) changes.push({ phoneId, trafficType: resource.desired, owner: resource.key });
+    return { state, basis, resources, changes, callErrors: new Map(), retryAt: undefined, sending: undefined };
+  }
+
+  /** The resources bound to the account with their stamps. */
+  private ownersStamp(account: Account): string {
+    const { sources } = this.options;
+    return sources
+      .owners(account)
+      .map((key) => `${key}=${sources.resource(key)?.stamp ?? 'gone'}`)
+      .join('|');
+  }
+
+  /**
+   * Plans the phones of one page of a sweep in progress and sends their changes in full calls of 100; the
+   * rest waits for the plan made after the sweep (or for later pages of the same sweep to fill a call).
+   * Nothing is sent early while the account's sends are failing: the plan's backoff decides then.
+   */
+  async pageRead(account: Account, phones: readonly ObservedPhone[], sweep: number): Promise<void> {
+    if ((this.failedSends.get(account) ?? 0) > 0 || phones.length === 0) return;
+    let early = this.early.get(account);
+    if (early?.sweep !== sweep) this.early.set(account, (early = { sweep, byPhone: new Map() }));
+    const desired = this.claimantsOf(account, phones);
+    if (desired.length === 0) return;
+    const page = new Map(phones.map((phone) => [phone.phoneId, phone]));
+    const plan = planRoutes({ resources: desired, phones: page, jobs: jobsInFlight(account, desired), holds: account.activeHolds() });
+    for (const resource of plan.resources)
+      for (const phoneId of resource.toChange) {
+        const change: RouteChange = { phoneId, trafficType: resource.desired, owner: resource.key };
+        const known = early.byPhone.get(phoneId);
+        if (!known) early.byPhone.set(phoneId, [change]);
+        else if (!known.some((c) => c.owner === change.owner)) known.push(change);
+      }
+    const full = takeFullCalls(early.byPhone);
+    if (full.length > 0) await this.deliver(account, full, undefined);
+  }
+
+  /** Which resources of the account select which phones, made again when the resources or their stamps change. */
+  private claimIndex(account: Account): ClaimIndex {
+    const { sources } = this.options;
+    const stamp = this.ownersStamp(account);
+    const known = this.claimIndexes.get(account);
+    if (known?.stamp === stamp) return known;
+    const byPhone = new Map<string, string[]>();
+    const selecting: Array<{ key: string; matches: (phone: ObservedPhone) => boolean }> = [];
+    for (const key of sources.owners(account)) {
+      const route = sources.resource(key)?.route;
+      if (!route) continue;
+      for (const phoneId of new Set(route.spec.phoneIds ?? [])) {
+        const keys = byPhone.get(phoneId);
+        if (keys) keys.push(key);
+        else byPhone.set(phoneId, [key]);
+      }
+      const matches = selectorMatcher(route.spec);
+      if (matches) selecting.push({ key, matches });
+    }
+    const index = { stamp, byPhone, selecting };
+    this.claimIndexes.set(account, index);
+    return index;
+  }
+
+  /** The resources of the account that select any of the phones, each over those phones only. */
+  private claimantsOf(account: Account, phones: readonly ObservedPhone[]): DesiredRoute[] {
+    const index = this.claimIndex(account);
+    const selected = new Map<string, Set<string>>();
+    const claim = (key: string, phoneId: string): void => {
+      const ids = selected.get(key);
+      if (ids) ids.add(phoneId);
+      else selected.set(key, new Set([phoneId]));
+    };
+    for (const phone of phones) {
+      for (const key of index.byPhone.get(phone.phoneId) ?? []) claim(key, phone.phoneId);
+      for (const { key, matches } of index.selecting) if (matches(phone)) claim(key, phone.phoneId);
+    }
+    const desired: DesiredRoute[] = [];
+    for (const [key, ids] of selected) {
+      const route = this.options.sources.resource(key)?.route;
+      if (route) desired.push(desiredRoute(key, route, [...ids]));
+    }
+    return desired;
   }
 
   private async sendChanges(account: Account, entry: Entry, initiator: string): Promise<void> {
-    const results = await account.writer.submit(entry.changes);
+    const failures = await this.deliver(account, entry.changes, initiator);
+    for (const [key, error] of failures) entry.callErrors.set(key, error);
+    const failedInARow = this.failedSends.get(account) ?? 0;
+    if (failures.size > 0) entry.retryAt = this.options.clock.now() + Math.min(sendRetryMaxMs, sendRetryBaseMs * 2 ** (failedInARow - 1));
+  }
+
+  /**
+   * Sends changes, tells their resources (Events, holds for refused phones, a requeue for all but
+   * `initiator`), and counts failed sends in a row. Returns the call error per resource.
+   */
+  private async deliver(account: Account, changes: readonly RouteChange[], initiator: string | undefined): Promise<Map<string, unknown>> {
+    const callErrors = new Map<string, unknown>();
+    const results = await account.writer.submit(changes);
     const byOwner = new Map<string, { trafficType: TrafficType; sent: number; requestIds: Set<string>; refused: string[] }>();
     const held = new Set<string>();
     const sentPhones = new Set<string>();
     results.forEach((result, i) => {
-      const change = entry.changes[i]!;
+      const change = changes[i]!;
       let owner = byOwner.get(change.owner);
       if (!owner) byOwner.set(change.owner, (owner = { trafficType: change.trafficType, sent: 0, requestIds: new Set(), refused: [] }));
       if (result.jobId && result.requestId) {
@@ -208,7 +391,7 @@ export class AccountPlans {
         }
         owner.refused.push(`Phone ${result.phoneId}: ${result.errorCode} ${result.errorMessage ?? ''}`.trim());
       } else if (result.callError !== undefined) {
-        entry.callErrors.set(change.owner, result.callError);
+        callErrors.set(change.owner, result.callError);
       }
     });
     if (sentPhones.size > 0) this.options.onSent?.(sentPhones.size);
@@ -219,13 +402,23 @@ export class AccountPlans {
       if (owner.sent > 0) this.options.events.record(ref, 'Normal', 'ApplyingRoute', 'ChangeRoute', `Changing the route of ${owner.sent} phone(s) to ${owner.trafficType} (CPH request ${[...owner.requestIds].join(', ')})`);
       for (const note of owner.refused) this.options.events.record(ref, 'Warning', 'JobFailed', 'ChangeRoute', note);
     }
-    if (entry.callErrors.size > 0) {
-      const failures = (this.failedSends.get(account) ?? 0) + 1;
-      this.failedSends.set(account, failures);
-      entry.retryAt = this.options.clock.now() + Math.min(sendRetryMaxMs, sendRetryBaseMs * 2 ** (failures - 1));
-    } else {
-      this.failedSends.delete(account);
-    }
+    if (callErrors.size > 0) this.failedSends.set(account, (this.failedSends.get(account) ?? 0) + 1);
+    else this.failedSends.delete(account);
     this.options.requeue?.([...byOwner.keys()].filter((key) => key !== initiator));
+    return callErrors;
   }
+}
+
+/** Takes out of `pending` the changes that fill whole calls of 100 phones of one route, oldest first. */
+function takeFullCalls(pending: Map<string, RouteChange[]>): RouteChange[] {
+  const taken: RouteChange[] = [];
+  for (const trafficType of ['direct', 'routing'] as const) {
+    const phones = [...pending].filter(([, changes]) => changes[0]?.trafficType === trafficType);
+    for (let start = 0; start + MAX_PHONES_PER_CALL <= phones.length; start += MAX_PHONES_PER_CALL)
+      for (const [phoneId, changes] of phones.slice(start, start + MAX_PHONES_PER_CALL)) {
+        pending.delete(phoneId);
+        taken.push(...changes);
+      }
+  }
+  return taken;
 }

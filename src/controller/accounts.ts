@@ -22,6 +22,7 @@ import { DEFAULT_ACCESS_KEY_KEY, DEFAULT_SECRET_KEY_KEY } from '../api/v1alpha1/
 import type { CloudPhoneRouteSpec } from '../api/v1alpha1/types.js';
 import { cphPortOf } from './cph-port.js';
 import { PhoneInventory, type InventorySnapshot } from './inventory.js';
+import type { ObservedPhone } from './ports.js';
 import { JobTracker, type JobOutcome } from './job-tracker.js';
 import { RouteWriter } from './route-writer.js';
 import type { RetryHold } from './plan.js';
@@ -63,6 +64,8 @@ export interface AccountDefaults {
 export interface AccountHooks {
   onSwept(account: Account, snapshot: InventorySnapshot): void;
   onSweepFailed(account: Account, error: unknown): void;
+  /** Told each page of a sweep as it arrives; the sweep ends once what it returns has settled. */
+  onPhonesRead?(account: Account, phones: readonly ObservedPhone[], sweep: number): Promise<void>;
   onJobsEnded(account: Account, owners: ReadonlySet<string>, outcomes: readonly JobOutcome[]): void;
   onCphCall(call: CphCallRecord): void;
   onRouteCall(account: Account, trafficType: TrafficType, phoneIds: readonly string[], requestId: string | undefined): void;
@@ -85,6 +88,12 @@ export class Account {
   private readonly holds = new Map<string, Hold>();
   /** Bumped when a hold is set or dropped (expiry is seen through activeHolds()). */
   private holdChanges = 0;
+  /**
+   * Per phone, when (in `changeSequence` terms) its job in flight or its known route last changed since the
+   * last sweep: a plan can be brought up to date by redoing only the resources of these phones.
+   */
+  private readonly phoneChanges = new Map<string, number>();
+  private changes = 0;
 
   constructor(
     readonly key: string,
@@ -99,13 +108,19 @@ export class Account {
   ) {
     this.client = client;
     const cph = cphPortOf(client);
+    const pageHook = hooks.onPhonesRead;
     this.inventory = new PhoneInventory({
       cph,
       clock,
       logger,
       intervalMs,
-      onSwept: (snapshot) => hooks.onSwept(this, snapshot),
+      onSwept: (snapshot) => {
+        // A new snapshot means whole new plans: what changed before it no longer needs telling apart.
+        this.phoneChanges.clear();
+        hooks.onSwept(this, snapshot);
+      },
       onSweepFailed: (error) => hooks.onSweepFailed(this, error),
+      ...(pageHook ? { onPhonesRead: (phones: readonly ObservedPhone[], sweep: number) => pageHook.call(hooks, this, phones, sweep) } : {}),
     });
     this.tracker = new JobTracker({
       cph,
@@ -120,7 +135,11 @@ export class Account {
         }
         hooks.onJobsEnded(this, owners, outcomes);
       },
-      onRouteConfirmed: (phoneId, trafficType) => this.inventory.recordRoute(phoneId, trafficType),
+      onRouteConfirmed: (phoneId, trafficType) => {
+        this.inventory.recordRoute(phoneId, trafficType);
+        this.notePhoneChanged(phoneId);
+      },
+      onPhoneChanged: (phoneId) => this.notePhoneChanged(phoneId),
     });
     this.writer = new RouteWriter({
       cph,
@@ -129,6 +148,22 @@ export class Account {
       logger,
       onCallSent: (trafficType, phoneIds, requestId) => hooks.onRouteCall(this, trafficType, phoneIds, requestId),
     });
+  }
+
+  private notePhoneChanged(phoneId: string): void {
+    this.phoneChanges.set(phoneId, ++this.changes);
+  }
+
+  /** Grows with every change of a phone's job in flight or known route. */
+  get changeSequence(): number {
+    return this.changes;
+  }
+
+  /** The phones whose job or known route changed after `sequence`, within the current snapshot. */
+  phonesChangedSince(sequence: number): string[] {
+    const phones: string[] = [];
+    for (const [phoneId, at] of this.phoneChanges) if (at > sequence) phones.push(phoneId);
+    return phones;
   }
 
   /** Holds a failed change back, with a backoff that doubles on each failure in a row. */

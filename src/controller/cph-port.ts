@@ -15,15 +15,20 @@ function observed(phone: Phone): ObservedPhone | undefined {
   return { phoneId: phone.phoneId, phoneName: phone.phoneName, serverId: phone.serverId, status: phone.status, trafficType: phone.trafficType };
 }
 
+function observedAll(list: readonly Phone[]): ObservedPhone[] {
+  const phones: ObservedPhone[] = [];
+  for (const phone of list) {
+    const seen = observed(phone);
+    if (seen) phones.push(seen);
+  }
+  return phones;
+}
+
 export function cphPortOf(client: CphClient): CphPort {
   return {
-    async listAllPhones(signal) {
-      const sweep = await client.listAllPhones({}, { signal });
-      const phones: ObservedPhone[] = [];
-      for (const phone of sweep.phones) {
-        const seen = observed(phone);
-        if (seen) phones.push(seen);
-      }
+    async listAllPhones(signal, onPage) {
+      const sweep = await client.listAllPhones({}, { signal, ...(onPage ? { onPage: (page: readonly Phone[]) => onPage(observedAll(page)) } : {}) });
+      const phones = observedAll(sweep.phones);
       // A phone whose route was not reported is missing from `phones`: the sweep cannot vouch for it.
       return { phones, calls: sweep.pages, complete: sweep.stable && phones.length === sweep.phones.length };
     },

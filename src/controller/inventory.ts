@@ -8,6 +8,9 @@
  *     sweep is retried sooner, with a backoff that doubles up to the interval while failures continue;
  *   - no stale overwrite: a route learnt from a finished job after a sweep began wins over what that sweep
  *     read, so a slow sweep never makes a phone that was just changed look drifted again;
+ *   - pages as they come: `onPhonesRead` is told each page's phones (with routes learnt since the sweep
+ *     began) while the sweep still reads, so changes can go out before the last page is in; the sweep ends,
+ *     and its snapshot is published, only once what the hook started has settled;
  *   - a phone missing from a complete sweep does not exist, and costs no further call; only when the sweep
  *     could have skipped phones (the list moved under it) do missing IDs get a detail call each, at most
  *     `maxDetailLookups` per sweep, remembered until the next sweep (the rest count as missing until then).
@@ -34,6 +37,8 @@ export interface PhoneInventoryOptions {
   onSwept?: (snapshot: InventorySnapshot) => void;
   /** Called when a periodic sweep fails. */
   onSweepFailed?: (error: unknown) => void;
+  /** Told each page of a sweep as it arrives (`sweep` numbers the sweep); what it returns is awaited before the sweep ends. */
+  onPhonesRead?: (phones: readonly ObservedPhone[], sweep: number) => Promise<void>;
   intervalMs: number;
   /** Detail calls allowed per incomplete sweep for phones it missed; default 100. */
   maxDetailLookups?: number;
@@ -61,6 +66,8 @@ export class PhoneInventory {
   private sweepFailures = 0;
   /** When the periodic loop tries again after a failed sweep. */
   private retryAt = 0;
+  /** Sweeps started, to number them for `onPhonesRead`. */
+  private sweeps = 0;
 
   constructor(private readonly options: PhoneInventoryOptions) {
     this.intervalMs = options.intervalMs;
@@ -101,12 +108,32 @@ export class PhoneInventory {
 
   private async runSweep(): Promise<InventorySnapshot> {
     const startedAt = this.options.clock.now();
-    const { phones, calls, complete } = await this.options.cph.listAllPhones(this.stopController.signal);
-    const byId = new Map<string, ObservedPhone>();
-    for (const phone of phones) {
+    const sweep = ++this.sweeps;
+    // A route learnt from a job after the sweep began wins over what the sweep read.
+    const current = (phone: ObservedPhone): ObservedPhone => {
       const local = this.localRoutes.get(phone.phoneId);
-      byId.set(phone.phoneId, local && local.at >= startedAt ? { ...phone, trafficType: local.trafficType } : phone);
+      return local && local.at >= startedAt && local.trafficType !== phone.trafficType ? { ...phone, trafficType: local.trafficType } : phone;
+    };
+    const hook = this.options.onPhonesRead;
+    const pageWork: Promise<void>[] = [];
+    const onPage = hook
+      ? (page: ObservedPhone[]): void => {
+          pageWork.push(
+            hook(page.map(current), sweep).catch((error: unknown) => {
+              this.options.logger.warn('acting on a page of the phone sweep failed', { error: String(error) });
+            }),
+          );
+        }
+      : undefined;
+    let listed: Awaited<ReturnType<CphPort['listAllPhones']>>;
+    try {
+      listed = await this.options.cph.listAllPhones(this.stopController.signal, onPage);
+    } finally {
+      await Promise.all(pageWork);
     }
+    const { phones, calls, complete } = listed;
+    const byId = new Map<string, ObservedPhone>();
+    for (const phone of phones) byId.set(phone.phoneId, current(phone));
     // Routes learnt before this sweep began are now covered by what it read.
     for (const [phoneId, local] of this.localRoutes) if (local.at < startedAt) this.localRoutes.delete(phoneId);
     this.detailLookups.clear();

@@ -52,6 +52,8 @@ export interface JobTrackerOptions {
   onJobsEnded: (owners: ReadonlySet<string>, outcomes: readonly JobOutcome[]) => void;
   /** Told of a route confirmed by a succeeded job. */
   onRouteConfirmed: (phoneId: string, trafficType: TrafficType) => void;
+  /** Told of each phone whose job in flight starts, ends or becomes known (plans are redone for it). */
+  onPhoneChanged?: (phoneId: string) => void;
   /** The longest gap between two polls of a running request; default 2 s. */
   pollIntervalMs?: number;
   /** Expected job duration before any job has ended; default 4 s (the only ShowJob example in the docs spans 6 s). */
@@ -125,6 +127,7 @@ export class JobTracker {
       this.inFlightByPhone.set(job.phoneId, { ...job, requestId, trafficType, startedAt: now });
       this.outcomes.delete(job.phoneId);
       this.addOwners(job.phoneId, ownerSet);
+      this.options.onPhoneChanged?.(job.phoneId);
     }
     if (jobs.length > 0) this.changes += 1;
     const existing = this.requests.get(requestId);
@@ -341,6 +344,7 @@ export class JobTracker {
             this.inFlightByPhone.set(job.phoneId, { phoneId: job.phoneId, jobId: job.jobId, requestId, trafficType: undefined, startedAt: now });
             this.addOwners(job.phoneId, request.owners);
             this.changes += 1;
+            this.options.onPhoneChanged?.(job.phoneId);
           }
           continue;
         }
@@ -399,6 +403,7 @@ export class JobTracker {
     if (tracked) {
       this.inFlightByPhone.delete(job.phoneId);
       this.changes += 1;
+      this.options.onPhoneChanged?.(job.phoneId);
     }
     const outcome: JobOutcome = {
       phoneId: job.phoneId,

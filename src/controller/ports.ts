@@ -37,9 +37,10 @@ export interface ObservedJob {
 export interface CphPort {
   /**
    * Every phone of the account, read in pages of 100. `complete` is false when the list moved under the
-   * sweep (offset paging can then skip phones), so a phone missing from it may still exist.
+   * sweep (offset paging can then skip phones), so a phone missing from it may still exist. `onPage` is told
+   * each page's phones as it arrives, before the sweep ends.
    */
-  listAllPhones(signal?: AbortSignal): Promise<{ phones: ObservedPhone[]; calls: number; complete: boolean }>;
+  listAllPhones(signal?: AbortSignal, onPage?: (phones: ObservedPhone[]) => void): Promise<{ phones: ObservedPhone[]; calls: number; complete: boolean }>;
   /** One phone; undefined when CPH says it does not exist (CPS.0005). */
   getPhone(phoneId: string, signal?: AbortSignal): Promise<ObservedPhone | undefined>;
   /** One call of at most 100 IDs. Throws a CphError when the call as a whole failed. */

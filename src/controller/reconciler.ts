@@ -29,6 +29,7 @@ import { AccountPlans, planStamp, routeRef, type AccountPlan, type EventSink, ty
 
 export type { EventSink } from './account-plans.js';
 import type { ResourcePlan } from './plan.js';
+import type { ObservedPhone } from './ports.js';
 import { nextStatus, statusChanged, type PhoneEvent, type RoundFailure } from './status.js';
 
 /** How long a reconcile after a restart waits for the first poll of the jobs it adopts. */
@@ -275,6 +276,17 @@ export class RouteReconciler implements Reconciler {
     const holdEnds = account.nextHoldExpiry();
     const untilHold = holdEnds === undefined ? intervalMs : Math.max(1_000, holdEnds - this.options.clock.now() + 50);
     return { requeueAfterMs: Math.min(intervalMs, untilHold) };
+  }
+
+  /**
+   * One page of a sweep in progress: its phones' changes go out as soon as they fill a call (see
+   * AccountPlans.pageRead). Only once every cached resource is bound and its jobs adopted: before that a
+   * conflict or a job already running could be missed, and the plan after the sweep sends instead.
+   */
+  async phonesRead(account: Account, phones: readonly ObservedPhone[], sweep: number): Promise<void> {
+    if (!this.primed) return;
+    await this.primed;
+    await this.plans.pageRead(account, phones, sweep);
   }
 
   private intervalOf(spec: CloudPhoneRoute['spec']): number {

@@ -103,6 +103,12 @@ export interface SweepOptions extends CallOptions {
   maxPages?: number | undefined;
   /** List calls in flight at once after the first page; 1..16, default 4. The rate limiter still paces them. */
   concurrency?: number | undefined;
+  /**
+   * Told each page's phones as it arrives, in arrival order, before the sweep ends: a caller can act on
+   * what one page says while the others are read. A phone may come twice if the list moves under the
+   * sweep. What it throws is logged and does not fail the sweep.
+   */
+  onPage?: ((phones: readonly Phone[]) => void) | undefined;
 }
 
 /** One phones-traffic call of a setTrafficType, in the order sent. */
@@ -233,15 +239,23 @@ export class CphClient {
     const pageSize = checkInteger(operation, 'pageSize', options.pageSize ?? phonePageSize, 1, phonePageSize);
     const concurrency = checkInteger(operation, 'concurrency', options.concurrency ?? defaultSweepConcurrency, 1, maxSweepConcurrency);
     const sweep = linkedAbort(options.signal);
+    const onPage = (page: PhoneList): void => {
+      try {
+        options.onPage?.(page.phones);
+      } catch (error) {
+        this.logger.warn('phone page handler failed', { operation, error: String(error) });
+      }
+    };
     try {
       const first = await this.listPhones({ ...filter, offset: 0, limit: pageSize }, { signal: sweep.signal });
+      onPage(first);
       const count = first.count;
       const maxPages = Math.max(1, options.maxPages ?? 2 * Math.ceil(count / pageSize) + 2);
       // The pages the count implies after the first, within the bound. Offsets are made as pages start, not
       // listed up front: a count that lies (10^12) must cost nothing until pages are actually read.
       const implied = first.phones.length >= pageSize ? Math.max(0, Math.ceil(count / pageSize) - 1) : 0;
       const bounded = implied + 1 > maxPages;
-      const rest = await this.readPages(filter, Math.min(implied, maxPages - 1), pageSize, concurrency, sweep);
+      const rest = await this.readPages(filter, Math.min(implied, maxPages - 1), pageSize, concurrency, sweep, onPage);
       if (bounded && rest.length === maxPages - 1) this.logger.warn('phone list sweep stopped at its page bound', { operation, pages: maxPages, count, offset: maxPages * pageSize });
       const pages = [first, ...rest].map((page, i) => ({ offset: i * pageSize, page }));
       const seen = new Map<string, Phone>();
@@ -270,7 +284,7 @@ export class CphClient {
    * further page starts, the others are aborted through `sweep`, and once they have all settled the first
    * failure is thrown.
    */
-  private async readPages(filter: PhoneFilter, pages: number, pageSize: number, concurrency: number, sweep: LinkedAbort): Promise<PhoneList[]> {
+  private async readPages(filter: PhoneFilter, pages: number, pageSize: number, concurrency: number, sweep: LinkedAbort, onPage: (page: PhoneList) => void): Promise<PhoneList[]> {
     const answers: PhoneList[] = [];
     let next = 0;
     let ended = false;
@@ -281,6 +295,7 @@ export class CphClient {
         try {
           const page = await this.listPhones({ ...filter, offset: (index + 1) * pageSize, limit: pageSize }, { signal: sweep.signal });
           answers[index] = page;
+          onPage(page);
           if (page.phones.length < pageSize) ended = true;
         } catch (error) {
           if (failure === undefined) {

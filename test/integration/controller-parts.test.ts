@@ -12,6 +12,11 @@ import { cphPortOf } from '../../src/controller/cph-port.js';
 import { PhoneInventory } from '../../src/controller/inventory.js';
 import { JobTracker, type JobOutcome } from '../../src/controller/job-tracker.js';
 import { RouteWriter } from '../../src/controller/route-writer.js';
+import { Account } from '../../src/controller/accounts.js';
+import { AccountPlans, planStamp, type PlannedResource } from '../../src/controller/account-plans.js';
+import type { ObservedPhone } from '../../src/controller/ports.js';
+import type { CloudPhoneRoute } from '../../src/api/v1alpha1/types.js';
+import type { TrafficType } from '../../src/cph/wire.js';
 import { SimAdmin } from '../support/sim-admin.js';
 import { waitFor } from '../support/wait.js';
 
@@ -170,5 +175,129 @@ describe('controller parts against the simulator', function () {
     await waitFor(() => ended.length === 3, { timeoutMs: 10_000, what: 'adopted jobs ended' });
     expect(ended.map((o) => o.jobId).sort()).to.deep.equal(first.jobs.map((j) => j.jobId).sort());
     await tracker.stop();
+  });
+
+  it('inventory: each page is handed over as it arrives, and the sweep ends once what it started has settled', async () => {
+    const pages: string[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const inventory = new PhoneInventory({
+      cph: cphPortOf(client),
+      clock: systemClock,
+      logger: silentLogger(),
+      intervalMs: 60_000,
+      onPhonesRead: async (phones) => {
+        pages.push(phones.map((phone) => phone.phoneId));
+        await gate;
+      },
+    });
+    const sweeping = inventory.sweep();
+    await waitFor(() => pages.flat().length === 750, { timeoutMs: 10_000, what: 'every page handed over' });
+    expect(pages.length).to.equal(8);
+    expect(new Set(pages.flat()).size).to.equal(750);
+    expect(await calls('ListCloudPhones')).to.equal(8);
+    // Every page is read, but the snapshot waits for the work the pages started.
+    expect(inventory.snapshot()).to.equal(undefined);
+    release();
+    const snapshot = await sweeping;
+    expect(snapshot.phones.size).to.equal(750);
+  });
+
+  describe('account plans', () => {
+    const route = (name: string, trafficType: TrafficType, phoneIds: string[]): CloudPhoneRoute => ({
+      apiVersion: 'cloudphone.dev/v1alpha1',
+      kind: 'CloudPhoneRoute',
+      metadata: { name, namespace: 'ns', generation: 1 },
+      spec: { trafficType, phoneIds },
+    });
+
+    it('sends full calls while the sweep reads, the rest after it, nothing twice, nothing conflicted; job ends update the plan exactly', async () => {
+      const direct = (await admin.phones()).filter((phone) => phone.traffic_type === 'direct').map((phone) => phone.phone_id);
+      expect(direct.length).to.be.at.least(390);
+      // a: 250 phones to routing; b: 130 others to routing; c: 10 of a's phones to direct (a conflict).
+      const resources = new Map<string, PlannedResource>();
+      for (const r of [route('a', 'routing', direct.slice(0, 250)), route('b', 'routing', direct.slice(250, 380)), route('c', 'direct', direct.slice(0, 10))])
+        resources.set(`ns/${r.metadata.name}`, { route: r, stamp: planStamp(r.metadata) });
+      const sources = { owners: () => [...resources.keys()], resource: (key: string) => resources.get(key) };
+      const requeued = new Set<string>();
+      const events: string[] = [];
+      const options = { sources, events: { record: (_ref: unknown, _type: string, reason: string) => void events.push(reason) }, clock: systemClock, logger: silentLogger(), requeue: (keys: Iterable<string>) => [...keys].forEach((key) => requeued.add(key)) };
+      const plans = new AccountPlans(options);
+      const importsWhenSwept: number[] = [];
+      const account: Account = new Account('parts', 'parts account', client, 60_000, systemClock, silentLogger(), {
+        onSwept: () => undefined,
+        onSweepFailed: () => undefined,
+        onPhonesRead: (acct: Account, phones: readonly ObservedPhone[], sweep: number) => plans.pageRead(acct, phones, sweep),
+        onJobsEnded: () => undefined,
+        onCphCall: () => undefined,
+        onRouteCall: () => undefined,
+      }, 100);
+      account.tracker.start();
+      try {
+        await account.inventory.sweep();
+        importsWhenSwept.push(await calls('ImportTraffic'));
+        // 370 phones to change (a's 10 conflicted ones excluded): 3 full calls went out during the sweep.
+        expect(importsWhenSwept[0]).to.equal(3);
+        expect([...requeued].sort()).to.deep.equal(['ns/a', 'ns/b']);
+        let plan = await plans.plan(account);
+        expect(plan.changes.length, 'the 70 that did not fill a call').to.equal(70);
+        await plans.send(account, plan, 'ns/a');
+        expect(await calls('ImportTraffic'), 'ceil(370/100) calls in all').to.equal(4);
+        plan = await plans.plan(account);
+        expect(plan.changes).to.deep.equal([]);
+        expect(plan.resources.get('ns/a')?.counts).to.include({ total: 250, pending: 240, conflicted: 10 });
+        expect(plan.resources.get('ns/b')?.counts).to.include({ total: 130, pending: 130 });
+        expect(plan.resources.get('ns/c')?.counts).to.include({ total: 10, conflicted: 10 });
+        await waitFor(() => !account.tracker.busy, { timeoutMs: 20_000, what: 'every job followed to its end' });
+        // The plan after the job ends is an update of the last one (only the resources of changed phones
+        // are planned again); it must equal a plan made from scratch.
+        plan = await plans.plan(account);
+        const fromScratch = await new AccountPlans(options).plan(account);
+        expect([...plan.resources.entries()]).to.deep.equal([...fromScratch.resources.entries()]);
+        expect(plan.resources.get('ns/a')?.counts).to.include({ total: 250, inSync: 240, conflicted: 10 });
+        expect(plan.resources.get('ns/b')?.counts).to.include({ total: 130, inSync: 130 });
+        const counters = await admin.counters();
+        expect(counters.routeWrites.phones).to.equal(370);
+        expect(counters.costlyRepeats.total).to.equal(0);
+        expect(Object.keys(counters.routeWrites.byPhone)).to.not.include.members(direct.slice(0, 10));
+        expect(events.filter((reason) => reason === 'ApplyingRoute').length).to.be.at.least(4);
+      } finally {
+        await account.stop();
+      }
+    });
+
+    it('after a spec change mid-flight, jobs that end on the old route leave the phones drifted in the updated plan, and they are sent again', async () => {
+      const direct = (await admin.phones()).filter((phone) => phone.traffic_type === 'direct').map((phone) => phone.phone_id);
+      const resources = new Map<string, PlannedResource>();
+      const a = route('a', 'routing', direct.slice(0, 5));
+      resources.set('ns/a', { route: a, stamp: planStamp(a.metadata) });
+      const sources = { owners: () => [...resources.keys()], resource: (key: string) => resources.get(key) };
+      const plans = new AccountPlans({ sources, events: { record: () => undefined }, clock: systemClock, logger: silentLogger() });
+      const account: Account = new Account('parts', 'parts account', client, 60_000, systemClock, silentLogger(), {
+        onSwept: () => undefined,
+        onSweepFailed: () => undefined,
+        onJobsEnded: () => undefined,
+        onCphCall: () => undefined,
+        onRouteCall: () => undefined,
+      }, 100);
+      account.tracker.start();
+      try {
+        await account.inventory.sweep();
+        const first = await plans.plan(account);
+        await plans.send(account, first, 'ns/a');
+        // The spec turns back to direct while the routing jobs run.
+        const changed = { ...a, metadata: { ...a.metadata, generation: 2 }, spec: { ...a.spec, trafficType: 'direct' as const } };
+        resources.set('ns/a', { route: changed, stamp: planStamp(changed.metadata) });
+        const during = await plans.plan(account);
+        expect(during.resources.get('ns/a')?.counts).to.include({ total: 5, pending: 5 });
+        await waitFor(() => !account.tracker.busy, { timeoutMs: 20_000, what: 'the routing jobs ended' });
+        const after = await plans.plan(account);
+        // The jobs set routing; the resource now wants direct: the phones drift and are sent again.
+        expect(after.resources.get('ns/a')?.counts).to.include({ total: 5, drifted: 5 });
+        expect(after.changes.map((c) => c.trafficType)).to.deep.equal(['direct', 'direct', 'direct', 'direct', 'direct']);
+      } finally {
+        await account.stop();
+      }
+    });
   });
 });
