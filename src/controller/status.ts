@@ -3,7 +3,9 @@
  * happened to its phones in this round (changes sent, refused, jobs ended) and any failure of the round as a
  * whole. The status is a promise to the user and a cost to the API server, so it obeys two rules:
  *  - it stays small: in-sync phones are counted, only phones worth a look are listed, at most
- *    MAX_STATUS_PHONES of them, and the rest is counted in phonesTruncated;
+ *    MAX_STATUS_PHONES of them (of which at most MAX_STATUS_PENDING_PHONES with a job running and
+ *    MAX_STATUS_CHANGED_PHONES successful changes, the most recent), and what did not fit is counted in
+ *    phonesTruncated;
  *  - it only changes when something happened: no time is stamped unless a condition or a phone changes
  *    state, lists are sorted, keys come in one order, so the same inputs give a deep-equal status and
  *    `statusChanged` says there is nothing to write.
@@ -19,7 +21,7 @@ import type {
   StatusJobStatus,
   Summary,
 } from '../api/v1alpha1/types.js';
-import { MAX_PENDING_REQUESTS, MAX_STATUS_PHONES } from '../api/v1alpha1/constants.js';
+import { MAX_PENDING_REQUESTS, MAX_STATUS_CHANGED_PHONES, MAX_STATUS_PENDING_PHONES, MAX_STATUS_PHONES } from '../api/v1alpha1/constants.js';
 import {
   ConditionType,
   Reason,
@@ -81,6 +83,10 @@ export interface StatusInput {
   now: number | Date;
   /** Default MAX_STATUS_PHONES. */
   maxPhones?: number;
+  /** Phones with a job running listed at most; default MAX_STATUS_PENDING_PHONES. */
+  maxPendingPhones?: number;
+  /** Successful changes listed at most; default MAX_STATUS_CHANGED_PHONES. */
+  maxChangedPhones?: number;
   /** Request IDs whose jobs still run for this resource (kept so a restarted operator can follow them). */
   pendingRequests?: readonly string[];
 }
@@ -238,12 +244,24 @@ const ENTRY_PRIORITY: Record<PhoneEntryState, number> = {
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** How many entries of a kind are listed at most, beside the overall bound. */
+export interface EntrySampling {
+  /** Phones with a job running (Pending). */
+  pending?: number;
+  /** Phones changed with success or in sync (Changed, InSync). */
+  changed?: number;
+}
+
 /**
- * The entries to keep when there are more than `max`: by ENTRY_PRIORITY; within the problem classes by
- * phone ID (stable from round to round, so the same phones stay listed and keep their times), and among
- * changed phones the most recent first. The kept entries come back sorted by phone ID.
+ * The entries to keep: by ENTRY_PRIORITY; within a class by phone ID (stable from round to round, so the
+ * same phones stay listed and keep their times), and among changed phones the most recent first. Pending
+ * and changed phones are sampled (`sampling`): past their number they are not worth listing, being counted
+ * in the summary already. At most `max` are kept, sorted by phone ID; `truncated` counts the entries worth
+ * listing that found no room. Sampled-out entries do not count: a changed phone left out is not carried to
+ * the next round (which only carries listed entries forward), so counting it would change the count with
+ * nothing happening.
  */
-export function boundEntries(entries: readonly PhoneStatusEntry[], max: number): { kept: PhoneStatusEntry[]; truncated: number } {
+export function boundEntries(entries: readonly PhoneStatusEntry[], max: number, sampling: EntrySampling = {}): { kept: PhoneStatusEntry[]; truncated: number } {
   const ranked = [...entries].sort((a, b) => {
     const pa = ENTRY_PRIORITY[a.state];
     const pb = ENTRY_PRIORITY[b.state];
@@ -254,8 +272,22 @@ export function boundEntries(entries: readonly PhoneStatusEntry[], max: number):
     }
     return compare(a.phoneId, b.phoneId);
   });
-  const kept = ranked.slice(0, Math.max(0, max)).sort((a, b) => compare(a.phoneId, b.phoneId));
-  return { kept, truncated: entries.length - kept.length };
+  const limit = Math.max(0, max);
+  const sampleOf = (state: PhoneEntryState): 'pending' | 'changed' | undefined => (state === 'Pending' ? 'pending' : state === 'Changed' || state === 'InSync' ? 'changed' : undefined);
+  const listed = { pending: 0, changed: 0 };
+  const kept: PhoneStatusEntry[] = [];
+  let truncated = 0;
+  for (const entry of ranked) {
+    const sample = sampleOf(entry.state);
+    if (sample) {
+      if (listed[sample] >= (sampling[sample] ?? Number.POSITIVE_INFINITY)) continue;
+      listed[sample] += 1;
+    }
+    if (kept.length < limit) kept.push(entry);
+    else truncated += 1;
+  }
+  kept.sort((a, b) => compare(a.phoneId, b.phoneId));
+  return { kept, truncated };
 }
 
 function summaryOf(states: readonly PhoneEntryState[], total: number): Summary {
@@ -430,7 +462,7 @@ export function nextStatus(input: StatusInput): CloudPhoneRouteStatus {
     summary = { ...emptySummary(), ...input.previous?.summary };
   }
   const failed = entries.filter((e) => e.state === 'Failed');
-  const { kept, truncated } = boundEntries(entries, max);
+  const { kept, truncated } = boundEntries(entries, max, { pending: input.maxPendingPhones ?? MAX_STATUS_PENDING_PHONES, changed: input.maxChangedPhones ?? MAX_STATUS_CHANGED_PHONES });
   const previousTruncated = input.plan ? 0 : (input.previous?.phonesTruncated ?? 0);
 
   const decided = decideConditions(summary, input.plan?.desired ?? input.desired ?? firstDesired(entries), failed, input);

@@ -441,18 +441,43 @@ describe('status', () => {
       expect(statusChanged(roundTrip(s), nextStatus({ generation: 7, previous: roundTrip(s), plan: planOf(world), now: T2 }))).to.equal(false);
     });
 
-    it('10,000 phones converged after a change of all of them: 100 recent changes listed, stable afterwards', () => {
+    it('10,000 phones converged after a change of all of them: 20 recent changes listed, stable at once', () => {
       const ids = Array.from({ length: 10_000 }, (_, i) => id(i));
       const world = { resources: [{ key: 'ns/a', trafficType: 'routing' as const, phoneIds: ids, suspended: false }], phones: fleet(ids, 'routing') };
       const s = nextStatus({ generation: 1, plan: planOf(world), events: ended(ids, 'routing', 'succeeded'), now: T0 });
-      expect(s.phones).to.have.length(100);
-      expect(s.phonesTruncated).to.equal(9900);
-      expect(Buffer.byteLength(JSON.stringify(s))).to.be.below(32 * 1024);
+      expect(s.phones).to.have.length(20);
+      expect(s.phones!.every((e) => e.state === 'Changed' && e.jobStatus === 'Succeeded' && e.jobId)).to.equal(true);
+      // Successes past the 20 listed are counted in sync, not as entries that did not fit.
+      expect(s.phonesTruncated).to.equal(0);
+      expect(s.summary).to.include({ total: 10_000, inSync: 10_000 });
+      expect(Buffer.byteLength(JSON.stringify(s))).to.be.below(8 * 1024);
       const next = nextStatus({ generation: 1, previous: roundTrip(s), plan: planOf(world), now: T1 });
-      expect(next.phones).to.deep.equal(s.phones);
-      // The truncated count of a later round counts only what is still to list.
-      expect(next.phonesTruncated).to.equal(0);
+      expect(statusChanged(roundTrip(s), next), 'the round after converging writes nothing').to.equal(false);
       expect(nextStatus({ generation: 1, previous: roundTrip(next), plan: planOf(world), now: T2 })).to.deep.equal(next);
+    });
+
+    it('samples running jobs: 100 pending phones and 5 failed list the 5 and 20 pending, all counted', () => {
+      const entries: PhoneStatusEntry[] = [
+        ...Array.from({ length: 100 }, (_, i) => ({ phoneId: id(i), state: 'Pending' as const, jobId: `j${i}`, jobStatus: 'Running' as const })),
+        ...Array.from({ length: 5 }, (_, i) => ({ phoneId: id(200 + i), state: 'Failed' as const, errorCode: 'CPS.0003' })),
+      ];
+      const { kept, truncated } = boundEntries(entries, 100, { pending: 20, changed: 20 });
+      expect(kept.filter((e) => e.state === 'Failed')).to.have.length(5);
+      expect(kept.filter((e) => e.state === 'Pending').map((e) => e.phoneId)).to.deep.equal(Array.from({ length: 20 }, (_, i) => id(i)));
+      expect(truncated).to.equal(0);
+      // Without sampling, the bound alone decides.
+      expect(boundEntries(entries, 100).kept).to.have.length(100);
+      expect(boundEntries(entries, 100).truncated).to.equal(5);
+    });
+
+    it('lists problems before successes: 90 failed and 30 changed phones keep 90 + 10; the 10 changes with no room are truncated', () => {
+      const ids = Array.from({ length: 120 }, (_, i) => id(i));
+      const world = { resources: [{ key: 'ns/a', trafficType: 'routing' as const, phoneIds: ids, suspended: false }], phones: fleet(ids, 'direct') };
+      const events = [...ended(ids.slice(0, 90), 'routing', 'failed'), ...ended(ids.slice(90), 'routing', 'succeeded')];
+      const s = nextStatus({ generation: 1, plan: planOf({ ...world, phones: new Map([...fleet(ids.slice(0, 90), 'direct'), ...fleet(ids.slice(90), 'routing')]) }), events, now: T0 });
+      expect(s.phones!.filter((e) => e.state === 'Failed')).to.have.length(90);
+      expect(s.phones!.filter((e) => e.state === 'Changed')).to.have.length(10);
+      expect(s.phonesTruncated).to.equal(10);
     });
 
     it('10,000 phones in sync: a status of a few hundred bytes', () => {

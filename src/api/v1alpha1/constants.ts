@@ -23,6 +23,15 @@ export const FIELD_MANAGER = 'cph-route-operator';
 export const MAX_PHONES_PER_CALL = 100;
 /** status.phones holds at most this many entries; the rest is counted in status.phonesTruncated. */
 export const MAX_STATUS_PHONES = 100;
+/**
+ * Of those, at most this many phones with a job running and at most this many the operator changed
+ * successfully (the most recent): the others are counted in status.summary, their requests are in
+ * status.pendingRequests and the ApplyingRoute Events. Problems (failed, not found, conflicted, waiting,
+ * drifted) are each worth a look and get the whole bound. Listing every phone of a large batch made each
+ * status write of it several times dearer for the API server (docs/benchmarks.md).
+ */
+export const MAX_STATUS_PENDING_PHONES = 20;
+export const MAX_STATUS_CHANGED_PHONES = 20;
 /** status.pendingRequests holds at most this many request IDs (each covers up to 100 phones). */
 export const MAX_PENDING_REQUESTS = 1000;
 /** spec.phoneIds holds at most this many IDs. */
