@@ -39,7 +39,10 @@ export interface PlannedResource {
 export interface AccountPlanSources {
   /** The resources bound to an account, sorted. */
   owners(account: Account): readonly string[];
-  /** A resource by key; undefined when gone or unparseable. */
+  /**
+   * A resource by key; undefined when gone or unparseable. The same object while its stamp holds: the
+   * planner tells a changed resource by a new object.
+   */
   resource(key: string): PlannedResource | undefined;
 }
 
@@ -87,8 +90,8 @@ interface Entry extends AccountPlan {
 /** The inputs of a plan that, when unchanged, let the next plan redo only the resources of changed phones. */
 interface PlanBasis {
   readonly snapshot: InventorySnapshot;
-  /** The resources bound to the account and their stamps. */
-  readonly owners: string;
+  /** The version of the resources bound to the account and their stamps. */
+  readonly owners: number;
   readonly holds: string;
   /** The account's change sequence when the plan read the jobs and routes. */
   readonly sequence: number;
@@ -138,8 +141,8 @@ function jobsInFlight(account: Account, resources: readonly DesiredRoute[]): InF
 
 /** Which resources of an account select which phones, for planning one page: explicit IDs by phone, and the resources with a selector. */
 interface ClaimIndex {
-  /** The owners and their stamps it was made from. */
-  readonly stamp: string;
+  /** The version of the owners and their stamps it was made from. */
+  readonly stamp: number;
   readonly byPhone: ReadonlyMap<string, readonly string[]>;
   readonly selecting: ReadonlyArray<{ key: string; matches: (phone: ObservedPhone) => boolean }>;
 }
@@ -164,6 +167,7 @@ export class AccountPlans {
   /** Sends in a row that had a failed call, per account (for the retry backoff). */
   private readonly failedSends = new WeakMap<Account, number>();
   private readonly claimIndexes = new WeakMap<Account, ClaimIndex>();
+  private readonly ownerStates = new WeakMap<Account, { owners: readonly string[]; resources: Array<PlannedResource | undefined>; version: number }>();
   private readonly early = new WeakMap<Account, EarlyChanges>();
 
   constructor(private readonly options: AccountPlansOptions) {}
@@ -202,13 +206,26 @@ export class AccountPlans {
   }
 
   private stateOf(account: Account): string {
-    const parts = [`i${account.inventory.version}`, `t${account.tracker.version}`, `h${account.holdsVersion}`];
-    for (const key of this.options.sources.owners(account)) parts.push(`${key}=${this.options.sources.resource(key)?.stamp ?? 'gone'}`);
-    return parts.join('|');
+    return `i${account.inventory.version}|t${account.tracker.version}|h${account.holdsVersion}|o${this.ownersVersion(account)}`;
+  }
+
+  /**
+   * A number that changes when the account's resources or their stamps do. Every reconcile asks, so it is
+   * told by identity (the owner list and each resource object stay the same while nothing changes) rather
+   * than by a string of every resource's stamp, which made each reconcile O(R) in garbage.
+   */
+  private ownersVersion(account: Account): number {
+    const { sources } = this.options;
+    const owners = sources.owners(account);
+    const known = this.ownerStates.get(account);
+    if (known && known.owners === owners && owners.every((key, i) => sources.resource(key) === known.resources[i])) return known.version;
+    const version = (known?.version ?? 0) + 1;
+    this.ownerStates.set(account, { owners, resources: owners.map((key) => sources.resource(key)), version });
+    return version;
   }
 
   private async build(account: Account, snapshot: InventorySnapshot, state: string): Promise<Entry> {
-    const owners = this.ownersStamp(account);
+    const owners = this.ownersVersion(account);
     const holds = account.holdsVersion;
     const base = this.current.get(account);
     if (base && base.basis.snapshot === snapshot && base.basis.owners === owners && base.basis.holds === holds && !base.basis.lookedUp)
@@ -281,15 +298,6 @@ export class AccountPlans {
     return { state, basis, resources, changes, callErrors: new Map(), retryAt: undefined, sending: undefined };
   }
 
-  /** The resources bound to the account with their stamps. */
-  private ownersStamp(account: Account): string {
-    const { sources } = this.options;
-    return sources
-      .owners(account)
-      .map((key) => `${key}=${sources.resource(key)?.stamp ?? 'gone'}`)
-      .join('|');
-  }
-
   /**
    * Plans the phones of one page of a sweep in progress and sends their changes in full calls of 100; the
    * rest waits for the plan made after the sweep (or for later pages of the same sweep to fill a call).
@@ -317,7 +325,7 @@ export class AccountPlans {
   /** Which resources of the account select which phones, made again when the resources or their stamps change. */
   private claimIndex(account: Account): ClaimIndex {
     const { sources } = this.options;
-    const stamp = this.ownersStamp(account);
+    const stamp = this.ownersVersion(account);
     const known = this.claimIndexes.get(account);
     if (known?.stamp === stamp) return known;
     const byPhone = new Map<string, string[]>();

@@ -138,7 +138,8 @@ export class RouteReconciler implements Reconciler {
   private readonly lastWritten = new Map<string, { generation: number; status: CloudPhoneRouteStatus }>();
   /** Per resource: request IDs adopted from its status after a start. */
   private readonly adopted = new Set<string>();
-  private readonly parsedPeers = new Map<string, { stamp: string; route: CloudPhoneRoute | undefined }>();
+  /** Per resource: the cache object last read, its plan stamp, and what the planner gets (the same object while the stamp holds). */
+  private readonly parsedPeers = new Map<string, { raw: unknown; stamp: string; planned: PlannedResource | undefined }>();
   private readonly plans: AccountPlans;
   /** Binding every cached resource to its account and adopting its jobs, once, before the first plan. */
   private primed: Promise<void> | undefined;
@@ -360,25 +361,32 @@ export class RouteReconciler implements Reconciler {
     return events;
   }
 
-  /** A resource of the cache as the account plan needs it, parsed once per plan stamp (not per status write). */
+  /**
+   * A resource of the cache as the account plan needs it, parsed once per plan stamp (not per status write).
+   * The same object comes back while the stamp holds, so a planner can tell "nothing changed" by identity:
+   * it asks for every resource of the account on every reconcile.
+   */
   private peer(key: string): PlannedResource | undefined {
     const raw = this.options.cache.get(key);
+    const cached = this.parsedPeers.get(key);
+    if (cached && cached.raw === raw) return cached.planned;
     const meta = readMetadata(raw);
     if (!raw || !meta) return undefined;
     const stamp = planStamp(meta);
-    let cached = this.parsedPeers.get(key);
-    if (cached?.stamp !== stamp) {
-      let route: CloudPhoneRoute | undefined;
-      try {
-        // Plans read spec and metadata only; the status stays in the informer's copy alone.
-        const { status: _status, ...planned } = parseCloudPhoneRoute(raw);
-        route = planned;
-      } catch {
-        route = undefined;
-      }
-      this.parsedPeers.set(key, (cached = { stamp, route }));
+    if (cached?.stamp === stamp) {
+      cached.raw = raw;
+      return cached.planned;
     }
-    return cached.route ? { route: cached.route, stamp } : undefined;
+    let planned: PlannedResource | undefined;
+    try {
+      // Plans read spec and metadata only; the status stays in the informer's copy alone.
+      const { status: _status, ...route } = parseCloudPhoneRoute(raw);
+      planned = { route, stamp };
+    } catch {
+      planned = undefined;
+    }
+    this.parsedPeers.set(key, { raw, stamp, planned });
+    return planned;
   }
 
   private previousStatus(raw: unknown): CloudPhoneRouteStatus | undefined {
