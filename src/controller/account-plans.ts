@@ -139,7 +139,7 @@ function jobsInFlight(account: Account, resources: readonly DesiredRoute[]): InF
   return jobs;
 }
 
-/** Which resources of an account select which phones, for planning one page: explicit IDs by phone, and the resources with a selector. */
+/** Which resources of an account select which phones (for planning a page, or the resources of changed phones): explicit IDs by phone, and the resources with a selector. */
 interface ClaimIndex {
   /** The version of the owners and their stamps it was made from. */
   readonly stamp: number;

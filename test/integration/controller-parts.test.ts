@@ -204,6 +204,20 @@ describe('controller parts against the simulator', function () {
   });
 
   describe('account plans', () => {
+    /** An account over the simulator whose job tracker runs (its sweeps are started by the test); pages go to `plans` when given. */
+    const followingAccount = (plans?: AccountPlans): Account => {
+      const account: Account = new Account('parts', 'parts account', client, 60_000, systemClock, silentLogger(), {
+        onSwept: () => undefined,
+        onSweepFailed: () => undefined,
+        ...(plans ? { onPhonesRead: (acct: Account, phones: readonly ObservedPhone[], sweep: number) => plans.pageRead(acct, phones, sweep) } : {}),
+        onJobsEnded: () => undefined,
+        onCphCall: () => undefined,
+        onRouteCall: () => undefined,
+      }, 100);
+      account.tracker.start();
+      return account;
+    };
+
     const route = (name: string, trafficType: TrafficType, phoneIds: string[]): CloudPhoneRoute => ({
       apiVersion: 'cloudphone.dev/v1alpha1',
       kind: 'CloudPhoneRoute',
@@ -224,15 +238,7 @@ describe('controller parts against the simulator', function () {
       const options = { sources, events: { record: (_ref: unknown, _type: string, reason: string) => void events.push(reason) }, clock: systemClock, logger: silentLogger(), requeue: (keys: Iterable<string>) => [...keys].forEach((key) => requeued.add(key)) };
       const plans = new AccountPlans(options);
       const importsWhenSwept: number[] = [];
-      const account: Account = new Account('parts', 'parts account', client, 60_000, systemClock, silentLogger(), {
-        onSwept: () => undefined,
-        onSweepFailed: () => undefined,
-        onPhonesRead: (acct: Account, phones: readonly ObservedPhone[], sweep: number) => plans.pageRead(acct, phones, sweep),
-        onJobsEnded: () => undefined,
-        onCphCall: () => undefined,
-        onRouteCall: () => undefined,
-      }, 100);
-      account.tracker.start();
+      const account = followingAccount(plans);
       try {
         await account.inventory.sweep();
         importsWhenSwept.push(await calls('ImportTraffic'));
@@ -273,14 +279,7 @@ describe('controller parts against the simulator', function () {
       resources.set('ns/a', { route: a, stamp: planStamp(a.metadata) });
       const sources = { owners: () => [...resources.keys()], resource: (key: string) => resources.get(key) };
       const plans = new AccountPlans({ sources, events: { record: () => undefined }, clock: systemClock, logger: silentLogger() });
-      const account: Account = new Account('parts', 'parts account', client, 60_000, systemClock, silentLogger(), {
-        onSwept: () => undefined,
-        onSweepFailed: () => undefined,
-        onJobsEnded: () => undefined,
-        onCphCall: () => undefined,
-        onRouteCall: () => undefined,
-      }, 100);
-      account.tracker.start();
+      const account = followingAccount();
       try {
         await account.inventory.sweep();
         const first = await plans.plan(account);
