@@ -92,10 +92,13 @@ export function renderLineChart(spec: ChartSpec): string {
   parts.push(`<line x1="${margin.left}" y1="${margin.top}" x2="${margin.left}" y2="${f(margin.top + plotH)}" stroke="black"/>`);
   parts.push(`<text x="${f(margin.left + plotW / 2)}" y="${f(margin.top + plotH + 34)}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
   parts.push(`<text transform="translate(16 ${f(margin.top + plotH / 2)}) rotate(-90)" text-anchor="middle">${escapeXml(spec.yLabel)}</text>`);
-  for (const marker of spec.markers ?? []) {
+  (spec.markers ?? []).forEach((marker, i) => {
     parts.push(`<line x1="${f(sx(marker.x))}" y1="${margin.top}" x2="${f(sx(marker.x))}" y2="${f(margin.top + plotH)}" stroke="${marker.color}" stroke-dasharray="2 3"/>`);
-    parts.push(`<text x="${f(sx(marker.x) + 4)}" y="${margin.top + 12}" fill="${marker.color}">${escapeXml(marker.label)}</text>`);
-  }
+    // Each label a line lower than the one before, so that close markers stay readable; right-aligned near the right edge.
+    const nearRight = sx(marker.x) > margin.left + plotW * 0.8;
+    const x = nearRight ? sx(marker.x) - 4 : sx(marker.x) + 4;
+    parts.push(`<text x="${f(x)}" y="${margin.top + 12 + 14 * i}" fill="${marker.color}"${nearRight ? ' text-anchor="end"' : ''}>${escapeXml(marker.label)}</text>`);
+  });
   for (const series of spec.series) {
     if (series.points.length === 0) continue;
     const coords: string[] = [];
