@@ -13,7 +13,9 @@
  *      and take the plan again;
  *   6. turn its part of the plan and the job outcomes into the next status; patch it if it differs.
  * Before the first round, every resource in the cache is bound to its account and the jobs its status
- * says are running are adopted, so the first plan sees the whole account and re-sends nothing.
+ * says are running are adopted, so the first plan sees the whole account and re-sends nothing. Sends can
+ * start before a round, too: while a sweep reads, each page's changes go out as they fill a call
+ * (`phonesRead`), and the resources concerned are requeued.
  */
 import type { Logger } from '../runtime/logger.js';
 import type { Clock } from '../runtime/clock.js';
