@@ -147,6 +147,12 @@ interface ClaimIndex {
   readonly selecting: ReadonlyArray<{ key: string; matches: (phone: ObservedPhone) => boolean }>;
 }
 
+/** Calls `claim` with each resource of the index that selects the phone (selectors need the phone itself). */
+function eachClaimant(index: ClaimIndex, phoneId: string, phone: ObservedPhone | undefined, claim: (key: string) => void): void {
+  for (const key of index.byPhone.get(phoneId) ?? []) claim(key);
+  if (phone) for (const { key, matches } of index.selecting) if (matches(phone)) claim(key);
+}
+
 /** Changes read from the pages of one sweep that did not fill a call yet. */
 interface EarlyChanges {
   readonly sweep: number;
@@ -176,13 +182,14 @@ export class AccountPlans {
   async plan(account: Account): Promise<AccountPlan> {
     const snapshot = account.inventory.snapshot();
     if (!snapshot) throw new Error(`no phone inventory yet for ${account.description}`);
-    const state = this.stateOf(account);
+    const owners = this.ownersVersion(account);
+    const state = this.stateOf(account, owners);
     const now = this.options.clock.now();
     const known = this.current.get(account);
     if (known && known.state === state && (known.retryAt === undefined || now < known.retryAt)) return known;
     const inProgress = this.building.get(account);
     if (inProgress && inProgress.state === state) return inProgress.promise;
-    const promise = this.build(account, snapshot, state).finally(() => {
+    const promise = this.build(account, snapshot, state, owners).finally(() => {
       if (this.building.get(account)?.promise === promise) this.building.delete(account);
     });
     this.building.set(account, { state, promise });
@@ -205,8 +212,8 @@ export class AccountPlans {
     return entry.sending;
   }
 
-  private stateOf(account: Account): string {
-    return `i${account.inventory.version}|t${account.tracker.version}|h${account.holdsVersion}|o${this.ownersVersion(account)}`;
+  private stateOf(account: Account, owners: number): string {
+    return `i${account.inventory.version}|t${account.tracker.version}|h${account.holdsVersion}|o${owners}`;
   }
 
   /**
@@ -224,12 +231,11 @@ export class AccountPlans {
     return version;
   }
 
-  private async build(account: Account, snapshot: InventorySnapshot, state: string): Promise<Entry> {
-    const owners = this.ownersVersion(account);
+  private async build(account: Account, snapshot: InventorySnapshot, state: string, owners: number): Promise<Entry> {
     const holds = account.holdsVersion;
     const base = this.current.get(account);
     if (base && base.basis.snapshot === snapshot && base.basis.owners === owners && base.basis.holds === holds && !base.basis.lookedUp)
-      return this.update(account, base, state);
+      return this.update(account, base, state, owners);
     const desired: DesiredRoute[] = [];
     const missing = new Set<string>();
     for (const key of this.options.sources.owners(account)) {
@@ -261,21 +267,16 @@ export class AccountPlans {
    * jobs of a large batch come back a page at a time, and planning the whole account for each page cost
    * more CPU than everything else the operator does.
    */
-  private update(account: Account, base: Entry, state: string): Entry {
+  private update(account: Account, base: Entry, state: string, owners: number): Entry {
     const sequence = account.changeSequence;
     const changed = account.phonesChangedSince(base.basis.sequence);
     const snapshot = base.basis.snapshot;
-    const index = this.claimIndex(account);
-    const claimants = (phoneId: string, into: Set<string>): void => {
-      for (const key of index.byPhone.get(phoneId) ?? []) into.add(key);
-      if (index.selecting.length === 0) return;
-      const phone = snapshot.phones.get(phoneId);
-      if (phone) for (const { key, matches } of index.selecting) if (matches(phone)) into.add(key);
-    };
+    const index = this.claimIndex(account, owners);
     const affected = new Set<string>();
-    for (const phoneId of changed) claimants(phoneId, affected);
+    for (const phoneId of changed) eachClaimant(index, phoneId, snapshot.phones.get(phoneId), (key) => affected.add(key));
     const involved = new Set(affected);
-    for (const key of affected) for (const phone of base.resources.get(key)?.phones ?? []) claimants(phone.phoneId, involved);
+    for (const key of affected)
+      for (const phone of base.resources.get(key)?.phones ?? []) eachClaimant(index, phone.phoneId, snapshot.phones.get(phone.phoneId), (other) => involved.add(other));
     const desired: DesiredRoute[] = [];
     for (const key of involved) {
       const route = this.options.sources.resource(key)?.route;
@@ -323,9 +324,8 @@ export class AccountPlans {
   }
 
   /** Which resources of the account select which phones, made again when the resources or their stamps change. */
-  private claimIndex(account: Account): ClaimIndex {
+  private claimIndex(account: Account, stamp: number): ClaimIndex {
     const { sources } = this.options;
-    const stamp = this.ownersVersion(account);
     const known = this.claimIndexes.get(account);
     if (known?.stamp === stamp) return known;
     const byPhone = new Map<string, string[]>();
@@ -348,17 +348,14 @@ export class AccountPlans {
 
   /** The resources of the account that select any of the phones, each over those phones only. */
   private claimantsOf(account: Account, phones: readonly ObservedPhone[]): DesiredRoute[] {
-    const index = this.claimIndex(account);
+    const index = this.claimIndex(account, this.ownersVersion(account));
     const selected = new Map<string, Set<string>>();
     const claim = (key: string, phoneId: string): void => {
       const ids = selected.get(key);
       if (ids) ids.add(phoneId);
       else selected.set(key, new Set([phoneId]));
     };
-    for (const phone of phones) {
-      for (const key of index.byPhone.get(phone.phoneId) ?? []) claim(key, phone.phoneId);
-      for (const { key, matches } of index.selecting) if (matches(phone)) claim(key, phone.phoneId);
-    }
+    for (const phone of phones) eachClaimant(index, phone.phoneId, phone, (key) => claim(key, phone.phoneId));
     const desired: DesiredRoute[] = [];
     for (const [key, ids] of selected) {
       const route = this.options.sources.resource(key)?.route;

@@ -28,11 +28,11 @@ import type { CloudPhoneRoute, CloudPhoneRouteStatus, DeletionPolicy, Summary } 
 import { isAccountProblem, isAuthError, isCphError, isThrottle } from '../cph/errors.js';
 import { AccountError, type Account, type AccountRegistry } from './accounts.js';
 import { AccountPlans, planStamp, routeRef, type AccountPlan, type EventSink, type PlannedResource } from './account-plans.js';
-
-export type { EventSink } from './account-plans.js';
 import type { ResourcePlan } from './plan.js';
 import type { ObservedPhone } from './ports.js';
 import { nextStatus, statusChanged, type PhoneEvent, type RoundFailure } from './status.js';
+
+export type { EventSink } from './account-plans.js';
 
 /** How long a reconcile after a restart waits for the first poll of the jobs it adopts. */
 const adoptionWaitMs = 30_000;
