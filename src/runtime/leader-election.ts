@@ -11,6 +11,10 @@
  * - On cancel (shutdown) with releaseOnCancel, the Lease is released after onStoppedLeading resolves (holder
  *   emptied, leaseDurationSeconds 1), so a standby takes over within one retry period.
  * - onNewLeader is called whenever the observed holder changes, including to ourselves.
+ * - Takeover: a standby leads at most `takeoverBoundMs` = leaseDuration + retryPeriod × 2.2 after the leader's last
+ *   renewal, plus its own Lease requests' latency: its jittered poll sees that renewal up to retryPeriod × 2.2 late,
+ *   and it wakes exactly when the lease it observed expires (client-go waits for its next jittered poll instead,
+ *   which adds up to another retryPeriod × 2.2).
  */
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
@@ -59,7 +63,33 @@ interface LeaderRecord {
   leaseTransitions: number;
 }
 
+/** As client-go's wait.JitterUntil(retryPeriod, 1.2): each wait is retryPeriod × (1 + 1.2 × random). */
 const jitterFactor = 1.2;
+
+const expiryMarginMs = 10;
+
+/** The takeover contract above, for the given timing (without request latency). */
+export function takeoverBoundMs(timing: { leaseDurationMs: number; retryPeriodMs: number }): number {
+  return timing.leaseDurationMs + timing.retryPeriodMs * (1 + jitterFactor);
+}
+
+/**
+ * How long a candidate waits before its next attempt: the jittered retry period, cut short to the moment the
+ * lease it last observed (held by someone else) expires, so that expiry is acted on at once. Pure.
+ */
+export function nextAttemptDelayMs(input: {
+  retryPeriodMs: number;
+  random: number;
+  /** When the other holder's lease expires on our clock, or undefined when none is held by another. */
+  expiresAt: number | undefined;
+  now: number;
+}): number {
+  const jittered = input.retryPeriodMs * (1 + jitterFactor * input.random);
+  if (input.expiresAt === undefined) return jittered;
+  // A timer may fire a millisecond before the wall clock says it is due: wake a little after the expiry.
+  const untilExpiry = input.expiresAt - input.now + expiryMarginMs;
+  return untilExpiry > expiryMarginMs ? Math.min(jittered, untilExpiry) : jittered;
+}
 
 /** metav1.MicroTime: RFC 3339 with six fractional digits. */
 export function microTime(ms: number): string {
@@ -172,7 +202,12 @@ export class LeaderElector {
     this.logger.info('attempting to acquire the lease');
     while (!signal.aborted) {
       if (await this.tryAcquireOrRenew(signal)) return true;
-      const delay = this.retryPeriodMs * (1 + jitterFactor * Math.random());
+      const delay = nextAttemptDelayMs({
+        retryPeriodMs: this.retryPeriodMs,
+        random: Math.random(),
+        expiresAt: this.otherHoldersExpiry(),
+        now: this.options.clock.now(),
+      });
       try {
         await this.options.clock.sleep(delay, signal);
       } catch {
@@ -180,6 +215,13 @@ export class LeaderElector {
       }
     }
     return false;
+  }
+
+  /** When the lease last observed expires on our clock, if another identity holds it. */
+  private otherHoldersExpiry(): number | undefined {
+    const record = this.observed;
+    if (!record?.holderIdentity || record.holderIdentity === this.identity) return undefined;
+    return this.observedTime + record.leaseDurationSeconds * 1000;
   }
 
   /** Resolves true when leadership is lost, false when `signal` aborted while still leading. */

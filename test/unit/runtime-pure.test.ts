@@ -13,7 +13,7 @@ import {
   resourcePath,
   statusError,
 } from '../../src/runtime/kube-client.js';
-import { LeaderElector, microTime } from '../../src/runtime/leader-election.js';
+import { LeaderElector, microTime, nextAttemptDelayMs, takeoverBoundMs } from '../../src/runtime/leader-election.js';
 import { OperatorMetrics } from '../../src/runtime/metrics.js';
 import { HealthChecks, parseBindAddress, startMetricsServer, startProbeServer } from '../../src/runtime/health-server.js';
 import { GracefulShutdown, type SignalSource } from '../../src/runtime/shutdown.js';
@@ -125,6 +125,24 @@ describe('leader election options', () => {
     expect(() => new LeaderElector({ ...base, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).to.throw(/renewDeadline/);
     expect(() => new LeaderElector({ ...base, identity: '' })).to.throw(/identity/);
     expect(new LeaderElector(base).isLeader()).to.equal(false);
+  });
+
+  it('waits a jittered retry period, cut short to the moment the observed lease expires', () => {
+    const base = { retryPeriodMs: 2_000, now: 100_000 };
+    expect(nextAttemptDelayMs({ ...base, random: 0, expiresAt: undefined })).to.equal(2_000);
+    expect(nextAttemptDelayMs({ ...base, random: 1, expiresAt: undefined })).to.equal(4_400);
+    // Expiry far off: the jittered wait.
+    expect(nextAttemptDelayMs({ ...base, random: 0.5, expiresAt: 115_000 })).to.equal(3_200);
+    // Expiry within the wait: wake just after it, whatever the jitter.
+    expect(nextAttemptDelayMs({ ...base, random: 1, expiresAt: 101_000 })).to.be.within(1_000, 1_050);
+    expect(nextAttemptDelayMs({ ...base, random: 0, expiresAt: 100_001 })).to.be.within(1, 50);
+    // Already expired (we lost a race for it): the jittered wait, never a busy loop.
+    expect(nextAttemptDelayMs({ ...base, random: 0, expiresAt: 99_000 })).to.equal(2_000);
+    expect(nextAttemptDelayMs({ ...base, random: 0, expiresAt: 100_000 })).to.equal(2_000);
+  });
+
+  it('states the takeover bound as lease duration plus one jittered retry period', () => {
+    expect(takeoverBoundMs({ leaseDurationMs: 15_000, retryPeriodMs: 2_000 })).to.equal(19_400);
   });
 });
 
