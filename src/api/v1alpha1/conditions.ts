@@ -50,6 +50,18 @@ export const Reason = {
   CphUnavailable: 'CphUnavailable',
   /** CPH throttled the operator (429, APIGW.0308); retried after a pause. */
   Throttled: 'Throttled',
+  /** The account the route names (or the operator's default account) does not exist, or none is set. */
+  AccountNotFound: 'AccountNotFound',
+  /** The route's namespace may not use the ClusterCloudPhoneAccount it names. */
+  AccountNotAllowed: 'AccountNotAllowed',
+  /** Some selected phones are outside the account's phoneScope: reported, never changed. */
+  PhonesOutOfScope: 'PhonesOutOfScope',
+  /** The account's endpoint is not on the operator's --allowed-endpoint-hosts: it is never called. */
+  EndpointNotAllowed: 'EndpointNotAllowed',
+  /** Account Ready=True: a list call with its credentials succeeded. */
+  CredentialsVerified: 'CredentialsVerified',
+  /** Account: its credentials are being checked with a list call. */
+  Verifying: 'Verifying',
   /** spec.suspend is true: the operator reports but changes nothing. */
   Suspended: 'Suspended',
   /** The resource is being deleted (deletionPolicy Revert: phones go back to direct first). */

@@ -4,6 +4,7 @@
  * read from the API server become these types only through src/api/v1alpha1/parse.ts.
  */
 import type { TrafficType } from '../../cph/wire.js';
+import type { AccountRef } from './account-types.js';
 
 export type { TrafficType };
 export type DeletionPolicy = 'Retain' | 'Revert';
@@ -16,23 +17,12 @@ export interface PhoneSelector {
   phoneNamePrefix?: string;
 }
 
-export interface CredentialsSecretRef {
-  /** A Secret in the resource's namespace. */
-  name: string;
-  /** Key of the AK; defaults to HUAWEICLOUD_SDK_AK. */
-  accessKeyKey?: string;
-  /** Key of the SK; defaults to HUAWEICLOUD_SDK_SK. */
-  secretKeyKey?: string;
-}
-
 export interface CloudPhoneRouteSpec {
   trafficType: TrafficType;
   phoneIds?: string[];
   selector?: PhoneSelector;
-  projectId?: string;
-  region?: string;
-  endpoint?: string;
-  credentialsSecretRef?: CredentialsSecretRef;
+  /** Where and as whom; without it, the operator's --default-account (a ClusterCloudPhoneAccount). */
+  accountRef?: AccountRef;
   /** Go-style duration (30s, 5m, 1h30m), >= 10s, <= 24h; the API server defaults it to 5m. */
   driftCheckInterval?: string;
   /** Defaulted to false by the API server. */
