@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from './api/v1alpha1/parse.js';
 import { MIN_DRIFT_CHECK_INTERVAL_MS } from './api/v1alpha1/constants.js';
 import { credentialEnv } from './cph/credentials.js';
+import { DEFAULT_ALLOWED_ENDPOINT_HOSTS, EndpointError, parseHostPatterns, type HostPattern } from './cph/endpoints.js';
 import { operatorVersion } from './version.js';
 
 export interface OperatorConfig {
@@ -14,11 +15,15 @@ export interface OperatorConfig {
   kubeconfig: string | undefined;
   /** Namespaces to watch; empty: all. */
   namespaces: string[];
-  cphEndpoint: string | undefined;
+  /** IAM for ambient password login when the environment names none (default: from the account's region). */
   iamEndpoint: string | undefined;
-  region: string | undefined;
-  projectId: string | undefined;
   cphCaFile: string | undefined;
+  /** --allowed-endpoint-hosts: the only hosts CPH or IAM requests go to. */
+  allowedEndpointHosts: HostPattern[];
+  /** Where ClusterCloudPhoneAccount Secrets are read. */
+  clusterResourceNamespace: string;
+  /** The ClusterCloudPhoneAccount of routes without spec.accountRef. */
+  defaultAccount: string | undefined;
   /** Used for resources that leave spec.driftCheckInterval out. */
   driftIntervalMs: number;
   maxConcurrentReconciles: number;
@@ -85,6 +90,22 @@ function url(flag: string): (value: string) => string {
   };
 }
 
+function hostPatterns(value: string): HostPattern[] {
+  try {
+    return parseHostPatterns(value);
+  } catch (error) {
+    if (error instanceof EndpointError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}
+
+function objectName(flag: string): (value: string) => string {
+  return (value) => {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value) || value.length > 253) throw new InvalidArgumentError(`${flag}: ${JSON.stringify(value)} is not an object name`);
+    return value;
+  };
+}
+
 function bindAddress(flag: string): (value: string) => string {
   return (value) => {
     if (value === '0') return value;
@@ -108,21 +129,22 @@ export function buildCommand(env: Readonly<Record<string, string | undefined>>):
   const command = new Command('cph-route-operator')
     .description(
       'Keeps the route (traffic_type) of Huawei Cloud Phone Host phones in line with CloudPhoneRoute resources.\n\n' +
-        'Default CPH credentials come from the environment only:\n' +
+        'Where and as whom: ClusterCloudPhoneAccount and CloudPhoneAccount objects (endpoint or region, project,\n' +
+        'credentials, phone scope). Routes name one in spec.accountRef, or use --default-account.\n' +
+        'The operator\'s own ("ambient") credentials, used only by a ClusterCloudPhoneAccount with\n' +
+        'spec.credentials.ambient, come from the environment only:\n' +
         `  ${credentialEnv.ak} / ${credentialEnv.sk}   access key pair (SDK-HMAC-SHA256 signing), or\n` +
         `  ${credentialEnv.iamUser} / ${credentialEnv.iamPassword} / ${credentialEnv.iamDomain}   IAM password login\n` +
-        `  ${credentialEnv.projectId}   project ID (or --project-id)\n` +
-        `  ${credentialEnv.region}   region (or --region)\n` +
-        'A resource may name its own account (spec.projectId, spec.region, spec.endpoint, spec.credentialsSecretRef).',
+        `  ${credentialEnv.iamEndpoint}   IAM endpoint (or --iam-endpoint; default from the account's region)`,
     )
     .version(operatorVersion)
     .helpOption('-h, --help', 'show this help')
     .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster config, else $KUBECONFIG or ~/.kube/config)'))
     .addOption(new Option('--namespaces <list>', 'comma-separated namespaces to watch').argParser(namespaceList).default([] as string[], 'all'))
-    .addOption(new Option('--cph-endpoint <url>', 'CPH endpoint (default: https://cph.{region}.myhuaweicloud.com)').argParser(url('--cph-endpoint')))
-    .addOption(new Option('--iam-endpoint <url>', 'IAM endpoint for password login (default: https://iam.{region}.myhuaweicloud.com)').argParser(url('--iam-endpoint')))
-    .addOption(new Option('--region <region>', `CPH region, e.g. cn-north-4 (or $${credentialEnv.region})`).default(env[credentialEnv.region]))
-    .addOption(new Option('--project-id <id>', `default CPH project ID (or $${credentialEnv.projectId})`).default(env[credentialEnv.projectId]))
+    .addOption(new Option('--iam-endpoint <url>', 'IAM endpoint for ambient password login (default: https://iam.{region}.myhuaweicloud.com of the account)').argParser(url('--iam-endpoint')))
+    .addOption(new Option('--allowed-endpoint-hosts <list>', 'comma-separated hosts the operator may call (CPH and IAM), exact or *.domain; an account at any other host is refused').argParser(hostPatterns).default(parseHostPatterns(DEFAULT_ALLOWED_ENDPOINT_HOSTS.join(',')), DEFAULT_ALLOWED_ENDPOINT_HOSTS.join(',')))
+    .addOption(new Option('--cluster-resource-namespace <ns>', 'namespace of the Secrets ClusterCloudPhoneAccounts name ($POD_NAMESPACE when set)').default(env.POD_NAMESPACE ?? 'cph-route-operator-system'))
+    .addOption(new Option('--default-account <name>', 'ClusterCloudPhoneAccount used by routes without spec.accountRef (when it admits their namespace)').argParser(objectName('--default-account')))
     .addOption(new Option('--cph-ca-file <path>', 'extra CA bundle (PEM) trusted for CPH and IAM, besides the system CAs; TLS verification cannot be turned off'))
     .addOption(new Option('--drift-interval <duration>', 'drift check interval for resources that set none').argParser(duration('--drift-interval', MIN_DRIFT_CHECK_INTERVAL_MS)).default(300_000, '5m'))
     .addOption(new Option('--max-concurrent-reconciles <n>', 'resources reconciled at once').argParser(positiveInt('--max-concurrent-reconciles')).default(4))
@@ -165,11 +187,11 @@ export function parseOperatorArgs(
   return {
     kubeconfig: o.kubeconfig as string | undefined,
     namespaces: o.namespaces as string[],
-    cphEndpoint: o.cphEndpoint as string | undefined,
     iamEndpoint: o.iamEndpoint as string | undefined,
-    region: o.region as string | undefined,
-    projectId: o.projectId as string | undefined,
     cphCaFile: o.cphCaFile as string | undefined,
+    allowedEndpointHosts: o.allowedEndpointHosts as HostPattern[],
+    clusterResourceNamespace: o.clusterResourceNamespace as string,
+    defaultAccount: o.defaultAccount as string | undefined,
     driftIntervalMs: o.driftInterval as number,
     maxConcurrentReconciles: o.maxConcurrentReconciles as number,
     cphQps: o.cphQps as number,

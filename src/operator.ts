@@ -21,15 +21,22 @@ import { OperatorMetrics } from './runtime/metrics.js';
 import { HealthChecks, startMetricsServer, startProbeServer, type RunningServer } from './runtime/health-server.js';
 import { GracefulShutdown } from './runtime/shutdown.js';
 import { GROUP, VERSION, PLURAL, FIELD_MANAGER } from './api/v1alpha1/constants.js';
+import { CLUSTER_ACCOUNT_PLURAL, NAMESPACED_ACCOUNT_PLURAL, type AccountRef } from './api/v1alpha1/account-types.js';
 import type { Summary } from './api/v1alpha1/types.js';
 import { credentialsFromEnv } from './cph/credentials.js';
+import { formatHostPatterns } from './cph/endpoints.js';
 import { AccountRegistry, type SecretReader } from './controller/accounts.js';
+import { AccountDirectory } from './controller/account-directory.js';
+import { AccountObjectReconciler } from './controller/account-reconciler.js';
 import { planStamp } from './controller/account-plans.js';
 import { RouteReconciler, type RouteUpdater } from './controller/reconciler.js';
 import type { OperatorConfig } from './config.js';
 import { operatorVersion } from './version.js';
 
 export const routeResource: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL, namespaced: true };
+export const clusterAccountResource: ResourceRef = { group: GROUP, version: VERSION, plural: CLUSTER_ACCOUNT_PLURAL, namespaced: false };
+export const namespacedAccountResource: ResourceRef = { group: GROUP, version: VERSION, plural: NAMESPACED_ACCOUNT_PLURAL, namespaced: true };
+const namespaceResource: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', namespaced: false };
 const secretResource: ResourceRef = { group: '', version: 'v1', plural: 'secrets', namespaced: true };
 
 interface SecretObject extends KubeObject {
@@ -62,31 +69,48 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
   const kc = loadKubeConfig(config.kubeconfig);
   const kube = await KubeClient.create(kc, { onWrite: (verb, resource) => metrics.kubeWrite(verb, resource) });
   const caPem = config.cphCaFile ? await readFile(config.cphCaFile, 'utf8') : undefined;
-  // --project-id and --region stand in for the SDK variables when those are not set.
-  const envCredentials = credentialsFromEnv({
-    ...process.env,
-    ...(config.projectId && !process.env.HUAWEICLOUD_SDK_PROJECT_ID ? { HUAWEICLOUD_SDK_PROJECT_ID: config.projectId } : {}),
-    ...(config.region && !process.env.HUAWEICLOUD_SDK_REGION ? { HUAWEICLOUD_SDK_REGION: config.region } : {}),
-  });
-  if (!envCredentials.ok) logger.warn('no default CPH credentials; only resources with spec.credentialsSecretRef can be served', { reason: envCredentials.error.message });
+  const ambient = credentialsFromEnv(process.env);
+  if (!ambient.ok) logger.info('no ambient CPH credentials; ClusterCloudPhoneAccounts with credentials.ambient cannot be used', { reason: ambient.error.message });
+  logger.info('CPH and IAM requests go only to allowed hosts', { allowedEndpointHosts: formatHostPatterns(config.allowedEndpointHosts) });
 
   const informer = new Informer<KubeObject>({ client: kube, resource: routeResource, namespaces: config.namespaces, clock, logger });
+  const clusterAccounts = new Informer<KubeObject>({ client: kube, resource: clusterAccountResource, clock, logger });
+  const namespacedAccounts = new Informer<KubeObject>({ client: kube, resource: namespacedAccountResource, namespaces: config.namespaces, clock, logger });
+  const namespaces = new Informer<KubeObject>({ client: kube, resource: namespaceResource, clock, logger });
+  const informers: Array<[string, Informer<KubeObject>]> = [
+    ['cloudphoneroutes', informer],
+    ['clustercloudphoneaccounts', clusterAccounts],
+    ['cloudphoneaccounts', namespacedAccounts],
+    ['namespaces', namespaces],
+  ];
+  const directory = new AccountDirectory({
+    clusterAccounts,
+    namespacedAccounts,
+    namespaces,
+    defaultAccount: config.defaultAccount,
+    env: { ambient: ambient.ok ? ambient.credentials : ambient.error, iamEndpoint: config.iamEndpoint, allowedHosts: config.allowedEndpointHosts, clusterResourceNamespace: config.clusterResourceNamespace },
+    secrets: secretReader(kube),
+  });
   const statusWriter = new StatusWriter({ client: kube, resource: routeResource, logger });
   const routes = new ResourceClient<KubeObject>(kube, routeResource, parseKubeObject);
   const events = new EventRecorder({ client: kube, clock, logger, reportingController: `${GROUP}/cph-route-operator`, reportingInstance: config.identity });
 
   let controller: Controller | undefined;
+  let accountController: Controller | undefined;
   const enqueue = (keys: Iterable<string>): void => {
     for (const key of keys) controller?.enqueue(key);
   };
+  /** After a sweep, the routes of the account and the account objects whose phone counts may have moved. */
+  const enqueueAccount = (account: Parameters<AccountRegistry['owners']>[0]): void => {
+    enqueue(accounts.owners(account));
+    for (const objectKey of accounts.objectsOf(account)) {
+      const parts = objectKey.split('/');
+      accountController?.enqueue(parts.length === 3 ? `${parts[1]}/${parts[2]}` : (parts[1] ?? ''));
+    }
+  };
   const accounts: AccountRegistry = new AccountRegistry({
-    defaults: {
-      cphEndpoint: config.cphEndpoint,
-      iamEndpoint: config.iamEndpoint,
-      region: config.region,
-      projectId: config.projectId,
+    settings: {
       caPem,
-      credentials: envCredentials.ok ? envCredentials.credentials : envCredentials.error,
       qps: config.cphQps,
       burst: config.cphBurst,
       apiQps: config.cphApiQps,
@@ -94,14 +118,13 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
       jobPollIntervalMs: config.jobPollIntervalMs,
       userAgent: `cph-route-operator/${operatorVersion} (${config.identity})`,
     },
-    secrets: secretReader(kube),
     clock,
     logger,
     hooks: {
-      onSwept: (account) => enqueue(accounts.owners(account)),
+      onSwept: (account) => enqueueAccount(account),
       onSweepFailed: (account, error) => {
         logger.warn('phone inventory sweep failed', { account: account.description, error: errorMessage(error) });
-        enqueue(accounts.owners(account));
+        enqueueAccount(account);
       },
       onPhonesRead: (account, phones, sweep): Promise<void> => reconciler.phonesRead(account, phones, sweep),
       onJobsEnded: (_account, owners) => enqueue(owners),
@@ -135,6 +158,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     requeue: (keys) => enqueue(keys),
     updater,
     accounts,
+    directory,
     events,
     clock,
     logger,
@@ -152,9 +176,47 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     },
   });
 
+  const accountStatusWriters = {
+    cluster: new StatusWriter({ client: kube, resource: clusterAccountResource, logger }),
+    namespaced: new StatusWriter({ client: kube, resource: namespacedAccountResource, logger }),
+  };
+  const accountReconciler = new AccountObjectReconciler({
+    clusterAccounts,
+    namespacedAccounts,
+    directory,
+    accounts,
+    clock,
+    logger,
+    updater: {
+      async patchStatus(object, raw, status) {
+        const writer = object.metadata.namespace ? accountStatusWriters.namespaced : accountStatusWriters.cluster;
+        const result = await writer.update(raw as KubeObject, status);
+        if (result.outcome === 'conflict') throw new Error(`status of ${objectKey(object.metadata)} changed meanwhile; retrying`);
+      },
+    },
+  });
+  /** The routes that use an account object (by their spec.accountRef, or the default account). */
+  const routesUsing = (account: KubeObject): string[] => {
+    const keys: string[] = [];
+    const kind = account.metadata.namespace ? 'CloudPhoneAccount' : 'ClusterCloudPhoneAccount';
+    const wanted = directory.objectKeyFor(account.metadata.namespace ?? '', { kind, name: account.metadata.name });
+    for (const route of informer.list()) {
+      const ref = (route as { spec?: { accountRef?: AccountRef } }).spec?.accountRef;
+      const uses = directory.objectKeyFor(route.metadata.namespace ?? '', ref && typeof ref === 'object' ? ref : undefined);
+      if (uses === wanted) keys.push(objectKey(route.metadata));
+    }
+    return keys;
+  };
+  const specChanged = (before: KubeObject, after: KubeObject): boolean => before.metadata.generation !== after.metadata.generation || before.metadata.deletionTimestamp !== after.metadata.deletionTimestamp;
+  const labelsChanged = (before: KubeObject, after: KubeObject): boolean => JSON.stringify(before.metadata.labels ?? {}) !== JSON.stringify(after.metadata.labels ?? {});
+
   const checks = new HealthChecks();
-  checks.addHealthCheck('informer', () => informer.healthy());
-  checks.addReadyCheck('informer-synced', () => informer.hasSynced());
+  for (const [name, source] of informers) {
+    // The route informer keeps its historic check names (probes and dashboards refer to them).
+    const suffix = source === informer ? '' : `-${name}`;
+    checks.addHealthCheck(`informer${suffix}`, () => source.healthy());
+    checks.addReadyCheck(`informer${suffix}-synced`, () => source.hasSynced());
+  }
   const servers: RunningServer[] = [];
   for (const server of [
     config.metricsBindAddress ? await startMetricsServer(config.metricsBindAddress, metrics) : undefined,
@@ -162,22 +224,34 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
   ])
     if (server) servers.push(server);
 
-  informer.start();
+  for (const [, source] of informers) source.start();
 
   const startController = async (signal: AbortSignal): Promise<void> => {
-    await informer.waitForSync(signal);
+    await Promise.all(informers.map(([, source]) => source.waitForSync(signal)));
+    // Account objects are keyed `name` (cluster-scoped) and `namespace/name`, as objectKey makes them.
+    accountController = new Controller({ name: 'cloudphoneaccount', reconciler: accountReconciler, clock, logger, maxConcurrentReconciles: 2, metrics });
+    accountController.watch(clusterAccounts, undefined, specChanged);
+    accountController.watch(namespacedAccounts, undefined, specChanged);
+    for (const obj of [...clusterAccounts.list(), ...namespacedAccounts.list()]) accountController.enqueue(objectKey(obj.metadata));
     controller = new Controller({ name: 'cloudphoneroute', reconciler, clock, logger, maxConcurrentReconciles: config.maxConcurrentReconciles, metrics });
     // Our own status writes come back as updates; only a change a plan depends on (spec, deletion,
     // finalizer) is worth a reconcile. A status edited by someone else is rewritten at the next sweep.
     controller.watch(informer, undefined, (before, after) => planStamp(before.metadata) !== planStamp(after.metadata));
+    // An account object's spec change (or its coming and going) and a namespace's labels change which
+    // account a route may use.
+    controller.watch(clusterAccounts, routesUsing, specChanged);
+    controller.watch(namespacedAccounts, routesUsing, specChanged);
+    controller.watch(namespaces, (ns) => informer.list().filter((route) => route.metadata.namespace === ns.metadata.name).map((route) => objectKey(route.metadata)), labelsChanged);
     enqueue(cachedKeys());
+    void accountController.start();
     logger.info('controller started', { resources: informer.list().length });
     void controller.start();
   };
   const stopController = async (): Promise<void> => {
-    const running = controller;
+    const running = [controller, accountController];
     controller = undefined;
-    await running?.stop(10_000);
+    accountController = undefined;
+    await Promise.all(running.map((c) => c?.stop(10_000)));
     await accounts.stopAll();
   };
 
@@ -223,7 +297,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     if (election) await election;
     else await stopController();
   });
-  shutdown.addStep('stop informer', () => informer.stop());
+  shutdown.addStep('stop informers', () => Promise.all(informers.map(([, source]) => source.stop())).then(() => undefined));
   shutdown.addStep('flush events', async () => {
     await events.flush();
     events.stop();

@@ -22,18 +22,24 @@ import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import { API_VERSION, FINALIZER, KIND, MAX_PHONES_PER_CALL } from '../api/v1alpha1/constants.js';
 import type { CloudPhoneRoute, CloudPhoneRouteSpec } from '../api/v1alpha1/types.js';
+import type { PhoneScope } from '../api/v1alpha1/account-types.js';
+import { phoneInScope } from '../api/v1alpha1/account-rules.js';
 import type { TrafficType } from '../cph/wire.js';
 import type { Account } from './accounts.js';
 import type { InventorySnapshot } from './inventory.js';
-import { planRoutes, type ActualPhone, type DesiredRoute, type InFlightJob, type ResourcePlan } from './plan.js';
+import { planRoutes, type DesiredRoute, type InFlightJob, type ResourcePlan } from './plan.js';
 import type { ObservedPhone } from './ports.js';
 import type { RouteChange } from './route-writer.js';
 
 /** One resource as the planner needs it, from the informer cache. */
 export interface PlannedResource {
   route: CloudPhoneRoute;
-  /** Changes when the spec, the deletion or the finalizer does (not on status writes). */
+  /** Changes when the spec, the deletion, the finalizer or the account object does (not on status writes). */
   stamp: string;
+  /** The credential of its account object: its changes go out with it. */
+  credentialId: string;
+  /** Its account object's phoneScope: phones outside it are reported, never changed. */
+  scope: PhoneScope;
 }
 
 export interface AccountPlanSources {
@@ -75,6 +81,8 @@ export interface AccountPlan {
   readonly changes: readonly RouteChange[];
   /** The call error per resource when this plan's send failed for some of its phones. */
   readonly callErrors: ReadonlyMap<string, unknown>;
+  /** Per resource, the phones it selects by ID that are outside its account's phoneScope, sorted. */
+  readonly outOfScope: ReadonlyMap<string, readonly string[]>;
 }
 
 interface Entry extends AccountPlan {
@@ -102,21 +110,30 @@ interface PlanBasis {
 const sendRetryBaseMs = 1_000;
 const sendRetryMaxMs = 60_000;
 
-/** Whether a spec's selector picks the phone; false without a selector. */
-function selectorMatcher(spec: CloudPhoneRouteSpec): ((phone: ObservedPhone) => boolean) | undefined {
+/** Whether a spec's selector picks the phone (only phones in the scope); undefined without a selector. */
+function selectorMatcher(spec: CloudPhoneRouteSpec, scope: PhoneScope): ((phone: ObservedPhone) => boolean) | undefined {
   const selector = spec.selector;
   if (!selector || !(selector.serverIds?.length || selector.phoneNamePrefix)) return undefined;
   const servers = selector.serverIds?.length ? new Set(selector.serverIds) : undefined;
   const prefix = selector.phoneNamePrefix;
-  return (phone) => (!servers || servers.has(phone.serverId)) && (!prefix || phone.phoneName.startsWith(prefix));
+  return (phone) => (!servers || servers.has(phone.serverId)) && (!prefix || phone.phoneName.startsWith(prefix)) && phoneInScope(scope, phone);
 }
 
-/** The phones a spec selects: its explicit IDs plus the inventory's phones matching its selector. */
-export function selectPhones(spec: CloudPhoneRouteSpec, snapshot: InventorySnapshot): string[] {
-  const ids = new Set(spec.phoneIds ?? []);
-  const matches = selectorMatcher(spec);
-  if (matches) for (const phone of snapshot.phones.values() as Iterable<ObservedPhone>) if (matches(phone)) ids.add(phone.phoneId);
-  return [...ids];
+/**
+ * The phones a resource selects: its explicit IDs plus the inventory's phones matching its selector, within
+ * its account's scope; explicit IDs of known phones outside the scope come back apart, to be reported.
+ */
+export function selectPhones(resource: Pick<PlannedResource, 'route' | 'scope'>, phones: ReadonlyMap<string, ObservedPhone>): { phoneIds: string[]; outOfScope: string[] } {
+  const ids = new Set<string>();
+  const outOfScope: string[] = [];
+  for (const id of new Set(resource.route.spec.phoneIds ?? [])) {
+    const phone = phones.get(id);
+    if (phone && !phoneInScope(resource.scope, phone)) outOfScope.push(id);
+    else ids.add(id);
+  }
+  const matches = selectorMatcher(resource.route.spec, resource.scope);
+  if (matches) for (const phone of phones.values()) if (matches(phone)) ids.add(phone.phoneId);
+  return { phoneIds: [...ids], outOfScope: outOfScope.sort() };
 }
 
 /** What a resource wants, for the plan, over the given phones. */
@@ -143,13 +160,16 @@ function jobsInFlight(account: Account, resources: readonly DesiredRoute[]): InF
 interface ClaimIndex {
   /** The version of the owners and their stamps it was made from. */
   readonly stamp: number;
-  readonly byPhone: ReadonlyMap<string, readonly string[]>;
+  readonly byPhone: ReadonlyMap<string, ReadonlyArray<{ key: string; scope: PhoneScope }>>;
   readonly selecting: ReadonlyArray<{ key: string; matches: (phone: ObservedPhone) => boolean }>;
 }
 
-/** Calls `claim` with each resource of the index that selects the phone (selectors need the phone itself). */
+/**
+ * Calls `claim` with each resource of the index that selects the phone within its scope (selectors and
+ * scopes need the phone itself; an unknown phone is claimed by the resources naming it).
+ */
 function eachClaimant(index: ClaimIndex, phoneId: string, phone: ObservedPhone | undefined, claim: (key: string) => void): void {
-  for (const key of index.byPhone.get(phoneId) ?? []) claim(key);
+  for (const { key, scope } of index.byPhone.get(phoneId) ?? []) if (!phone || phoneInScope(scope, phone)) claim(key);
   if (phone) for (const { key, matches } of index.selecting) if (matches(phone)) claim(key);
 }
 
@@ -236,28 +256,35 @@ export class AccountPlans {
     const base = this.current.get(account);
     if (base && base.basis.snapshot === snapshot && base.basis.owners === owners && base.basis.holds === holds && !base.basis.lookedUp)
       return this.update(account, base, state, owners);
-    const desired: DesiredRoute[] = [];
+    const planned: Array<[string, PlannedResource]> = [];
     const missing = new Set<string>();
     for (const key of this.options.sources.owners(account)) {
-      const route = this.options.sources.resource(key)?.route;
-      if (!route) continue;
-      desired.push(desiredRoute(key, route, selectPhones(route.spec, snapshot)));
-      for (const id of route.spec.phoneIds ?? []) if (!snapshot.phones.has(id)) missing.add(id);
+      const resource = this.options.sources.resource(key);
+      if (!resource) continue;
+      planned.push([key, resource]);
+      for (const id of resource.route.spec.phoneIds ?? []) if (!snapshot.phones.has(id)) missing.add(id);
     }
     // Phones named explicitly but missing from an incomplete sweep get a detail call (bounded by the
     // inventory); after a complete sweep they do not exist and cost nothing.
-    let phones: ReadonlyMap<string, ActualPhone> = snapshot.phones;
+    let phones: ReadonlyMap<string, ObservedPhone> = snapshot.phones;
     const lookedUp = missing.size > 0 && !snapshot.complete;
     if (lookedUp) {
       const found = await Promise.all([...missing].map((id) => account.inventory.lookup(id)));
-      const withFound = new Map<string, ActualPhone>(snapshot.phones);
+      const withFound = new Map<string, ObservedPhone>(snapshot.phones);
       for (const phone of found) if (phone) withFound.set(phone.phoneId, phone);
       phones = withFound;
+    }
+    const desired: DesiredRoute[] = [];
+    const outOfScope = new Map<string, readonly string[]>();
+    for (const [key, resource] of planned) {
+      const selection = selectPhones(resource, phones);
+      desired.push(desiredRoute(key, resource.route, selection.phoneIds));
+      if (selection.outOfScope.length > 0) outOfScope.set(key, selection.outOfScope);
     }
     const sequence = account.changeSequence;
     const plan = planRoutes({ resources: desired, phones, jobs: jobsInFlight(account, desired), holds: account.activeHolds() });
     this.options.logger.debug('account planned', { account: account.description, resources: plan.resources.length });
-    return this.entry(state, { snapshot, owners, holds, sequence, lookedUp }, new Map(plan.resources.map((r) => [r.key, r])));
+    return this.entry(state, { snapshot, owners, holds, sequence, lookedUp }, new Map(plan.resources.map((r) => [r.key, r])), outOfScope);
   }
 
   /**
@@ -290,13 +317,18 @@ export class AccountPlans {
       for (const resource of plan.resources) resources.set(resource.key, resource);
     }
     this.options.logger.debug('account plan updated', { account: account.description, phones: changed.length, resources: desired.length });
-    return this.entry(state, { ...base.basis, sequence }, resources);
+    // The selection (and so what is out of scope) only changes with a sweep or a stamp.
+    return this.entry(state, { ...base.basis, sequence }, resources, base.outOfScope);
   }
 
-  private entry(state: string, basis: PlanBasis, resources: Map<string, ResourcePlan>): Entry {
+  private entry(state: string, basis: PlanBasis, resources: Map<string, ResourcePlan>, outOfScope: ReadonlyMap<string, readonly string[]>): Entry {
     const changes: RouteChange[] = [];
-    for (const resource of resources.values()) for (const phoneId of resource.toChange) changes.push({ phoneId, trafficType: resource.desired, owner: resource.key });
-    return { state, basis, resources, changes, callErrors: new Map(), retryAt: undefined, sending: undefined };
+    for (const resource of resources.values()) {
+      const credentialId = this.options.sources.resource(resource.key)?.credentialId;
+      if (credentialId === undefined) continue;
+      for (const phoneId of resource.toChange) changes.push({ phoneId, trafficType: resource.desired, owner: resource.key, credentialId });
+    }
+    return { state, basis, resources, changes, callErrors: new Map(), outOfScope, retryAt: undefined, sending: undefined };
   }
 
   /**
@@ -312,13 +344,16 @@ export class AccountPlans {
     if (desired.length === 0) return;
     const page = new Map(phones.map((phone) => [phone.phoneId, phone]));
     const plan = planRoutes({ resources: desired, phones: page, jobs: jobsInFlight(account, desired), holds: account.activeHolds() });
-    for (const resource of plan.resources)
+    for (const resource of plan.resources) {
+      const credentialId = this.options.sources.resource(resource.key)?.credentialId;
+      if (credentialId === undefined) continue;
       for (const phoneId of resource.toChange) {
-        const change: RouteChange = { phoneId, trafficType: resource.desired, owner: resource.key };
+        const change: RouteChange = { phoneId, trafficType: resource.desired, owner: resource.key, credentialId };
         const known = early.byPhone.get(phoneId);
         if (!known) early.byPhone.set(phoneId, [change]);
         else if (!known.some((c) => c.owner === change.owner)) known.push(change);
       }
+    }
     const full = takeFullCalls(early.byPhone);
     if (full.length > 0) await this.deliver(account, full, undefined);
   }
@@ -328,17 +363,18 @@ export class AccountPlans {
     const { sources } = this.options;
     const known = this.claimIndexes.get(account);
     if (known?.stamp === stamp) return known;
-    const byPhone = new Map<string, string[]>();
+    const byPhone = new Map<string, Array<{ key: string; scope: PhoneScope }>>();
     const selecting: Array<{ key: string; matches: (phone: ObservedPhone) => boolean }> = [];
     for (const key of sources.owners(account)) {
-      const route = sources.resource(key)?.route;
-      if (!route) continue;
+      const resource = sources.resource(key);
+      if (!resource) continue;
+      const { route, scope } = resource;
       for (const phoneId of new Set(route.spec.phoneIds ?? [])) {
-        const keys = byPhone.get(phoneId);
-        if (keys) keys.push(key);
-        else byPhone.set(phoneId, [key]);
+        const claims = byPhone.get(phoneId);
+        if (claims) claims.push({ key, scope });
+        else byPhone.set(phoneId, [{ key, scope }]);
       }
-      const matches = selectorMatcher(route.spec);
+      const matches = selectorMatcher(route.spec, scope);
       if (matches) selecting.push({ key, matches });
     }
     const index = { stamp, byPhone, selecting };

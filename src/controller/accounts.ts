@@ -1,57 +1,44 @@
 /**
- * CPH accounts and what each one shares among the resources that use it: one client (one keep-alive
- * agent, one rate limiter), one phone inventory, one route writer and one job tracker. A resource's account
- * is its spec's projectId / region / endpoint / credentialsSecretRef over the operator's defaults.
+ * CPH accounts inside the operator and what each shares among the routes that use it. One (normalized
+ * endpoint, project) is one Account, whatever account objects and credentials lead to it: one phone
+ * inventory, one plan and conflict check, one route writer, one job tracker, one rate budget.
  * Guarantees:
- *   - every resource that resolves to the same endpoint, project and credentials shares one Account;
- *   - credentials rotated in a Secret give a new Account on the next reconcile (the key includes a
- *     fingerprint of the secret key, never the key itself); the old one stops once no resource uses it;
- *   - the rate limiter is shared per endpoint and project, so a rotation never doubles the request rate;
+ *   - credentials are per account object: a route's changes are sent only with the credentials of its own
+ *     account object, and only once a list call with them succeeded (verified); reads (the inventory sweep,
+ *     job polls) are made with one verified credential of the project, the same every time while it stays;
+ *   - credentials rotated in a Secret are a new credential on the next reconcile (told apart by a fingerprint,
+ *     never the key itself); the old one's client closes once no route or account object uses it;
+ *   - a failed verification is tried again with a backoff (10 s doubling to 5 min), so a wrong key never
+ *     drives the gateway's lock-out of five signature failures in a row;
  *   - the inventory sweeps at the shortest drift interval of the account's resources.
  */
-import { createHash } from 'node:crypto';
-import { OperatorError } from '../errors.js';
+import { OperatorError, errorMessage } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import { AkSkAuth, IamTokenAuth, type CphAuth } from '../cph/auth.js';
 import { CphClient, type CphCallRecord } from '../cph/client.js';
-import { cphEndpointForRegion, type EnvCredentials, type MissingCredentialsError } from '../cph/credentials.js';
+import { isAuthError } from '../cph/errors.js';
 import { RateLimiterRegistry } from '../cph/rate-limiter.js';
 import type { TrafficType } from '../cph/wire.js';
-import { DEFAULT_ACCESS_KEY_KEY, DEFAULT_SECRET_KEY_KEY } from '../api/v1alpha1/constants.js';
-import type { CloudPhoneRouteSpec } from '../api/v1alpha1/types.js';
+import type { AccountConfig, CredentialSpec } from './account-config.js';
 import { cphPortOf } from './cph-port.js';
 import { PhoneInventory, type InventorySnapshot } from './inventory.js';
-import type { ObservedPhone } from './ports.js';
+import type { CphPort, ObservedPhone } from './ports.js';
 import { JobTracker, type JobOutcome } from './job-tracker.js';
 import { RouteWriter } from './route-writer.js';
 import type { RetryHold } from './plan.js';
 
-export type AccountErrorCode = 'CredentialsMissing' | 'SecretNotFound' | 'SecretKeyMissing' | 'SecretKeyInvalid' | 'ProjectMissing' | 'EndpointMissing';
-
-/** The account of a resource cannot be put together. The message names the field or key at fault. */
-export class AccountError extends OperatorError {
-  constructor(
-    readonly accountCode: AccountErrorCode,
-    message: string,
-  ) {
-    super(accountCode, message);
-  }
-}
+export { AccountError } from './account-config.js';
 
 /** Reads a Secret's decoded data; undefined when the Secret does not exist. */
 export interface SecretReader {
   read(namespace: string, name: string): Promise<Record<string, string> | undefined>;
 }
 
-export interface AccountDefaults {
-  cphEndpoint: string | undefined;
-  iamEndpoint: string | undefined;
-  region: string | undefined;
-  projectId: string | undefined;
+/** How every account's clients are made. */
+export interface AccountClientSettings {
   /** Extra CA bundle (PEM) for CPH and IAM. */
   caPem: string | undefined;
-  credentials: EnvCredentials | MissingCredentialsError;
   qps: number;
   burst: number;
   /** Calls of any one API per second. */
@@ -79,9 +66,71 @@ interface Hold extends RetryHold {
 
 const holdBaseMs = 30_000;
 const holdMaxMs = 15 * 60_000;
+const verifyRetryBaseMs = 10_000;
+const verifyRetryMaxMs = 5 * 60_000;
+
+/** No credential of the account has been verified yet: nothing can be read. */
+export class NoVerifiedCredentialsError extends OperatorError {
+  constructor(account: string) {
+    super('NoVerifiedCredentials', `no verified credentials for ${account} yet`);
+  }
+}
+
+/** One credential of an account: its client, and whether a list call with it succeeded. */
+class AccountCredential {
+  readonly port: CphPort;
+  verified = false;
+  private failure: { error: unknown; retryAt: number; attempts: number } | undefined;
+  private verifying: Promise<void> | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly client: CphClient,
+    private readonly clock: Clock,
+  ) {
+    this.port = cphPortOf(client);
+  }
+
+  /** Resolves once a list call with the credential succeeded; throws its failure while it is not retried. */
+  verify(): Promise<void> {
+    if (this.verified) return Promise.resolve();
+    if (this.failure && this.clock.now() < this.failure.retryAt) return Promise.reject(this.failure.error);
+    this.verifying ??= this.client
+      .listPhones({ offset: 0, limit: 1 })
+      .then(() => {
+        this.verified = true;
+        this.failure = undefined;
+      })
+      .catch((error: unknown) => {
+        const attempts = (this.failure?.attempts ?? 0) + 1;
+        this.failure = { error, attempts, retryAt: this.clock.now() + Math.min(verifyRetryMaxMs, verifyRetryBaseMs * 2 ** (attempts - 1)) };
+        throw error;
+      })
+      .finally(() => (this.verifying = undefined));
+    return this.verifying;
+  }
+
+  /** A call with it was refused for its credentials: it must be verified again. */
+  refused(error: unknown): void {
+    if (!isAuthError(error)) return;
+    this.verified = false;
+    this.failure = { error, attempts: (this.failure?.attempts ?? 0) + 1, retryAt: this.clock.now() + verifyRetryBaseMs };
+  }
+}
+
+export interface AccountOptions {
+  /** The normalized endpoint and project. */
+  key: string;
+  /** Endpoint and project, safe to show in logs and status. */
+  description: string;
+  intervalMs: number;
+  clock: Clock;
+  logger: Logger;
+  hooks: AccountHooks;
+  jobPollIntervalMs: number;
+}
 
 export class Account {
-  readonly client: CphClient;
   readonly inventory: PhoneInventory;
   readonly tracker: JobTracker;
   readonly writer: RouteWriter;
@@ -95,20 +144,25 @@ export class Account {
   private readonly phoneChanges = new Map<string, number>();
   private changes = 0;
 
-  constructor(
-    readonly key: string,
-    /** Endpoint and project, safe to show in logs and status. */
-    readonly description: string,
-    client: CphClient,
-    intervalMs: number,
-    private readonly clock: Clock,
-    logger: Logger,
-    hooks: AccountHooks,
-    jobPollIntervalMs: number,
-  ) {
-    this.client = client;
-    const cph = cphPortOf(client);
+  readonly key: string;
+  readonly description: string;
+  private readonly clock: Clock;
+  private readonly credentials = new Map<string, AccountCredential>();
+
+  constructor(options: AccountOptions) {
+    const { clock, logger, hooks } = options;
+    this.key = options.key;
+    this.description = options.description;
+    this.clock = clock;
+    // Reads go through whichever verified credential comes first; writes through the route's own.
+    const cph: CphPort = {
+      listAllPhones: (signal, onPage) => this.readWith((port) => port.listAllPhones(signal, onPage)),
+      getPhone: (phoneId, signal) => this.readWith((port) => port.getPhone(phoneId, signal)),
+      setTrafficType: () => Promise.reject(new OperatorError('ReadPortWrite', "route changes go out through the route writer, with the route's own credentials")),
+      listJobs: (requestIds, signal, expectedJobs) => this.readWith((port) => port.listJobs(requestIds, signal, expectedJobs)),
+    };
     const pageHook = hooks.onPhonesRead;
+    const intervalMs = options.intervalMs;
     this.inventory = new PhoneInventory({
       cph,
       clock,
@@ -126,7 +180,7 @@ export class Account {
       cph,
       clock,
       logger,
-      pollIntervalMs: jobPollIntervalMs,
+      pollIntervalMs: options.jobPollIntervalMs,
       onJobsEnded: (owners, outcomes) => {
         for (const outcome of outcomes) {
           if (outcome.state === 'failed' && outcome.trafficType)
@@ -142,12 +196,68 @@ export class Account {
       onPhoneChanged: (phoneId) => this.notePhoneChanged(phoneId),
     });
     this.writer = new RouteWriter({
-      cph,
+      portFor: (credentialId) => this.credential(credentialId).port,
       tracker: this.tracker,
       clock,
       logger,
       onCallSent: (trafficType, phoneIds, requestId) => hooks.onRouteCall(this, trafficType, phoneIds, requestId),
     });
+  }
+
+  /** Adds a credential (its client is closed with the account or when it is dropped). */
+  addCredential(id: string, client: CphClient): void {
+    if (this.credentials.has(id)) {
+      client.close();
+      return;
+    }
+    this.credentials.set(id, new AccountCredential(id, client, this.clock));
+  }
+
+  hasCredential(id: string): boolean {
+    return this.credentials.has(id);
+  }
+
+  /** Drops a credential no route or account object uses any more. */
+  dropCredential(id: string): void {
+    const credential = this.credentials.get(id);
+    if (!credential) return;
+    this.credentials.delete(id);
+    credential.client.close();
+  }
+
+  get credentialCount(): number {
+    return this.credentials.size;
+  }
+
+  /** Resolves once a list call with the credential succeeded (cached; failures retried with backoff). */
+  verify(credentialId: string): Promise<void> {
+    return this.credential(credentialId).verify();
+  }
+
+  isVerified(credentialId: string): boolean {
+    return this.credentials.get(credentialId)?.verified === true;
+  }
+
+  private credential(id: string): AccountCredential {
+    const credential = this.credentials.get(id);
+    if (!credential) throw new OperatorError('CredentialUnknown', `credential ${id.split(':')[0] ?? ''} is not registered with ${this.description}`);
+    return credential;
+  }
+
+  /** The credential reads use: the first verified one, in the order they were added. */
+  private reader(): AccountCredential {
+    for (const credential of this.credentials.values()) if (credential.verified) return credential;
+    throw new NoVerifiedCredentialsError(this.description);
+  }
+
+  private async readWith<T>(call: (port: CphPort) => Promise<T>): Promise<T> {
+    const credential = this.reader();
+    try {
+      return await call(credential.port);
+    } catch (error) {
+      credential.refused(error);
+      throw error;
+    }
   }
 
   private notePhoneChanged(phoneId: string): void {
@@ -202,10 +312,6 @@ export class Account {
     return next;
   }
 
-  clearHold(phoneId: string): void {
-    if (this.holds.delete(phoneId)) this.holdChanges += 1;
-  }
-
   start(): void {
     this.inventory.start();
     this.tracker.start();
@@ -214,134 +320,141 @@ export class Account {
   async stop(): Promise<void> {
     this.writer.stop();
     await Promise.all([this.inventory.stop(), this.tracker.stop()]);
-    this.client.close();
+    for (const credential of this.credentials.values()) credential.client.close();
+    this.credentials.clear();
   }
 }
 
 export interface AccountRegistryOptions {
-  defaults: AccountDefaults;
-  secrets: SecretReader;
+  settings: AccountClientSettings;
   clock: Clock;
   logger: Logger;
   hooks: AccountHooks;
 }
 
-function fingerprint(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 16);
+/** What a resource is bound to: its account, the credential its changes go out with, and its account object's stamp. */
+export interface AccountBinding {
+  accountKey: string;
+  credentialId: string;
+  intervalMs: number;
+  config: AccountConfig;
 }
 
 export class AccountRegistry {
   private readonly accounts = new Map<string, Account>();
-  /** resource key -> account key and drift interval. */
-  private readonly bindings = new Map<string, { accountKey: string; intervalMs: number }>();
+  /** resource key -> its binding. */
+  private readonly bindings = new Map<string, AccountBinding>();
+  /** account object key -> the account and credential it was checked against (for its status). */
+  private readonly objects = new Map<string, { accountKey: string; credentialId: string }>();
   /** account key -> its resources, sorted; rebuilt only when a binding changes (read by every reconcile). */
   private readonly ownersCache = new Map<string, string[]>();
   private readonly rateLimiters: RateLimiterRegistry;
 
   constructor(private readonly options: AccountRegistryOptions) {
-    this.rateLimiters = new RateLimiterRegistry({ qps: options.defaults.qps, burst: options.defaults.burst, apiQps: options.defaults.apiQps, clock: options.clock });
+    const { qps, burst, apiQps } = options.settings;
+    this.rateLimiters = new RateLimiterRegistry({ qps, burst, apiQps, clock: options.clock });
   }
 
   /**
-   * The account a resource uses, created on first use, and the resource bound to it (with its drift
-   * interval). Throws AccountError when the spec and the defaults do not make a usable account. `secrets`
-   * replaces the registry's reader, e.g. one that reads each Secret once while many resources are bound.
+   * The Account of a resource's account configuration, created on first use with the config's credential
+   * registered, and the resource bound to it (with its drift interval and credential).
    */
-  async resolve(resourceKey: string, namespace: string, spec: CloudPhoneRouteSpec, intervalMs: number, secrets: SecretReader = this.options.secrets): Promise<Account> {
-    const defaults = this.options.defaults;
-    const region = spec.region ?? defaults.region;
-    const envCredentials = defaults.credentials instanceof Error ? undefined : defaults.credentials;
-    const endpoint = (spec.endpoint ?? (spec.region ? cphEndpointForRegion(spec.region) : undefined) ?? defaults.cphEndpoint ?? envCredentials?.cphEndpoint ?? (region ? cphEndpointForRegion(region) : undefined))?.replace(/\/+$/, '');
-    if (!endpoint) throw new AccountError('EndpointMissing', 'no CPH endpoint: set spec.region or spec.endpoint, or start the operator with --region or --cph-endpoint');
-    const projectId = spec.projectId ?? defaults.projectId ?? envCredentials?.projectId;
-    if (!projectId) throw new AccountError('ProjectMissing', 'no CPH project: set spec.projectId, or start the operator with --project-id or HUAWEICLOUD_SDK_PROJECT_ID');
-
-    let auth: () => CphAuth;
-    let credentialId: string;
-    const ref = spec.credentialsSecretRef;
-    if (ref) {
-      const data = await secrets.read(namespace, ref.name);
-      if (!data) throw new AccountError('SecretNotFound', `spec.credentialsSecretRef: Secret ${namespace}/${ref.name} does not exist`);
-      const akKey = ref.accessKeyKey ?? DEFAULT_ACCESS_KEY_KEY;
-      const skKey = ref.secretKeyKey ?? DEFAULT_SECRET_KEY_KEY;
-      const ak = data[akKey]?.trim();
-      const sk = data[skKey]?.trim();
-      if (!ak) throw new AccountError('SecretKeyMissing', `spec.credentialsSecretRef: Secret ${namespace}/${ref.name} has no non-empty key ${akKey} (the access key ID)`);
-      if (!sk) throw new AccountError('SecretKeyMissing', `spec.credentialsSecretRef: Secret ${namespace}/${ref.name} has no non-empty key ${skKey} (the secret key)`);
-      // The AK travels in the Authorization header: a value that cannot be a header (control or non-ASCII
-      // characters, spaces) would fail as a network error; say what is wrong instead, never the value.
-      if (!/^[\x21-\x7e]+$/.test(ak)) throw new AccountError('SecretKeyInvalid', `spec.credentialsSecretRef: Secret ${namespace}/${ref.name} key ${akKey} is not an access key ID (it holds spaces, control or non-ASCII characters)`);
-      if (!/^[\x20-\x7e]+$/.test(sk)) throw new AccountError('SecretKeyInvalid', `spec.credentialsSecretRef: Secret ${namespace}/${ref.name} key ${skKey} is not a secret key (it holds control or non-ASCII characters)`);
-      credentialId = `secret:${namespace}/${ref.name}:${fingerprint(ak, sk)}`;
-      auth = () => new AkSkAuth({ ak, sk }, this.options.clock);
-    } else if (envCredentials?.kind === 'aksk') {
-      credentialId = `env-aksk:${fingerprint(envCredentials.ak, envCredentials.sk)}`;
-      auth = () => new AkSkAuth({ ak: envCredentials.ak, sk: envCredentials.sk }, this.options.clock);
-    } else if (envCredentials?.kind === 'password') {
-      const iamEndpoint = defaults.iamEndpoint ?? envCredentials.iamEndpoint;
-      credentialId = `env-iam:${fingerprint(iamEndpoint, envCredentials.domain, envCredentials.user, envCredentials.password)}`;
-      auth = () =>
-        new IamTokenAuth({
-          iamEndpoint,
-          credentials: { user: envCredentials.user, password: envCredentials.password, domain: envCredentials.domain },
-          project: { id: projectId },
-          clock: this.options.clock,
-          logger: this.options.logger,
-          caPem: defaults.caPem,
-          userAgent: defaults.userAgent,
-          onCall: (call) => this.options.hooks.onCphCall({ ...call, outcome: call.outcome as CphCallRecord['outcome'], attempt: 1, errorCode: undefined, requestId: undefined }),
-        });
-    } else {
-      const why = defaults.credentials instanceof Error ? defaults.credentials.message : 'no credentials';
-      throw new AccountError('CredentialsMissing', `no CPH credentials: set spec.credentialsSecretRef, or give the operator default credentials (${why})`);
-    }
-
-    const key = `${endpoint}|${projectId}|${credentialId}`;
-    let account = this.accounts.get(key);
-    if (!account) {
-      const client = new CphClient({
-        endpoint,
-        projectId,
-        auth: auth(),
-        caPem: defaults.caPem,
-        timeoutMs: defaults.timeoutMs,
-        rateLimiter: this.rateLimiters.forAccount(`${endpoint}|${projectId}`),
-        apiWindow: this.rateLimiters.apiWindowForAccount(`${endpoint}|${projectId}`),
-        logger: this.options.logger,
-        clock: this.options.clock,
-        userAgent: defaults.userAgent,
-        onCall: (call) => this.options.hooks.onCphCall(call),
-      });
-      account = new Account(key, `${endpoint} project ${projectId}`, client, intervalMs, this.options.clock, this.options.logger, this.options.hooks, defaults.jobPollIntervalMs);
-      this.accounts.set(key, account);
-      account.start();
-      this.options.logger.info('CPH account in use', { account: account.description });
-    }
-    this.bind(resourceKey, key, intervalMs);
+  resolve(resourceKey: string, config: AccountConfig, intervalMs: number): Account {
+    const account = this.accountFor(config);
+    this.bind(resourceKey, { accountKey: account.key, credentialId: config.credential.id, intervalMs, config });
     return account;
   }
 
-  private bind(resourceKey: string, accountKey: string, intervalMs: number): void {
-    const previous = this.bindings.get(resourceKey);
-    if (previous && previous.accountKey === accountKey && previous.intervalMs === intervalMs) return;
-    this.bindings.set(resourceKey, { accountKey, intervalMs });
-    this.ownersCache.delete(accountKey);
-    if (previous) this.ownersCache.delete(previous.accountKey);
-    this.retune(accountKey);
-    if (previous && previous.accountKey !== accountKey) this.retireIfUnused(previous.accountKey);
+  /** The Account an account object's config leads to, kept while the object exists (for its status). */
+  register(objectKey: string, config: AccountConfig): Account {
+    const account = this.accountFor(config);
+    const previous = this.objects.get(objectKey);
+    this.objects.set(objectKey, { accountKey: account.key, credentialId: config.credential.id });
+    if (previous) this.retireIfUnused(previous.accountKey, previous.credentialId);
+    return account;
   }
 
-  /** A reader that reads each Secret once: for binding many resources in one pass. */
-  secretsReadOnce(): SecretReader {
-    const reads = new Map<string, Promise<Record<string, string> | undefined>>();
-    return {
-      read: (namespace, name) => {
-        const key = `${namespace}/${name}`;
-        let read = reads.get(key);
-        if (!read) reads.set(key, (read = this.options.secrets.read(namespace, name)));
-        return read;
-      },
-    };
+  /** The account object is gone, or no longer usable. */
+  unregister(objectKey: string): void {
+    const previous = this.objects.get(objectKey);
+    if (!previous) return;
+    this.objects.delete(objectKey);
+    this.retireIfUnused(previous.accountKey, previous.credentialId);
+  }
+
+  /** The Account of a CPH account key, if in use. */
+  get(accountKey: string): Account | undefined {
+    return this.accounts.get(accountKey);
+  }
+
+  binding(resourceKey: string): AccountBinding | undefined {
+    return this.bindings.get(resourceKey);
+  }
+
+  private accountFor(config: AccountConfig): Account {
+    let account = this.accounts.get(config.cphKey);
+    if (!account) {
+      account = new Account({
+        key: config.cphKey,
+        description: `${config.endpoint} project ${config.projectId}`,
+        intervalMs: 5 * 60_000,
+        clock: this.options.clock,
+        logger: this.options.logger,
+        hooks: this.options.hooks,
+        jobPollIntervalMs: this.options.settings.jobPollIntervalMs,
+      });
+      this.accounts.set(config.cphKey, account);
+      account.start();
+      this.options.logger.info('CPH account in use', { account: account.description });
+    }
+    if (!account.hasCredential(config.credential.id)) account.addCredential(config.credential.id, this.client(config));
+    return account;
+  }
+
+  private client(config: AccountConfig): CphClient {
+    const { settings, clock, logger, hooks } = this.options;
+    return new CphClient({
+      endpoint: config.endpoint,
+      projectId: config.projectId,
+      auth: this.auth(config.credential, config.projectId),
+      caPem: settings.caPem,
+      timeoutMs: settings.timeoutMs,
+      rateLimiter: this.rateLimiters.forAccount(config.cphKey),
+      apiWindow: this.rateLimiters.apiWindowForAccount(config.cphKey),
+      logger,
+      clock,
+      userAgent: settings.userAgent,
+      onCall: (call) => hooks.onCphCall(call),
+    });
+  }
+
+  private auth(credential: CredentialSpec, projectId: string): CphAuth {
+    const { settings, clock, logger, hooks } = this.options;
+    if (credential.kind === 'aksk') return new AkSkAuth({ ak: credential.ak, sk: credential.sk }, clock);
+    return new IamTokenAuth({
+      iamEndpoint: credential.iamEndpoint,
+      credentials: { user: credential.user, password: credential.password, domain: credential.domain },
+      project: { id: projectId },
+      clock,
+      logger,
+      caPem: settings.caPem,
+      userAgent: settings.userAgent,
+      onCall: (call) => hooks.onCphCall({ ...call, outcome: call.outcome as CphCallRecord['outcome'], attempt: 1, errorCode: undefined, requestId: undefined }),
+    });
+  }
+
+  private bind(resourceKey: string, binding: AccountBinding): void {
+    const previous = this.bindings.get(resourceKey);
+    if (previous && previous.config === binding.config && previous.intervalMs === binding.intervalMs) return;
+    this.bindings.set(resourceKey, binding);
+    this.ownersCache.delete(binding.accountKey);
+    if (previous) this.ownersCache.delete(previous.accountKey);
+    this.retune(binding.accountKey);
+    if (previous && (previous.accountKey !== binding.accountKey || previous.credentialId !== binding.credentialId)) {
+      if (previous.accountKey !== binding.accountKey) this.accounts.get(previous.accountKey)?.tracker.forgetOwner(resourceKey);
+      this.retune(previous.accountKey);
+      this.retireIfUnused(previous.accountKey, previous.credentialId);
+    }
   }
 
   /** The resource no longer uses any account (deleted, or its account cannot be resolved). */
@@ -352,7 +465,7 @@ export class AccountRegistry {
     this.ownersCache.delete(previous.accountKey);
     this.accounts.get(previous.accountKey)?.tracker.forgetOwner(resourceKey);
     this.retune(previous.accountKey);
-    this.retireIfUnused(previous.accountKey);
+    this.retireIfUnused(previous.accountKey, previous.credentialId);
   }
 
   /** The resources bound to an account, sorted. The array is shared: do not change it. */
@@ -367,30 +480,37 @@ export class AccountRegistry {
     return keys;
   }
 
-  accountOf(resourceKey: string): Account | undefined {
-    const binding = this.bindings.get(resourceKey);
-    return binding ? this.accounts.get(binding.accountKey) : undefined;
-  }
-
-  all(): Account[] {
-    return [...this.accounts.values()];
+  /** The account objects checked against an account (to refresh their status after a sweep). */
+  objectsOf(account: Account): string[] {
+    const keys: string[] = [];
+    for (const [objectKey, entry] of this.objects) if (entry.accountKey === account.key) keys.push(objectKey);
+    return keys;
   }
 
   private retune(accountKey: string): void {
     const account = this.accounts.get(accountKey);
     if (!account) return;
-    const intervals = [...this.bindings.values()].filter((b) => b.accountKey === accountKey).map((b) => b.intervalMs);
-    if (intervals.length > 0) account.inventory.setIntervalMs(Math.min(...intervals));
+    let shortest: number | undefined;
+    for (const b of this.bindings.values()) if (b.accountKey === accountKey && (shortest === undefined || b.intervalMs < shortest)) shortest = b.intervalMs;
+    if (shortest !== undefined) account.inventory.setIntervalMs(shortest);
   }
 
-  private retireIfUnused(accountKey: string): void {
+  private inUse(accountKey: string, credentialId?: string): boolean {
+    const matches = (entry: { accountKey: string; credentialId: string }): boolean => entry.accountKey === accountKey && (credentialId === undefined || entry.credentialId === credentialId);
+    for (const b of this.bindings.values()) if (matches(b)) return true;
+    for (const o of this.objects.values()) if (matches(o)) return true;
+    return false;
+  }
+
+  private retireIfUnused(accountKey: string, credentialId: string): void {
     const account = this.accounts.get(accountKey);
     if (!account) return;
-    if ([...this.bindings.values()].some((b) => b.accountKey === accountKey)) return;
+    if (!this.inUse(accountKey, credentialId) && account.credentialCount > 1) account.dropCredential(credentialId);
+    if (this.inUse(accountKey)) return;
     // Jobs still running are followed to their end before the account goes.
     if (account.tracker.busy) return;
     this.accounts.delete(accountKey);
-    void account.stop();
+    void account.stop().catch((error: unknown) => this.options.logger.warn('stopping an account failed', { account: account.description, error: errorMessage(error) }));
     this.options.logger.info('CPH account no longer used', { account: account.description });
   }
 

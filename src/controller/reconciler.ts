@@ -6,7 +6,9 @@
  * One round:
  *   1. read the resource from the informer cache; gone → release what it held;
  *   2. parse the spec (an invalid one is reported, not retried); handle the finalizer and deletion;
- *   3. resolve the CPH account (spec over operator defaults, credentials from a Secret);
+ *   3. resolve the account: the account object (spec.accountRef or --default-account), whether the namespace
+ *      may use it, its endpoint (allowlisted), credentials (checked with a list call before first use) and
+ *      phone scope; the resource is bound to the CPH account of that endpoint and project;
  *   4. take the inventory snapshot (one sweep serves every resource of the account);
  *   5. take the account's plan (made once per account state, src/controller/account-plans.ts) and have its
  *      changes sent, every resource's at once; when this resource has phones in them, wait for the answers
@@ -27,6 +29,7 @@ import { CPH_UNAVAILABLE_STALL_MS, Reason, formatTime, type RoundFailureReason }
 import type { CloudPhoneRoute, CloudPhoneRouteStatus, DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
 import { isAccountProblem, isAuthError, isCphError, isThrottle } from '../cph/errors.js';
 import { AccountError, type Account, type AccountRegistry } from './accounts.js';
+import type { AccountDirectory, ResolvedAccount } from './account-directory.js';
 import { AccountPlans, planStamp, routeRef, type AccountPlan, type EventSink, type PlannedResource } from './account-plans.js';
 import type { ResourcePlan } from './plan.js';
 import type { ObservedPhone } from './ports.js';
@@ -61,6 +64,7 @@ export interface RouteReconcilerOptions {
   cache: RouteCache;
   updater: RouteUpdater;
   accounts: AccountRegistry;
+  directory: AccountDirectory;
   events: EventSink;
   clock: Clock;
   logger: Logger;
@@ -102,7 +106,7 @@ function readMetadata(raw: unknown): Metadata | undefined {
 
 /** Which round failure an error is, for the status. */
 export function classifyFailure(error: unknown): RoundFailure {
-  if (error instanceof AccountError) return { reason: Reason.CredentialsInvalid, message: error.message };
+  if (error instanceof AccountError) return { reason: error.reason, message: error.message };
   if (isAuthError(error))
     return { reason: Reason.CredentialsInvalid, message: `CPH refused the credentials (${isCphError(error) ? error.errorCode : 'auth'}): ${errorMessage(error)}. Fix the access key pair and the operator picks it up without a restart.` };
   if (isAccountProblem(error)) {
@@ -207,14 +211,18 @@ export class RouteReconciler implements Reconciler {
 
     await (this.primed ??= this.prime());
     let account: Account;
+    let resolved: ResolvedAccount;
     try {
-      account = await this.options.accounts.resolve(key, meta.namespace, spec, intervalMs);
+      resolved = await this.options.directory.resolve(meta.namespace, spec.accountRef);
+      account = await this.bind(key, resolved, intervalMs);
     } catch (error) {
-      if (!(error instanceof AccountError)) throw error;
+      if (!(error instanceof AccountError) && !isCphError(error)) throw error;
       this.options.accounts.release(key);
-      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure: classifyFailure(error), suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
-      this.warnOnce(route, 'CredentialsInvalid', error.message);
-      return { requeueAfterMs: this.options.accountRetryMs ?? 10_000 };
+      const failure = classifyFailure(error);
+      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
+      this.warnOnce(route, failure.reason, failure.message);
+      if (error instanceof AccountError) return { requeueAfterMs: this.options.accountRetryMs ?? 10_000 };
+      throw new RoundFailedError(failure.reason, { cause: error });
     }
 
     // After a start, follow the jobs this resource's status says are still running, and wait for their
@@ -262,7 +270,18 @@ export class RouteReconciler implements Reconciler {
       if (event.kind === 'jobEnded' && event.state === 'failed')
         this.options.events.record(routeRef(route), 'Warning', 'JobFailed', 'ChangeRoute', `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim());
 
-    const status = nextStatus({ generation: meta.generation, previous, plan: mine, events, ...(failure ? { failure } : {}), pendingRequests: account.tracker.pendingRequestIds(key), now: now() });
+    const outOfScope = plan.outOfScope.get(key);
+    const accountName = `${resolved.object.kind} ${resolved.object.metadata.namespace ? `${resolved.object.metadata.namespace}/` : ''}${resolved.object.metadata.name}`;
+    const status = nextStatus({
+      generation: meta.generation,
+      previous,
+      plan: mine,
+      events,
+      ...(failure ? { failure } : {}),
+      ...(outOfScope ? { outOfScope: { phoneIds: outOfScope, account: accountName } } : {}),
+      pendingRequests: account.tracker.pendingRequestIds(key),
+      now: now(),
+    });
     const writeStarted = now();
     const wrote = await this.writeStatus(key, meta, previous, status);
     this.options.logger.debug('reconciled', { resource: key, generation: meta.generation, summary: status.summary, sent: mine.toChange.length, events: events.length, statusWritten: wrote, roundMs: now() - roundStarted, statusWriteMs: now() - writeStarted });
@@ -292,6 +311,16 @@ export class RouteReconciler implements Reconciler {
     await this.plans.pageRead(account, phones, sweep);
   }
 
+  /**
+   * Binds a resource to the CPH account its account object leads to, once that object's credentials have
+   * passed a list call (so no change of this resource is ever sent with credentials CPH has not accepted).
+   */
+  private async bind(key: string, resolved: ResolvedAccount, intervalMs: number): Promise<Account> {
+    const account = this.options.accounts.register(resolved.config.objectKey, resolved.config);
+    await account.verify(resolved.config.credential.id);
+    return this.options.accounts.resolve(key, resolved.config, intervalMs);
+  }
+
   private intervalOf(spec: CloudPhoneRoute['spec']): number {
     return spec.driftCheckInterval ? parseDuration(spec.driftCheckInterval, 'spec.driftCheckInterval') : this.options.defaultDriftIntervalMs;
   }
@@ -303,7 +332,6 @@ export class RouteReconciler implements Reconciler {
    * finalizer to add or remove first) are left to their own reconcile.
    */
   private async prime(): Promise<void> {
-    const secrets = this.options.accounts.secretsReadOnce();
     const adoptions: Array<[string, Account, CloudPhoneRouteStatus | undefined]> = [];
     for (const key of this.options.cache.keys()) {
       const raw = this.options.cache.get(key);
@@ -313,7 +341,7 @@ export class RouteReconciler implements Reconciler {
         const route = parseCloudPhoneRoute(raw);
         const spec = route.spec;
         if (finalizerStep(spec, meta) !== 'act') continue;
-        const account = await this.options.accounts.resolve(key, meta.namespace, spec, this.intervalOf(spec), secrets);
+        const account = await this.bind(key, await this.options.directory.resolve(meta.namespace, spec.accountRef), this.intervalOf(spec));
         this.adopted.add(key);
         adoptions.push([key, account, this.previousStatusOf(key, meta.generation, route.status)]);
       } catch (error) {
@@ -374,7 +402,9 @@ export class RouteReconciler implements Reconciler {
     if (cached && cached.raw === raw) return cached.planned;
     const meta = readMetadata(raw);
     if (!raw || !meta) return undefined;
-    const stamp = planStamp(meta);
+    const binding = this.options.accounts.binding(key);
+    if (!binding) return undefined;
+    const stamp = `${planStamp(meta)}|${binding.config.stamp}`;
     if (cached?.stamp === stamp) {
       cached.raw = raw;
       return cached.planned;
@@ -383,7 +413,7 @@ export class RouteReconciler implements Reconciler {
     try {
       // Plans read spec and metadata only; the status stays in the informer's copy alone.
       const { status: _status, ...route } = parseCloudPhoneRoute(raw);
-      planned = { route, stamp };
+      planned = { route, stamp, credentialId: binding.credentialId, scope: binding.config.scope };
     } catch {
       planned = undefined;
     }

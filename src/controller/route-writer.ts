@@ -7,6 +7,8 @@
  *     is not sent again; its new owner joins the existing change;
  *   - each submitter learns, per phone, the job ID and request ID, or the per-phone error from inside the
  *     200, or the error of the whole call; a failed call affects only the phones it carried;
+ *   - a call carries changes of one credential only (the owners' account object's), so no resource's change
+ *     is ever signed with another's credentials;
  *   - at most `maxConcurrentCalls` calls (default 8) are in flight at once (the client's rate limiter bounds the rate).
  */
 import type { Clock } from '../runtime/clock.js';
@@ -20,6 +22,8 @@ export interface RouteChange {
   trafficType: TrafficType;
   /** The resource key (namespace/name) that wants the change. */
   owner: string;
+  /** The credential of the owner's account object: the change goes out signed with it, never another. */
+  credentialId: string;
 }
 
 export interface RouteChangeResult {
@@ -34,12 +38,15 @@ export interface RouteChangeResult {
 }
 
 interface Waiting {
+  /** The credential of the first owner; later owners of the same change join it. */
+  credentialId: string;
   owners: Set<string>;
   resolvers: Array<(result: RouteChangeResult) => void>;
 }
 
 export interface RouteWriterOptions {
-  cph: CphPort;
+  /** The port that calls CPH with a given credential. */
+  portFor(credentialId: string): CphPort;
   tracker: JobTracker;
   clock: Clock;
   logger: Logger;
@@ -74,7 +81,7 @@ export class RouteWriter {
   }
 
   private submitOne(change: RouteChange): Promise<RouteChangeResult> {
-    const { phoneId, trafficType, owner } = change;
+    const { phoneId, trafficType, owner, credentialId } = change;
     const inFlight = this.options.tracker.inFlight(phoneId);
     if (inFlight && inFlight.trafficType === trafficType) {
       this.options.tracker.addOwners(phoneId, [owner]);
@@ -93,7 +100,7 @@ export class RouteWriter {
       for (const resolve of superseded.resolvers)
         resolve({ phoneId, trafficType: trafficType === 'direct' ? 'routing' : 'direct', errorCode: 'Superseded', errorMessage: `superseded by a change to ${trafficType}` });
     }
-    const waiting: Waiting = { owners: new Set([owner]), resolvers: [] };
+    const waiting: Waiting = { credentialId, owners: new Set([owner]), resolvers: [] };
     queue.set(phoneId, waiting);
     const result = this.join(waiting, owner);
     this.schedule();
@@ -127,13 +134,13 @@ export class RouteWriter {
   private flush(): void {
     for (const [trafficType, queue] of this.queues) {
       while (queue.size > 0 && this.callsInFlight < this.maxConcurrentCalls) {
-        const batch = [...queue.entries()].slice(0, maxIdsPerCall);
+        const batch = oneCredentialBatch(queue);
         for (const [phoneId, waiting] of batch) {
           queue.delete(phoneId);
           this.sending.set(phoneId, { trafficType, waiting });
         }
         this.callsInFlight += 1;
-        void this.send(trafficType, batch).finally(() => {
+        void this.send(trafficType, batch[0]![1].credentialId, batch).finally(() => {
           this.callsInFlight -= 1;
           if ([...this.queues.values()].some((q) => q.size > 0)) this.schedule();
         });
@@ -141,14 +148,14 @@ export class RouteWriter {
     }
   }
 
-  private async send(trafficType: TrafficType, batch: Array<[string, Waiting]>): Promise<void> {
+  private async send(trafficType: TrafficType, credentialId: string, batch: Array<[string, Waiting]>): Promise<void> {
     const phoneIds = batch.map(([phoneId]) => phoneId);
     const settle = (phoneId: string, waiting: Waiting, result: RouteChangeResult): void => {
       this.sending.delete(phoneId);
       for (const resolve of waiting.resolvers) resolve(result);
     };
     try {
-      const answer = await this.options.cph.setTrafficType(trafficType, phoneIds, this.stopController.signal);
+      const answer = await this.options.portFor(credentialId).setTrafficType(trafficType, phoneIds, this.stopController.signal);
       this.options.onCallSent?.(trafficType, phoneIds, answer.requestId);
       const jobs = new Map(answer.jobs.map((job) => [job.phoneId, job.jobId]));
       const errors = new Map(answer.errors.map((error) => [error.phoneId, error]));
@@ -191,4 +198,17 @@ export class RouteWriter {
       queue.clear();
     }
   }
+}
+
+/** Up to 100 queued changes, oldest first, all of the oldest change's credential. */
+function oneCredentialBatch(queue: ReadonlyMap<string, Waiting>): Array<[string, Waiting]> {
+  const batch: Array<[string, Waiting]> = [];
+  let credentialId: string | undefined;
+  for (const entry of queue) {
+    credentialId ??= entry[1].credentialId;
+    if (entry[1].credentialId !== credentialId) continue;
+    batch.push(entry);
+    if (batch.length === maxIdsPerCall) break;
+  }
+  return batch;
 }

@@ -89,6 +89,8 @@ export interface StatusInput {
   maxChangedPhones?: number;
   /** Request IDs whose jobs still run for this resource (kept so a restarted operator can follow them). */
   pendingRequests?: readonly string[];
+  /** Phones the resource names that are outside its account's phoneScope, and that account, for the message. */
+  outOfScope?: { phoneIds: readonly string[]; account: string };
 }
 
 const CPH_PHONE_STATUS: Record<number, string> = {
@@ -136,7 +138,13 @@ function failureText(errorMessage: string | undefined, errorCode: string | undef
  * The entry for one phone: what the plan says, overridden by this round's events (newer than the plan),
  * with history kept from the previous entry. Undefined: the phone is not worth listing.
  */
-function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, events: readonly PhoneEvent[], suspended: boolean): PhoneStatusEntry | undefined {
+/** Another resource as a conflict message may name it: by name only in the same namespace (tenants do not learn each other's names). */
+function claimantName(claim: { key: string; trafficType: TrafficType }, ownNamespace: string): string {
+  const namespace = claim.key.slice(0, claim.key.indexOf('/'));
+  return namespace === ownNamespace ? `${claim.key} (${claim.trafficType})` : `a CloudPhoneRoute in another namespace (${claim.trafficType})`;
+}
+
+function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, events: readonly PhoneEvent[], suspended: boolean, ownNamespace: string): PhoneStatusEntry | undefined {
   const base = { phoneId: phone.phoneId, ...(phone.actual ? { actual: phone.actual } : {}), desired: phone.desired };
   let entry: PhoneStatusEntry | undefined;
   switch (phone.state) {
@@ -175,7 +183,7 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
       entry = { phoneId: phone.phoneId, state: 'NotFound', desired: phone.desired, errorCode: 'CPS.0005', errorMessage: 'CPH does not know this phone in the project; check spec.phoneIds' };
       break;
     case 'Conflict': {
-      const others = (phone.claimedBy ?? []).map((c) => `${c.key} (${c.trafficType})`).join(', ');
+      const others = [...new Set((phone.claimedBy ?? []).map((c) => claimantName(c, ownNamespace)))].join(', ');
       entry = { ...base, state: 'Conflict', errorMessage: clip(`also selected by ${others}; neither resource changes the phone until one of them lets it go`) };
       break;
     }
@@ -396,6 +404,15 @@ function decideConditions(summary: Summary, desired: TrafficType | undefined, fa
   if (suspended) {
     return { ready: { status: 'False', reason: Reason.Suspended, message: `suspended (spec.suspend): the operator changes nothing; ${counts}` } };
   }
+  if (input.outOfScope && input.outOfScope.phoneIds.length > 0) {
+    const { phoneIds, account } = input.outOfScope;
+    const shown = phoneIds.slice(0, 10).join(', ') + (phoneIds.length > 10 ? `, and ${phoneIds.length - 10} more` : '');
+    const message = clip(`${plural(phoneIds.length, 'selected phone')} outside the phoneScope of ${account}, never changed: ${shown}; the other phones are kept in line: ${counts}`, 32768);
+    const set: ConditionSet = { ready: { status: 'False', reason: Reason.PhonesOutOfScope, message }, stalled: { reason: Reason.PhonesOutOfScope, message } };
+    const progress = summary.pending > 0 ? Reason.JobsPending : summary.drifted > 0 ? Reason.ApplyingRoute : undefined;
+    if (progress) set.reconciling = { reason: progress, message: counts };
+    return set;
+  }
   if (summary.total === 0) {
     return { ready: { status: 'True', reason: Reason.NoPhonesSelected, message: 'no phone is selected: spec.selector matches no phone and spec.phoneIds is empty' } };
   }
@@ -448,7 +465,7 @@ export function nextStatus(input: StatusInput): CloudPhoneRouteStatus {
     entries = [];
     const states: PhoneEntryState[] = [];
     for (const phone of input.plan.phones) {
-      const entry = entryFor(phone, previousEntries.get(phone.phoneId), eventsByPhone.get(phone.phoneId) ?? [], suspended);
+      const entry = entryFor(phone, previousEntries.get(phone.phoneId), eventsByPhone.get(phone.phoneId) ?? [], suspended, input.plan.key.slice(0, input.plan.key.indexOf('/')));
       if (entry) {
         entry.lastTransitionTime ??= now;
         entries.push(canonicalEntry(entry));

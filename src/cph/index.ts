@@ -6,7 +6,7 @@ export { CphClient, cphOperations, maxPhonesPerTrafficCall, maxRequestIdsPerJobL
 export type { CallOptions, CphCallRecord, CphClientOptions, SweepOptions, TrafficBatch, TrafficResult } from './client.js';
 export { AkSkAuth, IamTokenAuth, iamOperation } from './auth.js';
 export type { AuthHeaders, AuthRequest, CphAuth, IamPasswordCredentials, IamTokenAuthOptions } from './auth.js';
-export { authFromCredentials, cphEndpointForRegion, credentialEnv, credentialsFromEnv, MissingCredentialsError } from './credentials.js';
+export { cphEndpointForRegion, credentialEnv, credentialsFromEnv, iamEndpointForRegion, MissingCredentialsError } from './credentials.js';
 export type { CredentialsResult, EnvCredentials } from './credentials.js';
 export {
   CphError,

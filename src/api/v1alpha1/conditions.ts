@@ -79,7 +79,10 @@ export type RoundFailureReason =
   | typeof Reason.AccountRestricted
   | typeof Reason.CphUnavailable
   | typeof Reason.Throttled
-  | typeof Reason.InvalidSpec;
+  | typeof Reason.InvalidSpec
+  | typeof Reason.AccountNotFound
+  | typeof Reason.AccountNotAllowed
+  | typeof Reason.EndpointNotAllowed;
 
 /** Round failures that need a person (Stalled=True); the others are retried (Reconciling=True). */
 export const stallingReasons: ReadonlySet<Reason> = new Set<Reason>([
@@ -89,6 +92,10 @@ export const stallingReasons: ReadonlySet<Reason> = new Set<Reason>([
   Reason.InvalidSpec,
   Reason.Conflict,
   Reason.PhonesNotFound,
+  Reason.AccountNotFound,
+  Reason.AccountNotAllowed,
+  Reason.EndpointNotAllowed,
+  Reason.PhonesOutOfScope,
 ]);
 
 /**

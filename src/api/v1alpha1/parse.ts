@@ -14,8 +14,6 @@ import {
   DEFAULT_DRIFT_CHECK_INTERVAL,
   DURATION_MAX_LENGTH,
   DURATION_PATTERN,
-  ENDPOINT_MAX_LENGTH,
-  ENDPOINT_PATTERN,
   KIND,
   MAX_DRIFT_CHECK_INTERVAL_MS,
   MAX_PHONE_IDS,
@@ -25,10 +23,6 @@ import {
   MIN_DRIFT_CHECK_INTERVAL_MS,
   PHONE_ID_PATTERN,
   PHONE_NAME_PREFIX_MAX_LENGTH,
-  PROJECT_ID_PATTERN,
-  REGION_MAX_LENGTH,
-  REGION_PATTERN,
-  SECRET_KEY_PATTERN,
   SECRET_NAME_PATTERN,
   SERVER_ID_PATTERN,
 } from './constants.js';
@@ -40,7 +34,6 @@ import {
   type CloudPhoneRouteSpec,
   type CloudPhoneRouteStatus,
   type Condition,
-  type CredentialsSecretRef,
   type DeletionPolicy,
   type PhoneSelector,
   type PhoneStatusEntry,
@@ -145,18 +138,6 @@ function parseSelector(value: unknown, field: string): PhoneSelector {
   return selector;
 }
 
-function parseSecretRef(value: unknown, field: string): CredentialsSecretRef {
-  const obj = object(value, field);
-  if (obj.name === undefined || obj.name === null) throw new ParseError(`${field}.name`, 'is required');
-  const ref: CredentialsSecretRef = {
-    name: matching(string(obj.name, `${field}.name`), SECRET_NAME_PATTERN, 253, `${field}.name`, 'a Secret name'),
-  };
-  for (const key of ['accessKeyKey', 'secretKeyKey'] as const) {
-    const text = optionalString(obj, key, `${field}.${key}`);
-    if (text !== undefined) ref[key] = matching(text, SECRET_KEY_PATTERN, 253, `${field}.${key}`, 'a Secret data key');
-  }
-  return ref;
-}
 
 /** spec of a CloudPhoneRoute, with the API server's defaults filled in. Throws ParseError naming the field. */
 export function parseSpec(value: unknown, field = 'spec'): CloudPhoneRouteSpec {
@@ -169,14 +150,11 @@ export function parseSpec(value: unknown, field = 'spec'): CloudPhoneRouteSpec {
   if ((spec.phoneIds?.length ?? 0) === 0 && spec.selector === undefined) {
     throw new ParseError(`${field}.phoneIds`, 'spec.phoneIds or spec.selector must be set: name at least one phone in spec.phoneIds, or select phones with spec.selector');
   }
-  const projectId = optionalString(obj, 'projectId', `${field}.projectId`);
-  if (projectId !== undefined) spec.projectId = matching(projectId, PROJECT_ID_PATTERN, 64, `${field}.projectId`, 'a project ID (1 to 64 letters, digits or -)');
-  const region = optionalString(obj, 'region', `${field}.region`);
-  if (region !== undefined) spec.region = matching(region, REGION_PATTERN, REGION_MAX_LENGTH, `${field}.region`, 'a region name like cn-east-3');
-  const endpoint = optionalString(obj, 'endpoint', `${field}.endpoint`);
-  if (endpoint !== undefined) spec.endpoint = matching(endpoint, ENDPOINT_PATTERN, ENDPOINT_MAX_LENGTH, `${field}.endpoint`, 'an https URL (http only to a loopback address)');
-  if (obj.credentialsSecretRef !== undefined && obj.credentialsSecretRef !== null) {
-    spec.credentialsSecretRef = parseSecretRef(obj.credentialsSecretRef, `${field}.credentialsSecretRef`);
+  if (obj.accountRef !== undefined && obj.accountRef !== null) {
+    const ref = object(obj.accountRef, `${field}.accountRef`);
+    const kind = ref.kind;
+    if (kind !== 'ClusterCloudPhoneAccount' && kind !== 'CloudPhoneAccount') throw new ParseError(`${field}.accountRef.kind`, `must be ClusterCloudPhoneAccount or CloudPhoneAccount, got ${describe(kind)}`);
+    spec.accountRef = { kind, name: matching(string(ref.name, `${field}.accountRef.name`), SECRET_NAME_PATTERN, 253, `${field}.accountRef.name`, 'an object name') };
   }
   const interval = optionalString(obj, 'driftCheckInterval', `${field}.driftCheckInterval`) ?? DEFAULT_DRIFT_CHECK_INTERVAL;
   const intervalMs = parseDuration(interval, `${field}.driftCheckInterval`);
