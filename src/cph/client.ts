@@ -132,6 +132,11 @@ export interface TrafficResult {
 export const maxPhonesPerTrafficCall = 100;
 export const maxRequestIdsPerJobList = 20;
 export const phonePageSize = 100;
+/**
+ * A sweep reads at most this many pages (200,000 phones), whatever `count` says: far above what one project
+ * honestly holds (a CPH server carries tens of phones), so a count that lies costs a bounded, logged sweep.
+ */
+export const maxSweepPages = 2_000;
 export const defaultSweepConcurrency = 4;
 export const maxSweepConcurrency = 16;
 
@@ -250,7 +255,7 @@ export class CphClient {
       const first = await this.listPhones({ ...filter, offset: 0, limit: pageSize }, { signal: sweep.signal });
       onPage(first);
       const count = first.count;
-      const maxPages = Math.max(1, options.maxPages ?? 2 * Math.ceil(count / pageSize) + 2);
+      const maxPages = Math.max(1, Math.min(maxSweepPages, options.maxPages ?? 2 * Math.ceil(count / pageSize) + 2));
       // The pages the count implies after the first, within the bound. Offsets are made as pages start, not
       // listed up front: a count that lies (10^12) must cost nothing until pages are actually read.
       const implied = first.phones.length >= pageSize ? Math.max(0, Math.ceil(count / pageSize) - 1) : 0;

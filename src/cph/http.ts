@@ -11,6 +11,12 @@ import nodeFetch from 'node-fetch';
 import type { Clock } from '../runtime/clock.js';
 import { CphError, clientErrorCodes } from './errors.js';
 
+/**
+ * The largest CPH answer read: a page of 100 phones or jobs is tens of KiB, so 4 MiB leaves room for any honest
+ * answer while a hostile or broken endpoint costs its account an error, never the process's memory.
+ */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
 // node-fetch 2 is CommonJS: under NodeNext its function is `.default` of the module object (set by node-fetch itself).
 const fetch = nodeFetch.default;
 
@@ -119,7 +125,7 @@ export async function exchange(ex: Exchange): Promise<HttpAnswer> {
       redirect: 'manual',
       follow: 0,
       compress: true,
-      size: 32 * 1024 * 1024,
+      size: MAX_RESPONSE_BYTES,
       signal: controller.signal,
     });
     const text = await response.text();

@@ -42,7 +42,7 @@ function hostileCph(seed: number): Promise<{ url: string; served: () => number; 
     (res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(`{"__proto__": {"polluted": true}, "phones": [], "count": 0, "request_id": "${'x'.repeat(100_000)}"}`),
     (res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end('['.repeat(100_000) + ']'.repeat(100_000)), // deep nesting
     (res) => {
-      // 33 MB: more than the client accepts (32 MB); written in chunks.
+      // 33 MB: far more than the client accepts (MAX_RESPONSE_BYTES, 4 MiB); written in chunks.
       res.writeHead(200, { 'Content-Type': 'application/json' });
       const chunk = Buffer.alloc(1024 * 1024, 0x20);
       let left = 33;
