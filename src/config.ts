@@ -114,14 +114,19 @@ function bindAddress(flag: string): (value: string) => string {
   };
 }
 
+function namespaceName(flag: string): (value: string) => string {
+  return (value) => {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value) || value.length > 63) throw new InvalidArgumentError(`${flag}: ${JSON.stringify(value)} is not a namespace name`);
+    return value;
+  };
+}
+
 function namespaceList(value: string): string[] {
   const names = value
     .split(',')
     .map((n) => n.trim())
     .filter((n) => n !== '');
-  for (const name of names)
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63)
-      throw new InvalidArgumentError(`--namespaces: ${JSON.stringify(name)} is not a namespace name`);
+  for (const name of names) namespaceName('--namespaces')(name);
   return names;
 }
 
@@ -143,7 +148,7 @@ export function buildCommand(env: Readonly<Record<string, string | undefined>>):
     .addOption(new Option('--namespaces <list>', 'comma-separated namespaces to watch').argParser(namespaceList).default([] as string[], 'all'))
     .addOption(new Option('--iam-endpoint <url>', 'IAM endpoint for ambient password login (default: https://iam.{region}.myhuaweicloud.com of the account)').argParser(url('--iam-endpoint')))
     .addOption(new Option('--allowed-endpoint-hosts <list>', 'comma-separated hosts the operator may call (CPH and IAM), exact or *.domain; an account at any other host is refused').argParser(hostPatterns).default(parseHostPatterns(DEFAULT_ALLOWED_ENDPOINT_HOSTS.join(',')), DEFAULT_ALLOWED_ENDPOINT_HOSTS.join(',')))
-    .addOption(new Option('--cluster-resource-namespace <ns>', 'namespace of the Secrets ClusterCloudPhoneAccounts name ($POD_NAMESPACE when set)').default(env.POD_NAMESPACE ?? 'cph-route-operator-system'))
+    .addOption(new Option('--cluster-resource-namespace <ns>', 'namespace of the Secrets ClusterCloudPhoneAccounts name ($POD_NAMESPACE when set)').argParser(namespaceName('--cluster-resource-namespace')).default(env.POD_NAMESPACE ?? 'cph-route-operator-system'))
     .addOption(new Option('--default-account <name>', 'ClusterCloudPhoneAccount used by routes without spec.accountRef (when it admits their namespace)').argParser(objectName('--default-account')))
     .addOption(new Option('--cph-ca-file <path>', 'extra CA bundle (PEM) trusted for CPH and IAM, besides the system CAs; TLS verification cannot be turned off'))
     .addOption(new Option('--drift-interval <duration>', 'drift check interval for resources that set none').argParser(duration('--drift-interval', MIN_DRIFT_CHECK_INTERVAL_MS)).default(300_000, '5m'))

@@ -23,6 +23,7 @@ import { waitFor } from '../support/wait.js';
 const projectId = 'parts';
 const ak = 'PARTSAK';
 const sk = 'parts-sk';
+const credentialId = 'parts-credential';
 
 describe('controller parts against the simulator', function () {
   this.timeout(60_000);
@@ -76,15 +77,15 @@ describe('controller parts against the simulator', function () {
       onRouteConfirmed: (phoneId, trafficType) => inventory.recordRoute(phoneId, trafficType),
     });
     tracker.start();
-    const writer = new RouteWriter({ cph: cphPortOf(client), tracker, clock: systemClock, logger: silentLogger(), lingerMs: 30 });
+    const writer = new RouteWriter({ portFor: () => cphPortOf(client), tracker, clock: systemClock, logger: silentLogger(), lingerMs: 30 });
     const phones = (await admin.phones()).slice(0, 250).map((p) => p.phone_id);
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, r) => writer.submit(phones.slice(r * 25, r * 25 + 25).map((phoneId) => ({ phoneId, trafficType: 'routing' as const, owner: `ns/r${r}` })))),
+      Array.from({ length: 10 }, (_, r) => writer.submit(phones.slice(r * 25, r * 25 + 25).map((phoneId) => ({ phoneId, trafficType: 'routing' as const, owner: `ns/r${r}`, credentialId })))),
     );
     expect(results.flat().every((r) => r.jobId && r.requestId)).to.equal(true);
     expect(await calls('ImportTraffic')).to.equal(3);
     // A second submit of a phone with a job in flight sends nothing.
-    const again = await writer.submit([{ phoneId: phones[0] as string, trafficType: 'routing', owner: 'ns/other' }]);
+    const again = await writer.submit([{ phoneId: phones[0] as string, trafficType: 'routing', owner: 'ns/other', credentialId }]);
     expect(again[0]?.jobId).to.equal(results[0]?.[0]?.jobId);
     expect(await calls('ImportTraffic')).to.equal(3);
     await waitFor(() => ended.length === 250, { timeoutMs: 20_000, what: 'every job ended' });
@@ -205,18 +206,29 @@ describe('controller parts against the simulator', function () {
 
   describe('account plans', () => {
     /** An account over the simulator whose job tracker runs (its sweeps are started by the test); pages go to `plans` when given. */
-    const followingAccount = (plans?: AccountPlans): Account => {
-      const account: Account = new Account('parts', 'parts account', client, 60_000, systemClock, silentLogger(), {
-        onSwept: () => undefined,
-        onSweepFailed: () => undefined,
-        ...(plans ? { onPhonesRead: (acct: Account, phones: readonly ObservedPhone[], sweep: number) => plans.pageRead(acct, phones, sweep) } : {}),
-        onJobsEnded: () => undefined,
-        onCphCall: () => undefined,
-        onRouteCall: () => undefined,
-      }, 100);
+    const followingAccount = async (plans?: AccountPlans): Promise<Account> => {
+      const account: Account = new Account({
+        key: 'parts',
+        description: 'parts account',
+        intervalMs: 60_000,
+        clock: systemClock,
+        logger: silentLogger(),
+        jobPollIntervalMs: 100,
+        hooks: {
+          onSwept: () => undefined,
+          onSweepFailed: () => undefined,
+          ...(plans ? { onPhonesRead: (acct: Account, phones: readonly ObservedPhone[], sweep: number) => plans.pageRead(acct, phones, sweep) } : {}),
+          onJobsEnded: () => undefined,
+          onCphCall: () => undefined,
+          onRouteCall: () => undefined,
+        },
+      });
+      account.addCredential(credentialId, new CphClient({ endpoint: sim.url, projectId, auth: new AkSkAuth({ ak, sk }, systemClock), logger: silentLogger() }));
+      await account.verify(credentialId);
       account.tracker.start();
       return account;
     };
+    const planned = (r: CloudPhoneRoute): PlannedResource => ({ route: r, stamp: planStamp(r.metadata), credentialId, scope: {} });
 
     const route = (name: string, trafficType: TrafficType, phoneIds: string[]): CloudPhoneRoute => ({
       apiVersion: 'cloudphone.dev/v1alpha1',
@@ -231,13 +243,13 @@ describe('controller parts against the simulator', function () {
       // a: 250 phones to routing; b: 130 others to routing; c: 10 of a's phones to direct (a conflict).
       const resources = new Map<string, PlannedResource>();
       for (const r of [route('a', 'routing', direct.slice(0, 250)), route('b', 'routing', direct.slice(250, 380)), route('c', 'direct', direct.slice(0, 10))])
-        resources.set(`ns/${r.metadata.name}`, { route: r, stamp: planStamp(r.metadata) });
+        resources.set(`ns/${r.metadata.name}`, planned(r));
       const sources = { owners: () => [...resources.keys()], resource: (key: string) => resources.get(key) };
       const requeued = new Set<string>();
       const events: string[] = [];
       const options = { sources, events: { record: (_ref: unknown, _type: string, reason: string) => void events.push(reason) }, clock: systemClock, logger: silentLogger(), requeue: (keys: Iterable<string>) => [...keys].forEach((key) => requeued.add(key)) };
       const plans = new AccountPlans(options);
-      const account = followingAccount(plans);
+      const account = await followingAccount(plans);
       try {
         await account.inventory.sweep();
         // 370 phones to change (a's 10 conflicted ones excluded): 3 full calls went out during the sweep.
@@ -274,17 +286,17 @@ describe('controller parts against the simulator', function () {
       const direct = (await admin.phones()).filter((phone) => phone.traffic_type === 'direct').map((phone) => phone.phone_id);
       const resources = new Map<string, PlannedResource>();
       const a = route('a', 'routing', direct.slice(0, 5));
-      resources.set('ns/a', { route: a, stamp: planStamp(a.metadata) });
+      resources.set('ns/a', planned(a));
       const sources = { owners: () => [...resources.keys()], resource: (key: string) => resources.get(key) };
       const plans = new AccountPlans({ sources, events: { record: () => undefined }, clock: systemClock, logger: silentLogger() });
-      const account = followingAccount();
+      const account = await followingAccount();
       try {
         await account.inventory.sweep();
         const first = await plans.plan(account);
         await plans.send(account, first, 'ns/a');
         // The spec turns back to direct while the routing jobs run.
         const changed = { ...a, metadata: { ...a.metadata, generation: 2 }, spec: { ...a.spec, trafficType: 'direct' as const } };
-        resources.set('ns/a', { route: changed, stamp: planStamp(changed.metadata) });
+        resources.set('ns/a', planned(changed));
         const during = await plans.plan(account);
         expect(during.resources.get('ns/a')?.counts).to.include({ total: 5, pending: 5 });
         await waitFor(() => !account.tracker.busy, { timeoutMs: 20_000, what: 'the routing jobs ended' });

@@ -7,15 +7,25 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import net from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { applySimulatorAccount } from './accounts.js';
 import { waitFor } from './wait.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface OperatorProcessOptions {
   kubeconfigPath: string;
+  /**
+   * The simulator the operator's default account points at: an ambient ClusterCloudPhoneAccount for it is
+   * applied (with `adminKubeconfigPath`) and named by --default-account, unless `defaultAccount` is given.
+   */
   cphEndpoint: string;
-  iamEndpoint?: string;
   projectId: string;
+  /** --default-account to pass instead (false: none). */
+  defaultAccount?: string | false;
+  /** Who applies the default account; default `kubeconfigPath` (an operator with least privilege cannot). */
+  adminKubeconfigPath?: string;
+  iamEndpoint?: string;
   caFile?: string;
   env?: Record<string, string>;
   extraArgs?: string[];
@@ -54,18 +64,22 @@ export async function startOperator(options: OperatorProcessOptions): Promise<Op
   const metricsPort = await freePort();
   const healthPort = await freePort();
   const name = options.name ?? 'operator';
+  let defaultAccount = options.defaultAccount;
+  if (defaultAccount === undefined) {
+    const kc = new KubeConfig();
+    kc.loadFromFile(options.adminKubeconfigPath ?? options.kubeconfigPath);
+    defaultAccount = await applySimulatorAccount(kc, options.cphEndpoint, options.projectId);
+  }
+  const extra = options.extraArgs ?? [];
   const args = [
     '--import',
     'tsx',
     path.join(repoRoot, 'src/main.ts'),
     '--kubeconfig',
     options.kubeconfigPath,
-    '--cph-endpoint',
-    options.cphEndpoint,
-    '--project-id',
-    options.projectId,
-    '--region',
-    'sim-region-1',
+    ...(defaultAccount ? ['--default-account', defaultAccount] : []),
+    // Simulators listen on loopback; tests that check the allowlist pass their own.
+    ...(extra.includes('--allowed-endpoint-hosts') ? [] : ['--allowed-endpoint-hosts', '127.0.0.1,localhost']),
     '--metrics-bind-address',
     `127.0.0.1:${metricsPort}`,
     '--health-probe-bind-address',
@@ -76,7 +90,7 @@ export async function startOperator(options: OperatorProcessOptions): Promise<Op
     'debug',
     ...(options.iamEndpoint ? ['--iam-endpoint', options.iamEndpoint] : []),
     ...(options.caFile ? ['--cph-ca-file', options.caFile] : []),
-    ...(options.extraArgs ?? []),
+    ...extra,
   ];
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,

@@ -33,7 +33,7 @@ describe('api/v1alpha1 conditions', () => {
 
   it('stalls only on what a person must fix', () => {
     expect([...stallingReasons].sort()).to.deep.equal(
-      ['AccountRestricted', 'Conflict', 'CredentialsInvalid', 'InvalidSpec', 'PermissionDenied', 'PhonesNotFound'],
+      ['AccountNotAllowed', 'AccountNotFound', 'AccountRestricted', 'Conflict', 'CredentialsInvalid', 'EndpointNotAllowed', 'InvalidSpec', 'PermissionDenied', 'PhonesNotFound', 'PhonesOutOfScope'],
     );
     expect(stallingReasons.has(Reason.CphUnavailable)).to.equal(false);
     expect(stallingReasons.has(Reason.Throttled)).to.equal(false);

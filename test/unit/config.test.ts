@@ -18,16 +18,22 @@ describe('operator configuration', () => {
     expect(config.metricsBindAddress).to.equal(':8080');
     expect(config.healthProbeBindAddress).to.equal(':8081');
     expect(config.leaderElectionNamespace).to.equal('cph-route-operator-system');
+    expect(config.clusterResourceNamespace).to.equal('cph-route-operator-system');
+    expect(config.defaultAccount).to.equal(undefined);
+    expect(config.allowedEndpointHosts).to.deep.equal([{ suffix: '.myhuaweicloud.com' }]);
   });
 
   it('reads every flag', () => {
     const config = parseOperatorArgs(
-      ['--kubeconfig', '/k', '--namespaces', 'a, b', '--cph-endpoint', 'https://cph.example.com/', '--drift-interval', '30s', '--max-concurrent-reconciles', '8', '--cph-qps', '5.5', '--cph-api-qps', '3', '--leader-elect', '--metrics-bind-address', '0', '--log-format', 'text'],
+      ['--kubeconfig', '/k', '--namespaces', 'a, b', '--iam-endpoint', 'https://iam.example.com/', '--allowed-endpoint-hosts', '*.example.com, 127.0.0.1', '--default-account', 'shared', '--cluster-resource-namespace', 'accounts', '--drift-interval', '30s', '--max-concurrent-reconciles', '8', '--cph-qps', '5.5', '--cph-api-qps', '3', '--leader-elect', '--metrics-bind-address', '0', '--log-format', 'text'],
       { POD_NAME: 'pod-1', POD_NAMESPACE: 'ops' },
     );
     expect(config.kubeconfig).to.equal('/k');
     expect(config.namespaces).to.deep.equal(['a', 'b']);
-    expect(config.cphEndpoint).to.equal('https://cph.example.com');
+    expect(config.iamEndpoint).to.equal('https://iam.example.com');
+    expect(config.allowedEndpointHosts).to.deep.equal([{ suffix: '.example.com' }, { exact: '127.0.0.1' }]);
+    expect(config.defaultAccount).to.equal('shared');
+    expect(config.clusterResourceNamespace).to.equal('accounts');
     expect(config.driftIntervalMs).to.equal(30_000);
     expect(config.maxConcurrentReconciles).to.equal(8);
     expect(config.cphQps).to.equal(5.5);
@@ -38,12 +44,11 @@ describe('operator configuration', () => {
     expect(config.logFormat).to.equal('text');
     expect(config.identity).to.equal('pod-1');
     expect(config.leaderElectionNamespace).to.equal('ops');
+    expect(parseOperatorArgs([], { POD_NAMESPACE: 'ops' }).clusterResourceNamespace).to.equal('ops');
   });
 
-  it('takes the project and region from the SDK environment names', () => {
-    const config = parseOperatorArgs([], { HUAWEICLOUD_SDK_PROJECT_ID: 'p1', HUAWEICLOUD_SDK_REGION: 'cn-north-4' });
-    expect(config.projectId).to.equal('p1');
-    expect(config.region).to.equal('cn-north-4');
+  it('no longer takes a CPH endpoint, region or project: accounts say where', () => {
+    for (const flag of ['--cph-endpoint', '--region', '--project-id']) expect(() => parseOperatorArgs([flag, 'x'], {}, 'host', quiet), flag).to.throw(/unknown option/);
   });
 
   for (const [args, flag] of [
@@ -52,7 +57,10 @@ describe('operator configuration', () => {
     [['--max-concurrent-reconciles', '0'], '--max-concurrent-reconciles'],
     [['--cph-qps', '-1'], '--cph-qps'],
     [['--cph-api-qps', '0.5'], '--cph-api-qps'],
-    [['--cph-endpoint', 'not a url'], '--cph-endpoint'],
+    [['--iam-endpoint', 'not a url'], '--iam-endpoint'],
+    [['--allowed-endpoint-hosts', '*.com'], '--allowed-endpoint-hosts'],
+    [['--default-account', 'Not_A_Name'], '--default-account'],
+    [['--cluster-resource-namespace', 'Bad_Name'], '--cluster-resource-namespace'],
     [['--metrics-bind-address', 'everywhere'], '--metrics-bind-address'],
     [['--namespaces', 'Bad_Name'], '--namespaces'],
     [['--log-level', 'loud'], '--log-level'],
