@@ -268,6 +268,27 @@ describe('status', () => {
       expect(b.phones![0]!.errorMessage).to.contain('ns/a (routing)');
     });
 
+    it('a conflict with a route of another namespace names the namespace\'s route only as "another namespace"', () => {
+      const world = { resources: [routing({ phoneIds: ['p1'] }), { key: 'team-b/grab', trafficType: 'direct' as const, phoneIds: ['p1'], suspended: false }], phones: fleet(['p1'], 'routing') };
+      const a = nextStatus({ generation: 1, plan: planOf(world), now: T0 });
+      expect(a.phones![0]!.errorMessage).to.equal('also selected by a CloudPhoneRoute in another namespace (direct); neither resource changes the phone until one of them lets it go');
+      expect(JSON.stringify(a)).to.not.contain('team-b').and.not.contain('grab');
+      const b = nextStatus({ generation: 1, plan: planOf(world, 'team-b/grab'), now: T0 });
+      expect(JSON.stringify(b)).to.not.contain('ns/a');
+    });
+
+    it('phones outside the account scope: Ready=False and Stalled PhonesOutOfScope naming them; the rest still progresses', () => {
+      const world = { resources: [routing({ phoneIds: ['p1', 'p2'] })], phones: fleet(['p1', 'p2'], 'direct') };
+      const s = nextStatus({ generation: 1, plan: planOf(world), events: submitted(['p1', 'p2'], 'routing'), outOfScope: { phoneIds: ['p9'], account: 'ClusterCloudPhoneAccount shared' }, now: T0 });
+      expect(condition(s, 'Ready')).to.deep.include({ status: 'False', reason: 'PhonesOutOfScope' });
+      expect(condition(s, 'Stalled')).to.deep.include({ status: 'True', reason: 'PhonesOutOfScope' });
+      expect(condition(s, 'Stalled')?.message).to.contain('p9').and.contain('ClusterCloudPhoneAccount shared').and.contain('never changed');
+      expect(condition(s, 'Reconciling')?.reason).to.equal('JobsPending');
+      const settled = nextStatus({ generation: 1, plan: planOf({ resources: [routing({ phoneIds: ['p1'] })], phones: fleet(['p1'], 'routing') }), outOfScope: { phoneIds: ['p9'], account: 'a' }, now: T0 });
+      expect(condition(settled, 'Ready')?.reason).to.equal('PhonesOutOfScope');
+      expect(condition(settled, 'Reconciling')).to.equal(undefined);
+    });
+
     it('a conflict while other phones progress: Reconciling=True, not Stalled', () => {
       const world = { resources: [routing({ phoneIds: ['p1', 'p2'] }), { key: 'ns/b', trafficType: 'direct' as const, phoneIds: ['p1'], suspended: false }], phones: fleet(['p1', 'p2'], 'direct') };
       const s = nextStatus({ generation: 1, plan: planOf(world), events: submitted(['p2'], 'routing'), now: T0 });
