@@ -120,9 +120,8 @@ function parseCredentials(value: unknown, field: string, kind: AccountKind): Acc
   const hasSecretRef = !absent(obj, 'secretRef');
   if (hasSecretRef && ambient === true) throw new ParseError(field, `${field}.secretRef and ${field}.ambient are mutually exclusive: set one`);
   if (ambient === true) return { ambient: true };
-  if (!hasSecretRef) {
-    throw new ParseError(field, kind === NAMESPACED_ACCOUNT_KIND ? `${field}.secretRef is required` : `${field} must set secretRef or ambient: true`);
-  }
+  if (!hasSecretRef && kind === NAMESPACED_ACCOUNT_KIND) throw new ParseError(`${field}.secretRef`, 'is required');
+  if (!hasSecretRef) throw new ParseError(field, `${field} must set secretRef or ambient: true`);
   return { secretRef: parseSecretRef(obj.secretRef, `${field}.secretRef`) };
 }
 
