@@ -18,7 +18,8 @@ import {
 import { waitFor } from './wait.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const crdPath = path.join(repoRoot, 'crds/cloudphoneroutes.cloudphone.dev.yaml');
+/** The project's CRDs (the route's and the two account kinds'), in the order crds/Kustomization lists them. */
+export const crdPaths = ['cloudphoneroutes', 'clustercloudphoneaccounts', 'cloudphoneaccounts'].map((plural) => path.join(repoRoot, `crds/${plural}.cloudphone.dev.yaml`));
 const group = 'cloudphone.dev';
 const version = 'v1alpha1';
 const plural = 'cloudphoneroutes';
@@ -45,28 +46,34 @@ export interface RouteObject {
   };
 }
 
-/** Creates or updates the project's CRD and waits until it is Established. */
+/** Creates or updates the project's CRDs (crdPaths) and waits until each is Established. */
 export async function installCrd(kc: KubeConfig): Promise<void> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
-  // loadYaml maps the YAML onto client-node's models (x-kubernetes-validations, enum, default kept);
-  // a plain parse would lose every key the models spell differently.
-  const crd = loadYaml<V1CustomResourceDefinition>(await readFile(crdPath, 'utf8'));
-  const name = crd.metadata?.name ?? '';
-  try {
-    const existing = await api.readCustomResourceDefinition({ name });
-    crd.metadata = { ...crd.metadata, resourceVersion: existing.metadata?.resourceVersion };
-    await api.replaceCustomResourceDefinition({ name, body: crd });
-  } catch (error) {
-    if ((error as { code?: number }).code !== 404) throw error;
-    await api.createCustomResourceDefinition({ body: crd });
+  const names: string[] = [];
+  for (const file of crdPaths) {
+    // loadYaml maps the YAML onto client-node's models (x-kubernetes-validations, enum, default kept);
+    // a plain parse would lose every key the models spell differently.
+    const crd = loadYaml<V1CustomResourceDefinition>(await readFile(file, 'utf8'));
+    const name = crd.metadata?.name ?? '';
+    try {
+      const existing = await api.readCustomResourceDefinition({ name });
+      crd.metadata = { ...crd.metadata, resourceVersion: existing.metadata?.resourceVersion };
+      await api.replaceCustomResourceDefinition({ name, body: crd });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 404) throw error;
+      await api.createCustomResourceDefinition({ body: crd });
+    }
+    names.push(name);
   }
-  await waitFor(
-    async () => {
-      const current = await api.readCustomResourceDefinition({ name });
-      return current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-    },
-    { timeoutMs: 30_000, what: `CRD ${name} Established` },
-  );
+  for (const name of names) {
+    await waitFor(
+      async () => {
+        const current = await api.readCustomResourceDefinition({ name });
+        return current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+      },
+      { timeoutMs: 30_000, what: `CRD ${name} Established` },
+    );
+  }
 }
 
 let namespaceCounter = 0;

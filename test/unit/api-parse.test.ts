@@ -56,10 +56,7 @@ describe('api/v1alpha1 parse', () => {
         trafficType: 'direct',
         phoneIds: [PHONE_A],
         selector: { serverIds: ['s1'], phoneNamePrefix: 'pool-' },
-        projectId: 'p1',
-        region: 'cn-east-3',
-        endpoint: 'https://cph.example.com',
-        credentialsSecretRef: { name: 'cph', accessKeyKey: 'ak', secretKeyKey: 'sk' },
+        accountRef: { kind: 'CloudPhoneAccount', name: 'team-a' },
         driftCheckInterval: '30s',
         suspend: true,
         deletionPolicy: 'Revert',
@@ -68,6 +65,17 @@ describe('api/v1alpha1 parse', () => {
     });
     it('drops fields it does not know (the API server prunes them too)', () => {
       expect(parseSpec({ trafficType: 'direct', phoneIds: [PHONE_A], color: 'blue' })).to.not.have.property('color');
+    });
+    it('drops the account fields that left the route for the account kinds, whatever they hold', () => {
+      const spec = parseSpec({
+        trafficType: 'direct',
+        phoneIds: [PHONE_A],
+        endpoint: 'https://evil.example',
+        region: 'CN',
+        projectId: 'a/b',
+        credentialsSecretRef: { name: 'Not A Secret' },
+      });
+      expect(Object.keys(spec).sort()).to.deep.equal(['deletionPolicy', 'driftCheckInterval', 'phoneIds', 'suspend', 'trafficType']);
     });
     it('treats null optional fields as absent', () => {
       expect(parseSpec({ trafficType: 'direct', phoneIds: [PHONE_A], selector: null, region: null, suspend: null }).suspend).to.equal(false);

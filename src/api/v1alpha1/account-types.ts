@@ -6,6 +6,7 @@
  * field the schemas of crds/*cloudphoneaccounts*.yaml; objects read from the API server become these types
  * only through src/api/v1alpha1/account-parse.ts.
  */
+import { GROUP } from './constants.js';
 import type { Condition } from './types.js';
 
 export const CLUSTER_ACCOUNT_KIND = 'ClusterCloudPhoneAccount';
@@ -17,6 +18,12 @@ export const CLUSTER_ACCOUNT_PLURAL = 'clustercloudphoneaccounts';
 export const NAMESPACED_ACCOUNT_PLURAL = 'cloudphoneaccounts';
 export const CLUSTER_ACCOUNT_SHORT_NAME = 'ccpa';
 export const NAMESPACED_ACCOUNT_SHORT_NAME = 'cpa';
+export const CLUSTER_ACCOUNT_SINGULAR = 'clustercloudphoneaccount';
+export const NAMESPACED_ACCOUNT_SINGULAR = 'cloudphoneaccount';
+export const CLUSTER_ACCOUNT_LIST_KIND = 'ClusterCloudPhoneAccountList';
+export const NAMESPACED_ACCOUNT_LIST_KIND = 'CloudPhoneAccountList';
+export const CLUSTER_ACCOUNT_CRD_NAME = `${CLUSTER_ACCOUNT_PLURAL}.${GROUP}`;
+export const NAMESPACED_ACCOUNT_CRD_NAME = `${NAMESPACED_ACCOUNT_PLURAL}.${GROUP}`;
 
 export interface AccountSecretRef {
   /**

@@ -44,12 +44,38 @@ export const SERVER_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 export const PROJECT_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 export const REGION_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 export const REGION_MAX_LENGTH = 63;
-/** https anywhere; http only to a loopback address (a local simulator). No query, fragment or user info. */
-export const ENDPOINT_PATTERN = /^(https:\/\/[^\s/?#@]+|http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?)(\/[^\s?#]*)?$/;
-export const ENDPOINT_MAX_LENGTH = 2048;
-export const SECRET_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/**
+ * An account's spec.endpoint: https://host[:port] anywhere, http only to a loopback host (a local simulator),
+ * with at most a trailing '/'. The host is DNS letters, digits, '-' and '.' (no trailing dot) or a bracketed
+ * IPv6 address; so no user info, path, query, fragment, backslash or percent-escape can ride along.
+ */
+export const ENDPOINT_PATTERN =
+  /^(https:\/\/([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])|http:\/\/(localhost|127\.0\.0\.1|\[::1\]))(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?\/?$/;
+/** "https://", a 253-character DNS name, ":65535" and "/" fit. */
+export const ENDPOINT_MAX_LENGTH = 300;
+/** A DNS-1123 subdomain (object names: Secrets, accounts), at most DNS1123_SUBDOMAIN_MAX_LENGTH characters. */
+export const DNS1123_SUBDOMAIN_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const DNS1123_SUBDOMAIN_MAX_LENGTH = 253;
+/** A DNS-1123 label (namespace names), at most DNS1123_LABEL_MAX_LENGTH characters. */
+export const DNS1123_LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS1123_LABEL_MAX_LENGTH = 63;
+export const SECRET_NAME_PATTERN = DNS1123_SUBDOMAIN_PATTERN;
 export const SECRET_KEY_PATTERN = /^[-._a-zA-Z0-9]+$/;
 export const PHONE_NAME_PREFIX_MAX_LENGTH = 65;
+/** An account's spec.phoneScope.phoneNamePrefixes holds at most this many prefixes (its serverIds: MAX_SERVER_IDS). */
+export const MAX_PHONE_NAME_PREFIXES = 100;
+/** A ClusterCloudPhoneAccount's spec.namespaces holds at most this many names. */
+export const MAX_ACCOUNT_NAMESPACES = 1000;
+/** Bounds of a label selector (spec.namespaceSelector), so its CEL rules stay within the API server's cost budget. */
+export const MAX_SELECTOR_MATCH_LABELS = 64;
+export const MAX_SELECTOR_REQUIREMENTS = 64;
+export const MAX_SELECTOR_VALUES = 100;
+/** A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters (apimachinery's qualified name). */
+export const LABEL_KEY_PATTERN = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$/;
+export const LABEL_KEY_MAX_LENGTH = 317;
+/** A label value: empty, or at most 63 letters, digits, '-', '_', '.', starting and ending alphanumeric. */
+export const LABEL_VALUE_PATTERN = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+export const LABEL_VALUE_MAX_LENGTH = 63;
 /** Whole numbers with units h, m, s, ms, like 30s, 5m, 1h30m. */
 export const DURATION_PATTERN = /^([0-9]{1,9}(h|m|s|ms))+$/;
 export const DURATION_MAX_LENGTH = 32;

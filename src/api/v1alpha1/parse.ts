@@ -9,6 +9,7 @@
  */
 import { ParseError } from '../../errors.js';
 import { trafficTypes, type TrafficType } from '../../cph/wire.js';
+import { parseAccountRef } from './account-parse.js';
 import {
   API_VERSION,
   DEFAULT_DRIFT_CHECK_INTERVAL,
@@ -23,9 +24,23 @@ import {
   MIN_DRIFT_CHECK_INTERVAL_MS,
   PHONE_ID_PATTERN,
   PHONE_NAME_PREFIX_MAX_LENGTH,
-  SECRET_NAME_PATTERN,
   SERVER_ID_PATTERN,
 } from './constants.js';
+import {
+  absent,
+  describe,
+  idList,
+  isObject,
+  isOneOf,
+  nonEmpty,
+  nonNegativeInt,
+  object,
+  optionalBoolean,
+  optionalString,
+  parseCommonMetadata,
+  parseConditions,
+  string,
+} from './parse-fields.js';
 import {
   deletionPolicies,
   phoneEntryStates,
@@ -33,58 +48,11 @@ import {
   type CloudPhoneRoute,
   type CloudPhoneRouteSpec,
   type CloudPhoneRouteStatus,
-  type Condition,
-  type DeletionPolicy,
   type PhoneSelector,
   type PhoneStatusEntry,
   type RouteMetadata,
   type Summary,
 } from './types.js';
-
-type Obj = Record<string, unknown>;
-
-function isObject(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function object(value: unknown, field: string): Obj {
-  if (!isObject(value)) throw new ParseError(field, `must be an object, got ${describe(value)}`);
-  return value;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  return typeof value;
-}
-
-function string(value: unknown, field: string): string {
-  if (typeof value !== 'string') throw new ParseError(field, `must be a string, got ${describe(value)}`);
-  return value;
-}
-
-function optionalString(obj: Obj, key: string, field: string): string | undefined {
-  return obj[key] === undefined || obj[key] === null ? undefined : string(obj[key], field);
-}
-
-function matching(value: string, pattern: RegExp, maxLength: number, field: string, what: string): string {
-  if (value.length > maxLength) throw new ParseError(field, `must be at most ${maxLength} characters, got ${value.length}`);
-  if (!pattern.test(value)) throw new ParseError(field, `${describe(value)} is not ${what}`);
-  return value;
-}
-
-function idList(value: unknown, field: string, max: number, pattern: RegExp, maxLength: number, what: string): string[] {
-  if (!Array.isArray(value)) throw new ParseError(field, `must be an array, got ${describe(value)}`);
-  if (value.length > max) throw new ParseError(field, `must hold at most ${max} items, got ${value.length}`);
-  const seen = new Set<string>();
-  return value.map((item, i) => {
-    const id = matching(string(item, `${field}[${i}]`), pattern, maxLength, `${field}[${i}]`, what);
-    if (seen.has(id)) throw new ParseError(`${field}[${i}]`, `duplicate value ${describe(id)}`);
-    seen.add(id);
-    return id;
-  });
-}
 
 /**
  * Milliseconds of a Go-style duration made of whole numbers with units h, m, s, ms (`30s`, `5m`,
@@ -116,58 +84,47 @@ export function formatDuration(ms: number): string {
 
 function parseTrafficType(value: unknown, field: string): TrafficType {
   if (value === undefined || value === null) throw new ParseError(field, 'is required (direct or routing)');
-  if (!(trafficTypes as readonly unknown[]).includes(value)) throw new ParseError(field, `must be direct or routing, got ${describe(value)}`);
-  return value as TrafficType;
+  if (!isOneOf(trafficTypes, value)) throw new ParseError(field, `must be direct or routing, got ${describe(value)}`);
+  return value;
 }
 
 function parseSelector(value: unknown, field: string): PhoneSelector {
   const obj = object(value, field);
   const selector: PhoneSelector = {};
-  if (obj.serverIds !== undefined && obj.serverIds !== null) {
+  if (!absent(obj, 'serverIds')) {
     selector.serverIds = idList(obj.serverIds, `${field}.serverIds`, MAX_SERVER_IDS, SERVER_ID_PATTERN, 64, 'a server ID (1 to 64 letters, digits or -)');
   }
   const prefix = optionalString(obj, 'phoneNamePrefix', `${field}.phoneNamePrefix`);
-  if (prefix !== undefined) {
-    if (prefix.length === 0) throw new ParseError(`${field}.phoneNamePrefix`, 'must not be empty');
-    if (prefix.length > PHONE_NAME_PREFIX_MAX_LENGTH) throw new ParseError(`${field}.phoneNamePrefix`, `must be at most ${PHONE_NAME_PREFIX_MAX_LENGTH} characters, got ${prefix.length}`);
-    selector.phoneNamePrefix = prefix;
-  }
+  if (prefix !== undefined) selector.phoneNamePrefix = nonEmpty(prefix, `${field}.phoneNamePrefix`, PHONE_NAME_PREFIX_MAX_LENGTH);
   if ((selector.serverIds?.length ?? 0) === 0 && selector.phoneNamePrefix === undefined) {
     throw new ParseError(`${field}.serverIds`, 'spec.selector must set spec.selector.serverIds or spec.selector.phoneNamePrefix');
   }
   return selector;
 }
 
-
 /** spec of a CloudPhoneRoute, with the API server's defaults filled in. Throws ParseError naming the field. */
 export function parseSpec(value: unknown, field = 'spec'): CloudPhoneRouteSpec {
   const obj = object(value, field);
   const spec: CloudPhoneRouteSpec = { trafficType: parseTrafficType(obj.trafficType, `${field}.trafficType`) };
-  if (obj.phoneIds !== undefined && obj.phoneIds !== null) {
+  if (!absent(obj, 'phoneIds')) {
     spec.phoneIds = idList(obj.phoneIds, `${field}.phoneIds`, MAX_PHONE_IDS, PHONE_ID_PATTERN, 32, 'a phone ID (1 to 32 letters, digits or -)');
   }
-  if (obj.selector !== undefined && obj.selector !== null) spec.selector = parseSelector(obj.selector, `${field}.selector`);
+  if (!absent(obj, 'selector')) spec.selector = parseSelector(obj.selector, `${field}.selector`);
   if ((spec.phoneIds?.length ?? 0) === 0 && spec.selector === undefined) {
     throw new ParseError(`${field}.phoneIds`, 'spec.phoneIds or spec.selector must be set: name at least one phone in spec.phoneIds, or select phones with spec.selector');
   }
-  if (obj.accountRef !== undefined && obj.accountRef !== null) {
-    const ref = object(obj.accountRef, `${field}.accountRef`);
-    const kind = ref.kind;
-    if (kind !== 'ClusterCloudPhoneAccount' && kind !== 'CloudPhoneAccount') throw new ParseError(`${field}.accountRef.kind`, `must be ClusterCloudPhoneAccount or CloudPhoneAccount, got ${describe(kind)}`);
-    spec.accountRef = { kind, name: matching(string(ref.name, `${field}.accountRef.name`), SECRET_NAME_PATTERN, 253, `${field}.accountRef.name`, 'an object name') };
-  }
+  // spec.endpoint, spec.region, spec.projectId and spec.credentialsSecretRef left the schema (accounts hold
+  // them now): the API server prunes them, and so does this step.
+  if (!absent(obj, 'accountRef')) spec.accountRef = parseAccountRef(obj.accountRef, `${field}.accountRef`);
   const interval = optionalString(obj, 'driftCheckInterval', `${field}.driftCheckInterval`) ?? DEFAULT_DRIFT_CHECK_INTERVAL;
   const intervalMs = parseDuration(interval, `${field}.driftCheckInterval`);
   if (intervalMs < MIN_DRIFT_CHECK_INTERVAL_MS) throw new ParseError(`${field}.driftCheckInterval`, `must be at least 10s, got ${interval}`);
   if (intervalMs > MAX_DRIFT_CHECK_INTERVAL_MS) throw new ParseError(`${field}.driftCheckInterval`, `must be at most 24h, got ${interval}`);
   spec.driftCheckInterval = interval;
-  if (obj.suspend !== undefined && obj.suspend !== null && typeof obj.suspend !== 'boolean') {
-    throw new ParseError(`${field}.suspend`, `must be true or false, got ${describe(obj.suspend)}`);
-  }
-  spec.suspend = obj.suspend === true;
+  spec.suspend = optionalBoolean(obj, 'suspend', `${field}.suspend`) ?? false;
   const policy = obj.deletionPolicy ?? 'Retain';
-  if (!(deletionPolicies as readonly unknown[]).includes(policy)) throw new ParseError(`${field}.deletionPolicy`, `must be Retain or Revert, got ${describe(policy)}`);
-  spec.deletionPolicy = policy as DeletionPolicy;
+  if (!isOneOf(deletionPolicies, policy)) throw new ParseError(`${field}.deletionPolicy`, `must be Retain or Revert, got ${describe(policy)}`);
+  spec.deletionPolicy = policy;
   return spec;
 }
 
@@ -178,29 +135,17 @@ export function driftCheckIntervalMs(spec: CloudPhoneRouteSpec): number {
 
 function parseMetadata(value: unknown): RouteMetadata {
   const obj = object(value, 'metadata');
-  const name = string(obj.name, 'metadata.name');
+  const common = parseCommonMetadata(obj);
   const namespace = string(obj.namespace, 'metadata.namespace');
-  if (name === '') throw new ParseError('metadata.name', 'must not be empty');
   if (namespace === '') throw new ParseError('metadata.namespace', 'must not be empty');
-  const meta: RouteMetadata = { name, namespace };
-  for (const key of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp'] as const) {
+  const meta: RouteMetadata = { ...common, namespace };
+  for (const key of ['creationTimestamp', 'deletionTimestamp'] as const) {
     const text = optionalString(obj, key, `metadata.${key}`);
     if (text !== undefined) meta[key] = text;
   }
-  if (obj.generation !== undefined && obj.generation !== null) {
-    if (!Number.isSafeInteger(obj.generation) || (obj.generation as number) < 0) throw new ParseError('metadata.generation', `must be a whole number, got ${describe(obj.generation)}`);
-    meta.generation = obj.generation as number;
-  }
-  if (obj.finalizers !== undefined && obj.finalizers !== null) {
+  if (!absent(obj, 'finalizers')) {
     if (!Array.isArray(obj.finalizers)) throw new ParseError('metadata.finalizers', `must be an array, got ${describe(obj.finalizers)}`);
     meta.finalizers = obj.finalizers.map((f, i) => string(f, `metadata.finalizers[${i}]`));
-  }
-  for (const key of ['labels', 'annotations'] as const) {
-    if (obj[key] === undefined || obj[key] === null) continue;
-    const map = object(obj[key], `metadata.${key}`);
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(map)) out[k] = string(v, `metadata.${key}.${k}`);
-    meta[key] = out;
   }
   return meta;
 }
@@ -219,31 +164,8 @@ export function parseCloudPhoneRoute(value: unknown): CloudPhoneRoute {
     metadata: parseMetadata(obj.metadata),
     spec: parseSpec(obj.spec, 'spec'),
   };
-  if (obj.status !== undefined && obj.status !== null) route.status = parseStatus(obj.status);
+  if (!absent(obj, 'status')) route.status = parseStatus(obj.status);
   return route;
-}
-
-function nonNegativeInt(value: unknown): number | undefined {
-  return Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : undefined;
-}
-
-function parseCondition(value: unknown): Condition | undefined {
-  if (!isObject(value)) return undefined;
-  const { type, status, lastTransitionTime, reason, message, observedGeneration } = value;
-  if (typeof type !== 'string' || typeof lastTransitionTime !== 'string' || typeof reason !== 'string') return undefined;
-  if (status !== 'True' && status !== 'False' && status !== 'Unknown') return undefined;
-  const condition: Condition = { type, status, lastTransitionTime, reason, message: typeof message === 'string' ? message : '' };
-  const generation = nonNegativeInt(observedGeneration);
-  if (generation !== undefined) condition.observedGeneration = generation;
-  // Keep the key order of the type so a parsed condition deep-equals one the operator built.
-  return {
-    type: condition.type,
-    status: condition.status,
-    ...(condition.observedGeneration === undefined ? {} : { observedGeneration: condition.observedGeneration }),
-    lastTransitionTime: condition.lastTransitionTime,
-    reason: condition.reason,
-    message: condition.message,
-  };
 }
 
 const summaryKeys: ReadonlyArray<keyof Summary> = ['total', 'inSync', 'drifted', 'pending', 'failed', 'conflicted', 'notFound', 'waiting'];
@@ -259,12 +181,16 @@ const entryStringKeys = ['jobId', 'requestId', 'errorCode', 'errorMessage', 'las
 
 function parseEntry(value: unknown): PhoneStatusEntry | undefined {
   if (!isObject(value)) return undefined;
-  if (typeof value.phoneId !== 'string' || !(phoneEntryStates as readonly unknown[]).includes(value.state)) return undefined;
-  const entry: PhoneStatusEntry = { phoneId: value.phoneId, state: value.state as PhoneStatusEntry['state'] };
-  if ((trafficTypes as readonly unknown[]).includes(value.actual)) entry.actual = value.actual as TrafficType;
-  if ((trafficTypes as readonly unknown[]).includes(value.desired)) entry.desired = value.desired as TrafficType;
-  if ((statusJobStatuses as readonly unknown[]).includes(value.jobStatus)) entry.jobStatus = value.jobStatus as PhoneStatusEntry['jobStatus'];
-  for (const key of entryStringKeys) if (typeof value[key] === 'string') entry[key] = value[key] as string;
+  const { phoneId, state, actual, desired, jobStatus } = value;
+  if (typeof phoneId !== 'string' || !isOneOf(phoneEntryStates, state)) return undefined;
+  const entry: PhoneStatusEntry = { phoneId, state };
+  if (isOneOf(trafficTypes, actual)) entry.actual = actual;
+  if (isOneOf(trafficTypes, desired)) entry.desired = desired;
+  if (isOneOf(statusJobStatuses, jobStatus)) entry.jobStatus = jobStatus;
+  for (const key of entryStringKeys) {
+    const text = value[key];
+    if (typeof text === 'string') entry[key] = text;
+  }
   return canonicalEntry(entry);
 }
 
@@ -291,14 +217,8 @@ export function parseStatus(value: unknown): CloudPhoneRouteStatus {
   const status: CloudPhoneRouteStatus = {};
   const generation = nonNegativeInt(value.observedGeneration);
   if (generation !== undefined) status.observedGeneration = generation;
-  if (Array.isArray(value.conditions)) {
-    const seen = new Set<string>();
-    status.conditions = value.conditions.map(parseCondition).filter((c): c is Condition => {
-      if (c === undefined || seen.has(c.type)) return false;
-      seen.add(c.type);
-      return true;
-    });
-  }
+  const conditions = parseConditions(value.conditions);
+  if (conditions) status.conditions = conditions;
   const summary = parseSummary(value.summary);
   if (summary) status.summary = summary;
   if (Array.isArray(value.phones)) {
