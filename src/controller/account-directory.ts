@@ -85,7 +85,7 @@ export class AccountDirectory {
     const raw = ref.kind === CLUSTER_ACCOUNT_KIND ? this.options.clusterAccounts.get(ref.name) : this.options.namespacedAccounts.get(`${namespace}/${ref.name}`);
     if (raw === undefined) return undefined;
     try {
-      return parseAccountObject(raw);
+      return parseAccountObject(raw, ref.kind);
     } catch (error) {
       if (!(error instanceof ParseError)) throw error;
       throw new AccountError(Reason.InvalidSpec, `${ref.kind} ${ref.name}: ${error.message}`);

@@ -63,7 +63,7 @@ export class AccountObjectReconciler implements Reconciler {
     }
     let object: CloudPhoneAccountObject;
     try {
-      object = parseAccountObject(raw);
+      object = parseAccountObject(raw, key.includes('/') ? NAMESPACED_ACCOUNT_KIND : CLUSTER_ACCOUNT_KIND);
     } catch (error) {
       if (!(error instanceof ParseError)) throw error;
       accounts.unregister(objectKey);
