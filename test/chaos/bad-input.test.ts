@@ -20,6 +20,7 @@ import { CONTROL_PLANE_START_TIMEOUT_MS } from '../support/control-plane.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { condition, freshNamespace, type RouteObject } from '../support/routes.js';
 import { waitFor } from '../support/wait.js';
+import { createNamespacedAccount } from '../support/accounts.js';
 import { invalidRouteCases, routeObject } from '../fixtures/route-corpus.js';
 import { reasons } from '../../src/api/v1alpha1/conditions.js';
 import { ak, chaosOperator, chaosWorld, dumpOnFailure, expectNoSecrets, figure, prng, projectId, sk, type ChaosWorld } from './chaos-support.js';
@@ -151,7 +152,8 @@ describe('chaos: bad input and security', function () {
     const phones = world.takePhones(cases.length);
     for (const [i, c] of cases.entries()) {
       if (c.data) await core.createNamespacedSecret({ namespace, body: { metadata: { name: `cph-${c.name}` }, stringData: c.data } });
-      await world.routes.create(namespace, c.name, { trafficType: 'routing', phoneIds: [phones[i]], credentialsSecretRef: { name: `cph-${c.name}` } });
+      await createNamespacedAccount(world.kc, namespace, c.name, { endpoint: world.sim.url, projectId, credentials: { secretRef: { name: `cph-${c.name}` } }, phoneScope: {} });
+      await world.routes.create(namespace, c.name, { trafficType: 'routing', phoneIds: [phones[i]], accountRef: { kind: 'CloudPhoneAccount', name: c.name } });
       names.push([namespace, c.name]);
     }
     const messages: string[] = [];

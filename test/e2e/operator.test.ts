@@ -14,6 +14,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/index
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { Routes, installCrd, freshNamespace, condition } from '../support/routes.js';
 import { SimAdmin, type SimPhone } from '../support/sim-admin.js';
+import { createNamespacedAccount } from '../support/accounts.js';
 import { waitFor } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -213,7 +214,8 @@ describe('operator end to end', function () {
     const ns = await freshNamespace(kc);
     const core = kc.makeApiClient(CoreV1Api);
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'cph' }, stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: 'wrong-secret-key' } } });
-    await routes.create(ns, 'creds', { trafficType: 'routing', phoneIds: takePhones(2), credentialsSecretRef: { name: 'cph' } });
+    await createNamespacedAccount(kc, ns, 'own', { endpoint: sim.url, projectId, credentials: { secretRef: { name: 'cph' } }, phoneScope: {} });
+    await routes.create(ns, 'creds', { trafficType: 'routing', phoneIds: takePhones(2), accountRef: { kind: 'CloudPhoneAccount', name: 'own' } });
     const stalled = await routes.waitForCondition(ns, 'creds', 'Stalled', 'True', 'CredentialsInvalid');
     expect(condition(stalled, 'Stalled')?.message).to.not.include('wrong-secret-key');
     await core.replaceNamespacedSecret({ namespace: ns, name: 'cph', body: { metadata: { name: 'cph' }, stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk } } });

@@ -153,7 +153,7 @@ describe('tenancy: accounts keep each team to what it was given', function () {
     const server = phones[0]!.server_id;
     const contested = phonesOn(server, 'direct')[5]!.phone_id;
     // Team B's own key reaches the same project; its endpoint is spelled differently.
-    await createNamespacedAccount(kc, teamB, 'own', { endpoint: `${sim.url.replace('127.0.0.1', '127.0.0.1.')}/`, projectId, credentials: { secretRef: { name: 'team-b-creds' } }, phoneScope: {} });
+    await createNamespacedAccount(kc, teamB, 'own', { endpoint: `${sim.url}/`, projectId, credentials: { secretRef: { name: 'team-b-creds' } }, phoneScope: {} });
     await routes.create(teamA, 'contested-a', { trafficType: 'routing', phoneIds: [contested], accountRef: { kind: 'ClusterCloudPhoneAccount', name: teamAAccount } });
     await routes.create(teamB, 'contested-b', { trafficType: 'direct', phoneIds: [contested], accountRef: { kind: 'CloudPhoneAccount', name: 'own' } });
     await routes.waitForCondition(teamA, 'contested-a', 'Ready', 'False', 'Conflict', 60_000);
