@@ -136,7 +136,9 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           'ClusterRole/cph-route-operator-secret-reader',
           'ClusterRoleBinding/cph-route-operator',
           'ClusterRoleBinding/cph-route-operator-secret-reader',
+          'CustomResourceDefinition/cloudphoneaccounts.cloudphone.dev',
           'CustomResourceDefinition/cloudphoneroutes.cloudphone.dev',
+          'CustomResourceDefinition/clustercloudphoneaccounts.cloudphone.dev',
           'Deployment/cph-route-operator',
           `Namespace/${OPERATOR_NAMESPACE}`,
           'NetworkPolicy/cph-route-operator',
@@ -153,13 +155,15 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
       }
     });
 
-    it('the CRD is crds/cloudphoneroutes.cloudphone.dev.yaml, the one source of truth', () => {
-      const fromFile = parseAllDocuments(mustKubectl(['kustomize', 'crds']).stdout).map((d) => d.toJSON() as K8sObject);
-      expect(fromFile).to.have.length(1);
-      const rendered = find(base, 'CustomResourceDefinition', 'cloudphoneroutes.cloudphone.dev');
-      const { labels: _renderedLabels, ...renderedMeta } = rendered.metadata;
-      const { labels: _fileLabels, ...fileMeta } = fromFile[0]!.metadata;
-      expect({ ...rendered, metadata: renderedMeta }).to.deep.equal({ ...fromFile[0], metadata: fileMeta });
+    it('the CRDs are those of crds/ (the route and the two account kinds), the one source of truth', () => {
+      const fromFiles = parseAllDocuments(mustKubectl(['kustomize', 'crds']).stdout).map((d) => d.toJSON() as K8sObject);
+      expect(fromFiles.map((crd) => crd.metadata.name)).to.have.members(['cloudphoneroutes.cloudphone.dev', 'clustercloudphoneaccounts.cloudphone.dev', 'cloudphoneaccounts.cloudphone.dev']);
+      for (const fromFile of fromFiles) {
+        const rendered = find(base, 'CustomResourceDefinition', fromFile.metadata.name);
+        const { labels: _renderedLabels, ...renderedMeta } = rendered.metadata;
+        const { labels: _fileLabels, ...fileMeta } = fromFile.metadata;
+        expect({ ...rendered, metadata: renderedMeta }).to.deep.equal({ ...fromFile, metadata: fileMeta });
+      }
     });
 
     it('every overlay renders: example (credentials from a .env file), single-namespace, argocd/app', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ParseError } from '../../src/errors.js';
+import { parseErrorOf as parseError } from '../support/parse-error.js';
 import {
   AMBIENT_REFUSED_MESSAGE,
   canonicalAccountStatus,
@@ -12,15 +12,6 @@ import {
 import { CLUSTER_ACCOUNT_KIND, NAMESPACED_ACCOUNT_KIND, type CloudPhoneAccountStatus } from '../../src/api/v1alpha1/account-types.js';
 import { accountObject, baseSpecs, invalidAccountCases, validAccountCases, PROJECT_A } from '../fixtures/account-corpus.js';
 
-function parseError(fn: () => unknown): ParseError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(ParseError);
-    return err as ParseError;
-  }
-  expect.fail('expected a ParseError');
-}
 
 describe('api/v1alpha1 account-parse', () => {
   describe('the corpus agrees with the CRDs', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ParseError } from '../../src/errors.js';
+import { parseErrorOf as parseError } from '../support/parse-error.js';
 import {
   driftCheckIntervalMs,
   formatDuration,
@@ -10,15 +10,6 @@ import {
 } from '../../src/api/v1alpha1/parse.js';
 import { invalidRouteCases, routeObject, validRouteCases, PHONE_A } from '../fixtures/route-corpus.js';
 
-function parseError(fn: () => unknown): ParseError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(ParseError);
-    return err as ParseError;
-  }
-  expect.fail('expected a ParseError');
-}
 
 describe('api/v1alpha1 parse', () => {
   describe('the corpus agrees with the CRD', () => {

@@ -1,26 +1,31 @@
 /**
- * deploy/argocd/argocd-cm-patch.yaml installs the health check into Argo CD; its Lua text must be the
- * text of deploy/argocd/health-cloudphoneroute.lua (the file the Lua tests run), byte for byte. The patch
+ * deploy/argocd/argocd-cm-patch.yaml installs the health check into Argo CD, under one key per kind of
+ * cloudphone.dev (CloudPhoneRoute, ClusterCloudPhoneAccount, CloudPhoneAccount); each key's Lua text must
+ * be the text of deploy/argocd/health-cloudphone.lua (the file the Lua tests run), byte for byte. The patch
  * is generated from the .lua file by renderArgoCdConfigMapPatch below; after changing the .lua file,
  * regenerate it with
  *
  *   ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts
  *
  * The Application example (deploy/argocd/application.yaml) and the kustomization it syncs
- * (deploy/argocd/app/) are checked here too: the CRD lands in an earlier sync wave than any resource,
- * and the sample resources skip the dry run that would fail before the CRD exists.
+ * (deploy/argocd/app/) are checked here too: the CRDs land in an earlier sync wave than any resource,
+ * accounts before routes, and the sample resources skip the dry run that would fail before the CRDs exist.
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
+import { CRD_NAME, GROUP, KIND } from '../../src/api/v1alpha1/constants.js';
+import { accountKinds, CLUSTER_ACCOUNT_CRD_NAME, NAMESPACED_ACCOUNT_CRD_NAME } from '../../src/api/v1alpha1/account-types.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const luaPath = join(root, 'deploy/argocd/health-cloudphoneroute.lua');
+const luaPath = join(root, 'deploy/argocd/health-cloudphone.lua');
 const patchPath = join(root, 'deploy/argocd/argocd-cm-patch.yaml');
-const HEALTH_KEY = 'resource.customizations.health.cloudphone.dev_CloudPhoneRoute';
+/** Argo CD looks health checks up by group and kind, one key each (resource.customizations.health.<group>_<kind>). */
+const HEALTH_KEYS = [KIND, ...accountKinds].map((kind) => `resource.customizations.health.${GROUP}_${kind}`);
 const WAVE = 'argocd.argoproj.io/sync-wave';
 const SYNC_OPTIONS = 'argocd.argoproj.io/sync-options';
 
@@ -33,14 +38,16 @@ export function renderArgoCdConfigMapPatch(lua: string): string {
     .split('\n')
     .map((line) => (line === '' ? '' : `    ${line}`))
     .join('\n');
-  return `# Installs the CloudPhoneRoute health check into Argo CD. GENERATED from health-cloudphoneroute.lua
-# beside this file: edit that file, then run
+  const entries = HEALTH_KEYS.map((key) => `  ${key}: |\n${body}\n`).join('');
+  return `# Installs the health check of the cloudphone.dev kinds (CloudPhoneRoute, ClusterCloudPhoneAccount,
+# CloudPhoneAccount) into Argo CD, one key per kind, each with the same script. GENERATED from
+# health-cloudphone.lua beside this file: edit that file, then run
 #   ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts
 # (test/unit/argocd-cm.test.ts fails while the two differ).
 #
 # Apply to a running Argo CD (merged into its existing argocd-cm; nothing else there changes):
 #   kubectl -n argocd patch configmap argocd-cm --type merge --patch-file deploy/argocd/argocd-cm-patch.yaml
-# With Argo CD's Helm chart, put the same key and script under configs.cm instead.
+# With Argo CD's Helm chart, put the same keys and script under configs.cm instead.
 apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -50,9 +57,7 @@ metadata:
     app.kubernetes.io/name: argocd-cm
     app.kubernetes.io/part-of: argocd
 data:
-  ${HEALTH_KEY}: |
-${body}
-`;
+${entries}`;
 }
 
 interface K8sObject {
@@ -72,14 +77,16 @@ describe('Argo CD install snippets (deploy/argocd/)', () => {
     const lua = readFileSync(luaPath, 'utf8');
 
     if (process.env.ARGOCD_CM_WRITE === '1') {
-      it('is rewritten from health-cloudphoneroute.lua (ARGOCD_CM_WRITE=1)', () => {
+      it('is rewritten from health-cloudphone.lua (ARGOCD_CM_WRITE=1)', () => {
         writeFileSync(patchPath, renderArgoCdConfigMapPatch(lua));
       });
     }
 
-    it('carries health-cloudphoneroute.lua byte for byte under the health key of cloudphone.dev/CloudPhoneRoute', () => {
+    it('carries health-cloudphone.lua byte for byte under the health key of each cloudphone.dev kind', () => {
       const patch = parseYaml(readFileSync(patchPath, 'utf8')) as K8sObject;
-      expect(patch.data?.[HEALTH_KEY], 'the Lua in argocd-cm-patch.yaml differs from health-cloudphoneroute.lua: run ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts').to.equal(lua);
+      for (const key of HEALTH_KEYS) {
+        expect(patch.data?.[key], `${key}: the Lua in argocd-cm-patch.yaml differs from health-cloudphone.lua: run ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts`).to.equal(lua);
+      }
     });
 
     it('is exactly what the generator writes (no hand edits)', () => {
@@ -91,7 +98,7 @@ describe('Argo CD install snippets (deploy/argocd/)', () => {
       expect(patch.apiVersion).to.equal('v1');
       expect(patch.kind).to.equal('ConfigMap');
       expect(patch.metadata).to.include({ name: 'argocd-cm', namespace: 'argocd' });
-      expect(Object.keys(patch.data ?? {})).to.deep.equal([HEALTH_KEY]);
+      expect(Object.keys(patch.data ?? {})).to.deep.equal(HEALTH_KEYS);
     });
   });
 
@@ -112,11 +119,11 @@ describe('Argo CD install snippets (deploy/argocd/)', () => {
       expect(app.spec.source.path).to.equal('deploy/argocd/app');
     });
 
-    it('puts the CRD and the namespace in wave -1, before everything else (wave 0 or later)', () => {
-      const crd = rendered.find((o) => o.kind === 'CustomResourceDefinition');
+    it('puts the CRDs and the namespace in wave -1, before everything else (wave 0 or later)', () => {
+      const crds = rendered.filter((o) => o.kind === 'CustomResourceDefinition');
       const namespace = rendered.find((o) => o.kind === 'Namespace');
-      expect(crd?.metadata.name).to.equal('cloudphoneroutes.cloudphone.dev');
-      expect(wave(crd!)).to.equal(-1);
+      expect(crds.map((crd) => crd.metadata.name)).to.have.members([CRD_NAME, CLUSTER_ACCOUNT_CRD_NAME, NAMESPACED_ACCOUNT_CRD_NAME]);
+      for (const crd of crds) expect(wave(crd), crd.metadata.name).to.equal(-1);
       expect(wave(namespace!)).to.equal(-1);
       for (const object of rendered.filter((o) => o.kind !== 'CustomResourceDefinition' && o.kind !== 'Namespace')) {
         expect(wave(object), `${object.kind}/${object.metadata.name}`).to.be.at.least(0);
@@ -130,6 +137,31 @@ describe('Argo CD install snippets (deploy/argocd/)', () => {
       for (const route of routes) {
         expect(wave(route), route.metadata.name).to.be.greaterThan(wave(deployment));
         expect(route.metadata.annotations?.[SYNC_OPTIONS], route.metadata.name).to.contain('SkipDryRunOnMissingResource=true');
+      }
+    });
+
+    it('syncs accounts after the operator and before the routes, skipping the dry run too', () => {
+      // deploy/argocd/app holds no account: render a copy of it with one of each kind added.
+      const dir = mkdtempSync(join(tmpdir(), 'argocd-app-'));
+      try {
+        for (const folder of ['deploy', 'crds']) cpSync(join(root, folder), join(dir, folder), { recursive: true });
+        const appDir = join(dir, app.spec.source.path);
+        const accounts = accountKinds.map((kind) => ({ apiVersion: `${GROUP}/v1alpha1`, kind, metadata: { name: `sample-${kind.toLowerCase()}` }, spec: {} }));
+        writeFileSync(join(appDir, 'accounts.yaml'), accounts.map((a) => JSON.stringify(a)).join('\n---\n'));
+        const kustomization = parseYaml(readFileSync(join(appDir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+        kustomization.resources.push('accounts.yaml');
+        writeFileSync(join(appDir, 'kustomization.yaml'), stringifyYaml(kustomization));
+        const objects = parseAllDocuments(execFileSync('kubectl', ['kustomize', appDir], { encoding: 'utf8' })).map((d) => d.toJSON() as K8sObject);
+        const deployment = objects.find((o) => o.kind === 'Deployment')!;
+        const routes = objects.filter((o) => o.kind === 'CloudPhoneRoute');
+        for (const kind of accountKinds) {
+          const account = objects.find((o) => o.kind === kind)!;
+          expect(wave(account), kind).to.be.greaterThan(wave(deployment));
+          for (const route of routes) expect(wave(account), `${kind} before ${route.metadata.name}`).to.be.lessThan(wave(route));
+          expect(account.metadata.annotations?.[SYNC_OPTIONS], kind).to.contain('SkipDryRunOnMissingResource=true');
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 

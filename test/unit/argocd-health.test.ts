@@ -1,5 +1,6 @@
 /**
- * The Argo CD health check (deploy/argocd/health-cloudphoneroute.lua), run by a real Lua 5.1 interpreter
+ * The Argo CD health check of the cloudphone.dev kinds (deploy/argocd/health-cloudphone.lua: CloudPhoneRoute,
+ * ClusterCloudPhoneAccount, CloudPhoneAccount), run by a real Lua 5.1 interpreter
  * against the fixture objects of test/fixtures/argocd/, laid out like Argo CD's own
  * resource_customizations/<group>/<kind>/health_test.yaml + testdata/. Each object is turned into a Lua
  * table literal here and handed to test/fixtures/argocd/driver.lua, which runs the script as Argo CD
@@ -16,9 +17,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { type Reason, reasons, stallingReasons } from '../../src/api/v1alpha1/conditions.js';
+import { KIND } from '../../src/api/v1alpha1/constants.js';
+import { accountKinds } from '../../src/api/v1alpha1/account-types.js';
+
+/** The kinds the script serves (one argocd-cm key each). */
+const kinds: readonly string[] = [KIND, ...accountKinds];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const healthScript = join(root, 'deploy/argocd/health-cloudphoneroute.lua');
+const healthScript = join(root, 'deploy/argocd/health-cloudphone.lua');
 const fixtures = join(root, 'test/fixtures/argocd');
 const driver = join(fixtures, 'driver.lua');
 const LUA = 'lua5.1';
@@ -121,14 +127,25 @@ const expectedForReadyFalse: Record<Reason, ArgoHealth> = {
   Suspended: 'Suspended',
   Deleting: 'Progressing',
   InvalidSpec: 'Degraded',
+  AccountNotFound: 'Degraded',
+  AccountNotAllowed: 'Degraded',
+  PhonesOutOfScope: 'Degraded',
+  EndpointNotAllowed: 'Degraded',
+  CredentialsVerified: 'Progressing', // an account's Ready=True reason; as Ready=False it would be "not there yet"
+  Verifying: 'Progressing', // an account's credentials are being checked
 };
 
-function routeWithReady(status: 'True' | 'False' | 'Unknown', reason: string, extra: Record<string, unknown>[] = []) {
+/** An object of `kind` whose status is up to date, with a Ready condition (and `extra` conditions). */
+function withReady(kind: string, status: 'True' | 'False' | 'Unknown', reason: string, extra: Record<string, unknown>[] = []) {
+  const spec =
+    kind === KIND
+      ? { trafficType: 'routing', phoneIds: ['631056bfb66b4f4ea02ba25f04830cb4'] }
+      : { region: 'cn-east-3', projectId: '77b6a44cba5143ab91d13ab9a8ff44fd', credentials: { secretRef: { name: 'cph' } }, phoneScope: {} };
   return {
     apiVersion: 'cloudphone.dev/v1alpha1',
-    kind: 'CloudPhoneRoute',
-    metadata: { name: 'r', namespace: 'phones', generation: 7 },
-    spec: { trafficType: 'routing', phoneIds: ['631056bfb66b4f4ea02ba25f04830cb4'] },
+    kind,
+    metadata: { name: 'r', ...(kind === 'ClusterCloudPhoneAccount' ? {} : { namespace: 'phones' }), generation: 7 },
+    spec,
     status: {
       observedGeneration: 7,
       conditions: [
@@ -139,7 +156,7 @@ function routeWithReady(status: 'True' | 'False' | 'Unknown', reason: string, ex
   };
 }
 
-describe('Argo CD health check (deploy/argocd/health-cloudphoneroute.lua, run by lua5.1)', () => {
+describe('Argo CD health check (deploy/argocd/health-cloudphone.lua, run by lua5.1)', () => {
   before(() => {
     requireLua();
     workDir = mkdtempSync(join(tmpdir(), 'argocd-health-'));
@@ -159,17 +176,20 @@ describe('Argo CD health check (deploy/argocd/health-cloudphoneroute.lua, run by
       });
     }
 
-    it('cover every Argo CD health status the script can return, and every condition in each file is well-formed', () => {
+    it('cover every Argo CD health status the script can return and every kind it serves, and every condition in each file is well-formed', () => {
       const seen = new Set(spec.tests.map((t) => t.healthStatus.status));
       expect([...seen].sort()).to.deep.equal(['Degraded', 'Healthy', 'Progressing', 'Suspended']);
+      const seenKinds = new Set<string>();
       for (const t of spec.tests) {
         const object = loadFixture(t.inputPath) as { kind: string; status?: { conditions?: { type: string; status: string }[] } };
-        expect(object.kind, t.inputPath).to.equal('CloudPhoneRoute');
+        expect(kinds, t.inputPath).to.include(object.kind);
+        seenKinds.add(object.kind);
         for (const c of object.status?.conditions ?? []) {
           expect(['Ready', 'Reconciling', 'Stalled'], `${t.inputPath}: condition type`).to.include(c.type);
           expect(['True', 'False', 'Unknown'], `${t.inputPath}: condition status`).to.include(c.status);
         }
       }
+      expect([...seenKinds].sort()).to.deep.equal([...kinds].sort());
     });
 
     it('include a Degraded fixture for every failure reason the script knows', () => {
@@ -194,31 +214,47 @@ describe('Argo CD health check (deploy/argocd/health-cloudphoneroute.lua, run by
       for (const reason of stallingReasons) expect(failures, reason).to.include(reason);
     });
 
-    for (const reason of reasons) {
-      it(`Ready=False with reason ${reason} is ${expectedForReadyFalse[reason]}, with the condition's message`, () => {
-        const health = runHealth(routeWithReady('False', reason));
-        expect(health.status).to.equal(expectedForReadyFalse[reason]);
-        expect(health.message).to.equal(`${reason}: message of ${reason}`);
-      });
+    for (const kind of kinds) {
+      for (const reason of reasons) {
+        it(`${kind}: Ready=False with reason ${reason} is ${expectedForReadyFalse[reason]}, with the condition's message`, () => {
+          const health = runHealth(withReady(kind, 'False', reason));
+          expect(health.status).to.equal(expectedForReadyFalse[reason]);
+          expect(health.message).to.equal(`${reason}: message of ${reason}`);
+        });
+      }
     }
 
-    for (const reason of ['InSync', 'NoPhonesSelected'] as const) {
-      it(`Ready=True with reason ${reason} (no Reconciling, no Stalled, as the operator writes it) is Healthy`, () => {
-        expect(runHealth(routeWithReady('True', reason))).to.deep.equal({
+    const readyTrueReasons: Array<[string, string]> = [
+      [KIND, 'InSync'],
+      [KIND, 'NoPhonesSelected'],
+      ...accountKinds.map((kind): [string, string] => [kind, 'CredentialsVerified']),
+    ];
+    for (const [kind, reason] of readyTrueReasons) {
+      it(`${kind}: Ready=True with reason ${reason} (no Reconciling, no Stalled, as the operator writes it) is Healthy`, () => {
+        expect(runHealth(withReady(kind, 'True', reason))).to.deep.equal({
           status: 'Healthy',
           message: `${reason}: message of ${reason}`,
         });
       });
     }
 
+    for (const kind of accountKinds) {
+      it(`${kind}: Reconciling=True (Verifying) is Progressing, even beside an older Ready=True`, () => {
+        const verifying = { type: 'Reconciling', status: 'True', reason: 'Verifying', message: 'checking', lastTransitionTime: '2026-11-28T06:10:00Z' };
+        expect(runHealth(withReady(kind, 'True', 'CredentialsVerified', [verifying]))).to.deep.equal({ status: 'Progressing', message: 'Verifying: checking' });
+      });
+    }
+
     for (const reason of [...stallingReasons]) {
-      it(`Stalled=True with reason ${reason} is Degraded whatever Ready says`, () => {
+      it(`Stalled=True with reason ${reason} is Degraded whatever Ready says, for every kind`, () => {
         const stalled = { type: 'Stalled', status: 'True', reason, message: 'a person must act', lastTransitionTime: '2026-11-28T06:10:00Z' };
-        for (const ready of ['True', 'False', 'Unknown'] as const) {
-          expect(runHealth(routeWithReady(ready, 'Progressing', [stalled]))).to.deep.equal({
-            status: 'Degraded',
-            message: `${reason}: a person must act`,
-          });
+        for (const kind of kinds) {
+          for (const ready of ['True', 'False', 'Unknown'] as const) {
+            expect(runHealth(withReady(kind, ready, 'Progressing', [stalled])), `${kind} Ready=${ready}`).to.deep.equal({
+              status: 'Degraded',
+              message: `${reason}: a person must act`,
+            });
+          }
         }
       });
     }

@@ -1,20 +1,24 @@
--- Argo CD health check for cloudphone.dev/CloudPhoneRoute.
+-- Argo CD health check for the cloudphone.dev kinds: CloudPhoneRoute, ClusterCloudPhoneAccount and
+-- CloudPhoneAccount. All three carry the same conditions (Ready, Reconciling, Stalled, reasons from one
+-- list) and observedGeneration, so one script serves them.
 --
--- Maps the resource's conditions (Ready, Reconciling, Stalled) and observedGeneration to Argo CD's
--- health: a status the operator has not caught up with is never Healthy, a failure the operator
--- reports is Degraded even while it retries, and a suspended resource is Suspended.
+-- Maps the conditions and observedGeneration to Argo CD's health: a status the operator has not caught up
+-- with is never Healthy, a failure the operator reports is Degraded even while it retries, and a suspended
+-- route is Suspended. An account is Healthy once a list call with its credentials succeeded (Ready=True,
+-- CredentialsVerified), Progressing while they are being checked (Reconciling, Verifying), and Degraded
+-- when it cannot be used (Stalled, or Ready=False with a failure reason such as EndpointNotAllowed).
 --
--- Installed by argocd-cm-patch.yaml beside this file (resource.customizations.health.
--- cloudphone.dev_CloudPhoneRoute), whose text must equal this file: test/unit/argocd-cm.test.ts
--- checks, and test/unit/argocd-health.test.ts runs this script with lua5.1 against
--- test/fixtures/argocd/. Argo CD runs it with gopher-lua (Lua 5.1) in a sandbox: only the base,
--- table, string and math libraries, and the object as the global `obj`.
+-- Installed by argocd-cm-patch.yaml beside this file (resource.customizations.health.cloudphone.dev_<Kind>,
+-- one key per kind), whose text must equal this file: test/unit/argocd-cm.test.ts checks, and
+-- test/unit/argocd-health.test.ts runs this script with lua5.1 against test/fixtures/argocd/. Argo CD runs
+-- it with gopher-lua (Lua 5.1) in a sandbox: only the base, table, string and math libraries, and the
+-- object as the global `obj`.
 
 -- Ready=False reasons that mean something failed and will not mend without a person or an outage
 -- ending: Degraded. They are the reasons of src/api/v1alpha1/conditions.ts whose Ready=False means a
 -- failure (test/unit/argocd-health.test.ts checks the list against it). Every other Ready=False or
 -- Unknown reason (Progressing, ApplyingRoute, JobsPending, PhonesNotRunning, Drifted, Throttled,
--- Deleting, and any reason added later) means "not there yet": Progressing.
+-- Verifying, Deleting, and any reason added later) means "not there yet": Progressing.
 local failureReasons = {
   JobFailed = true,
   PhonesNotFound = true,
@@ -24,6 +28,10 @@ local failureReasons = {
   AccountRestricted = true,
   CphUnavailable = true,
   InvalidSpec = true,
+  AccountNotFound = true,
+  AccountNotAllowed = true,
+  PhonesOutOfScope = true,
+  EndpointNotAllowed = true,
 }
 
 local function findCondition(conditions, conditionType)
@@ -70,7 +78,7 @@ local function health(obj)
   local reconciling = findCondition(conditions, "Reconciling")
   local stalled = findCondition(conditions, "Stalled")
 
-  -- Being deleted: the finalizer may be reverting the phones (deletionPolicy: Revert).
+  -- Being deleted: a route's finalizer may be reverting its phones (deletionPolicy: Revert).
   if metadata.deletionTimestamp ~= nil then
     return result("Progressing", describe(reconciling, "Deleting"))
   end
