@@ -154,8 +154,11 @@ describe('tenancy: accounts keep each team to what it was given', function () {
     const contested = phonesOn(server, 'direct')[5]!.phone_id;
     // Team B's own key reaches the same project; its endpoint is spelled differently.
     await createNamespacedAccount(kc, teamB, 'own', { endpoint: `${sim.url}/`, projectId, credentials: { secretRef: { name: 'team-b-creds' } }, phoneScope: {} });
-    await routes.create(teamA, 'contested-a', { trafficType: 'routing', phoneIds: [contested], accountRef: { kind: 'ClusterCloudPhoneAccount', name: teamAAccount } });
+    // Team B first: it wants the phone's current route, so it is Ready without a write; team A's claim then
+    // meets it in the one plan of the project.
     await routes.create(teamB, 'contested-b', { trafficType: 'direct', phoneIds: [contested], accountRef: { kind: 'CloudPhoneAccount', name: 'own' } });
+    await routes.waitForCondition(teamB, 'contested-b', 'Ready', 'True', 'InSync', 60_000);
+    await routes.create(teamA, 'contested-a', { trafficType: 'routing', phoneIds: [contested], accountRef: { kind: 'ClusterCloudPhoneAccount', name: teamAAccount } });
     await routes.waitForCondition(teamA, 'contested-a', 'Ready', 'False', 'Conflict', 60_000);
     await routes.waitForCondition(teamB, 'contested-b', 'Ready', 'False', 'Conflict', 60_000);
     const a = await routes.get(teamA, 'contested-a');
