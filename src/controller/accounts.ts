@@ -312,9 +312,14 @@ export class Account {
     return next;
   }
 
+  /** Follows jobs; the inventory sweeps only once a route uses the account (`startSweeps`). */
   start(): void {
-    this.inventory.start();
     this.tracker.start();
+  }
+
+  /** Starts the periodic inventory sweeps (idempotent): an account object alone costs no list calls. */
+  startSweeps(): void {
+    this.inventory.start();
   }
 
   async stop(): Promise<void> {
@@ -370,7 +375,8 @@ export class AccountRegistry {
     const account = this.accountFor(config);
     const previous = this.objects.get(objectKey);
     this.objects.set(objectKey, { accountKey: account.key, credentialId: config.credential.id });
-    if (previous) this.retireIfUnused(previous.accountKey, previous.credentialId);
+    if (previous && previous.accountKey !== account.key) this.retireIfUnused(previous.accountKey, previous.credentialId);
+    else if (previous && previous.credentialId !== config.credential.id) this.dropCredentialIfUnused(account, previous.credentialId);
     return account;
   }
 
@@ -447,6 +453,7 @@ export class AccountRegistry {
     const previous = this.bindings.get(resourceKey);
     if (previous && previous.config === binding.config && previous.intervalMs === binding.intervalMs) return;
     this.bindings.set(resourceKey, binding);
+    this.accounts.get(binding.accountKey)?.startSweeps();
     this.ownersCache.delete(binding.accountKey);
     if (previous) this.ownersCache.delete(previous.accountKey);
     this.retune(binding.accountKey);
@@ -495,18 +502,27 @@ export class AccountRegistry {
     if (shortest !== undefined) account.inventory.setIntervalMs(shortest);
   }
 
-  private inUse(accountKey: string, credentialId?: string): boolean {
+  /** Whether a route (or, with `objectsToo`, an account object) uses the account, or one credential of it. */
+  private inUse(accountKey: string, credentialId: string | undefined, objectsToo: boolean): boolean {
     const matches = (entry: { accountKey: string; credentialId: string }): boolean => entry.accountKey === accountKey && (credentialId === undefined || entry.credentialId === credentialId);
     for (const b of this.bindings.values()) if (matches(b)) return true;
-    for (const o of this.objects.values()) if (matches(o)) return true;
+    if (objectsToo) for (const o of this.objects.values()) if (matches(o)) return true;
     return false;
   }
 
+  private dropCredentialIfUnused(account: Account, credentialId: string): void {
+    if (!this.inUse(account.key, credentialId, true) && account.credentialCount > 1) account.dropCredential(credentialId);
+  }
+
+  /**
+   * Drops a credential nothing uses, and the whole account once no route uses it (an account object alone
+   * does not keep it: its next reconcile makes it again, with one verification call).
+   */
   private retireIfUnused(accountKey: string, credentialId: string): void {
     const account = this.accounts.get(accountKey);
     if (!account) return;
-    if (!this.inUse(accountKey, credentialId) && account.credentialCount > 1) account.dropCredential(credentialId);
-    if (this.inUse(accountKey)) return;
+    this.dropCredentialIfUnused(account, credentialId);
+    if (this.inUse(accountKey, undefined, false)) return;
     // Jobs still running are followed to their end before the account goes.
     if (account.tracker.busy) return;
     this.accounts.delete(accountKey);
