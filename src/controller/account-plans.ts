@@ -218,7 +218,18 @@ export class AccountPlans {
     // A plan of the same state already made (and maybe sent) stays; an older one is replaced.
     if (latest && latest.state === state && latest !== entry && (latest.retryAt === undefined || now < latest.retryAt)) return latest;
     this.current.set(account, entry);
+    this.requeueNewConflicts(latest, entry);
     return entry;
+  }
+
+  /**
+   * A conflict is reported on every resource in it: those whose conflicts a new plan changed are told, since
+   * their own rounds may not come before the next sweep (a resource that was in sync has nothing to wait for).
+   */
+  private requeueNewConflicts(previous: AccountPlan | undefined, next: AccountPlan): void {
+    const changed: string[] = [];
+    for (const [key, resource] of next.resources) if ((previous?.resources.get(key)?.counts.conflicted ?? 0) !== resource.counts.conflicted) changed.push(key);
+    if (changed.length > 0) this.options.requeue?.(changed);
   }
 
   /**
