@@ -211,6 +211,7 @@ describe('the container image (podman, as deploy/ runs it)', function () {
     let rendered: RenderedDeploy;
     let operator: OperatorProcess | undefined;
     let podName = '';
+    let runArgs: string[] = [];
     let scratch = '';
     const removeContainer = (): void => {
       if (podName) spawnSync('podman', ['rm', '--force', '--time', '0', podName], { env: podmanEnv(), stdio: 'ignore' });
@@ -240,7 +241,7 @@ describe('the container image (podman, as deploy/ runs it)', function () {
       process.once('exit', removeContainer);
       const ports = { metrics: await freePort(), health: await freePort() };
       const apiServer = new URL(cp.server);
-      const args = podmanRunArgs(rendered, {
+      runArgs = podmanRunArgs(rendered, {
         podName,
         podNamespace: rendered.namespace,
         ports,
@@ -252,7 +253,7 @@ describe('the container image (podman, as deploy/ runs it)', function () {
         // In-cluster configuration: the kubelet sets these for the kubernetes Service.
         extraEnv: { KUBERNETES_SERVICE_HOST: apiServer.hostname, KUBERNETES_SERVICE_PORT: apiServer.port },
       });
-      const child = spawn('podman', args, { env: podmanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('podman', runArgs, { env: podmanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
       operator = await superviseOperator(child, {
         name: podName,
         metricsUrl: `http://127.0.0.1:${ports.metrics}/metrics`,
@@ -270,7 +271,8 @@ describe('the container image (podman, as deploy/ runs it)', function () {
     });
 
     afterEach(function () {
-      if (this.currentTest?.state === 'failed') process.stderr.write(`--- container log (last 60 lines) ---\n${operator?.logs().slice(-60).join('\n') ?? ''}\n`);
+      if (this.currentTest?.state !== 'failed') return;
+      process.stderr.write(`--- podman ${runArgs.join(' ')}\n--- container log (last 60 lines) ---\n${operator?.logs().slice(-60).join('\n') ?? ''}\n`);
     });
 
     it("answers the Deployment's liveness and readiness probes, and serves /metrics", async () => {

@@ -143,16 +143,19 @@ export async function superviseOperator(child: ChildProcess, options: SuperviseO
     exited: () => exit,
   };
   process.once('exit', () => child.kill('SIGKILL'));
-  await waitFor(
+  // An operator that exits before it answers fails the start at once, with its last lines.
+  const started = await waitFor(
     async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${lines.slice(-30).join('\n')}`);
-      const response = await fetch(`${healthUrl}/healthz`);
-      return response.ok;
+      if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+      return (await fetch(`${healthUrl}/healthz`)).ok ? 'healthy' : undefined;
     },
     { timeoutMs: options.startTimeoutMs, what: `${name} /healthz` },
   ).catch((error: unknown) => {
     child.kill('SIGKILL');
     throw new Error(`${String(error)}\n${lines.slice(-40).join('\n')}`);
   });
+  if (started === 'exited') {
+    throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode} before /healthz answered:\n${lines.slice(-40).join('\n')}`);
+  }
   return operator;
 }
