@@ -29,7 +29,7 @@ function debianRelease(): string {
   const osRelease = readFileSync('/etc/os-release', 'utf8');
   const codename = /^VERSION_CODENAME=(\w+)$/m.exec(osRelease)?.[1];
   if (!/^ID=debian$/m.test(osRelease) || !codename) {
-    throw new PodmanError('PodmanFailed', 'the local build base is made with mmdebstrap from the machine\'s own Debian release; this machine is not Debian');
+    throw new PodmanError('BaseBuildFailed', 'the local build base is made with mmdebstrap from the machine\'s own Debian release; this machine is not Debian');
   }
   return codename;
 }
@@ -47,7 +47,7 @@ function cacheDir(): string {
 function run(command: string, args: string[]): void {
   const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.error || result.status !== 0) {
-    throw new PodmanError('PodmanFailed', `${command} ${args.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`})`, { cause: result.error });
+    throw new PodmanError('BaseBuildFailed', `${command} ${args.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`})`, { cause: result.error });
   }
 }
 
@@ -56,25 +56,27 @@ async function importRootfs(rootfs: string, base: BuildBase): Promise<void> {
   const tar = spawn('tar', ['-C', rootfs, '--numeric-owner', '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const tarDone = new Promise<void>((resolve, reject) => {
     tar.once('error', reject);
-    tar.once('close', (code) => (code === 0 ? resolve() : reject(new PodmanError('PodmanFailed', `tar of ${rootfs} exited ${code}`))));
+    tar.once('close', (code) => (code === 0 ? resolve() : reject(new PodmanError('BaseBuildFailed', `tar of ${rootfs} exited ${code}`))));
   });
-  await podman(
-    [
-      'import',
-      '--change',
-      'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      '--change',
-      `ENV NODE_EXTRA_CA_CERTS=${CA_BUNDLE}`,
-      '--change',
-      'CMD ["node"]',
-      '--message',
-      `Debian ${base.debianRelease} (mmdebstrap minbase) with this machine's Node.js ${base.nodeVersion} and npm`,
-      '-',
-      base.name,
-    ],
-    { input: tar.stdout },
-  );
-  await tarDone;
+  await Promise.all([
+    podman(
+      [
+        'import',
+        '--change',
+        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        '--change',
+        `ENV NODE_EXTRA_CA_CERTS=${CA_BUNDLE}`,
+        '--change',
+        'CMD ["node"]',
+        '--message',
+        `Debian ${base.debianRelease} (mmdebstrap minbase) with this machine's Node.js ${base.nodeVersion} and npm`,
+        '-',
+        base.name,
+      ],
+      { input: tar.stdout },
+    ),
+    tarDone,
+  ]);
 }
 
 /** Builds and imports the local build base unless podman already has it; returns its name. */
@@ -84,7 +86,7 @@ export async function ensureBuildBase(progress: (line: string) => void = () => {
   const nodePrefix = dirname(dirname(process.execPath));
   const npmDir = join(nodePrefix, 'lib', 'node_modules', 'npm');
   if (!existsSync(join(npmDir, 'bin', 'npm-cli.js'))) {
-    throw new PodmanError('PodmanFailed', `npm not found at ${npmDir} (beside ${process.execPath})`);
+    throw new PodmanError('BaseBuildFailed', `npm not found at ${npmDir} (beside ${process.execPath})`);
   }
   const rootfs = join(cacheDir(), `base-rootfs-${process.pid}`);
   rmSync(rootfs, { recursive: true, force: true });

@@ -16,7 +16,7 @@ export const CONTAINERS_CONF = join(IMAGE_TOOLS_DIR, 'containers.conf');
 /** The operator image `npm run image:build` builds and `npm run test:image` runs. */
 export const OPERATOR_IMAGE = 'localhost/cph-route-operator:local';
 
-export type PodmanErrorCode = 'PodmanMissing' | 'PodmanFailed';
+export type PodmanErrorCode = 'PodmanMissing' | 'PodmanFailed' | 'BaseBuildFailed';
 
 export class PodmanError extends Error {
   readonly code: PodmanErrorCode;
