@@ -34,7 +34,7 @@ function debianRelease(): string {
   return codename;
 }
 
-export function buildBase(): BuildBase {
+function buildBase(): BuildBase {
   const nodeVersion = process.version.replace(/^v/, '');
   const release = debianRelease();
   return { name: `localhost/cph-route-operator-base:node${nodeVersion}-${release}`, nodeVersion, debianRelease: release };
