@@ -80,9 +80,10 @@ describe('chaos: leader failover with two replicas', function () {
     const leaderSeenMs = Date.now() - killedAt;
     const lease = await leases.readNamespacedLease({ namespace, name: LEASE_NAME });
     expect(lease.spec?.holderIdentity, 'the standby holds the Lease').to.be.a('string').and.not.empty.and.not.equal(oldHolder);
-    const acquireTime = lease.spec?.acquireTime;
-    expect(acquireTime, 'the Lease says when the standby took it').to.be.instanceOf(Date);
-    const takeoverMs = (acquireTime as Date).getTime() - killedAt;
+    // client-node types MicroTime as a Date but hands over the wire's string: read either.
+    const acquiredAt = Date.parse(String(lease.spec?.acquireTime ?? ''));
+    expect(acquiredAt, 'the Lease says when the standby took it').to.be.a('number').and.not.NaN;
+    const takeoverMs = acquiredAt - killedAt;
     expect(takeoverMs, `standby took over ${takeoverMs} ms after the kill; bound ${boundMs} ms + ${REQUEST_ALLOWANCE_MS} ms for requests`).to.be.at.most(boundMs + REQUEST_ALLOWANCE_MS);
     for (const r of resources) await world.routes.waitForCondition(namespace, r.name, 'Ready', 'True', 'InSync', 120_000);
     // The new leader also writes: flip one resource.

@@ -97,6 +97,30 @@ export async function startOperator(options: OperatorProcessOptions): Promise<Op
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return superviseOperator(child, {
+    name,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    healthUrl: `http://127.0.0.1:${healthPort}`,
+    startTimeoutMs: options.startTimeoutMs ?? 90_000,
+  });
+}
+
+export interface SuperviseOptions {
+  name: string;
+  /** Where the operator serves /metrics. */
+  metricsUrl: string;
+  /** Base URL of /healthz and /readyz. */
+  healthUrl: string;
+  startTimeoutMs: number;
+}
+
+/**
+ * Watches an operator already started in `child` (its stdout and stderr piped): keeps its log lines, reads its
+ * metrics, and resolves once /healthz answers. Signals sent by stop() go to `child`; a child that forwards them
+ * (`podman run`, see test/image/) stops the process it runs.
+ */
+export async function superviseOperator(child: ChildProcess, options: SuperviseOptions): Promise<OperatorProcess> {
+  const { name, metricsUrl, healthUrl } = options;
   const lines: string[] = [];
   const collect = (chunk: Buffer): void => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(line);
@@ -104,8 +128,6 @@ export async function startOperator(options: OperatorProcessOptions): Promise<Op
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  const healthUrl = `http://127.0.0.1:${healthPort}`;
 
   const operator: OperatorProcess = {
     name,
@@ -135,16 +157,19 @@ export async function startOperator(options: OperatorProcessOptions): Promise<Op
     exited: () => exit,
   };
   process.once('exit', () => child.kill('SIGKILL'));
-  await waitFor(
+  // An operator that exits before it answers fails the start at once, with its last lines.
+  const started = await waitFor(
     async () => {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${lines.slice(-30).join('\n')}`);
-      const response = await fetch(`${healthUrl}/healthz`);
-      return response.ok;
+      if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+      return (await fetch(`${healthUrl}/healthz`)).ok ? 'healthy' : undefined;
     },
-    { timeoutMs: options.startTimeoutMs ?? 90_000, what: `${name} /healthz` },
+    { timeoutMs: options.startTimeoutMs, what: `${name} /healthz` },
   ).catch((error: unknown) => {
     child.kill('SIGKILL');
     throw new Error(`${String(error)}\n${lines.slice(-40).join('\n')}`);
   });
+  if (started === 'exited') {
+    throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode} before /healthz answered:\n${lines.slice(-40).join('\n')}`);
+  }
   return operator;
 }
