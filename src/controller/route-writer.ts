@@ -6,11 +6,17 @@
  *   - no duplicate sends: a phone already queued, being sent, or with a job in flight for the same route
  *     is not sent again; its new owner joins the existing change;
  *   - each submitter learns, per phone, the job ID and request ID, or the per-phone error from inside the
- *     200, or the error of the whole call; a failed call affects only the phones it carried;
- *   - at most `maxConcurrentCalls` calls (default 8) are in flight at once (the client's rate limiter bounds the rate).
+ *     200, or that the outcome is unknown (`unconfirmed`: the answer held neither job nor error for the
+ *     phone, or a job without a request ID to follow it by), or the error of the whole call; a failed call
+ *     affects only the phones it carried, except a refusal of the whole account (credentials, permission,
+ *     arrears: isAccountWideRefusal), which fails every change still queued without sending it;
+ *   - at most `maxConcurrentCalls` calls (default 8) are in flight at once (the client's rate limiter bounds
+ *     the rate), and only one while the account's standing is unknown (before the first answer, and after
+ *     an account-wide refusal): a refused account costs one call, not eight.
  */
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
+import { isAccountWideRefusal } from '../cph/errors.js';
 import type { TrafficType } from '../cph/wire.js';
 import type { CphPort } from './ports.js';
 import type { JobTracker } from './job-tracker.js';
@@ -31,6 +37,8 @@ export interface RouteChangeResult {
   errorMessage?: string;
   /** Set when the whole call failed (not a per-phone error): the phone may or may not have been changed. */
   callError?: unknown;
+  /** The call was answered but the outcome for this phone is unknown: read its route again. */
+  unconfirmed?: true;
 }
 
 interface Waiting {
@@ -59,6 +67,8 @@ export class RouteWriter {
   private readonly sending = new Map<string, { trafficType: TrafficType; waiting: Waiting }>();
   private timer: NodeJS.Timeout | undefined;
   private callsInFlight = 0;
+  /** Whether a call has been answered since the start or the last account-wide refusal. */
+  private accountAnswered = false;
   private readonly lingerMs: number;
   private readonly maxConcurrentCalls: number;
   private readonly stopController = new AbortController();
@@ -125,8 +135,9 @@ export class RouteWriter {
   }
 
   private flush(): void {
+    const callLimit = this.accountAnswered ? this.maxConcurrentCalls : 1;
     for (const [trafficType, queue] of this.queues) {
-      while (queue.size > 0 && this.callsInFlight < this.maxConcurrentCalls) {
+      while (queue.size > 0 && this.callsInFlight < callLimit) {
         const batch = [...queue.entries()].slice(0, maxIdsPerCall);
         for (const [phoneId, waiting] of batch) {
           queue.delete(phoneId);
@@ -149,36 +160,46 @@ export class RouteWriter {
     };
     try {
       const answer = await this.options.cph.setTrafficType(trafficType, phoneIds, this.stopController.signal);
-      this.options.onCallSent?.(trafficType, phoneIds, answer.requestId);
+      this.accountAnswered = true;
+      const { requestId } = answer;
+      this.options.onCallSent?.(trafficType, phoneIds, requestId);
       const jobs = new Map(answer.jobs.map((job) => [job.phoneId, job.jobId]));
       const errors = new Map(answer.errors.map((error) => [error.phoneId, error]));
       const ownersOf = new Map(batch);
-      this.options.tracker.track(
-        answer.requestId,
-        trafficType,
-        answer.jobs,
-        new Set(answer.jobs.flatMap((job) => [...(ownersOf.get(job.phoneId)?.owners ?? [])])),
-      );
+      // Jobs are followed by their request ID (ListJobs): without one they cannot be, and their phones are read again instead.
+      if (requestId !== undefined)
+        this.options.tracker.track(requestId, trafficType, answer.jobs, new Set(answer.jobs.flatMap((job) => [...(ownersOf.get(job.phoneId)?.owners ?? [])])));
+      else if (answer.jobs.length > 0) this.options.logger.warn('route change answered without a request ID: its jobs cannot be followed; the phones are read again on the next sweep', { trafficType, jobs: answer.jobs.length });
+      if (answer.unconfirmed.length > 0) this.options.logger.warn('route change answered with neither a job nor an error for some phones; they are read again on the next sweep', { trafficType, requestId, phones: answer.unconfirmed.length });
+      const ids = requestId === undefined ? {} : { requestId };
       for (const [phoneId, waiting] of batch) {
-        this.options.tracker.addOwners(phoneId, waiting.owners);
+        if (requestId !== undefined) this.options.tracker.addOwners(phoneId, waiting.owners);
         const jobId = jobs.get(phoneId);
         const error = errors.get(phoneId);
-        if (jobId !== undefined) settle(phoneId, waiting, { phoneId, trafficType, requestId: answer.requestId, jobId });
-        else if (error) settle(phoneId, waiting, { phoneId, trafficType, requestId: answer.requestId, errorCode: error.errorCode, errorMessage: error.errorMessage });
-        else
-          settle(phoneId, waiting, {
-            phoneId,
-            trafficType,
-            requestId: answer.requestId,
-            errorCode: 'NoJobReturned',
-            errorMessage: 'CPH answered without a job or an error for this phone',
-          });
+        if (jobId !== undefined) settle(phoneId, waiting, { phoneId, trafficType, ...ids, jobId, ...(requestId === undefined ? { unconfirmed: true } : {}) });
+        else if (error) settle(phoneId, waiting, { phoneId, trafficType, ...ids, errorCode: error.errorCode, errorMessage: error.errorMessage });
+        else settle(phoneId, waiting, { phoneId, trafficType, ...ids, unconfirmed: true });
       }
     } catch (error) {
       this.options.onCallSent?.(trafficType, phoneIds, undefined);
       this.options.logger.warn('route change call failed', { trafficType, phones: phoneIds.length, error: String(error) });
       for (const [phoneId, waiting] of batch) settle(phoneId, waiting, { phoneId, trafficType, callError: error });
+      if (isAccountWideRefusal(error)) this.refuseQueued(error);
     }
+  }
+
+  /** After a refusal of the whole account: every change still queued fails with it, unsent; the next call goes alone. */
+  private refuseQueued(error: unknown): void {
+    this.accountAnswered = false;
+    let refused = 0;
+    for (const [trafficType, queue] of this.queues) {
+      for (const [phoneId, waiting] of queue) {
+        refused += 1;
+        for (const resolve of waiting.resolvers) resolve({ phoneId, trafficType, callError: error });
+      }
+      queue.clear();
+    }
+    if (refused > 0) this.options.logger.warn('CPH refused the account: changes still queued are not sent', { phones: refused, error: String(error) });
   }
 
   /** Fails what is still queued and stops sending. */

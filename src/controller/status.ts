@@ -112,6 +112,20 @@ export function phoneStatusName(status: number): string {
   return CPH_PHONE_STATUS[status] ?? `status ${status}`;
 }
 
+/** Why a phone that is not known to run is not changed, in words. */
+function notRunningText(status: number | undefined): string {
+  return status === undefined
+    ? 'CPH reported no status for the phone, so it is not known to run; its route is changed once CPH reports it running'
+    : `the phone is ${phoneStatusName(status)} (CPH status ${status}); its route is changed once it is running`;
+}
+
+/** Why a drifted phone is off route, in words. */
+function driftText(phone: PhonePlan): string {
+  if (phone.actual === undefined) return `CPH reported no route for the phone, wanted ${phone.desired}`;
+  if (phone.actual !== 'direct' && phone.actual !== 'routing') return `CPH reports the route as ${JSON.stringify(phone.actual)}, which is neither direct nor routing, wanted ${phone.desired}`;
+  return `on ${phone.actual}, wanted ${phone.desired}`;
+}
+
 const KNOWN_ERRORS: Record<string, string> = {
   'CPS.0001': 'no permission',
   'CPS.0003': 'CPH internal error',
@@ -153,9 +167,26 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
     case 'Released':
       break;
     case 'Pending': {
-      const job = phone.job!;
-      entry = { ...base, state: 'Pending', jobId: job.jobId, jobStatus: 'Running', requestId: job.requestId };
-      if (job.trafficType !== phone.desired) entry.errorMessage = `a job setting ${job.trafficType} is still running; the route is corrected to ${phone.desired} once it ends`;
+      const job = phone.job;
+      if (job) {
+        entry = { ...base, state: 'Pending', jobId: job.jobId, jobStatus: 'Running', requestId: job.requestId };
+        if (job.trafficType !== phone.desired) entry.errorMessage = `a job setting ${job.trafficType} is still running; the route is corrected to ${phone.desired} once it ends`;
+      } else {
+        // A change CPH's answer did not account for: the previous entry (from the round that sent it) keeps its IDs.
+        const sent = phone.unconfirmed;
+        const jobId = sent?.jobId ?? (previous?.state === 'Pending' ? previous.jobId : undefined);
+        const requestId = sent?.requestId ?? (previous?.state === 'Pending' ? previous.requestId : undefined);
+        entry = {
+          ...base,
+          state: 'Pending',
+          ...(jobId ? { jobId } : {}),
+          jobStatus: 'Unknown',
+          ...(requestId ? { requestId } : {}),
+          errorMessage: jobId
+            ? 'CPH started a job but its answer gave no request ID to follow it by: the route is read again on the next sweep'
+            : 'CPH answered without a job or an error for this phone: the route is read again on the next sweep',
+        };
+      }
       break;
     }
     case 'Failed': {
@@ -180,17 +211,13 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
       break;
     }
     case 'Waiting':
-      entry = {
-        ...base,
-        state: 'Waiting',
-        errorMessage: `the phone is ${phoneStatusName(phone.phoneStatus ?? -1)} (CPH status ${phone.phoneStatus}); its route is changed once it is running`,
-      };
+      entry = { ...base, state: 'Waiting', errorMessage: notRunningText(phone.phoneStatus) };
       break;
     case 'Drifted':
       entry = {
         ...base,
         state: 'Drifted',
-        errorMessage: suspended ? 'suspended: the route is not corrected' : `on ${phone.actual}, wanted ${phone.desired}; the change has not been sent yet`,
+        errorMessage: suspended ? 'suspended: the route is not corrected' : `${driftText(phone)}; the change has not been sent yet`,
       };
       break;
   }

@@ -133,7 +133,9 @@ describe('the CRD and src/api/v1alpha1 agree', () => {
     const entry = status.properties!.phones!.items!.properties!;
     expect(entry.state!.enum).to.deep.equal([...phoneEntryStates]);
     expect(entry.jobStatus!.enum).to.deep.equal([...statusJobStatuses]);
-    expect(entry.actual!.enum).to.deep.equal([...trafficTypes]);
+    // actual shows CPH's value as sent, even one that is neither direct nor routing.
+    expect(entry.actual!.enum).to.equal(undefined);
+    expect(entry.actual!.maxLength).to.equal(c.MAX_ACTUAL_LENGTH);
     expect(entry.desired!.enum).to.deep.equal([...trafficTypes]);
     expect(status.properties!.conditions!.items!.properties!.status!.enum).to.deep.equal(['True', 'False', 'Unknown']);
     expect(spec.required).to.deep.equal(['trafficType']);

@@ -210,7 +210,8 @@ describe('api/v1alpha1 parse', () => {
       });
       expect(status).to.deep.equal({
         conditions: [{ type: 'Ready', status: 'True', observedGeneration: 2, lastTransitionTime: '2026-11-28T06:00:00Z', reason: 'InSync', message: 'm' }],
-        phones: [{ phoneId: 'a', state: 'Failed', desired: 'routing', errorCode: 'CPS.0005' }],
+        // actual shows CPH's value as sent, even one that is neither direct nor routing.
+        phones: [{ phoneId: 'a', state: 'Failed', actual: 'sideways', desired: 'routing', errorCode: 'CPS.0005' }],
       });
     });
     it('gives back what it is given when it fits', () => {

@@ -32,6 +32,8 @@ export const MAX_STATUS_PHONES = 100;
  */
 export const MAX_STATUS_PENDING_PHONES = 20;
 export const MAX_STATUS_CHANGED_PHONES = 20;
+/** status.phones[].actual: at most this many characters (a route CPH reported that is neither direct nor routing is shown as sent). */
+export const MAX_ACTUAL_LENGTH = 64;
 /** status.pendingRequests holds at most this many request IDs (each covers up to 100 phones). */
 export const MAX_PENDING_REQUESTS = 1000;
 /** spec.phoneIds holds at most this many IDs. */

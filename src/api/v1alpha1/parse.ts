@@ -17,6 +17,7 @@ import {
   ENDPOINT_MAX_LENGTH,
   ENDPOINT_PATTERN,
   KIND,
+  MAX_ACTUAL_LENGTH,
   MAX_DRIFT_CHECK_INTERVAL_MS,
   MAX_PHONE_IDS,
   MAX_SERVER_IDS,
@@ -283,7 +284,7 @@ function parseEntry(value: unknown): PhoneStatusEntry | undefined {
   if (!isObject(value)) return undefined;
   if (typeof value.phoneId !== 'string' || !(phoneEntryStates as readonly unknown[]).includes(value.state)) return undefined;
   const entry: PhoneStatusEntry = { phoneId: value.phoneId, state: value.state as PhoneStatusEntry['state'] };
-  if ((trafficTypes as readonly unknown[]).includes(value.actual)) entry.actual = value.actual as TrafficType;
+  if (typeof value.actual === 'string' && value.actual !== '' && value.actual.length <= MAX_ACTUAL_LENGTH) entry.actual = value.actual;
   if ((trafficTypes as readonly unknown[]).includes(value.desired)) entry.desired = value.desired as TrafficType;
   if ((statusJobStatuses as readonly unknown[]).includes(value.jobStatus)) entry.jobStatus = value.jobStatus as PhoneStatusEntry['jobStatus'];
   for (const key of entryStringKeys) if (typeof value[key] === 'string') entry[key] = value[key] as string;

@@ -74,7 +74,8 @@ export const statusJobStatuses: readonly StatusJobStatus[] = ['Running', 'Succee
 export interface PhoneStatusEntry {
   phoneId: string;
   state: PhoneEntryState;
-  actual?: TrafficType;
+  /** The route CPH reported: direct or routing, or CPH's own value when it is neither (at most MAX_ACTUAL_LENGTH characters). */
+  actual?: string;
   desired?: TrafficType;
   jobId?: string;
   jobStatus?: StatusJobStatus;
