@@ -82,6 +82,11 @@ export class SimAdmin {
     await this.call('POST', '/_sim/faults', settings);
   }
 
+  /** Odd but allowed answers (see docs/cph-simulator.md, POST /_sim/quirks); fields given replace what they name. */
+  async setQuirks(quirks: Record<string, unknown>): Promise<void> {
+    await this.call('POST', '/_sim/quirks', quirks);
+  }
+
   async counters(): Promise<SimCounters> {
     return this.call<SimCounters>('GET', '/_sim/counters');
   }
