@@ -89,6 +89,8 @@ export interface StatusInput {
   maxChangedPhones?: number;
   /** Request IDs whose jobs still run for this resource (kept so a restarted operator can follow them). */
   pendingRequests?: readonly string[];
+  /** A deletion with Revert: when it gives up waiting for the phones (deletionTimestamp + spec.revertTimeout). */
+  revertDeadline?: { deadline: number; timeout: string };
 }
 
 const CPH_PHONE_STATUS: Record<number, string> = {
@@ -410,9 +412,10 @@ function decideConditions(summary: Summary, desired: TrafficType | undefined, fa
       : { ready: { status: 'False', reason, message }, reconciling: { reason, message: `retrying with backoff: ${input.failure.message}` } };
   }
   if (deleting === 'Revert') {
+    const until = input.revertDeadline ? `; gives up at ${formatTime(input.revertDeadline.deadline)} (spec.revertTimeout ${input.revertDeadline.timeout})` : '';
     const message = input.plan?.settled
       ? `deleting: every phone is back on direct or kept by another CloudPhoneRoute`
-      : `deleting: setting the phones back to direct before the resource goes (deletionPolicy Revert); ${counts}`;
+      : `deleting: setting the phones back to direct before the resource goes (deletionPolicy Revert)${until}; ${counts}`;
     return input.plan?.settled
       ? { ready: { status: 'False', reason: Reason.Deleting, message } }
       : { ready: { status: 'False', reason: Reason.Deleting, message }, reconciling: { reason: Reason.Deleting, message } };

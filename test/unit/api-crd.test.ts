@@ -52,6 +52,7 @@ const specKeys: Record<keyof CloudPhoneRouteSpec, true> = {
   driftCheckInterval: true,
   suspend: true,
   deletionPolicy: true,
+  revertTimeout: true,
 };
 const selectorKeys: Record<keyof PhoneSelector, true> = { serverIds: true, phoneNamePrefix: true };
 const secretRefKeys: Record<keyof CredentialsSecretRef, true> = { name: true, accessKeyKey: true, secretKeyKey: true };
@@ -163,6 +164,7 @@ describe('the CRD and src/api/v1alpha1 agree', () => {
     expect(s.driftCheckInterval!['x-kubernetes-validations']![0]!.rule).to.equal(form);
     expect(s.driftCheckInterval!.maxLength).to.equal(c.DURATION_MAX_LENGTH);
     expect(s.driftCheckInterval!.default).to.equal(c.DEFAULT_DRIFT_CHECK_INTERVAL);
+    expect(s.revertTimeout!.default).to.equal(c.DEFAULT_REVERT_TIMEOUT);
     expect(s.suspend!.default).to.equal(false);
     expect(s.deletionPolicy!.default).to.equal('Retain');
     expect(status.properties!.phones!.maxItems).to.equal(c.MAX_STATUS_PHONES);

@@ -49,7 +49,13 @@ describe('api/v1alpha1 parse', () => {
         driftCheckInterval: '5m',
         suspend: false,
         deletionPolicy: 'Retain',
+        revertTimeout: '10m',
       });
+    });
+    it('bounds spec.revertTimeout to 10s..24h, naming the field', () => {
+      expect(parseSpec({ trafficType: 'routing', phoneIds: [PHONE_A], revertTimeout: '30s' }).revertTimeout).to.equal('30s');
+      for (const bad of ['5s', '25h', 'soon', 12])
+        expect(() => parseSpec({ trafficType: 'routing', phoneIds: [PHONE_A], revertTimeout: bad })).to.throw(/spec\.revertTimeout/);
     });
     it('keeps every field it knows', () => {
       const spec = {
@@ -61,6 +67,7 @@ describe('api/v1alpha1 parse', () => {
         endpoint: 'https://cph.example.com',
         credentialsSecretRef: { name: 'cph', accessKeyKey: 'ak', secretKeyKey: 'sk' },
         driftCheckInterval: '30s',
+        revertTimeout: '1h',
         suspend: true,
         deletionPolicy: 'Revert',
       };

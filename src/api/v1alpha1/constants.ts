@@ -57,6 +57,10 @@ export const DURATION_PATTERN = /^([0-9]{1,9}(h|m|s|ms))+$/;
 export const DURATION_MAX_LENGTH = 32;
 
 export const DEFAULT_DRIFT_CHECK_INTERVAL = '5m';
+/** spec.revertTimeout: how long a deletion with deletionPolicy Revert waits for the phones, by default and at least. */
+export const DEFAULT_REVERT_TIMEOUT = '10m';
+export const MIN_REVERT_TIMEOUT_MS = 10_000;
+export const MAX_REVERT_TIMEOUT_MS = 24 * 3600_000;
 export const MIN_DRIFT_CHECK_INTERVAL_MS = 10_000;
 export const MAX_DRIFT_CHECK_INTERVAL_MS = 24 * 3600_000;
 export const DEFAULT_ACCESS_KEY_KEY = 'HUAWEICLOUD_SDK_AK';

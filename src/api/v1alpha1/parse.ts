@@ -12,6 +12,7 @@ import { trafficTypes, type TrafficType } from '../../cph/wire.js';
 import {
   API_VERSION,
   DEFAULT_DRIFT_CHECK_INTERVAL,
+  DEFAULT_REVERT_TIMEOUT,
   DURATION_MAX_LENGTH,
   DURATION_PATTERN,
   ENDPOINT_MAX_LENGTH,
@@ -19,11 +20,13 @@ import {
   KIND,
   MAX_ACTUAL_LENGTH,
   MAX_DRIFT_CHECK_INTERVAL_MS,
+  MAX_REVERT_TIMEOUT_MS,
   MAX_PHONE_IDS,
   MAX_SERVER_IDS,
   MAX_STATUS_PHONES,
   MAX_PENDING_REQUESTS,
   MIN_DRIFT_CHECK_INTERVAL_MS,
+  MIN_REVERT_TIMEOUT_MS,
   PHONE_ID_PATTERN,
   PHONE_NAME_PREFIX_MAX_LENGTH,
   PROJECT_ID_PATTERN,
@@ -179,11 +182,8 @@ export function parseSpec(value: unknown, field = 'spec'): CloudPhoneRouteSpec {
   if (obj.credentialsSecretRef !== undefined && obj.credentialsSecretRef !== null) {
     spec.credentialsSecretRef = parseSecretRef(obj.credentialsSecretRef, `${field}.credentialsSecretRef`);
   }
-  const interval = optionalString(obj, 'driftCheckInterval', `${field}.driftCheckInterval`) ?? DEFAULT_DRIFT_CHECK_INTERVAL;
-  const intervalMs = parseDuration(interval, `${field}.driftCheckInterval`);
-  if (intervalMs < MIN_DRIFT_CHECK_INTERVAL_MS) throw new ParseError(`${field}.driftCheckInterval`, `must be at least 10s, got ${interval}`);
-  if (intervalMs > MAX_DRIFT_CHECK_INTERVAL_MS) throw new ParseError(`${field}.driftCheckInterval`, `must be at most 24h, got ${interval}`);
-  spec.driftCheckInterval = interval;
+  spec.driftCheckInterval = boundedDuration(obj, 'driftCheckInterval', field, DEFAULT_DRIFT_CHECK_INTERVAL, MIN_DRIFT_CHECK_INTERVAL_MS, MAX_DRIFT_CHECK_INTERVAL_MS);
+  spec.revertTimeout = boundedDuration(obj, 'revertTimeout', field, DEFAULT_REVERT_TIMEOUT, MIN_REVERT_TIMEOUT_MS, MAX_REVERT_TIMEOUT_MS);
   if (obj.suspend !== undefined && obj.suspend !== null && typeof obj.suspend !== 'boolean') {
     throw new ParseError(`${field}.suspend`, `must be true or false, got ${describe(obj.suspend)}`);
   }
@@ -192,6 +192,21 @@ export function parseSpec(value: unknown, field = 'spec'): CloudPhoneRouteSpec {
   if (!(deletionPolicies as readonly unknown[]).includes(policy)) throw new ParseError(`${field}.deletionPolicy`, `must be Retain or Revert, got ${describe(policy)}`);
   spec.deletionPolicy = policy as DeletionPolicy;
   return spec;
+}
+
+/** A duration field of the spec within its bounds (the CRD's 10s..24h), its default when absent. */
+function boundedDuration(obj: Obj, key: string, field: string, fallback: string, minMs: number, maxMs: number): string {
+  const path = `${field}.${key}`;
+  const value = optionalString(obj, key, path) ?? fallback;
+  const ms = parseDuration(value, path);
+  if (ms < minMs) throw new ParseError(path, `must be at least ${formatDuration(minMs)}, got ${value}`);
+  if (ms > maxMs) throw new ParseError(path, `must be at most ${formatDuration(maxMs)}, got ${value}`);
+  return value;
+}
+
+/** spec.revertTimeout of a parsed spec, in milliseconds. */
+export function revertTimeoutMs(spec: CloudPhoneRouteSpec): number {
+  return parseDuration(spec.revertTimeout ?? DEFAULT_REVERT_TIMEOUT, 'spec.revertTimeout');
 }
 
 /** spec.driftCheckInterval of a parsed spec, in milliseconds. */

@@ -39,6 +39,8 @@ export interface CloudPhoneRouteSpec {
   suspend?: boolean;
   /** Defaulted to Retain by the API server. */
   deletionPolicy?: DeletionPolicy;
+  /** With deletionPolicy Revert: how long a deletion waits for the revert (duration, 10s..24h); the API server defaults it to 10m. */
+  revertTimeout?: string;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
