@@ -68,6 +68,8 @@ export interface StartControlPlaneOptions {
   progress?: ProgressSink;
   /** How long to wait for /readyz, the default namespace and kube-controller-manager's first work. Default: 120 s. */
   readyTimeoutMs?: number;
+  /** Extra kube-apiserver flags, after the harness's own (e.g. `--watch-cache=false` so watches read etcd itself). */
+  apiserverArgs?: readonly string[];
   /**
    * Load @kubernetes/client-node (for kubeConfig() and mintToken()) while the control plane starts. Default
    * true. Loading it costs seconds of CPU; `cluster:up`'s background process never needs it and says false.
@@ -525,6 +527,7 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
         '--service-cluster-ip-range=10.96.0.0/16',
         '--endpoint-reconciler-type=none', // 127.0.0.1 is not a valid Endpoints address; nothing routes to it anyway
         '--profiling=false',
+        ...(options.apiserverArgs ?? []),
       ],
       apiserverLog,
     );
