@@ -19,7 +19,7 @@ import { sharedControlPlane, CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane }
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { Routes, installCrd, freshNamespace, condition } from '../support/routes.js';
-import { SimAdmin, type SimPhone } from '../support/sim-admin.js';
+import { SimAdmin, phoneDealer, type SimPhone } from '../support/sim-admin.js';
 import { waitFor } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -45,13 +45,8 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
   let core: CoreV1Api;
   let objects: CustomObjectsApi;
   let phones: SimPhone[];
-  let nextPhone = 0;
-  const takePhones = (n: number): string[] => {
-    const taken = phones.slice(nextPhone, nextPhone + n).map((p) => p.phone_id);
-    nextPhone += n;
-    if (taken.length < n) throw new Error('the simulator has too few phones for the tests');
-    return taken;
-  };
+  /** Phones no other test has used, so tests never disturb each other. */
+  const takePhones = phoneDealer(() => phones);
   const routesOf = async (ids: readonly string[]): Promise<string[]> => Promise.all(ids.map(async (id) => (await admin.phone(id)).traffic_type));
   const gone = async (read: () => Promise<unknown>): Promise<boolean> => {
     try {

@@ -13,7 +13,7 @@ import { sharedControlPlane, CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane }
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { Routes, installCrd, freshNamespace, condition } from '../support/routes.js';
-import { SimAdmin, type SimPhone } from '../support/sim-admin.js';
+import { SimAdmin, phoneDealer, type SimPhone } from '../support/sim-admin.js';
 import { waitFor } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -30,14 +30,8 @@ describe('operator end to end', function () {
   let routes: Routes;
   let caFile: string;
   let phones: SimPhone[];
-  let nextPhone = 0;
   /** Phones no other test has used, so tests never disturb each other. */
-  const takePhones = (n: number): string[] => {
-    const taken = phones.slice(nextPhone, nextPhone + n).map((p) => p.phone_id);
-    nextPhone += n;
-    if (taken.length < n) throw new Error('the simulator has too few phones for the tests');
-    return taken;
-  };
+  const takePhones = phoneDealer(() => phones);
 
   before(async function () {
     cp = await sharedControlPlane();
