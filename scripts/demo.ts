@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     step('Building the operator (tsc → dist/)');
     await run('npm', ['run', '--silent', 'build'], { cwd: root });
 
-    step('Starting the local control plane (etcd + kube-apiserver; the first run builds them, several minutes)');
+    step('Starting the local control plane (etcd, kube-apiserver, kube-controller-manager; the first run builds them, several minutes)');
     cp = await startControlPlane({ dataDir: path.join(demoDir, 'cluster'), progress: (line) => process.stdout.write(`    ${line}\n`) });
     process.stdout.write(`    kube-apiserver ${cp.version} at ${cp.server}\n`);
 

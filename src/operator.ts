@@ -20,7 +20,7 @@ import { LeaderElector } from './runtime/leader-election.js';
 import { OperatorMetrics } from './runtime/metrics.js';
 import { HealthChecks, startMetricsServer, startProbeServer, type RunningServer } from './runtime/health-server.js';
 import { GracefulShutdown } from './runtime/shutdown.js';
-import { GROUP, VERSION, PLURAL, FIELD_MANAGER } from './api/v1alpha1/constants.js';
+import { API_VERSION, GROUP, KIND, VERSION, PLURAL, FIELD_MANAGER } from './api/v1alpha1/constants.js';
 import { CLUSTER_ACCOUNT_PLURAL, NAMESPACED_ACCOUNT_PLURAL, type AccountRef } from './api/v1alpha1/account-types.js';
 import type { Summary } from './api/v1alpha1/types.js';
 import { credentialsFromEnv } from './cph/credentials.js';
@@ -30,6 +30,7 @@ import { AccountDirectory } from './controller/account-directory.js';
 import { AccountObjectReconciler } from './controller/account-reconciler.js';
 import { planStamp } from './controller/account-plans.js';
 import { RouteReconciler, type RouteUpdater } from './controller/reconciler.js';
+import { SkippedPhonesReporter, type EventRegarding } from './controller/skipped-phones.js';
 import type { OperatorConfig } from './config.js';
 import { operatorVersion } from './version.js';
 
@@ -55,6 +56,13 @@ function secretReader(client: KubeClient): SecretReader {
       return decoded;
     },
   };
+}
+
+/** The object an Event about a cached CloudPhoneRoute names; none for a key no longer cached. */
+function eventRegarding(route: KubeObject | undefined): EventRegarding[] {
+  if (!route) return [];
+  const { name, namespace, uid } = route.metadata;
+  return [{ apiVersion: API_VERSION, kind: KIND, name, ...(namespace ? { namespace } : {}), ...(uid ? { uid } : {}) }];
 }
 
 export interface RunningOperator {
@@ -95,6 +103,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
   const routes = new ResourceClient<KubeObject>(kube, routeResource, parseKubeObject);
   const events = new EventRecorder({ client: kube, clock, logger, reportingController: `${GROUP}/cph-route-operator`, reportingInstance: config.identity });
 
+  const skippedPhones = new SkippedPhonesReporter({ clock, events, count: (reason, entries) => metrics.phoneEntriesSkippedBy(reason, entries) });
   let controller: Controller | undefined;
   let accountController: Controller | undefined;
   const enqueue = (keys: Iterable<string>): void => {
@@ -121,7 +130,10 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     clock,
     logger,
     hooks: {
-      onSwept: (account) => enqueueAccount(account),
+      onSwept: (account, snapshot) => {
+        skippedPhones.swept(account.key, account.description, snapshot.skipped, () => accounts.owners(account).flatMap((key) => eventRegarding(informer.get(key))));
+        enqueueAccount(account);
+      },
       onSweepFailed: (account, error) => {
         logger.warn('phone inventory sweep failed', { account: account.description, error: errorMessage(error) });
         enqueueAccount(account);

@@ -116,7 +116,9 @@ function selectorMatcher(spec: CloudPhoneRouteSpec, scope: PhoneScope): ((phone:
   if (!selector || !(selector.serverIds?.length || selector.phoneNamePrefix)) return undefined;
   const servers = selector.serverIds?.length ? new Set(selector.serverIds) : undefined;
   const prefix = selector.phoneNamePrefix;
-  return (phone) => (!servers || servers.has(phone.serverId)) && (!prefix || phone.phoneName.startsWith(prefix)) && phoneInScope(scope, phone);
+  // A phone CPH listed without a server or a name never matches a selector (or a scope) that needs it.
+  return (phone) =>
+    (!servers || (phone.serverId !== undefined && servers.has(phone.serverId))) && (!prefix || (phone.phoneName !== undefined && phone.phoneName.startsWith(prefix))) && phoneInScope(scope, phone);
 }
 
 /**
@@ -425,14 +427,18 @@ export class AccountPlans {
   private async deliver(account: Account, changes: readonly RouteChange[], initiator: string | undefined): Promise<Map<string, unknown>> {
     const callErrors = new Map<string, unknown>();
     const results = await account.writer.submit(changes);
-    const byOwner = new Map<string, { trafficType: TrafficType; sent: number; requestIds: Set<string>; refused: string[] }>();
+    const byOwner = new Map<string, { trafficType: TrafficType; sent: number; unconfirmed: number; requestIds: Set<string>; refused: string[] }>();
     const held = new Set<string>();
     const sentPhones = new Set<string>();
     results.forEach((result, i) => {
       const change = changes[i]!;
       let owner = byOwner.get(change.owner);
-      if (!owner) byOwner.set(change.owner, (owner = { trafficType: change.trafficType, sent: 0, requestIds: new Set(), refused: [] }));
-      if (result.jobId && result.requestId) {
+      if (!owner) byOwner.set(change.owner, (owner = { trafficType: change.trafficType, sent: 0, unconfirmed: 0, requestIds: new Set(), refused: [] }));
+      if (result.unconfirmed) {
+        owner.unconfirmed += 1;
+        if (result.requestId) owner.requestIds.add(result.requestId);
+        account.inventory.markUnconfirmed(result.phoneId, { trafficType: result.trafficType, ...(result.jobId ? { jobId: result.jobId } : {}), ...(result.requestId ? { requestId: result.requestId } : {}) });
+      } else if (result.jobId && result.requestId) {
         owner.sent += 1;
         owner.requestIds.add(result.requestId);
         sentPhones.add(result.phoneId);
@@ -452,6 +458,8 @@ export class AccountPlans {
       if (!route) continue;
       const ref = routeRef(route);
       if (owner.sent > 0) this.options.events.record(ref, 'Normal', 'ApplyingRoute', 'ChangeRoute', `Changing the route of ${owner.sent} phone(s) to ${owner.trafficType} (CPH request ${[...owner.requestIds].join(', ')})`);
+      if (owner.unconfirmed > 0)
+        this.options.events.record(ref, 'Warning', 'ApplyingRoute', 'ChangeRoute', `CPH's answer did not say what became of the change to ${owner.trafficType} of ${owner.unconfirmed} phone(s) (no job or error, or no request ID to follow the job by); they are read again on the next sweep`);
       for (const note of owner.refused) this.options.events.record(ref, 'Warning', 'JobFailed', 'ChangeRoute', note);
     }
     if (callErrors.size > 0) this.failedSends.set(account, (this.failedSends.get(account) ?? 0) + 1);

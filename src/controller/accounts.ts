@@ -174,6 +174,7 @@ export class Account {
         hooks.onSwept(this, snapshot);
       },
       onSweepFailed: (error) => hooks.onSweepFailed(this, error),
+      onPhoneChanged: (phoneId) => this.notePhoneChanged(phoneId),
       ...(pageHook ? { onPhonesRead: (phones: readonly ObservedPhone[], sweep: number) => pageHook.call(hooks, this, phones, sweep) } : {}),
     });
     this.tracker = new JobTracker({

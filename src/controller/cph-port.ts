@@ -8,29 +8,22 @@ import type { Phone } from '../cph/types.js';
 import type { CphPort, ObservedJob, ObservedPhone, RouteChangeBatch } from './ports.js';
 import type { TrafficType } from '../cph/wire.js';
 
-function observed(phone: Phone): ObservedPhone | undefined {
-  // A phone whose route CPH did not report cannot be compared; it is treated as missing from the sweep,
-  // which makes the inventory ask for its detail.
-  if (phone.trafficType === undefined) return undefined;
-  return { phoneId: phone.phoneId, phoneName: phone.phoneName, serverId: phone.serverId, status: phone.status, trafficType: phone.trafficType };
-}
-
-function observedAll(list: readonly Phone[]): ObservedPhone[] {
-  const phones: ObservedPhone[] = [];
-  for (const phone of list) {
-    const seen = observed(phone);
-    if (seen) phones.push(seen);
-  }
-  return phones;
+function observed(phone: Phone): ObservedPhone {
+  return {
+    phoneId: phone.phoneId,
+    phoneName: phone.phoneName,
+    serverId: phone.serverId,
+    status: phone.status,
+    trafficType: phone.trafficType,
+    ...(phone.unknownTrafficType === undefined ? {} : { unknownTrafficType: phone.unknownTrafficType }),
+  };
 }
 
 export function cphPortOf(client: CphClient): CphPort {
   return {
     async listAllPhones(signal, onPage) {
-      const sweep = await client.listAllPhones({}, { signal, ...(onPage ? { onPage: (page: readonly Phone[]) => onPage(observedAll(page)) } : {}) });
-      const phones = observedAll(sweep.phones);
-      // A phone whose route was not reported is missing from `phones`: the sweep cannot vouch for it.
-      return { phones, calls: sweep.pages, complete: sweep.stable && phones.length === sweep.phones.length };
+      const sweep = await client.listAllPhones({}, { signal, ...(onPage ? { onPage: (page: readonly Phone[]) => onPage(page.map(observed)) } : {}) });
+      return { phones: sweep.phones.map(observed), skipped: sweep.skipped, calls: sweep.pages, complete: sweep.stable };
     },
     async getPhone(phoneId, signal) {
       try {
@@ -42,7 +35,7 @@ export function cphPortOf(client: CphClient): CphPort {
     },
     async setTrafficType(trafficType: TrafficType, phoneIds, signal): Promise<RouteChangeBatch> {
       const answer = await client.setTrafficTypeBatch(trafficType, phoneIds, { signal });
-      return { requestId: answer.requestId, jobs: answer.jobs, errors: answer.errors };
+      return { requestId: answer.requestId, jobs: answer.jobs, errors: answer.errors, unconfirmed: answer.unconfirmed.map((u) => u.phoneId) };
     },
     async listJobs(requestIds, signal, expectedJobs): Promise<ObservedJob[]> {
       const list = await client.listJobs({ requestIds, ...(expectedJobs === undefined ? {} : { expectedJobs }) }, { signal });

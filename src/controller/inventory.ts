@@ -11,6 +11,8 @@
  *   - pages as they come: `onPhonesRead` is told each page's phones (with routes learnt since the sweep
  *     began) while the sweep still reads, so changes can go out before the last page is in; the sweep ends,
  *     and its snapshot is published, only once what the hook started has settled;
+ *   - re-read, not guessed: a phone whose change CPH answered without saying what became of it is marked
+ *     `unconfirmed` until a sweep that began after the mark has read it again;
  *   - a phone missing from a complete sweep does not exist, and costs no further call; only when the sweep
  *     could have skipped phones (the list moved under it) do missing IDs get a detail call each, at most
  *     `maxDetailLookups` per sweep, remembered until the next sweep (the rest count as missing until then).
@@ -18,8 +20,9 @@
 import type { Clock } from '../runtime/clock.js';
 import { Alarm } from '../runtime/alarm.js';
 import type { Logger } from '../runtime/logger.js';
+import type { SkippedPhone } from '../cph/types.js';
 import type { TrafficType } from '../cph/wire.js';
-import type { CphPort, ObservedPhone } from './ports.js';
+import type { CphPort, ObservedPhone, UnconfirmedChange } from './ports.js';
 
 export interface InventorySnapshot {
   /** When the sweep that produced it began (ms since epoch). */
@@ -27,6 +30,8 @@ export interface InventorySnapshot {
   /** The sweep saw every phone: a phone missing from it does not exist. */
   readonly complete: boolean;
   readonly phones: ReadonlyMap<string, ObservedPhone>;
+  /** List entries the sweep could not use as phones (no usable phone_id): left out, counted. */
+  readonly skipped: readonly SkippedPhone[];
 }
 
 export interface PhoneInventoryOptions {
@@ -42,6 +47,8 @@ export interface PhoneInventoryOptions {
   intervalMs: number;
   /** Detail calls allowed per incomplete sweep for phones it missed; default 100. */
   maxDetailLookups?: number;
+  /** Told of a phone whose view changed outside a sweep (marked unconfirmed), so plans are redone for it. */
+  onPhoneChanged?: (phoneId: string) => void;
 }
 
 /** The inventory's own snapshot: its phone map is updated in place by routes learnt from jobs. */
@@ -55,6 +62,8 @@ export class PhoneInventory {
   private changes = 0;
   private inFlight: Promise<InventorySnapshot> | undefined;
   private readonly localRoutes = new Map<string, { trafficType: TrafficType; at: number }>();
+  /** Changes of unknown outcome, until a sweep that began after them has read their phones. */
+  private readonly unconfirmed = new Map<string, { change: UnconfirmedChange; at: number }>();
   /** Detail lookups of phones missing from the sweep, valid for one snapshot. */
   private readonly detailLookups = new Map<string, Promise<ObservedPhone | undefined>>();
   private intervalMs: number;
@@ -109,10 +118,13 @@ export class PhoneInventory {
   private async runSweep(): Promise<InventorySnapshot> {
     const startedAt = this.options.clock.now();
     const sweep = ++this.sweeps;
-    // A route learnt from a job after the sweep began wins over what the sweep read.
+    // A route learnt from a job after the sweep began wins over what the sweep read; a change of unknown
+    // outcome sent after it began stays unconfirmed (the sweep may have read the phone before it).
     const current = (phone: ObservedPhone): ObservedPhone => {
       const local = this.localRoutes.get(phone.phoneId);
-      return local && local.at >= startedAt && local.trafficType !== phone.trafficType ? { ...phone, trafficType: local.trafficType } : phone;
+      const routed = local && local.at >= startedAt && local.trafficType !== phone.trafficType ? { ...phone, trafficType: local.trafficType, unknownTrafficType: undefined } : phone;
+      const unsure = this.unconfirmed.get(phone.phoneId);
+      return unsure && unsure.at >= startedAt ? { ...routed, unconfirmed: unsure.change } : routed;
     };
     const hook = this.options.onPhonesRead;
     const pageWork: Promise<void>[] = [];
@@ -131,13 +143,14 @@ export class PhoneInventory {
     } finally {
       await Promise.all(pageWork);
     }
-    const { phones, calls, complete } = listed;
+    const { phones, skipped, calls, complete } = listed;
     const byId = new Map<string, ObservedPhone>();
     for (const phone of phones) byId.set(phone.phoneId, current(phone));
-    // Routes learnt before this sweep began are now covered by what it read.
+    // Routes learnt and changes of unknown outcome sent before this sweep began are now covered by what it read.
     for (const [phoneId, local] of this.localRoutes) if (local.at < startedAt) this.localRoutes.delete(phoneId);
+    for (const [phoneId, unsure] of this.unconfirmed) if (unsure.at < startedAt) this.unconfirmed.delete(phoneId);
     this.detailLookups.clear();
-    const snapshot: MutableSnapshot = { takenAt: startedAt, complete, phones: byId };
+    const snapshot: MutableSnapshot = { takenAt: startedAt, complete, phones: byId, skipped };
     this.current = snapshot;
     this.changes += 1;
     this.lastError = undefined;
@@ -154,9 +167,24 @@ export class PhoneInventory {
     // In place: copying the map for every finished job made a batch of N jobs cost N x P.
     const phone = this.current?.phones.get(phoneId);
     if (phone && phone.trafficType !== trafficType) {
-      this.current?.phones.set(phoneId, { ...phone, trafficType });
+      this.current?.phones.set(phoneId, { ...phone, trafficType, unknownTrafficType: undefined });
       this.changes += 1;
     }
+  }
+
+  /**
+   * Records a change whose outcome CPH's answer did not tell (no job, or a job that cannot be followed): the
+   * phone is planned as pending, and nothing is sent for it, until the next sweep has read it again.
+   */
+  markUnconfirmed(phoneId: string, change: UnconfirmedChange): void {
+    this.unconfirmed.set(phoneId, { change, at: this.options.clock.now() });
+    this.localRoutes.delete(phoneId);
+    const phone = this.current?.phones.get(phoneId);
+    if (phone) {
+      this.current?.phones.set(phoneId, { ...phone, unconfirmed: change });
+      this.changes += 1;
+    }
+    this.options.onPhoneChanged?.(phoneId);
   }
 
   /** A phone's view: from the snapshot, else (after an incomplete sweep) from a detail call made once per snapshot. */
@@ -173,7 +201,9 @@ export class PhoneInventory {
     }
     const found = await pending;
     const local = this.localRoutes.get(phoneId);
-    return found && local ? { ...found, trafficType: local.trafficType } : found;
+    const unsure = this.unconfirmed.get(phoneId);
+    if (!found) return found;
+    return { ...found, ...(local ? { trafficType: local.trafficType, unknownTrafficType: undefined } : {}), ...(unsure ? { unconfirmed: unsure.change } : {}) };
   }
 
   /** Changes the period of the sweep loop; takes effect at once. */

@@ -19,20 +19,25 @@
  *               sync.
  *  4. Pending   a route-change job for the phone is in flight, whatever route it sets. Nothing new is sent
  *               until it ends: a second job on a phone with one running is never useful (same route) or
- *               races it (other route; the drift is corrected on the round after the job ends).
+ *               races it (other route; the drift is corrected on the round after the job ends). Also
+ *               pending: a change whose outcome CPH's answer did not tell (`unconfirmed`): nothing is sent
+ *               until the next sweep has read the phone again.
  *  5. InSync    the actual route is the wanted one.
  *  6. Failed    a recent change of the phone to the wanted route failed and the caller holds it back
  *               (`holds`, its retry backoff); not sent this round.
- *  7. Waiting   the phone is not running (CPH status other than 2: creating, resetting, restarting,
- *               frozen, stopping, stopped or failed). CPH does not document whether a route can change in
- *               those states, and a change may restart the phone, so it is not sent; the phone is changed
- *               on a later round once it runs.
- *  8. Drifted   off route; a change is sent if the resource acts (willChange).
+ *  7. Waiting   the phone is not known to run (CPH status other than 2: creating, resetting, restarting,
+ *               frozen, stopping, stopped or failed; or no status reported). CPH does not document whether a
+ *               route can change in those states, and a change may restart the phone, so it is not sent;
+ *               the phone is changed on a later round once it runs.
+ *  8. Drifted   off route; a change is sent if the resource acts (willChange). A route CPH did not report,
+ *               or reported as a value that is neither direct nor routing, is off route: it is not the
+ *               wanted one.
  * Who acts: a resource acts unless it is suspended or being deleted with deletionPolicy Retain; a resource
  * being deleted with Revert wants every phone on `direct`.
  */
 import type { TrafficType } from '../cph/wire.js';
 import type { DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
+import type { UnconfirmedChange } from './ports.js';
 import { MAX_PHONES_PER_CALL, REVERT_TRAFFIC_TYPE } from '../api/v1alpha1/constants.js';
 
 /** CPH phone status "running". */
@@ -52,9 +57,13 @@ export interface DesiredRoute {
 
 /** A phone as the inventory saw it (src/controller/ports.ts ObservedPhone fits). */
 export interface ActualPhone {
-  trafficType: TrafficType;
-  /** CPH status code; 2 is running. */
-  status: number;
+  /** undefined: CPH reported no route, or one that is neither direct nor routing (then in `unknownTrafficType`). */
+  trafficType: TrafficType | undefined;
+  unknownTrafficType?: string | undefined;
+  /** CPH status code; 2 is running; undefined when CPH reported none (not known to run). */
+  status: number | undefined;
+  /** A change sent whose outcome CPH's answer did not tell; the phone is read again on the next sweep. */
+  unconfirmed?: UnconfirmedChange | undefined;
 }
 
 /** A route-change job that has not ended yet. */
@@ -98,12 +107,14 @@ export interface PhonePlan {
   state: PhonePlanState;
   /** The route this resource wants for the phone. */
   desired: TrafficType;
-  /** The route CPH reports; absent when NotFound. */
-  actual?: TrafficType;
-  /** The CPH status code; absent when NotFound. */
+  /** The route CPH reports, as it reports it (an unknown value too); absent when NotFound or not reported. */
+  actual?: string;
+  /** The CPH status code; absent when NotFound or not reported. */
   phoneStatus?: number;
   /** Pending: the job in flight. */
   job?: InFlightJob;
+  /** Pending: a change whose outcome is not known until the next sweep. */
+  unconfirmed?: UnconfirmedChange;
   /** Failed: the hold that keeps it back. */
   hold?: RetryHold;
   /** Conflict: the other resources and what they want; Released: the live resources that keep it. */
@@ -241,8 +252,9 @@ export function planRoutes(input: PlanInput): Plan {
       const actual = input.phones.get(phoneId);
       const plan: PhonePlan = { phoneId, state: 'Drifted', desired, willChange: false };
       if (actual) {
-        plan.actual = actual.trafficType;
-        plan.phoneStatus = actual.status;
+        const reported = actual.trafficType ?? actual.unknownTrafficType;
+        if (reported !== undefined) plan.actual = reported;
+        if (actual.status !== undefined) plan.phoneStatus = actual.status;
       }
       const job = jobs.get(phoneId);
       const hold = holds.size > 0 ? holds.get(`${phoneId}\u0000${desired}`) : undefined;
@@ -257,6 +269,9 @@ export function planRoutes(input: PlanInput): Plan {
       } else if (job) {
         plan.state = 'Pending';
         plan.job = job;
+      } else if (actual.unconfirmed) {
+        plan.state = 'Pending';
+        plan.unconfirmed = actual.unconfirmed;
       } else if (actual.trafficType === desired) {
         plan.state = 'InSync';
       } else if (hold) {

@@ -23,8 +23,8 @@ import type { Logger } from '../runtime/logger.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Reconciler, ReconcileResult } from '../runtime/reconcile.js';
 import { OperatorError, ParseError, errorMessage } from '../errors.js';
-import { parseCloudPhoneRoute, parseDuration, parseStatus } from '../api/v1alpha1/parse.js';
-import { FINALIZER } from '../api/v1alpha1/constants.js';
+import { parseCloudPhoneRoute, parseDuration, parseStatus, revertTimeoutMs } from '../api/v1alpha1/parse.js';
+import { DEFAULT_REVERT_TIMEOUT, FINALIZER } from '../api/v1alpha1/constants.js';
 import { CPH_UNAVAILABLE_STALL_MS, Reason, formatTime, type RoundFailureReason } from '../api/v1alpha1/conditions.js';
 import type { CloudPhoneRoute, CloudPhoneRouteStatus, DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
 import { isAccountProblem, isAuthError, isCphError, isThrottle } from '../cph/errors.js';
@@ -130,6 +130,29 @@ function finalizerStep(spec: CloudPhoneRoute['spec'], meta: Metadata): 'act' | '
   return !revert || !hasFinalizer || spec.suspend === true ? 'release' : 'act';
 }
 
+/** The Event reason when a deletion gives up its revert at spec.revertTimeout. */
+export const REVERT_ABANDONED_REASON = 'RevertAbandoned';
+/** How soon a deletion whose revert round failed is looked at again (at most; its deadline if sooner). */
+const revertRetryMs = 30_000;
+
+interface RevertDeadline {
+  /** ms since epoch: deletionTimestamp + spec.revertTimeout. */
+  deadline: number;
+  /** spec.revertTimeout as written. */
+  timeout: string;
+}
+
+/** A round failure during a deletion with Revert says until when the deletion waits for the revert. */
+function withRevertDeadline(failure: RoundFailure, revert: RevertDeadline | undefined): RoundFailure {
+  if (!revert) return failure;
+  return { ...failure, message: `${failure.message}; the deletion waits for the revert until ${formatTime(revert.deadline)} (spec.revertTimeout ${revert.timeout}), then lets the resource go without it` };
+}
+
+/** `delayMs`, or less so that a deletion is looked at again when its revert deadline passes. */
+function untilRevertDeadline(delayMs: number, revert: RevertDeadline | undefined, now: number): number {
+  return revert ? Math.max(50, Math.min(delayMs, revert.deadline - now + 50)) : delayMs;
+}
+
 /** A round failed in a way that is retried with the queue's backoff; the status already says why. */
 export class RoundFailedError extends OperatorError {
   constructor(reason: string, options: { cause?: unknown }) {
@@ -208,6 +231,9 @@ export class RouteReconciler implements Reconciler {
     const intervalMs = this.intervalOf(spec);
     const previous = this.previousStatusOf(key, meta.generation, route.status);
     const now = (): number => this.options.clock.now();
+    // A deletion with Revert waits for the phones at most spec.revertTimeout after the deletion began.
+    const revert = deleting === 'Revert' ? { deadline: Date.parse(meta.deletionTimestamp ?? '') + revertTimeoutMs(spec), timeout: spec.revertTimeout ?? DEFAULT_REVERT_TIMEOUT } : undefined;
+    const revertExpired = (): boolean => revert !== undefined && !(now() < revert.deadline);
 
     await (this.primed ??= this.prime());
     let account: Account;
@@ -218,10 +244,11 @@ export class RouteReconciler implements Reconciler {
     } catch (error) {
       if (!(error instanceof AccountError) && !isCphError(error)) throw error;
       this.options.accounts.release(key);
-      const failure = classifyFailure(error);
+      if (revertExpired()) return this.abandonRevert(key, meta, route, errorMessage(error), undefined);
+      const failure = withRevertDeadline(classifyFailure(error), revert);
       await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
       this.warnOnce(route, failure.reason, failure.message);
-      if (error instanceof AccountError) return { requeueAfterMs: this.options.accountRetryMs ?? 10_000 };
+      if (error instanceof AccountError || revert) return { requeueAfterMs: untilRevertDeadline(this.options.accountRetryMs ?? 10_000, revert, now()) };
       throw new RoundFailedError(failure.reason, { cause: error });
     }
 
@@ -244,9 +271,12 @@ export class RouteReconciler implements Reconciler {
         plan = await this.plans.plan(account);
       }
     } catch (error) {
-      const failure = this.withOutage(account.key, classifyFailure(error));
+      if (revertExpired()) return this.abandonRevert(key, meta, route, errorMessage(error), undefined);
+      const failure = withRevertDeadline(this.withOutage(account.key, classifyFailure(error)), revert);
       await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
       this.warnOnce(route, failure.reason, failure.message);
+      // A deletion is not left to the queue's growing backoff: it is looked at again by its deadline.
+      if (revert) return { requeueAfterMs: untilRevertDeadline(revertRetryMs, revert, now()) };
       throw new RoundFailedError(failure.reason, { cause: error });
     }
     const mine = plan.resources.get(key);
@@ -270,6 +300,9 @@ export class RouteReconciler implements Reconciler {
       if (event.kind === 'jobEnded' && event.state === 'failed')
         this.options.events.record(routeRef(route), 'Warning', 'JobFailed', 'ChangeRoute', `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim());
 
+    const revertDone = deleting === 'Revert' && mine.settled && !account.tracker.pendingRequestIds(key).length;
+    if (revert && !revertDone && revertExpired()) return this.abandonRevert(key, meta, route, failure?.message ?? 'the phones were not all back on direct', mine);
+    if (failure) failure = withRevertDeadline(failure, revert);
     const outOfScope = plan.outOfScope.get(key);
     const accountName = `${resolved.object.kind} ${resolved.object.metadata.namespace ? `${resolved.object.metadata.namespace}/` : ''}${resolved.object.metadata.name}`;
     const status = nextStatus({
@@ -279,6 +312,7 @@ export class RouteReconciler implements Reconciler {
       events,
       ...(failure ? { failure } : {}),
       ...(outOfScope ? { outOfScope: { phoneIds: outOfScope, account: accountName } } : {}),
+      ...(revert ? { revertDeadline: revert } : {}),
       pendingRequests: account.tracker.pendingRequestIds(key),
       now: now(),
     });
@@ -286,18 +320,19 @@ export class RouteReconciler implements Reconciler {
     const wrote = await this.writeStatus(key, meta, previous, status);
     this.options.logger.debug('reconciled', { resource: key, generation: meta.generation, summary: status.summary, sent: mine.toChange.length, events: events.length, statusWritten: wrote, roundMs: now() - roundStarted, statusWriteMs: now() - writeStarted });
     this.options.metrics?.phonesByState(key, status.summary);
+    if (failure && revert) return { requeueAfterMs: untilRevertDeadline(revertRetryMs, revert, now()) };
     if (failure) throw new RoundFailedError(failure.reason, { cause: undefined });
 
-    if (deleting === 'Revert' && mine.settled && !account.tracker.pendingRequestIds(key).length) {
+    if (revertDone) {
       await this.removeFinalizer(meta);
       this.forget(key);
       return {};
     }
     // Drift checks come from the inventory's sweeps; this requeue is a safety net, and brings failed
-    // changes back when their hold ends.
+    // changes back when their hold ends (and a deletion to its revert deadline).
     const holdEnds = account.nextHoldExpiry();
     const untilHold = holdEnds === undefined ? intervalMs : Math.max(1_000, holdEnds - this.options.clock.now() + 50);
-    return { requeueAfterMs: Math.min(intervalMs, untilHold) };
+    return { requeueAfterMs: untilRevertDeadline(Math.min(intervalMs, untilHold), revert, now()) };
   }
 
   /**
@@ -441,6 +476,21 @@ export class RouteReconciler implements Reconciler {
     await this.options.updater.patchStatus(meta.namespace, meta.name, next);
     this.lastWritten.set(key, { generation: meta.generation, status: next });
     return true;
+  }
+
+  /**
+   * The revert of a deletion did not finish within spec.revertTimeout: say so (Warning Event and log, with
+   * how many phones were not reverted when that is known) and release the finalizer, so the resource, and a
+   * namespace being deleted around it, can go. The phones keep the route they have.
+   */
+  private async abandonRevert(key: string, meta: Metadata, route: CloudPhoneRoute, why: string, plan: ResourcePlan | undefined): Promise<ReconcileResult> {
+    const left = plan ? `; ${plan.counts.total - plan.counts.inSync} of ${plan.counts.total} phones were not set back to direct` : '; which phones were set back is not known';
+    const message = `Gave up reverting the phones after spec.revertTimeout (${route.spec.revertTimeout ?? DEFAULT_REVERT_TIMEOUT}) and let the resource go: ${why}${left}`;
+    this.options.logger.warn('revert abandoned at its deadline', { resource: key, notReverted: plan ? plan.counts.total - plan.counts.inSync : undefined, reason: why });
+    this.options.events.record(routeRef(route), 'Warning', REVERT_ABANDONED_REASON, 'Delete', message);
+    await this.removeFinalizer(meta);
+    this.forget(key);
+    return {};
   }
 
   private async removeFinalizer(meta: Metadata): Promise<void> {

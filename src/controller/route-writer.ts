@@ -6,13 +6,20 @@
  *   - no duplicate sends: a phone already queued, being sent, or with a job in flight for the same route
  *     is not sent again; its new owner joins the existing change;
  *   - each submitter learns, per phone, the job ID and request ID, or the per-phone error from inside the
- *     200, or the error of the whole call; a failed call affects only the phones it carried;
+ *     200, or that the outcome is unknown (`unconfirmed`: the answer held neither job nor error for the
+ *     phone, or a job without a request ID to follow it by), or the error of the whole call; a failed call
+ *     affects only the phones it carried, except a refusal of the whole account (credentials, permission,
+ *     arrears: isAccountWideRefusal), which fails every change still queued for that credential without
+ *     sending it;
  *   - a call carries changes of one credential only (the owners' account object's), so no resource's change
- *     is ever signed with another's credentials;
- *   - at most `maxConcurrentCalls` calls (default 8) are in flight at once (the client's rate limiter bounds the rate).
+ *     is ever signed with another's credentials, and one tenant's refused key never fails another's changes;
+ *   - at most `maxConcurrentCalls` calls (default 8) are in flight at once (the client's rate limiter bounds
+ *     the rate), and only one per credential while its standing is unknown (before its first answer, and
+ *     after an account-wide refusal): a refused key costs one call, not eight.
  */
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
+import { isAccountWideRefusal } from '../cph/errors.js';
 import type { TrafficType } from '../cph/wire.js';
 import type { CphPort } from './ports.js';
 import type { JobTracker } from './job-tracker.js';
@@ -35,6 +42,8 @@ export interface RouteChangeResult {
   errorMessage?: string;
   /** Set when the whole call failed (not a per-phone error): the phone may or may not have been changed. */
   callError?: unknown;
+  /** The call was answered but the outcome for this phone is unknown: read its route again. */
+  unconfirmed?: true;
 }
 
 interface Waiting {
@@ -66,6 +75,10 @@ export class RouteWriter {
   private readonly sending = new Map<string, { trafficType: TrafficType; waiting: Waiting }>();
   private timer: NodeJS.Timeout | undefined;
   private callsInFlight = 0;
+  /** Credentials a call has been answered for since their first use or their last account-wide refusal. */
+  private readonly answered = new Set<string>();
+  /** Calls in flight per credential. */
+  private readonly inFlightFor = new Map<string, number>();
   private readonly lingerMs: number;
   private readonly maxConcurrentCalls: number;
   private readonly stopController = new AbortController();
@@ -132,16 +145,24 @@ export class RouteWriter {
   }
 
   private flush(): void {
+    // A credential whose standing is unknown gets one call at a time.
+    const mayCall = (credentialId: string): boolean => this.answered.has(credentialId) || (this.inFlightFor.get(credentialId) ?? 0) === 0;
     for (const [trafficType, queue] of this.queues) {
       while (queue.size > 0 && this.callsInFlight < this.maxConcurrentCalls) {
-        const batch = oneCredentialBatch(queue);
+        const batch = oneCredentialBatch(queue, mayCall);
+        if (batch.length === 0) break;
+        const credentialId = batch[0]![1].credentialId;
         for (const [phoneId, waiting] of batch) {
           queue.delete(phoneId);
           this.sending.set(phoneId, { trafficType, waiting });
         }
         this.callsInFlight += 1;
-        void this.send(trafficType, batch[0]![1].credentialId, batch).finally(() => {
+        this.inFlightFor.set(credentialId, (this.inFlightFor.get(credentialId) ?? 0) + 1);
+        void this.send(trafficType, credentialId, batch).finally(() => {
           this.callsInFlight -= 1;
+          const left = (this.inFlightFor.get(credentialId) ?? 1) - 1;
+          if (left > 0) this.inFlightFor.set(credentialId, left);
+          else this.inFlightFor.delete(credentialId);
           if ([...this.queues.values()].some((q) => q.size > 0)) this.schedule();
         });
       }
@@ -156,36 +177,47 @@ export class RouteWriter {
     };
     try {
       const answer = await this.options.portFor(credentialId).setTrafficType(trafficType, phoneIds, this.stopController.signal);
-      this.options.onCallSent?.(trafficType, phoneIds, answer.requestId);
+      this.answered.add(credentialId);
+      const { requestId } = answer;
+      this.options.onCallSent?.(trafficType, phoneIds, requestId);
       const jobs = new Map(answer.jobs.map((job) => [job.phoneId, job.jobId]));
       const errors = new Map(answer.errors.map((error) => [error.phoneId, error]));
       const ownersOf = new Map(batch);
-      this.options.tracker.track(
-        answer.requestId,
-        trafficType,
-        answer.jobs,
-        new Set(answer.jobs.flatMap((job) => [...(ownersOf.get(job.phoneId)?.owners ?? [])])),
-      );
+      // Jobs are followed by their request ID (ListJobs): without one they cannot be, and their phones are read again instead.
+      if (requestId !== undefined)
+        this.options.tracker.track(requestId, trafficType, answer.jobs, new Set(answer.jobs.flatMap((job) => [...(ownersOf.get(job.phoneId)?.owners ?? [])])));
+      else if (answer.jobs.length > 0) this.options.logger.warn('route change answered without a request ID: its jobs cannot be followed; the phones are read again on the next sweep', { trafficType, jobs: answer.jobs.length });
+      if (answer.unconfirmed.length > 0) this.options.logger.warn('route change answered with neither a job nor an error for some phones; they are read again on the next sweep', { trafficType, requestId, phones: answer.unconfirmed.length });
+      const ids = requestId === undefined ? {} : { requestId };
       for (const [phoneId, waiting] of batch) {
-        this.options.tracker.addOwners(phoneId, waiting.owners);
+        if (requestId !== undefined) this.options.tracker.addOwners(phoneId, waiting.owners);
         const jobId = jobs.get(phoneId);
         const error = errors.get(phoneId);
-        if (jobId !== undefined) settle(phoneId, waiting, { phoneId, trafficType, requestId: answer.requestId, jobId });
-        else if (error) settle(phoneId, waiting, { phoneId, trafficType, requestId: answer.requestId, errorCode: error.errorCode, errorMessage: error.errorMessage });
-        else
-          settle(phoneId, waiting, {
-            phoneId,
-            trafficType,
-            requestId: answer.requestId,
-            errorCode: 'NoJobReturned',
-            errorMessage: 'CPH answered without a job or an error for this phone',
-          });
+        if (jobId !== undefined) settle(phoneId, waiting, { phoneId, trafficType, ...ids, jobId, ...(requestId === undefined ? { unconfirmed: true } : {}) });
+        else if (error) settle(phoneId, waiting, { phoneId, trafficType, ...ids, errorCode: error.errorCode, errorMessage: error.errorMessage });
+        else settle(phoneId, waiting, { phoneId, trafficType, ...ids, unconfirmed: true });
       }
     } catch (error) {
       this.options.onCallSent?.(trafficType, phoneIds, undefined);
       this.options.logger.warn('route change call failed', { trafficType, phones: phoneIds.length, error: String(error) });
       for (const [phoneId, waiting] of batch) settle(phoneId, waiting, { phoneId, trafficType, callError: error });
+      if (isAccountWideRefusal(error)) this.refuseQueued(error, credentialId);
     }
+  }
+
+  /** After a refusal of the whole account: every change still queued fails with it, unsent; the next call goes alone. */
+  private refuseQueued(error: unknown, credentialId: string): void {
+    this.answered.delete(credentialId);
+    let refused = 0;
+    for (const [trafficType, queue] of this.queues) {
+      for (const [phoneId, waiting] of queue) {
+        if (waiting.credentialId !== credentialId) continue;
+        refused += 1;
+        queue.delete(phoneId);
+        for (const resolve of waiting.resolvers) resolve({ phoneId, trafficType, callError: error });
+      }
+    }
+    if (refused > 0) this.options.logger.warn('CPH refused the account: changes still queued are not sent', { phones: refused, error: String(error) });
   }
 
   /** Fails what is still queued and stops sending. */
@@ -200,11 +232,12 @@ export class RouteWriter {
   }
 }
 
-/** Up to 100 queued changes, oldest first, all of the oldest change's credential. */
-function oneCredentialBatch(queue: ReadonlyMap<string, Waiting>): Array<[string, Waiting]> {
+/** Up to 100 queued changes, oldest first, all of the credential of the oldest change that `mayCall` allows. */
+function oneCredentialBatch(queue: ReadonlyMap<string, Waiting>, mayCall: (credentialId: string) => boolean): Array<[string, Waiting]> {
   const batch: Array<[string, Waiting]> = [];
   let credentialId: string | undefined;
   for (const entry of queue) {
+    if (credentialId === undefined && !mayCall(entry[1].credentialId)) continue;
     credentialId ??= entry[1].credentialId;
     if (entry[1].credentialId !== credentialId) continue;
     batch.push(entry);

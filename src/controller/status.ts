@@ -91,6 +91,8 @@ export interface StatusInput {
   pendingRequests?: readonly string[];
   /** Phones the resource names that are outside its account's phoneScope, and that account, for the message. */
   outOfScope?: { phoneIds: readonly string[]; account: string };
+  /** A deletion with Revert: when it gives up waiting for the phones (deletionTimestamp + spec.revertTimeout). */
+  revertDeadline?: { deadline: number; timeout: string };
 }
 
 const CPH_PHONE_STATUS: Record<number, string> = {
@@ -112,6 +114,20 @@ const CPH_PHONE_STATUS: Record<number, string> = {
 /** Words for a CPH phone status code. */
 export function phoneStatusName(status: number): string {
   return CPH_PHONE_STATUS[status] ?? `status ${status}`;
+}
+
+/** Why a phone that is not known to run is not changed, in words. */
+function notRunningText(status: number | undefined): string {
+  return status === undefined
+    ? 'CPH reported no status for the phone, so it is not known to run; its route is changed once CPH reports it running'
+    : `the phone is ${phoneStatusName(status)} (CPH status ${status}); its route is changed once it is running`;
+}
+
+/** Why a drifted phone is off route, in words. */
+function driftText(phone: PhonePlan): string {
+  if (phone.actual === undefined) return `CPH reported no route for the phone, wanted ${phone.desired}`;
+  if (phone.actual !== 'direct' && phone.actual !== 'routing') return `CPH reports the route as ${JSON.stringify(phone.actual)}, which is neither direct nor routing, wanted ${phone.desired}`;
+  return `on ${phone.actual}, wanted ${phone.desired}`;
 }
 
 const KNOWN_ERRORS: Record<string, string> = {
@@ -161,9 +177,26 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
     case 'Released':
       break;
     case 'Pending': {
-      const job = phone.job!;
-      entry = { ...base, state: 'Pending', jobId: job.jobId, jobStatus: 'Running', requestId: job.requestId };
-      if (job.trafficType !== phone.desired) entry.errorMessage = `a job setting ${job.trafficType} is still running; the route is corrected to ${phone.desired} once it ends`;
+      const job = phone.job;
+      if (job) {
+        entry = { ...base, state: 'Pending', jobId: job.jobId, jobStatus: 'Running', requestId: job.requestId };
+        if (job.trafficType !== phone.desired) entry.errorMessage = `a job setting ${job.trafficType} is still running; the route is corrected to ${phone.desired} once it ends`;
+      } else {
+        // A change CPH's answer did not account for: the previous entry (from the round that sent it) keeps its IDs.
+        const sent = phone.unconfirmed;
+        const jobId = sent?.jobId ?? (previous?.state === 'Pending' ? previous.jobId : undefined);
+        const requestId = sent?.requestId ?? (previous?.state === 'Pending' ? previous.requestId : undefined);
+        entry = {
+          ...base,
+          state: 'Pending',
+          ...(jobId ? { jobId } : {}),
+          jobStatus: 'Unknown',
+          ...(requestId ? { requestId } : {}),
+          errorMessage: jobId
+            ? 'CPH started a job but its answer gave no request ID to follow it by: the route is read again on the next sweep'
+            : 'CPH answered without a job or an error for this phone: the route is read again on the next sweep',
+        };
+      }
       break;
     }
     case 'Failed': {
@@ -188,17 +221,13 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
       break;
     }
     case 'Waiting':
-      entry = {
-        ...base,
-        state: 'Waiting',
-        errorMessage: `the phone is ${phoneStatusName(phone.phoneStatus ?? -1)} (CPH status ${phone.phoneStatus}); its route is changed once it is running`,
-      };
+      entry = { ...base, state: 'Waiting', errorMessage: notRunningText(phone.phoneStatus) };
       break;
     case 'Drifted':
       entry = {
         ...base,
         state: 'Drifted',
-        errorMessage: suspended ? 'suspended: the route is not corrected' : `on ${phone.actual}, wanted ${phone.desired}; the change has not been sent yet`,
+        errorMessage: suspended ? 'suspended: the route is not corrected' : `${driftText(phone)}; the change has not been sent yet`,
       };
       break;
   }
@@ -391,9 +420,10 @@ function decideConditions(summary: Summary, desired: TrafficType | undefined, fa
       : { ready: { status: 'False', reason, message }, reconciling: { reason, message: `retrying with backoff: ${input.failure.message}` } };
   }
   if (deleting === 'Revert') {
+    const until = input.revertDeadline ? `; gives up at ${formatTime(input.revertDeadline.deadline)} (spec.revertTimeout ${input.revertDeadline.timeout})` : '';
     const message = input.plan?.settled
       ? `deleting: every phone is back on direct or kept by another CloudPhoneRoute`
-      : `deleting: setting the phones back to direct before the resource goes (deletionPolicy Revert); ${counts}`;
+      : `deleting: setting the phones back to direct before the resource goes (deletionPolicy Revert)${until}; ${counts}`;
     return input.plan?.settled
       ? { ready: { status: 'False', reason: Reason.Deleting, message } }
       : { ready: { status: 'False', reason: Reason.Deleting, message }, reconciling: { reason: Reason.Deleting, message } };

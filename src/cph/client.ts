@@ -19,7 +19,7 @@ import type { Logger } from '../runtime/logger.js';
 import { silentLogger } from '../runtime/logger.js';
 import { ParseError, errorMessage } from '../errors.js';
 import type { CphAuth } from './auth.js';
-import { CphError, callOutcome, clientErrorCodes, isAuthError, type CallOutcome } from './errors.js';
+import { CphError, callOutcome, clientErrorCodes, isAccountWideRefusal, isAuthError, type CallOutcome } from './errors.js';
 import { createAgent, exchange, type Agent } from './http.js';
 import { parseErrorBody, parseJobList, parsePhoneDetail, parsePhoneList, parseShowJob, parseTrafficResponse } from './parse.js';
 import { TokenBucket, type ApiWindowLimiter, type RateLimiter } from './rate-limiter.js';
@@ -32,11 +32,13 @@ import type {
   PhoneFilter,
   PhoneJobAccepted,
   PhoneJobRefused,
+  PhoneJobUnconfirmed,
   PhoneList,
   PhoneListQuery,
   PhoneJobResult,
   PhoneSweep,
   Phone,
+  SkippedPhone,
 } from './types.js';
 import { trafficTypes, type TrafficType } from './wire.js';
 
@@ -125,6 +127,8 @@ export interface TrafficResult {
   jobs: PhoneJobAccepted[];
   /** Every per-phone refusal inside a 200, across the sent batches. */
   errors: PhoneJobRefused[];
+  /** Every phone of a sent batch whose outcome the answer did not tell. */
+  unconfirmed: PhoneJobUnconfirmed[];
   /** True when every batch was sent and answered. */
   complete: boolean;
 }
@@ -258,26 +262,31 @@ export class CphClient {
       const maxPages = Math.max(1, Math.min(maxSweepPages, options.maxPages ?? 2 * Math.ceil(count / pageSize) + 2));
       // The pages the count implies after the first, within the bound. Offsets are made as pages start, not
       // listed up front: a count that lies (10^12) must cost nothing until pages are actually read.
-      const implied = first.phones.length >= pageSize ? Math.max(0, Math.ceil(count / pageSize) - 1) : 0;
+      const implied = first.phones.length + first.skipped.length >= pageSize ? Math.max(0, Math.ceil(count / pageSize) - 1) : 0;
       const bounded = implied + 1 > maxPages;
       const rest = await this.readPages(filter, Math.min(implied, maxPages - 1), pageSize, concurrency, sweep, onPage);
       if (bounded && rest.length === maxPages - 1) this.logger.warn('phone list sweep stopped at its page bound', { operation, pages: maxPages, count, offset: maxPages * pageSize });
       const pages = [first, ...rest].map((page, i) => ({ offset: i * pageSize, page }));
       const seen = new Map<string, Phone>();
       const requestIds: string[] = [];
+      const skipped: SkippedPhone[] = [];
       let stable = !bounded;
       for (const { offset, page } of pages) {
         if (page.requestId !== undefined) requestIds.push(page.requestId);
+        // A skipped entry still took its place on the page: the offsets and the count stay right.
+        skipped.push(...page.skipped.map((entry) => ({ ...entry, field: `(offset ${offset}) ${entry.field}` })));
         if (page.count !== count) stable = false;
         for (const phone of page.phones) {
           if (seen.has(phone.phoneId)) stable = false;
           else seen.set(phone.phoneId, phone);
         }
         // A short page before the end: phones moved under the offsets.
-        if (page.phones.length < pageSize && offset + page.phones.length < page.count) stable = false;
+        const entries = page.phones.length + page.skipped.length;
+        if (entries < pageSize && offset + entries < page.count) stable = false;
       }
+      if (skipped.length > 0) this.logger.warn('phone list entries skipped: not usable as phones', { operation, skipped: skipped.length, first: skipped.slice(0, 5) });
       const last = pages.at(-1)?.page ?? first;
-      return { phones: [...seen.values()], count: last.count, pages: pages.length, stable, requestIds };
+      return { phones: [...seen.values()], skipped, count: last.count, pages: pages.length, stable, requestIds };
     } finally {
       sweep.unlink();
     }
@@ -301,7 +310,7 @@ export class CphClient {
           const page = await this.listPhones({ ...filter, offset: (index + 1) * pageSize, limit: pageSize }, { signal: sweep.signal });
           answers[index] = page;
           onPage(page);
-          if (page.phones.length < pageSize) ended = true;
+          if (page.phones.length + page.skipped.length < pageSize) ended = true;
         } catch (error) {
           if (failure === undefined) {
             failure = { error };
@@ -329,16 +338,18 @@ export class CphClient {
 
   /**
    * Sets the route of any number of phones: duplicates dropped, split into calls of at most 100 IDs, sent in
-   * order. Each batch says whether it was sent (with its request ID, jobs and per-phone refusals), failed
-   * (with `error.outcomeUnknown` when the change may have happened anyway) or was not sent. A batch refused
-   * with a 4xx other than auth does not stop the others; any other failure marks the rest `notSent`.
+   * order. Each batch says whether it was sent (with its request ID, jobs, per-phone refusals and phones of
+   * unknown outcome), failed (with `error.outcomeUnknown` when the change may have happened anyway) or was not
+   * sent. A batch refused with a 4xx that concerns only its phones does not stop the others; a refusal of the
+   * whole account (isAccountWideRefusal: credentials, permission, arrears, whatever the HTTP status) and any
+   * other failure mark the rest `notSent`.
    */
   async setTrafficType(trafficType: TrafficType, phoneIds: readonly string[], options: CallOptions = {}): Promise<TrafficResult> {
     const operation = cphOperations.setTrafficType;
     checkTrafficType(operation, trafficType);
     const unique = [...new Set(phoneIds)];
     unique.forEach((id, i) => checkId(operation, `phoneIds[${i}]`, id));
-    const result: TrafficResult = { batches: [], jobs: [], errors: [], complete: true };
+    const result: TrafficResult = { batches: [], jobs: [], errors: [], unconfirmed: [], complete: true };
     let stopper: CphError | undefined;
     for (const batch of chunk(unique, maxPhonesPerTrafficCall)) {
       if (stopper !== undefined) {
@@ -351,11 +362,12 @@ export class CphClient {
         result.batches.push({ state: 'sent', phoneIds: batch, ...answer });
         result.jobs.push(...answer.jobs);
         result.errors.push(...answer.errors);
+        result.unconfirmed.push(...answer.unconfirmed);
       } catch (err) {
         const error = err instanceof CphError ? err : new CphError({ operation, errorCode: clientErrorCodes.InvalidResponse, errorMessage: errorMessage(err), retryable: false, cause: err });
         result.batches.push({ state: 'failed', phoneIds: batch, error });
         result.complete = false;
-        const batchSpecific = error.httpStatus !== undefined && error.httpStatus >= 400 && error.httpStatus < 500 && !isAuthError(error) && error.httpStatus !== 429 && error.httpStatus !== 403;
+        const batchSpecific = error.httpStatus !== undefined && error.httpStatus >= 400 && error.httpStatus < 500 && error.httpStatus !== 429 && !isAccountWideRefusal(error);
         if (!batchSpecific) stopper = error;
       }
     }
@@ -378,7 +390,7 @@ export class CphClient {
         path: '/phones-traffic',
         body: { traffic_type: trafficType, phone_ids: sent },
         idempotent: false,
-        parse: (value) => parseTrafficResponse(value, sent),
+        parse: (value, headerRequestId) => withRequestId(parseTrafficResponse(value, sent), headerRequestId),
         requestIdOf: (r) => r.requestId,
       },
       options.signal,
@@ -550,7 +562,8 @@ export class CphClient {
       }
       if (answer.status < 200 || answer.status > 299) {
         const info = parseErrorBody(json);
-        requestId = info.requestId ?? headerRequestId;
+        // The header, as the Go SDK reads it; the body's request_id only when there is no header.
+        requestId = headerRequestId ?? info.requestId;
         throw new CphError({
           operation: spec.operation,
           httpStatus: answer.status,

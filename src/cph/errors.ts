@@ -114,6 +114,16 @@ export function isAccountProblem(err: unknown): boolean {
   return isCphError(err) && (['CPS.0001', 'CPS.0006', 'CPS.0007', 'CPS.0008'].includes(err.errorCode) || err.httpStatus === 403);
 }
 
+/**
+ * A refusal that concerns the whole account, not the phones of one call: bad credentials (401, APIGW.0301,
+ * APIGW.0303, calls held back), no permission, arrears, frozen or unverified (CPS.0001/0006/0007/0008, 403).
+ * Sending the account's other calls would be refused the same way, whatever HTTP status the refusal came
+ * with (CPS.0001 is documented with 400 in one table).
+ */
+export function isAccountWideRefusal(err: unknown): boolean {
+  return isAuthError(err) || isAccountProblem(err);
+}
+
 export function isTimeout(err: unknown): boolean {
   return isCphError(err) && err.errorCode === clientErrorCodes.Timeout;
 }

@@ -13,6 +13,7 @@ export {
   callOutcome,
   clientErrorCodes,
   isAccountProblem,
+  isAccountWideRefusal,
   isAuthError,
   isCphError,
   isNotFound,

@@ -8,15 +8,21 @@ import type { TrafficType } from './wire.js';
 
 export type { TrafficType } from './wire.js';
 
-/** A cloud phone from ListCloudPhones or ShowCloudPhoneDetail. */
+/**
+ * A cloud phone from ListCloudPhones or ShowCloudPhoneDetail. Every field of the SDK's Phone model is
+ * optional and the API adds values over time, so only `phone_id` is required; any other field that is
+ * absent or of a type the model does not allow reads as undefined.
+ */
 export interface Phone {
   phoneId: string;
-  phoneName: string;
-  serverId: string;
+  phoneName: string | undefined;
+  serverId: string | undefined;
   /** Numeric phone status: 1 creating, 2 running, 3 resetting, 4 restarting, 6 frozen, 7 stopping, 8 stopped, negatives are failures. */
-  status: number;
-  /** The route; undefined when the API left it out (the caller must treat it as unknown, not as `direct`). */
+  status: number | undefined;
+  /** The route; undefined when the API left it out or sent another value (the caller must treat it as unknown, not as `direct`). */
   trafficType: TrafficType | undefined;
+  /** `traffic_type` as sent, when it is present but neither `direct` nor `routing` (at most 64 characters). */
+  unknownTrafficType: string | undefined;
   /** 0 ordinary, 1 trial. */
   type: number | undefined;
   phoneModelName: string | undefined;
@@ -54,8 +60,20 @@ export interface PhoneListQuery {
 
 export type PhoneFilter = Omit<PhoneListQuery, 'offset' | 'limit'>;
 
+/** A ListCloudPhones entry that cannot be used as a phone, and why (the field at fault). */
+export interface SkippedPhone {
+  /** e.g. `phones[3].phone_id`. */
+  field: string;
+  reason: SkippedPhoneReason;
+}
+
+/** `notAnObject`: the entry is not a JSON object; `noPhoneId`: `phone_id` is absent, empty or not a string. */
+export type SkippedPhoneReason = 'notAnObject' | 'noPhoneId';
+
 export interface PhoneList {
   phones: Phone[];
+  /** Entries that could not be used as phones; the page's other phones are read all the same. */
+  skipped: SkippedPhone[];
   /** The total number of phones matching the filter, as the API reported it. */
   count: number;
   requestId: string | undefined;
@@ -64,6 +82,8 @@ export interface PhoneList {
 /** A whole paged sweep of ListCloudPhones. */
 export interface PhoneSweep {
   phones: Phone[];
+  /** Entries of every page that could not be used as phones (see PhoneList.skipped). */
+  skipped: SkippedPhone[];
   /** `count` from the last page (in offset order). */
   count: number;
   /** Number of list calls made. */
@@ -86,16 +106,28 @@ export interface PhoneJobAccepted {
 /** A phone the phones-traffic call refused, reported inside the 200 (e.g. CPS.0005, phone not found). */
 export interface PhoneJobRefused {
   phoneId: string;
-  /** A CPS code, or the client's `NoJobReturned` when a phone that was sent is absent from the answer. */
+  /** The CPS code CPH gave. */
   errorCode: string;
   errorMessage: string;
 }
 
+/**
+ * A phone sent in a phones-traffic call whose outcome the answer does not tell: its entry has neither a job
+ * nor an error, or the answer has no entry for it. The route may or may not change; read it again.
+ */
+export interface PhoneJobUnconfirmed {
+  phoneId: string;
+  /** `noJobOrError`: an entry without job_id and error_code; `notAnswered`: no entry for the phone. */
+  reason: 'noJobOrError' | 'notAnswered';
+}
+
 /** The parsed answer of one phones-traffic call. */
 export interface PhoneJobResult {
-  requestId: string;
+  /** The body's `request_id`, else the `X-Request-Id` header; undefined when the answer carried neither. */
+  requestId: string | undefined;
   jobs: PhoneJobAccepted[];
   errors: PhoneJobRefused[];
+  unconfirmed: PhoneJobUnconfirmed[];
 }
 
 export type JobState = 'running' | 'succeeded' | 'failed' | 'unknown';

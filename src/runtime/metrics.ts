@@ -3,7 +3,8 @@
  * process do not collide). Names are those the dashboards and the steady-state benchmark read.
  * Guarantees:
  * - reconciles_total{result}, reconcile_duration_seconds, workqueue_depth, cph_calls_total{operation,outcome},
- *   phones{state}, drift_corrections_total, leader, kube_writes_total{verb,resource}, plus Node process metrics.
+ *   cph_phone_entries_skipped_total{reason}, phones{state}, drift_corrections_total, leader,
+ *   kube_writes_total{verb,resource}, plus Node process metrics.
  * - The hooks other runtime modules call (ControllerMetrics, KubeClient onWrite) never throw.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -21,6 +22,7 @@ export class OperatorMetrics implements ControllerMetrics {
   readonly reconcileDuration: Histogram;
   readonly workqueueDepth: Gauge;
   readonly cphCalls: Counter<'operation' | 'outcome'>;
+  readonly phoneEntriesSkipped: Counter<'reason'>;
   readonly phones: Gauge<'state'>;
   readonly driftCorrections: Counter;
   readonly leader: Gauge;
@@ -45,6 +47,12 @@ export class OperatorMetrics implements ControllerMetrics {
       name: 'cph_calls_total',
       help: 'Calls to the CPH API, by operation and outcome.',
       labelNames: ['operation', 'outcome'],
+      registers,
+    });
+    this.phoneEntriesSkipped = new Counter({
+      name: 'cph_phone_entries_skipped_total',
+      help: 'ListCloudPhones entries left out of a sweep because they cannot be used as phones, counted at every sweep, by reason: noPhoneId (phone_id absent, empty or not an ID), notAnObject.',
+      labelNames: ['reason'],
       registers,
     });
     this.phones = new Gauge({
@@ -81,6 +89,10 @@ export class OperatorMetrics implements ControllerMetrics {
 
   cphCall(operation: string, outcome: string): void {
     this.cphCalls.inc({ operation, outcome });
+  }
+
+  phoneEntriesSkippedBy(reason: string, entries: number): void {
+    this.phoneEntriesSkipped.inc({ reason }, entries);
   }
 
   setPhones(counts: Record<string, number>): void {

@@ -3,7 +3,7 @@
  * the writes log), to act behind the API's back (drift, statuses) and to change faults and readings at run
  * time. No auth, never faulted, not counted. docs/cph-simulator.md lists every endpoint.
  */
-import { knownFaultKinds, type FaultKind, type Readings, type RuntimeSettings } from './options.js';
+import { knownFaultKinds, omittablePhoneFields, type FaultKind, type OmittablePhoneField, type PhoneQuirk, type Quirks, type Readings, type RuntimeSettings } from './options.js';
 import type { SimulatorServer } from './server.js';
 
 /** Answers one admin request through `reply`; `now` is the simulator's clock (jobs already settled). */
@@ -121,6 +121,13 @@ export function handleAdmin(
     sim.auth.skewErrorCode = sim.readings.skewErrorCode;
     return ok({ ...sim.readings });
   }
+  if (path === '/_sim/quirks' && method === 'GET') return ok({ ...state.quirks });
+  if (path === '/_sim/quirks' && method === 'POST') {
+    const error = applyQuirks(state.quirks, body);
+    if (error) return bad(error);
+    sim.logger.info('cph-sim quirks changed', { quirks: state.quirks });
+    return ok({ ...state.quirks });
+  }
   if (path === '/_sim/counters' && method === 'GET') return ok(sim.countersSnapshot());
   if (path === '/_sim/counters/reset' && method === 'POST') {
     sim.resetCounters();
@@ -208,7 +215,7 @@ export function applyReadings(readings: Readings, body: Record<string, unknown>)
         next[key] = value;
         break;
       case 'errorBody':
-        if (value !== 'cph' && value !== 'nested') return 'errorBody must be cph or nested';
+        if (value !== 'cph' && value !== 'nested' && value !== 'top') return 'errorBody must be cph, nested or top';
         next.errorBody = value;
         break;
       case 'tooManyIdsErrorCode':
@@ -221,5 +228,69 @@ export function applyReadings(readings: Readings, body: Record<string, unknown>)
     }
   }
   Object.assign(readings, next);
+  return undefined;
+}
+
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+function parsePhoneQuirk(value: unknown): PhoneQuirk | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'each phone quirk must be an object { omit?, trafficType? }';
+  const quirk: PhoneQuirk = {};
+  for (const [key, field] of Object.entries(value)) {
+    if (key === 'omit') {
+      if (!isStringList(field) || !field.every((f) => (omittablePhoneFields as readonly string[]).includes(f))) return `omit must list fields of ${omittablePhoneFields.join(', ')}`;
+      quirk.omit = field.filter((f): f is OmittablePhoneField => (omittablePhoneFields as readonly string[]).includes(f));
+    } else if (key === 'trafficType') quirk.trafficType = field;
+    else return `unknown phone quirk ${key}`;
+  }
+  return quirk;
+}
+
+/** Applies the fields of `body` to `quirks` (each replaces what it names; all or nothing); returns an error message, or undefined. */
+export function applyQuirks(quirks: Quirks, body: Record<string, unknown>): string | undefined {
+  const next: Quirks = { ...quirks };
+  for (const [key, value] of Object.entries(body)) {
+    switch (key) {
+      case 'phones': {
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'phones must map phone IDs to { omit?, trafficType? }';
+        const phones: Record<string, PhoneQuirk> = {};
+        for (const [phoneId, raw] of Object.entries(value)) {
+          const quirk = parsePhoneQuirk(raw);
+          if (typeof quirk === 'string') return `phones.${phoneId}: ${quirk}`;
+          phones[phoneId] = quirk;
+        }
+        next.phones = phones;
+        break;
+      }
+      case 'trafficRequestId':
+        if (value !== 'body' && value !== 'header' && value !== 'none') return 'trafficRequestId must be body, header or none';
+        next.trafficRequestId = value;
+        break;
+      case 'noJobFor':
+        if (!isStringList(value)) return 'noJobFor must be a list of phone IDs';
+        next.noJobFor = [...value];
+        break;
+      case 'refuse': {
+        if (value === null) {
+          next.refuse = undefined;
+          break;
+        }
+        if (typeof value !== 'object' || Array.isArray(value)) return 'refuse must be null or { httpStatus, errorCode, errorMsg?, operation? }';
+        const fields = new Map<string, unknown>(Object.entries(value));
+        const [httpStatus, errorCode, errorMsg, operation] = ['httpStatus', 'errorCode', 'errorMsg', 'operation'].map((name) => fields.get(name));
+        if (typeof httpStatus !== 'number' || !Number.isInteger(httpStatus) || httpStatus < 400 || httpStatus > 599) return 'refuse.httpStatus must be an integer from 400 to 599';
+        if (typeof errorCode !== 'string' || errorCode === '') return 'refuse.errorCode must be a non-empty string';
+        if (errorMsg !== undefined && typeof errorMsg !== 'string') return 'refuse.errorMsg must be a string';
+        if (operation !== undefined && typeof operation !== 'string') return 'refuse.operation must be an operation name';
+        next.refuse = { httpStatus, errorCode, errorMsg: errorMsg ?? `refused (${errorCode})`, ...(operation === undefined ? {} : { operation }) };
+        break;
+      }
+      default:
+        return `unknown quirk ${key}`;
+    }
+  }
+  Object.assign(quirks, next);
   return undefined;
 }

@@ -67,7 +67,7 @@ const program = new Command()
   .option('--restart-on-route-change <bool>', 'phones show status 4 (restarting) while a route job runs', bool, false)
   .option('--refuse-not-running <bool>', 'phones not in status 2 get a per-phone CPS.0012 instead of a job', bool, false)
   .option('--repeat-creates-job <bool>', 'asking for the current route runs a real job (false: an already-finished job)', bool, true)
-  .addOption(new Option('--error-body <reading>', 'error body shape: cph {request_id, error_code, error_msg} or nested {error: {code, message}}').choices(['cph', 'nested']).default('cph'))
+  .addOption(new Option('--error-body <reading>', 'error body shape: cph {request_id, error_code, error_msg}, nested {error: {code, message}} or top {code, message}').choices(['cph', 'nested', 'top']).default('cph'))
   .option('--too-many-ids-error-code <code>', 'error code of the 400 for more than 100 phone IDs', 'APIGW.0201')
   .option('--skew-error-code <code>', 'error code of the 401 for an X-Sdk-Date more than 15 minutes off', 'APIGW.0303')
   .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).default('info'))
@@ -86,6 +86,7 @@ IAM at POST /v3/auth/tokens, and an admin API without auth:
   GET|POST /_sim/faults/script {faults: [{kind, operation?, count?}]}
   GET|POST /_sim/readings {jobErrorFields, notFoundStatus, maxListLimit, restartOnRouteChange, refuseNotRunning,
                            repeatCreatesJob, errorBody, tooManyIdsErrorCode, skewErrorCode}
+  GET|POST /_sim/quirks {phones: {<id>: {omit?, trafficType?}}, trafficRequestId, noJobFor, refuse}
   GET  /_sim/counters   POST /_sim/counters/reset   GET /_sim/writes[?since=seq]
   POST /_sim/tokens/revoke   POST /_sim/locks/reset
 Five bad signatures in a row lock an AK for 5 minutes (POST /_sim/locks/reset clears). See docs/cph-simulator.md.`,
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
     ...(opts['phoneIds'] !== undefined
       ? { fixedPhoneIds: String(opts['phoneIds']).split(',').map((id) => id.trim()).filter((id) => id !== '') }
       : {}),
-    errorBody: opts['errorBody'] as 'cph' | 'nested',
+    errorBody: opts['errorBody'] as 'cph' | 'nested' | 'top',
     jobErrorFields: opts['jobErrorFields'] as 'documented' | 'null' | 'empty',
     notFoundStatus: Number(opts['notFoundStatus']) as 404 | 400,
     maxListLimit: opts['maxListLimit'] as number,

@@ -17,8 +17,12 @@ export type FaultKind = '500' | '503' | '429' | 'reset' | 'timeout' | 'lost';
 export const allFaultKinds: readonly FaultKind[] = ['500', '503', '429', 'reset', 'timeout'];
 export const knownFaultKinds: readonly FaultKind[] = [...allFaultKinds, 'lost'];
 
-/** How error bodies look: CPH's `{request_id, error_code, error_msg}`, or `{error: {code, message}}` (also read by the Go SDK). */
-export type ErrorBodyReading = 'cph' | 'nested';
+/**
+ * How error bodies look: CPH's `{request_id, error_code, error_msg}`, `{error: {code, message}}` (nested), or
+ * a top-level `{code, message}` (top); the Go SDK reads all three, the last two with the request ID only in
+ * the X-Request-Id header.
+ */
+export type ErrorBodyReading = 'cph' | 'nested' | 'top';
 
 /** How job error fields look when there is no error. */
 export type JobErrorFieldsReading = 'documented' | 'null' | 'empty';
@@ -55,6 +59,38 @@ export const defaultReadings: Readings = {
   tooManyIdsErrorCode: 'APIGW.0201',
   skewErrorCode: 'APIGW.0303',
 };
+
+/** Wire fields of a phone that a quirk can leave out. */
+export type OmittablePhoneField = 'phone_id' | 'phone_name' | 'server_id' | 'status' | 'traffic_type';
+export const omittablePhoneFields: readonly OmittablePhoneField[] = ['phone_id', 'phone_name', 'server_id', 'status', 'traffic_type'];
+
+/** How one phone is rendered oddly in ListCloudPhones and ShowCloudPhoneDetail. */
+export interface PhoneQuirk {
+  /** Fields left out of the phone's rendering. */
+  omit?: OmittablePhoneField[];
+  /** Rendered as `traffic_type` instead of the phone's route (any JSON value, e.g. "tunnel"); the route itself is unchanged. */
+  trafficType?: unknown;
+}
+
+/**
+ * Answers that every SDK model allows but the documented examples never show, set through POST /_sim/quirks
+ * (none by default): odd phones in the list, phones-traffic answers without a request ID or without a job
+ * for some phones, and a refusal of every call of the account. The client must read each of them.
+ */
+export interface Quirks {
+  /** By phone ID. */
+  phones: Record<string, PhoneQuirk>;
+  /** Where a phones-traffic answer carries its request ID: body and header (default), header only, or nowhere. */
+  trafficRequestId: 'body' | 'header' | 'none';
+  /** Phones whose phones-traffic entry carries neither job_id nor error_code (their job is still created and runs). */
+  noJobFor: string[];
+  /** Every API call of `operation` (every operation when absent) is refused with this status and code, after auth. */
+  refuse: { httpStatus: number; errorCode: string; errorMsg: string; operation?: string } | undefined;
+}
+
+export function noQuirks(): Quirks {
+  return { phones: {}, trafficRequestId: 'body', noJobFor: [], refuse: undefined };
+}
 
 /** Settings that can change at run time through POST /_sim/faults. */
 export interface RuntimeSettings {

@@ -1,8 +1,9 @@
 /**
  * The simulator's HTTP face. Every API request goes through the same gate, in the order the real gateway
  * applies it: fault injection, latency, authentication (token or AK/SK over the raw bytes), the project
- * check, the per-API rate limit, then the operation. Admin requests under /_sim/ skip the gate and are not
- * counted. Every answer carries X-Request-Id, and every JSON body a request_id.
+ * check, a refusal of the account when one is set (quirks), the per-API rate limit, then the operation.
+ * Admin requests under /_sim/ skip the gate and are not counted. Every answer carries X-Request-Id, and every
+ * JSON body a request_id, unless a quirk or the error-body reading says otherwise.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WireIamTokenResponse } from '../cph/wire.js';
@@ -135,16 +136,19 @@ export class SimulatorServer {
   private send(res: ServerResponse, result: OpResult, requestId: string, adminAnswer = false): void {
     if (res.destroyed) return;
     let body = { ...result.body } as Record<string, unknown>;
+    const placement = result.requestIdIn ?? 'body';
     if (!adminAnswer && this.readings.errorBody === 'nested' && typeof body['error_code'] === 'string') {
       body = { error: { code: body['error_code'], message: body['error_msg'] } };
-    } else if (!('request_id' in body) && !('token' in body) && !('error' in body)) {
+    } else if (!adminAnswer && this.readings.errorBody === 'top' && typeof body['error_code'] === 'string') {
+      body = { code: body['error_code'], message: body['error_msg'] };
+    } else if (placement === 'body' && !('request_id' in body) && !('token' in body) && !('error' in body)) {
       body['request_id'] = requestId;
     }
     const text = JSON.stringify(body);
     res.writeHead(result.status, {
       'Content-Type': 'application/json;charset=UTF-8',
       'Content-Length': Buffer.byteLength(text),
-      'X-Request-Id': requestId,
+      ...(placement === 'none' ? {} : { 'X-Request-Id': requestId }),
       ...result.headers,
     });
     res.end(text);
@@ -245,6 +249,11 @@ export class SimulatorServer {
     }
     if (matched.projectId !== this.projectId) {
       reply(this.state.error(403, 'CPS.0001', `No permission for project ${matched.projectId ?? ''}`, requestId));
+      return;
+    }
+    const refusal = this.state.quirks.refuse;
+    if (refusal && (refusal.operation === undefined || refusal.operation === matched.operation)) {
+      reply(this.state.error(refusal.httpStatus, refusal.errorCode, refusal.errorMsg, requestId));
       return;
     }
     const limited = this.throttle(matched.operation, now);

@@ -6,10 +6,10 @@
 import type {
   TrafficType,
   WireErrorBody,
+  WirePhone,
   WireJob,
   WireListJobsResponse,
   WireListPhonesResponse,
-  WirePhoneDetail,
   WirePhoneJob,
   WireShowJobResponse,
   WireTrafficResponse,
@@ -17,13 +17,15 @@ import type {
 import { trafficTypes } from '../cph/wire.js';
 import { cphTime, Fleet, type PhoneFilter, type SimPhone } from './fleet.js';
 import { JobStore, type SimJob } from './jobs.js';
-import type { Readings, RuntimeSettings } from './options.js';
+import { noQuirks, type Quirks, type Readings, type RuntimeSettings } from './options.js';
 import { SeededRandom, unitFor } from './random.js';
 
 export interface OpResult {
   status: number;
   body: object;
   headers?: Record<string, string>;
+  /** Where the request ID goes: body and X-Request-Id header (default), the header only, or nowhere. */
+  requestIdIn?: 'body' | 'header' | 'none';
 }
 
 export const knownStatusCodes = new Set([0, 1, 2, 3, 4, 6, 7, 8, -5, -6, -7, -8, -9]);
@@ -74,6 +76,8 @@ export class CphState {
   jobsFailed = 0;
   readonly writes: WriteLogEntry[] = [];
   private writeSeq = 0;
+  /** Odd but allowed answers (POST /_sim/quirks); none by default. */
+  readonly quirks: Quirks = noQuirks();
 
   constructor(
     fleet: Fleet,
@@ -155,7 +159,9 @@ export class CphState {
       filter.type = Number(type);
     }
     const { count, page } = this.fleet.list(filter, offset, limit);
-    const body: WireListPhonesResponse = { request_id: requestId, count, phones: page.map((p) => this.fleet.render(p)) };
+    const phones = page.map((p) => this.withQuirks(p.phoneId, this.fleet.render(p)));
+    // With quirks the phones may lack fields the documented shape has: the body is then only what it is.
+    const body: WireListPhonesResponse | { request_id: string; count: number; phones: object[] } = { request_id: requestId, count, phones };
     return { status: 200, body };
   }
 
@@ -163,8 +169,18 @@ export class CphState {
     if (!wellFormedId.test(phoneId)) return this.error(400, 'CPS.0004', 'Invalid phone_id', requestId);
     const phone = this.fleet.get(phoneId);
     if (!phone) return this.notFound(requestId, `Phone ${phoneId}`);
-    const body: WirePhoneDetail = this.fleet.renderDetail(phone, requestId);
+    const body = this.withQuirks(phone.phoneId, this.fleet.renderDetail(phone, requestId));
     return { status: 200, body };
+  }
+
+  /** A rendered phone as its quirk (POST /_sim/quirks) wants it: fields left out, an odd traffic_type. */
+  private withQuirks(phoneId: string, wire: WirePhone): WirePhone | Record<string, unknown> {
+    const quirk = this.quirks.phones[phoneId];
+    if (!quirk) return wire;
+    const odd: Record<string, unknown> = Object.fromEntries(Object.entries(wire));
+    if ('trafficType' in quirk) odd['traffic_type'] = quirk.trafficType;
+    for (const field of quirk.omit ?? []) delete odd[field];
+    return odd;
   }
 
   importTraffic(raw: Buffer, requestId: string, identity: string, now: number, meta: { receivedAt: number; remote: string; userAgent: string }): OpResult {
@@ -211,7 +227,8 @@ export class CphState {
         continue;
       }
       const job = this.startJob(phone, wanted, requestId, identity, now);
-      entries.push(this.phoneJob(phoneId, job.jobId));
+      // A quirk: the job runs, but the answer says nothing of it.
+      entries.push(this.quirks.noJobFor.includes(phoneId) ? { phone_id: phoneId } : this.phoneJob(phoneId, job.jobId));
       jobCount++;
     }
     this.logWrite({
@@ -227,6 +244,7 @@ export class CphState {
       jobs: jobCount,
       errors: entries.length - jobCount,
     });
+    if (this.quirks.trafficRequestId !== 'body') return { status: 200, body: { jobs: entries }, requestIdIn: this.quirks.trafficRequestId };
     const body: WireTrafficResponse = { request_id: requestId, jobs: entries };
     return { status: 200, body };
   }

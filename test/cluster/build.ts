@@ -1,7 +1,8 @@
 /**
  * Builds the local control plane from Go modules and caches the binaries outside the repo, keyed by version.
- * kube-apiserver comes from k8s.io/kubernetes (required in ./go.mod, with one replace per staging module) and
- * etcd from go.etcd.io/etcd/server/v3 at the version Kubernetes pins. A build happens only when a binary is
+ * kube-apiserver and kube-controller-manager come from the same k8s.io/kubernetes module (required in
+ * ./go.mod, with one replace per staging module) and etcd from go.etcd.io/etcd/server/v3 at the version
+ * Kubernetes pins. A build happens only when a binary is
  * missing; it writes to a temporary name and renames at the end, so an interrupted build never leaves a
  * half-written binary in the cache.
  */
@@ -23,6 +24,7 @@ export const GO_MODULE_DIR = dirname(fileURLToPath(import.meta.url));
 export interface ControlPlaneBinaries {
   readonly etcd: string;
   readonly kubeApiserver: string;
+  readonly kubeControllerManager: string;
   readonly version: string;
 }
 
@@ -32,7 +34,7 @@ export function controlPlaneCacheDir(version: string = KUBERNETES_VERSION): stri
 }
 
 interface BuildTarget {
-  readonly name: 'kube-apiserver' | 'etcd';
+  readonly name: 'kube-apiserver' | 'kube-controller-manager' | 'etcd';
   readonly goPackage: string;
   readonly version: string;
 }
@@ -40,6 +42,8 @@ interface BuildTarget {
 const TARGETS: readonly BuildTarget[] = [
   { name: 'etcd', goPackage: 'go.etcd.io/etcd/server/v3', version: ETCD_VERSION },
   { name: 'kube-apiserver', goPackage: 'k8s.io/kubernetes/cmd/kube-apiserver', version: KUBERNETES_VERSION },
+  // Built after kube-apiserver: most of its packages are then already in the Go build cache.
+  { name: 'kube-controller-manager', goPackage: 'k8s.io/kubernetes/cmd/kube-controller-manager', version: KUBERNETES_VERSION },
 ];
 
 /**
@@ -159,9 +163,9 @@ export async function ensureControlPlaneBinaries(options: { progress?: ProgressS
   const cacheDir = controlPlaneCacheDir();
   await mkdir(cacheDir, { recursive: true });
   await removeAbandonedPartials(cacheDir);
-  const paths = { etcd: join(cacheDir, 'etcd'), 'kube-apiserver': join(cacheDir, 'kube-apiserver') };
+  const paths = { etcd: join(cacheDir, 'etcd'), 'kube-apiserver': join(cacheDir, 'kube-apiserver'), 'kube-controller-manager': join(cacheDir, 'kube-controller-manager') };
   for (const target of TARGETS) {
     if (!(await isExecutable(paths[target.name]))) await buildTarget(target, paths[target.name], progress);
   }
-  return { etcd: paths.etcd, kubeApiserver: paths['kube-apiserver'], version: KUBERNETES_VERSION };
+  return { etcd: paths.etcd, kubeApiserver: paths['kube-apiserver'], kubeControllerManager: paths['kube-controller-manager'], version: KUBERNETES_VERSION };
 }

@@ -1,9 +1,9 @@
 /**
  * `npm run cluster:up` / `npm run cluster:down`: a long-lived local control plane for trying things by hand
  * (kubectl, the operator, the demo). `up` builds the binaries if needed, then starts a small detached Node
- * process (`serve`) that owns etcd and kube-apiserver through the test harness and survives the npm process;
+ * process (`serve`) that owns etcd, kube-apiserver and kube-controller-manager through the test harness and survives the npm process;
  * its state lives in .local/cluster/ (kubeconfig, state.json, logs/). `down` asks that process to stop, which
- * stops kube-apiserver, then etcd, and removes their files. Both are idempotent.
+ * stops kube-controller-manager, kube-apiserver, then etcd, and removes their files. Both are idempotent.
  *
  *   tsx test/cluster/cli.ts up | down | status | ensure
  */
@@ -25,6 +25,7 @@ interface ClusterState {
   daemonPid: number;
   etcdPid: number;
   kubeApiserverPid: number;
+  kubeControllerManagerPid: number;
   server: string;
   version: string;
   kubeconfig: string;
@@ -92,7 +93,7 @@ function printUsage(state: ClusterState): void {
   const kubeconfig = display(state.kubeconfig);
   process.stdout.write(
     [
-      `kube-apiserver ${state.version} at ${state.server} (etcd pid ${state.etcdPid}, kube-apiserver pid ${state.kubeApiserverPid})`,
+      `kube-apiserver ${state.version} at ${state.server} (etcd pid ${state.etcdPid}, kube-apiserver pid ${state.kubeApiserverPid}, kube-controller-manager pid ${state.kubeControllerManagerPid})`,
       '',
       'Use it with:',
       `  export KUBECONFIG=${state.kubeconfig}`,
@@ -108,7 +109,7 @@ function printUsage(state: ClusterState): void {
 /** Kills leftovers of a daemon that died without cleaning up, and removes its state. */
 function clearStaleState(state: ClusterState | undefined): void {
   if (state) {
-    for (const pid of [state.kubeApiserverPid, state.etcdPid]) {
+    for (const pid of [state.kubeControllerManagerPid, state.kubeApiserverPid, state.etcdPid]) {
       if (isOurs(pid)) {
         try {
           process.kill(pid, 'SIGKILL');
@@ -139,7 +140,7 @@ async function up(): Promise<number> {
 
   await ensureControlPlaneBinaries(); // in the foreground, so build progress is visible
 
-  process.stdout.write('starting etcd and kube-apiserver...\n');
+  process.stdout.write('starting etcd, kube-apiserver and kube-controller-manager...\n');
   const started = Date.now();
   const logFd = openSync(DAEMON_LOG, 'w');
   const daemon = spawn(process.execPath, ['--import', 'tsx', join(GO_MODULE_DIR, 'cli.ts'), 'serve'], {
@@ -181,6 +182,7 @@ async function serve(): Promise<void> {
     daemonPid: process.pid,
     etcdPid: plane.pids.etcd,
     kubeApiserverPid: plane.pids.kubeApiserver,
+    kubeControllerManagerPid: plane.pids.kubeControllerManager,
     server: plane.server,
     version: plane.version,
     kubeconfig: plane.kubeconfigPath,
@@ -201,7 +203,7 @@ async function serve(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal, 0));
   // If either child dies, say so and take the rest down rather than serve half a control plane.
   setInterval(() => {
-    if (!isAlive(plane.pids.etcd) || !isAlive(plane.pids.kubeApiserver)) void shutdown('a control plane process exited; see logs/', 1);
+    if (!isAlive(plane.pids.etcd) || !isAlive(plane.pids.kubeApiserver) || !isAlive(plane.pids.kubeControllerManager)) void shutdown('a control plane process exited; see logs/', 1);
   }, 2000);
 }
 
@@ -218,7 +220,7 @@ async function down(options: { quiet?: boolean } = {}): Promise<number> {
   if (isAlive(state.daemonPid)) process.kill(state.daemonPid, 'SIGKILL');
   // The daemon's children die with it (parent-death signal); wait for that, then make sure.
   const childDeadline = Date.now() + 10_000;
-  while ((isOurs(state.etcdPid) || isOurs(state.kubeApiserverPid)) && Date.now() < childDeadline) await sleep(100);
+  while ((isOurs(state.etcdPid) || isOurs(state.kubeApiserverPid) || isOurs(state.kubeControllerManagerPid)) && Date.now() < childDeadline) await sleep(100);
   clearStaleState(state);
   if (!options.quiet) process.stdout.write('Stopped the local control plane.\n');
   return 0;
@@ -248,7 +250,7 @@ async function main(argv: readonly string[]): Promise<void> {
       return;
     case 'ensure': {
       const binaries = await ensureControlPlaneBinaries();
-      process.stdout.write(`control plane ${binaries.version} ready in the cache:\n  ${binaries.etcd}\n  ${binaries.kubeApiserver}\n`);
+      process.stdout.write(`control plane ${binaries.version} ready in the cache:\n  ${binaries.etcd}\n  ${binaries.kubeApiserver}\n  ${binaries.kubeControllerManager}\n`);
       return;
     }
     case 'serve':

@@ -1,9 +1,12 @@
 /**
- * A real Kubernetes control plane for tests: etcd and kube-apiserver, built from Go modules (./build.ts),
- * started on free loopback ports with fresh certificates, RBAC authorization and a ServiceAccount token
- * signer, so that what the tests see is what a cluster does: CRD validation, status subresources, watches,
- * leases, RBAC. There is no kube-controller-manager: no garbage collection, namespaces never finish deleting
- * (use unique names, never wait for deletion), and no `default` ServiceAccount appears by itself.
+ * A real Kubernetes control plane for tests: etcd, kube-apiserver and kube-controller-manager, built from Go
+ * modules (./build.ts), started on free loopback ports with fresh certificates, RBAC authorization and a
+ * ServiceAccount token signer, so that what the tests see is what a cluster does: CRD validation, status
+ * subresources, watches, leases, RBAC, and deletion as clusters do it. kube-controller-manager runs the
+ * controllers that deletion needs: the garbage collector (ownerReferences are followed, foreground and
+ * background cascades), the namespace controller (a deleted namespace is emptied and goes), and the
+ * ServiceAccount controllers (every namespace gets its `default` ServiceAccount). There is no scheduler and no
+ * node: pods never run.
  *
  * Guarantees:
  * - The children never outlive the process that started them: they are stopped by stop(), by SIGINT, SIGTERM
@@ -11,7 +14,7 @@
  *   (each child runs under `setpriv --pdeathsig SIGKILL`, so it is killed when its parent dies).
  * - Every file lives under one directory, removed on stop; a directory left by a killed process is removed
  *   by the next start (its owner PID is recorded in owner.json).
- * - stop() is idempotent and stops kube-apiserver before etcd.
+ * - stop() is idempotent and stops kube-controller-manager, then kube-apiserver, then etcd.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ensureControlPlaneBinaries as ensureBinaries, type ControlPlaneBinaries, type ProgressSink } from './build.js';
-import { ADMIN_USER, createControlPlanePki, type ControlPlanePki } from './pki.js';
+import { ADMIN_USER, CONTROLLER_MANAGER_USER, createControlPlanePki, type ControlPlanePki } from './pki.js';
 
 export { KUBERNETES_VERSION, ETCD_VERSION, controlPlaneCacheDir } from './build.js';
 
@@ -34,10 +37,12 @@ export interface ControlPlane {
   readonly caFile: string;
   /** The directory holding every file of this control plane (certificates, etcd data, kubeconfig). */
   readonly dataDir: string;
-  /** Where etcd.log and kube-apiserver.log are written. */
+  /** Where etcd.log, kube-apiserver.log and kube-controller-manager.log are written. */
   readonly logDir: string;
-  /** PIDs of the two children, for tests that prove they are gone. */
-  readonly pids: { readonly etcd: number; readonly kubeApiserver: number };
+  /** etcd's client URL (plain HTTP on loopback), e.g. for compacting its history through the v3 HTTP gateway. */
+  readonly etcdUrl: string;
+  /** PIDs of the three children, for tests that prove they are gone. */
+  readonly pids: { readonly etcd: number; readonly kubeApiserver: number; readonly kubeControllerManager: number };
   /** The audience the API server puts in tokens minted without an explicit audience. */
   readonly apiAudience: string;
   kubeConfig(): KubeConfig;
@@ -45,7 +50,7 @@ export interface ControlPlane {
   mintToken(namespace: string, serviceAccount: string, expirationSeconds?: number): Promise<string>;
   /** Writes a kubeconfig that authenticates with `token`; returns its path. */
   writeKubeconfigForToken(token: string, path: string): Promise<string>;
-  /** Stop kube-apiserver then etcd, remove temp dirs. Idempotent. */
+  /** Stop kube-controller-manager, kube-apiserver, then etcd, remove temp dirs. Idempotent. */
   stop(): Promise<void>;
   /**
    * Stops kube-apiserver (SIGTERM, or SIGKILL when asked) and starts it again on the same port with the same
@@ -57,12 +62,14 @@ export interface ControlPlane {
 export interface StartControlPlaneOptions {
   /** Directory for certificates, etcd data and the kubeconfig. Default: a fresh temporary directory. */
   dataDir?: string;
-  /** Directory for etcd.log and kube-apiserver.log. Default: `<dataDir>/logs` (removed on stop). */
+  /** Directory for the children's logs. Default: `<dataDir>/logs` (removed on stop). */
   logDir?: string;
   /** Where build progress goes if the binaries must be built first. Default: stderr. */
   progress?: ProgressSink;
-  /** How long to wait for /readyz and the default namespace. Default: 120 s. */
+  /** How long to wait for /readyz, the default namespace and kube-controller-manager's first work. Default: 120 s. */
   readyTimeoutMs?: number;
+  /** Extra kube-apiserver flags, after the harness's own (e.g. `--watch-cache=false` so watches read etcd itself). */
+  apiserverArgs?: readonly string[];
   /**
    * Load @kubernetes/client-node (for kubeConfig() and mintToken()) while the control plane starts. Default
    * true. Loading it costs seconds of CPU; `cluster:up`'s background process never needs it and says false.
@@ -91,7 +98,12 @@ function loadedClientNode(): ClientNode {
 const TEMP_PREFIX = 'cph-control-plane-';
 const OWNER_FILE = 'owner.json';
 const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
-const ADMIN_CONTEXT = 'cph-admin@local';
+/**
+ * kube-controller-manager's controllers: the garbage collector, the namespace controller (which deletes a
+ * namespace's content, then the namespace), the ServiceAccount controller (a `default` ServiceAccount in every
+ * namespace) and the token controller (Secrets of type service-account-token get their token).
+ */
+export const CONTROLLERS: readonly string[] = ['garbage-collector-controller', 'namespace-controller', 'serviceaccount-controller', 'serviceaccount-token-controller'];
 
 // ---------------------------------------------------------------------------------------------------------
 // Process bookkeeping: every running control plane is registered here until it has stopped, so that signal
@@ -188,6 +200,7 @@ interface OwnerRecord {
   owner: number;
   etcd?: number;
   kubeApiserver?: number;
+  kubeControllerManager?: number;
 }
 
 /** Removes control planes left behind by processes that died without cleaning up (for example SIGKILL). */
@@ -203,7 +216,7 @@ export function sweepAbandonedControlPlanes(parent: string = tmpdir()): number {
       continue; // being created right now, or not ours
     }
     if (typeof record.owner !== 'number' || isAlive(record.owner)) continue;
-    for (const pid of [record.kubeApiserver, record.etcd]) {
+    for (const pid of [record.kubeControllerManager, record.kubeApiserver, record.etcd]) {
       if (typeof pid === 'number' && commandLineOf(pid).includes(dir)) killGroup(pid, 'SIGKILL');
     }
     rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
@@ -290,10 +303,12 @@ interface ProbeResult {
   body: string;
 }
 
-function probe(url: string, tls?: { ca: string; cert: string; key: string }): Promise<ProbeResult> {
+/** `insecure`: a server whose self-signed certificate we did not make (kube-controller-manager's own /healthz). */
+function probe(url: string, tls?: { ca: string; cert: string; key: string } | { insecure: true }): Promise<ProbeResult> {
   return new Promise((resolveProbe, reject) => {
     const requestFn = url.startsWith('https:') ? httpsRequest : httpRequest;
-    const req = requestFn(url, { method: 'GET', timeout: 5000, agent: false, ...(tls ?? {}) }, (res) => {
+    const tlsOptions = tls === undefined ? {} : 'insecure' in tls ? { rejectUnauthorized: false } : tls;
+    const req = requestFn(url, { method: 'GET', timeout: 5000, agent: false, ...tlsOptions }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
       res.on('end', () => resolveProbe({ status: res.statusCode ?? 0, body }));
@@ -342,8 +357,9 @@ async function waitFor(
   }
 }
 
-function adminKubeconfig(server: string, pki: ControlPlanePki): string {
+function clientCertKubeconfig(server: string, pki: ControlPlanePki, user: string, client: { certPem: string; keyPem: string }): string {
   const b64 = (text: string): string => Buffer.from(text).toString('base64');
+  const context = `${user}@local`;
   return [
     'apiVersion: v1',
     'kind: Config',
@@ -353,16 +369,16 @@ function adminKubeconfig(server: string, pki: ControlPlanePki): string {
     `    server: ${server}`,
     `    certificate-authority-data: ${b64(pki.servingCa.certPem)}`,
     'users:',
-    `- name: ${ADMIN_USER}`,
+    `- name: ${user}`,
     '  user:',
-    `    client-certificate-data: ${b64(pki.admin.certPem)}`,
-    `    client-key-data: ${b64(pki.admin.keyPem)}`,
+    `    client-certificate-data: ${b64(client.certPem)}`,
+    `    client-key-data: ${b64(client.keyPem)}`,
     'contexts:',
-    `- name: ${ADMIN_CONTEXT}`,
+    `- name: ${context}`,
     '  context:',
     '    cluster: cph-local',
-    `    user: ${ADMIN_USER}`,
-    `current-context: ${ADMIN_CONTEXT}`,
+    `    user: ${user}`,
+    `current-context: ${context}`,
     '',
   ].join('\n');
 }
@@ -424,7 +440,7 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
     removeOnStop,
     stop: () => {
       stopping ??= (async () => {
-        for (const child of [...children].reverse()) await stopChild(child, 15_000); // apiserver first, then etcd
+        for (const child of [...children].reverse()) await stopChild(child, 15_000); // controller-manager, apiserver, then etcd
         for (const path of removeOnStop) await rm(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
         running.delete(entry);
         if (running.size === 0) uninstallHandlers();
@@ -454,16 +470,19 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
       ['client-ca.crt', pki.clientCa.certPem],
       ['admin.crt', pki.admin.certPem],
       ['admin.key', pki.admin.keyPem],
+      ['controller-manager.crt', pki.controllerManager.certPem],
+      ['controller-manager.key', pki.controllerManager.keyPem],
       ['sa.pub', pki.serviceAccount.publicKeyPem],
       ['sa.key', pki.serviceAccount.privateKeyPem],
     ];
     for (const [name, content] of writes) await writeFile(file(name), content, { mode: 0o600 });
 
-    const [etcdClientPort, etcdPeerPort, apiserverPort] = await freeLoopbackPorts(3);
+    const [etcdClientPort, etcdPeerPort, apiserverPort, controllerManagerPort] = await freeLoopbackPorts(4);
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
     const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
     const etcdLog = join(logDir, 'etcd.log');
     const apiserverLog = join(logDir, 'kube-apiserver.log');
+    const controllerManagerLog = join(logDir, 'kube-controller-manager.log');
     const readyDeadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
 
     const etcd = startChild(
@@ -508,10 +527,12 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
         '--service-cluster-ip-range=10.96.0.0/16',
         '--endpoint-reconciler-type=none', // 127.0.0.1 is not a valid Endpoints address; nothing routes to it anyway
         '--profiling=false',
+        ...(options.apiserverArgs ?? []),
       ],
       apiserverLog,
     );
     const apiserver = launchApiserver();
+    const apiserverIndex = children.length;
     children.push(apiserver);
     owner.kubeApiserver = apiserver.pid;
     writeFileSync(ownerFile, JSON.stringify(owner));
@@ -525,10 +546,44 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
     await waitFor('kube-apiserver /readyz', apiserverReady, readyDeadline, watched);
     await waitFor('the default namespace', async () => (await probe(`${server}/api/v1/namespaces/default`, tls)).status === 200, readyDeadline, watched);
 
-    await writeFile(kubeconfigPath, adminKubeconfig(server, pki), { mode: 0o600 });
+    await writeFile(kubeconfigPath, clientCertKubeconfig(server, pki, ADMIN_USER, pki.admin), { mode: 0o600 });
+
+    // kube-controller-manager, with the controllers deletion needs (see the header). It talks to the API
+    // server with its own client certificate and runs every controller under it.
+    const controllerManagerKubeconfig = join(pkiDir, 'controller-manager.kubeconfig');
+    await writeFile(controllerManagerKubeconfig, clientCertKubeconfig(server, pki, CONTROLLER_MANAGER_USER, pki.controllerManager), { mode: 0o600 });
+    const controllerManager = startChild(
+      binaries.kubeControllerManager,
+      [
+        `--kubeconfig=${controllerManagerKubeconfig}`,
+        `--controllers=${CONTROLLERS.join(',')}`,
+        '--use-service-account-credentials=false',
+        `--service-account-private-key-file=${file('sa.key')}`,
+        `--root-ca-file=${file('ca.crt')}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${controllerManagerPort}`,
+        `--cert-dir=${join(pkiDir, 'controller-manager-serving')}`,
+        '--profiling=false',
+      ],
+      controllerManagerLog,
+    );
+    children.push(controllerManager);
+    owner.kubeControllerManager = controllerManager.pid;
+    writeFileSync(ownerFile, JSON.stringify(owner));
+    const everything = [...watched, { name: 'kube-controller-manager', child: controllerManager, log: controllerManagerLog }];
+    // Ready when it serves /healthz and its ServiceAccount controller has done its first work.
+    await waitFor('kube-controller-manager /healthz', async () => (await probe(`https://127.0.0.1:${controllerManagerPort}/healthz`, { insecure: true })).body.trim() === 'ok', readyDeadline, everything);
+    await waitFor(
+      'the default ServiceAccount (made by kube-controller-manager)',
+      async () => (await probe(`${server}/api/v1/namespaces/default/serviceaccounts/default`, tls)).status === 200,
+      readyDeadline,
+      everything,
+    );
+
     if (clientLoading) await clientLoading;
     const caFile = file('ca.crt');
-    const pids = { etcd: etcd.pid as number, kubeApiserver: apiserver.pid as number };
+    const pids = { etcd: etcd.pid as number, kubeApiserver: apiserver.pid as number, kubeControllerManager: controllerManager.pid as number };
 
     const kubeConfig = (): KubeConfig => {
       const config = new (loadedClientNode().KubeConfig)();
@@ -543,6 +598,7 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
       caFile,
       dataDir,
       logDir,
+      etcdUrl,
       pids,
       apiAudience: SERVICE_ACCOUNT_ISSUER,
       kubeConfig,
@@ -567,8 +623,7 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
       },
       stop: entry.stop,
       async restartApiServer(restart = {}): Promise<void> {
-        const index = children.length - 1; // kube-apiserver is started last
-        const previous = children[index];
+        const previous = children[apiserverIndex];
         if (previous) {
           if (restart.signal === 'SIGKILL') {
             const gone = exited(previous);
@@ -579,7 +634,7 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
           }
         }
         const next = launchApiserver();
-        children[index] = next;
+        children[apiserverIndex] = next;
         pids.kubeApiserver = next.pid as number;
         owner.kubeApiserver = next.pid;
         writeFileSync(ownerFile, JSON.stringify(owner));

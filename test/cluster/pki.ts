@@ -1,8 +1,8 @@
 /**
  * The certificates and keys of a throwaway control plane. Everything is made fresh for each start and lives
  * only in the control plane's own directory: a serving CA and the serving certificate for 127.0.0.1 and
- * localhost, a separate client CA and the admin's client certificate (group system:masters), and the key pair
- * that signs ServiceAccount tokens (ES256).
+ * localhost, a separate client CA with the admin's and kube-controller-manager's client certificates (group
+ * system:masters), and the key pair that signs ServiceAccount tokens (ES256).
  *
  * All keys are ECDSA P-256, made by node:crypto in microseconds (RSA-2048 key generation costs seconds on a
  * loaded two-core machine, and every test process starts a control plane). node:crypto cannot build X.509
@@ -32,11 +32,18 @@ export interface ControlPlanePki {
   readonly serving: CertifiedKey;
   readonly clientCa: CertifiedKey;
   readonly admin: CertifiedKey;
+  /** kube-controller-manager's client certificate: user system:kube-controller-manager, group system:masters. */
+  readonly controllerManager: CertifiedKey;
   readonly serviceAccount: KeyPairPem;
 }
 
 export const ADMIN_USER = 'cph-admin';
 export const ADMIN_GROUP = 'system:masters';
+/**
+ * kube-controller-manager runs its controllers with its own credentials (--use-service-account-credentials=false),
+ * so the garbage collector and the namespace controller need rights on every resource: the group gives them.
+ */
+export const CONTROLLER_MANAGER_USER = 'system:kube-controller-manager';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const TBS_SIGNATURE_INDEX = 2; // TBSCertificate: version, serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, ...
@@ -151,7 +158,7 @@ function issueCertificate(request: CertificateRequest): Issued {
 
 /** Makes every certificate and key a control plane on 127.0.0.1 needs, in a few milliseconds. */
 export async function createControlPlanePki(): Promise<ControlPlanePki> {
-  const [servingCaKey, servingKey, clientCaKey, adminKey, serviceAccountKey] = await Promise.all(Array.from({ length: 5 }, () => ecKey()));
+  const [servingCaKey, servingKey, clientCaKey, adminKey, controllerManagerKey, serviceAccountKey] = await Promise.all(Array.from({ length: 6 }, () => ecKey()));
   const servingCa = issueCertificate({ commonName: 'cph-route-operator test serving CA', key: servingCaKey, kind: 'ca' });
   const serving = issueCertificate({
     commonName: 'kube-apiserver',
@@ -163,12 +170,14 @@ export async function createControlPlanePki(): Promise<ControlPlanePki> {
   });
   const clientCa = issueCertificate({ commonName: 'cph-route-operator test client CA', key: clientCaKey, kind: 'ca' });
   const admin = issueCertificate({ commonName: ADMIN_USER, organization: ADMIN_GROUP, key: adminKey, kind: 'client', issuer: clientCa });
+  const controllerManager = issueCertificate({ commonName: CONTROLLER_MANAGER_USER, organization: ADMIN_GROUP, key: controllerManagerKey, kind: 'client', issuer: clientCa });
   const certified = (issued: Issued): CertifiedKey => ({ certPem: issued.certPem, keyPem: issued.key.privateKeyPem });
   return {
     servingCa: certified(servingCa),
     serving: certified(serving),
     clientCa: certified(clientCa),
     admin: certified(admin),
+    controllerManager: certified(controllerManager),
     serviceAccount: { privateKeyPem: serviceAccountKey.privateKeyPem, publicKeyPem: serviceAccountKey.publicKeyPem },
   };
 }

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CoreV1Api, CoordinationV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, CoordinationV1Api, EventsV1Api } from '@kubernetes/client-node';
 import { sharedControlPlane, CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane } from '../support/control-plane.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { Routes, installCrd, freshNamespace, condition } from '../support/routes.js';
-import { SimAdmin, type SimPhone } from '../support/sim-admin.js';
+import { SimAdmin, phoneDealer, type SimPhone } from '../support/sim-admin.js';
 import { createNamespacedAccount } from '../support/accounts.js';
 import { waitFor } from '../support/wait.js';
 
@@ -31,14 +31,8 @@ describe('operator end to end', function () {
   let routes: Routes;
   let caFile: string;
   let phones: SimPhone[];
-  let nextPhone = 0;
   /** Phones no other test has used, so tests never disturb each other. */
-  const takePhones = (n: number): string[] => {
-    const taken = phones.slice(nextPhone, nextPhone + n).map((p) => p.phone_id);
-    nextPhone += n;
-    if (taken.length < n) throw new Error('the simulator has too few phones for the tests');
-    return taken;
-  };
+  const takePhones = phoneDealer(() => phones);
 
   before(async function () {
     cp = await sharedControlPlane();
@@ -137,6 +131,49 @@ describe('operator end to end', function () {
     // The failed change is held back, then tried again (30 s backoff) and succeeds now that jobs pass.
     await waitFor(async () => (await admin.phone(ids[0] as string)).traffic_type === 'routing', { timeoutMs: 75_000, what: 'the failed phone retried after its backoff' });
     await waitFor(async () => (await routes.get(ns, 'errors'))?.status?.summary?.inSync === 3, { what: 'the retried phone in sync in status' });
+  });
+
+  it('a fleet where 1 % of phones are odd: a sweep still corrects every other phone, and reports the odd ones (issue 16)', async () => {
+    const kc = cp.kubeConfig();
+    const ns = await freshNamespace(kc);
+    const ids = takePhones(100);
+    await routes.create(ns, 'odd', { trafficType: 'routing', phoneIds: ids, driftCheckInterval: '10s' });
+    await routes.waitForCondition(ns, 'odd', 'Ready', 'True', 'InSync');
+    // 4 odd phones in a fleet of 400: one listed without phone_id, one with a route CPH names oddly, one
+    // without status, one without server_id; they and 10 ordinary phones drift behind the operator's back.
+    const [noId, oddRoute, noStatus, noServer] = ids as [string, string, string, string];
+    const ordinary = ids.slice(10, 20);
+    const skippedBefore = await operator.metric('cph_phone_entries_skipped_total', { reason: 'noPhoneId' });
+    for (const id of [noId, oddRoute, noStatus, noServer, ...ordinary]) await admin.drift(id, 'direct');
+    await admin.setQuirks({ phones: { [noId]: { omit: ['phone_id'] }, [oddRoute]: { trafficType: 'tunnel' }, [noStatus]: { omit: ['status'] }, [noServer]: { omit: ['server_id'] } } });
+    try {
+      const corrected = [oddRoute, noServer, ...ordinary];
+      await waitFor(async () => (await Promise.all(corrected.map(async (id) => (await admin.phone(id)).traffic_type))).every((t) => t === 'routing'), {
+        timeoutMs: 60_000,
+        what: 'the drifted ordinary phones, the one of odd route and the one without server_id back on routing',
+      });
+      const route = await waitFor(
+        async () => {
+          const r = await routes.get(ns, 'odd');
+          const s = r?.status?.summary;
+          return s && s.notFound === 1 && s.waiting === 1 ? r : undefined;
+        },
+        { timeoutMs: 30_000, what: 'the skipped phone not found and the phone without status waiting' },
+      );
+      const entry = (id: string): Record<string, unknown> | undefined => route.status?.phones?.find((e) => e.phoneId === id);
+      expect(entry(noId)).to.include({ state: 'NotFound' });
+      expect(entry(noStatus)).to.include({ state: 'Waiting' });
+      expect(String(entry(noStatus)?.errorMessage)).to.match(/no status/);
+      expect((await admin.phone(noId)).traffic_type, 'a phone the list cannot name is not changed').to.equal('direct');
+      expect((await admin.phone(noStatus)).traffic_type, 'a phone not known to run is not changed').to.equal('direct');
+      expect(await operator.metric('cph_phone_entries_skipped_total', { reason: 'noPhoneId' })).to.be.greaterThan(skippedBefore);
+      const events = kc.makeApiClient(EventsV1Api);
+      await waitFor(async () => (await events.listNamespacedEvent({ namespace: ns })).items.some((e) => e.reason === 'PhoneEntriesSkipped' && e.regarding?.name === 'odd'), {
+        what: 'a PhoneEntriesSkipped Event on the resource',
+      });
+    } finally {
+      await admin.setQuirks({ phones: {} });
+    }
   });
 
   it('reports a conflict between two resources on both and changes neither', async () => {

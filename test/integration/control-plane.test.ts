@@ -1,8 +1,9 @@
 /**
  * Proves the test control plane is a real Kubernetes API: a CRD applied from YAML becomes Established, custom
  * resources are created, read and watched, the /status subresource takes merge patches, and a ServiceAccount
- * token minted through the TokenRequest API is held to exactly what RBAC grants. The last part proves the
- * harness never leaves etcd or kube-apiserver behind, even when its process is killed outright.
+ * token minted through the TokenRequest API is held to exactly what RBAC grants, and kube-controller-manager
+ * collects garbage and finishes namespace deletions. The last part proves the harness never leaves etcd,
+ * kube-apiserver or kube-controller-manager behind, even when its process is killed outright.
  *
  * Every wait polls with a deadline; nothing sleeps to synchronise and nothing asserts on timing.
  */
@@ -28,7 +29,7 @@ import {
 } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
-import { ETCD_VERSION, KUBERNETES_VERSION } from '../cluster/build.js';
+import { ETCD_VERSION, KUBERNETES_VERSION, controlPlaneCacheDir } from '../cluster/build.js';
 import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -251,11 +252,51 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
   });
 });
 
+describe('test control plane: kube-controller-manager', function () {
+  let plane: ControlPlane;
+  let core: CoreV1Api;
+
+  before(async function () {
+    this.timeout(CONTROL_PLANE_START_TIMEOUT_MS);
+    plane = await sharedControlPlane();
+    core = plane.kubeConfig().makeApiClient(CoreV1Api);
+  });
+
+  it('is built from the same module and version as kube-apiserver', function () {
+    const version = spawnSync(join(controlPlaneCacheDir(), 'kube-controller-manager'), ['--version'], { encoding: 'utf8' });
+    expect(version.stdout.trim()).to.equal(`Kubernetes ${KUBERNETES_VERSION}`);
+  });
+
+  it('gives every new namespace its default ServiceAccount', async function () {
+    const namespace = uniqueName('kcm-sa');
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await eventually('the default ServiceAccount', async () => (await statusCodeOf(() => core.readNamespacedServiceAccount({ namespace, name: 'default' }))) === 200 || undefined);
+  });
+
+  it('collects garbage: a ConfigMap owned by a deleted ConfigMap goes too', async function () {
+    const namespace = uniqueName('kcm-gc');
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    const owner = await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'owner' } } });
+    const ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata?.uid ?? '' }];
+    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'owned', ownerReferences } } });
+    await core.deleteNamespacedConfigMap({ namespace, name: 'owner' });
+    await eventually('the owned ConfigMap collected', async () => (await statusCodeOf(() => core.readNamespacedConfigMap({ namespace, name: 'owned' }))) === 404 || undefined, 60_000);
+  });
+
+  it('finishes deleting a namespace: its content goes, then the namespace', async function () {
+    const namespace = uniqueName('kcm-ns');
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'content' } } });
+    await core.deleteNamespace({ name: namespace });
+    await eventually('the namespace gone', async () => (await statusCodeOf(() => core.readNamespace({ name: namespace }))) === 404 || undefined, 60_000);
+  });
+});
+
 describe('test control plane: lifecycle', function () {
   const fixture = join(here, 'fixtures', 'start-control-plane.ts');
 
   interface Started {
-    pids: { etcd: number; kubeApiserver: number };
+    pids: { etcd: number; kubeApiserver: number; kubeControllerManager: number };
     dataDir: string;
   }
 
@@ -299,13 +340,14 @@ describe('test control plane: lifecycle', function () {
   });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`stops etcd and kube-apiserver and removes their files when the owner gets ${signal}`, async function () {
+    it(`stops etcd, kube-apiserver and kube-controller-manager and removes their files when the owner gets ${signal}`, async function () {
       this.timeout(240_000);
       const { child, started } = await startInChild();
-      expect(alive(started.pids.etcd) && alive(started.pids.kubeApiserver)).to.equal(true);
+      expect(alive(started.pids.etcd) && alive(started.pids.kubeApiserver) && alive(started.pids.kubeControllerManager)).to.equal(true);
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, exitSignal) => resolve(exitSignal)));
       child.kill(signal);
       expect(await exited, 'the owner ends by the same signal after cleaning up').to.equal(signal);
+      expect(alive(started.pids.kubeControllerManager), 'kube-controller-manager gone').to.equal(false);
       expect(alive(started.pids.kubeApiserver), 'kube-apiserver gone').to.equal(false);
       expect(alive(started.pids.etcd), 'etcd gone').to.equal(false);
       expect(existsSync(started.dataDir), 'data directory removed').to.equal(false);
@@ -317,8 +359,8 @@ describe('test control plane: lifecycle', function () {
     const { child, started } = await startInChild();
     child.kill('SIGKILL');
     // The children carry a parent-death signal (setpriv --pdeathsig), so the kernel ends them.
-    await eventually('etcd and kube-apiserver to die with their owner', async () =>
-      !alive(started.pids.etcd) && !alive(started.pids.kubeApiserver) ? true : undefined,
+    await eventually('etcd, kube-apiserver and kube-controller-manager to die with their owner', async () =>
+      !alive(started.pids.etcd) && !alive(started.pids.kubeApiserver) && !alive(started.pids.kubeControllerManager) ? true : undefined,
     );
     // The next start in any process removes the directory the killed owner left.
     const { sweepAbandonedControlPlanes } = await import('../cluster/harness.js');

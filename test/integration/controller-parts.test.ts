@@ -19,6 +19,7 @@ import type { CloudPhoneRoute } from '../../src/api/v1alpha1/types.js';
 import type { TrafficType } from '../../src/cph/wire.js';
 import { SimAdmin } from '../support/sim-admin.js';
 import { waitFor } from '../support/wait.js';
+import { requestIdOf } from './cph-client-helpers.js';
 
 const projectId = 'parts';
 const ak = 'PARTSAK';
@@ -114,7 +115,7 @@ describe('controller parts against the simulator', function () {
     const phones = (await admin.phones()).slice(0, 500).map((p) => p.phone_id);
     for (let r = 0; r < 5; r++) {
       const answer = await client.setTrafficTypeBatch('routing', phones.slice(r * 100, r * 100 + 100));
-      tracker.track(answer.requestId, 'routing', answer.jobs, [`ns/r${r}`]);
+      tracker.track(requestIdOf(answer), 'routing', answer.jobs, [`ns/r${r}`]);
     }
     await waitFor(() => ended.length === 500, { timeoutMs: 20_000, what: 'every job ended' });
     await tracker.stop();
@@ -145,8 +146,8 @@ describe('controller parts against the simulator', function () {
       onRouteConfirmed: () => undefined,
     });
     // Both due at once, one slot: the adopted request takes it, the new one becomes the probe and waits.
-    tracker.track(fast.requestId, 'routing', fast.jobs, ['ns/fast']);
-    void tracker.adopt([slow.requestId], 'ns/slow');
+    tracker.track(requestIdOf(fast), 'routing', fast.jobs, ['ns/fast']);
+    void tracker.adopt([requestIdOf(slow)], 'ns/slow');
     tracker.start();
     try {
       // The fast jobs are read long before the slow ones (20 s) end.
@@ -170,7 +171,7 @@ describe('controller parts against the simulator', function () {
       onRouteConfirmed: () => undefined,
     });
     tracker.start();
-    await tracker.adopt([first.requestId], 'ns/adopter');
+    await tracker.adopt([requestIdOf(first)], 'ns/adopter');
     // Once adopt resolves, the request has been polled: its jobs are known, running or ended.
     expect(phones.every((id) => tracker.inFlight(id) !== undefined || tracker.outcome(id) !== undefined)).to.equal(true);
     await waitFor(() => ended.length === 3, { timeoutMs: 10_000, what: 'adopted jobs ended' });

@@ -147,3 +147,9 @@ export function client(sim: RunningSimulator, overrides: Partial<CphClientOption
   });
   return { client: instance, calls, logs };
 }
+
+/** The request ID of a phones-traffic answer; the simulator always sends one, so its absence fails the test. */
+export function requestIdOf(answer: { requestId: string | undefined }): string {
+  if (answer.requestId === undefined) throw new Error('the phones-traffic answer carried no request ID');
+  return answer.requestId;
+}

@@ -9,7 +9,7 @@ import { CphError } from '../../src/cph/errors.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { waitFor } from '../support/wait.js';
-import { client, counters, iamDomain, iamPassword, iamUser, projectId, resetCounters, simPhoneIds, simulator } from './cph-client-helpers.js';
+import { client, counters, iamDomain, iamPassword, iamUser, projectId, requestIdOf, resetCounters, simPhoneIds, simulator } from './cph-client-helpers.js';
 
 describe('CphClient against the simulator over HTTPS', function () {
   this.timeout(60_000);
@@ -33,7 +33,7 @@ describe('CphClient against the simulator over HTTPS', function () {
     const result = await cph.setTrafficType('routing', phones);
     expect(result.complete).to.equal(true);
     expect(result.jobs).to.have.length(101);
-    const requestIds = result.batches.flatMap((b) => (b.state === 'sent' ? [b.requestId] : []));
+    const requestIds = result.batches.flatMap((b) => (b.state === 'sent' ? [requestIdOf(b)] : []));
     const jobs = await waitFor(
       async () => {
         const list = await cph.listJobs({ requestIds });

@@ -12,7 +12,7 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { waitFor } from '../support/wait.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { TokenBucket } from '../../src/cph/rate-limiter.js';
-import { admin, ak, client, counters, projectId, RecordingClock, resetCounters, setFaults, simPhoneIds, simulator, sk, type ClientHarness } from './cph-client-helpers.js';
+import { admin, ak, client, counters, projectId, RecordingClock, requestIdOf, resetCounters, setFaults, simPhoneIds, simulator, sk, type ClientHarness } from './cph-client-helpers.js';
 
 async function rejection(promise: Promise<unknown>): Promise<CphError> {
   try {
@@ -145,7 +145,7 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       expect(result.jobs).to.have.length(101);
       expect(result.errors).to.deep.equal([]);
       expect((await counters(sim)).num('byOperation', 'ImportTraffic', 'total')).to.equal(2);
-      const requestIds = result.batches.flatMap((b) => (b.state === 'sent' ? [b.requestId] : []));
+      const requestIds = result.batches.flatMap((b) => (b.state === 'sent' ? [requestIdOf(b)] : []));
       expect(requestIds).to.have.length(2);
       const jobs = await jobsUntilDone(cph, requestIds);
       expect(jobs).to.have.length(101);
@@ -183,7 +183,7 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       const requestIds: string[] = [];
       for (const phoneId of phones) {
         const answer = await cph.setTrafficTypeBatch('routing', [phoneId]);
-        requestIds.push(answer.requestId);
+        requestIds.push(requestIdOf(answer));
       }
       await resetCounters(sim);
       const list = await cph.listJobs({ requestIds });
@@ -201,7 +201,7 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       const phones = (await simPhoneIds(sim, 30)).map((p) => p.phoneId);
       const answer = await cph.setTrafficTypeBatch('routing', phones);
       await resetCounters(sim);
-      const list = await cph.listJobs({ requestId: answer.requestId, limit: 7 });
+      const list = await cph.listJobs({ requestId: requestIdOf(answer), limit: 7 });
       expect(list.jobs).to.have.length(30);
       expect(new Set(list.jobs.map((j) => j.jobId)).size).to.equal(30);
       expect((await counters(sim)).num('byOperation', 'ListJobs', 'total')).to.equal(5);
@@ -214,14 +214,14 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       const answer = await cph.setTrafficTypeBatch('routing', phones);
       expect(answer.jobs).to.have.length(100);
       await resetCounters(sim);
-      const known = await cph.listJobs({ requestId: answer.requestId, expectedJobs: answer.jobs.length });
+      const known = await cph.listJobs({ requestId: requestIdOf(answer), expectedJobs: answer.jobs.length });
       expect(known.jobs).to.have.length(100);
       expect((await counters(sim)).num('byOperation', 'ListJobs', 'total')).to.equal(1);
-      const asList = await cph.listJobs({ requestIds: [answer.requestId], expectedJobs: 100 });
+      const asList = await cph.listJobs({ requestIds: [requestIdOf(answer)], expectedJobs: 100 });
       expect(asList.jobs).to.have.length(100);
       expect((await counters(sim)).num('byOperation', 'ListJobs', 'total')).to.equal(2);
       await resetCounters(sim);
-      const unknown = await cph.listJobs({ requestId: answer.requestId });
+      const unknown = await cph.listJobs({ requestId: requestIdOf(answer) });
       expect(unknown.jobs).to.have.length(100);
       expect((await counters(sim)).num('byOperation', 'ListJobs', 'total')).to.equal(2);
       cph.close();
@@ -231,7 +231,7 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       const { client: cph } = client(sim);
       const phones = (await simPhoneIds(sim, 21)).map((p) => p.phoneId);
       const requestIds: string[] = [];
-      for (const phoneId of phones) requestIds.push((await cph.setTrafficTypeBatch('routing', [phoneId])).requestId);
+      for (const phoneId of phones) requestIds.push(requestIdOf(await cph.setTrafficTypeBatch('routing', [phoneId])));
       await resetCounters(sim);
       // By pages of 10: the first 20 requests take pages of 10, 10 and 0, the 21st one page. Were expectedJobs
       // applied, 10 would stop each group after its first page.

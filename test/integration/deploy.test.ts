@@ -6,8 +6,9 @@
  * token minted through the TokenRequest API, can make exactly the API calls the operator makes and no
  * others.
  *
- * The control plane has no controller manager: the Deployment gets no pods, and namespaces never finish
- * deleting, so this file creates its namespaces once and deletes none.
+ * The control plane's kube-controller-manager runs only the deletion controllers (no Deployment or ReplicaSet
+ * controller, no scheduler): the Deployment gets no pods. This file creates its namespaces once and deletes
+ * none.
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';

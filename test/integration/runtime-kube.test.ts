@@ -1,6 +1,7 @@
 /**
  * The runtime against a real kube-apiserver: the shared agent, merge-patch status, the informer (events,
- * namespace scopes, server-closed watches, 410), leader election, the event recorder and the status writer.
+ * namespace scopes, server-closed watches, 410, a watch resumed after a real etcd compaction), leader
+ * election, the event recorder and the status writer.
  */
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
@@ -26,7 +27,8 @@ import { StatusWriter } from '../../src/runtime/status-writer.js';
 import { Controller } from '../../src/runtime/controller.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { silentLogger } from '../../src/runtime/logger.js';
-import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName } from '../support/control-plane.js';
+import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
+import { startControlPlane } from '../cluster/harness.js';
 import { waitFor } from '../support/wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -78,6 +80,133 @@ async function freezableProxy(target: URL): Promise<{ port: number; freeze(): vo
       }),
   };
 }
+
+/**
+ * A TCP proxy in front of the API server that can be held: `hold()` resets every open connection and every
+ * new one until `release()`, as a network partition does; the client keeps trying meanwhile.
+ */
+async function holdableProxy(target: URL): Promise<{ port: number; hold(): void; release(): void; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let held = false;
+  const server = net.createServer((downstream) => {
+    if (held) {
+      downstream.resetAndDestroy();
+      return;
+    }
+    const upstream = net.connect(Number(target.port), target.hostname);
+    sockets.add(downstream).add(upstream);
+    const end = (): void => {
+      downstream.destroy();
+      upstream.destroy();
+      sockets.delete(downstream);
+      sockets.delete(upstream);
+    };
+    downstream.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    downstream.pipe(upstream).pipe(downstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    hold: () => {
+      held = true;
+      for (const socket of [...sockets]) socket.resetAndDestroy();
+      sockets.clear();
+    },
+    release: () => {
+      held = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** etcd's v3 HTTP gateway (JSON over the client URL): the store's current revision, and compaction up to a revision. */
+async function etcdRevision(etcdUrl: string): Promise<number> {
+  const response = await fetch(`${etcdUrl}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('/').toString('base64'), limit: 1 }) });
+  const body: unknown = await response.json();
+  const revision = typeof body === 'object' && body !== null ? Reflect.get(Reflect.get(body, 'header') ?? {}, 'revision') : undefined;
+  if (typeof revision !== 'string') throw new Error(`etcd range: no header.revision in ${JSON.stringify(body)}`);
+  return Number(revision);
+}
+
+async function etcdCompact(etcdUrl: string, revision: number): Promise<void> {
+  const response = await fetch(`${etcdUrl}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(revision), physical: true }) });
+  if (!response.ok) throw new Error(`etcd compaction: HTTP ${response.status} ${await response.text()}`);
+}
+
+describe('informer after a real etcd compaction', function () {
+  this.timeout(CONTROL_PLANE_START_TIMEOUT_MS);
+  const configMaps: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', namespaced: true };
+  let plane: ControlPlane | undefined;
+
+  // Its own control plane: with the watch cache off, a watch reads etcd itself, so a resourceVersion that
+  // etcd has compacted away is refused by etcd (with the cache on, the API server's own window decides).
+  before(async () => {
+    plane = await startControlPlane({ apiserverArgs: ['--watch-cache=false'] });
+  });
+
+  after(async () => {
+    await plane?.stop();
+  });
+
+  it('a watch resumed from a compacted revision gets 410 Gone, re-lists, and misses no change', async () => {
+    if (!plane) throw new Error('no control plane');
+    const direct = await KubeClient.create(plane.kubeConfig());
+    const proxy = await holdableProxy(new URL(plane.server));
+    const kc = new KubeConfig();
+    kc.loadFromString(plane.kubeConfig().exportConfig());
+    kc.clusters = kc.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${proxy.port}` }));
+    const proxied = await KubeClient.create(kc);
+    const informer = new Informer<KubeObject & { data?: Record<string, string> }>({ client: proxied, resource: configMaps, namespaces: ['compaction'], clock: systemClock, logger: silentLogger(), backoffMaxMs: 1_000 });
+    const seen: string[] = [];
+    informer.addEventHandler({
+      onAdd: (o) => seen.push(`add ${o.metadata.name}`),
+      onUpdate: (_, o) => seen.push(`update ${o.metadata.name}`),
+      onDelete: (o) => seen.push(`delete ${o.metadata.name}`),
+    });
+    const maps = direct.resource<KubeObject & { data?: Record<string, string> }>(configMaps, (raw) => parseKubeObject(raw));
+    try {
+      await direct.request({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name: 'compaction' } } });
+      for (const name of ['a', 'b', 'c']) await maps.create('compaction', { metadata: { name, namespace: 'compaction' }, data: { v: '1' } });
+      informer.start();
+      await informer.waitForSync();
+      await waitFor(() => informer.list().length === 3, { what: 'the three ConfigMaps in the cache' });
+      const watchedFrom = Number(informer.get('compaction/c')?.metadata.resourceVersion);
+
+      // Cut the informer off, change things it does not see, and compact etcd past all of it.
+      proxy.hold();
+      await maps.create('compaction', { metadata: { name: 'd', namespace: 'compaction' }, data: { v: '1' } });
+      await direct.request({ method: 'PATCH', path: resourcePath(configMaps, { namespace: 'compaction', name: 'a' }), contentType: 'application/merge-patch+json', body: { data: { v: '2' } } });
+      await direct.request({ method: 'DELETE', path: resourcePath(configMaps, { namespace: 'compaction', name: 'b' }) });
+      const revision = await etcdRevision(plane.etcdUrl);
+      expect(revision).to.be.greaterThan(watchedFrom);
+      await etcdCompact(plane.etcdUrl, revision);
+      const failuresBefore = informer.stats.failures;
+      await waitFor(() => informer.stats.failures > failuresBefore, { what: 'the informer to fail to reach the API server while held' });
+      const goneBefore = informer.stats.goneRelists;
+      const listsBefore = informer.stats.lists;
+      proxy.release();
+
+      await waitFor(() => informer.stats.goneRelists > goneBefore, { timeoutMs: 30_000, what: 'a 410 Gone from the compacted revision' });
+      await waitFor(() => informer.list().length === 3 && informer.get('compaction/a')?.data?.['v'] === '2', { what: 'the cache to match the server' });
+      expect(informer.stats.lists).to.be.greaterThan(listsBefore);
+      expect(informer.list().map((o) => o.metadata.name).sort()).to.deep.equal(['a', 'c', 'd']);
+      expect(seen).to.include.members(['add d', 'update a', 'delete b']);
+      // And the informer goes on watching from the new list.
+      await maps.create('compaction', { metadata: { name: 'e', namespace: 'compaction' }, data: { v: '1' } });
+      await waitFor(() => seen.includes('add e'), { what: 'an object created after the re-list' });
+    } finally {
+      await informer.stop();
+      proxied.close();
+      direct.close();
+      await proxy.close();
+    }
+  });
+});
 
 describe('runtime against a real kube-apiserver', function () {
   this.timeout(120_000);

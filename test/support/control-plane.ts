@@ -3,8 +3,9 @@
  * first call (building the binaries first if the cache lacks them), stopped when the process exits, whether
  * mocha ended normally, a test failed, or the run was interrupted (see test/cluster/harness.ts).
  *
- * Tests share it, so each test works in namespaces of its own (uniqueNamespace below) and never waits for a
- * namespace to be deleted: without a controller manager, deletion never finishes.
+ * Tests share it, so each test works in namespaces of its own (uniqueName below). kube-controller-manager
+ * runs in it, so deleted namespaces do go and owned objects are collected; a test that deletes something
+ * shared (a namespace others use, a CRD) must put it back.
  */
 import { randomBytes } from 'node:crypto';
 import { startControlPlane, type ControlPlane } from '../cluster/harness.js';

@@ -77,7 +77,7 @@ export async function installCrd(kc: KubeConfig): Promise<void> {
 }
 
 let namespaceCounter = 0;
-/** A fresh namespace: namespaces never finish deleting on this control plane, so each test takes its own. */
+/** A fresh namespace, so that tests never see each other's objects. */
 export async function freshNamespace(kc: KubeConfig, prefix = 'e2e'): Promise<string> {
   namespaceCounter += 1;
   const name = `${prefix}-${process.pid}-${Date.now().toString(36)}-${namespaceCounter}`;

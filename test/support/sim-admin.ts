@@ -29,6 +29,17 @@ export interface SimCounters {
   [key: string]: unknown;
 }
 
+/** Hands out phones of `all()` that no earlier call handed out, so the tests of one file never disturb each other. */
+export function phoneDealer(all: () => readonly SimPhone[]): (n: number) => string[] {
+  let next = 0;
+  return (n) => {
+    const taken = all().slice(next, next + n).map((p) => p.phone_id);
+    next += n;
+    if (taken.length < n) throw new Error('the simulator has too few phones for the tests');
+    return taken;
+  };
+}
+
 export class SimAdmin {
   private readonly agent: http.Agent;
 
@@ -80,6 +91,11 @@ export class SimAdmin {
 
   async setFaults(settings: Record<string, unknown>): Promise<void> {
     await this.call('POST', '/_sim/faults', settings);
+  }
+
+  /** Odd but allowed answers (see docs/cph-simulator.md, POST /_sim/quirks); fields given replace what they name. */
+  async setQuirks(quirks: Record<string, unknown>): Promise<void> {
+    await this.call('POST', '/_sim/quirks', quirks);
   }
 
   async counters(): Promise<SimCounters> {

@@ -127,6 +127,7 @@ const specKeys: Record<keyof CloudPhoneRouteSpec, true> = {
   driftCheckInterval: true,
   suspend: true,
   deletionPolicy: true,
+  revertTimeout: true,
 };
 const selectorKeys: Record<keyof PhoneSelector, true> = { serverIds: true, phoneNamePrefix: true };
 const accountRefKeys: Record<keyof AccountRef, true> = { kind: true, name: true };
@@ -190,7 +191,9 @@ describe('the CRD and src/api/v1alpha1 agree', () => {
     const entry = status.properties!.phones!.items!.properties!;
     expect(entry.state!.enum).to.deep.equal([...phoneEntryStates]);
     expect(entry.jobStatus!.enum).to.deep.equal([...statusJobStatuses]);
-    expect(entry.actual!.enum).to.deep.equal([...trafficTypes]);
+    // actual shows CPH's value as sent, even one that is neither direct nor routing.
+    expect(entry.actual!.enum).to.equal(undefined);
+    expect(entry.actual!.maxLength).to.equal(c.MAX_ACTUAL_LENGTH);
     expect(entry.desired!.enum).to.deep.equal([...trafficTypes]);
     expect(status.properties!.conditions!.items!.properties!.status!.enum).to.deep.equal(['True', 'False', 'Unknown']);
     expect(spec.required).to.deep.equal(['trafficType']);
@@ -214,6 +217,7 @@ describe('the CRD and src/api/v1alpha1 agree', () => {
     expect(s.driftCheckInterval!['x-kubernetes-validations']![0]!.rule).to.equal(form);
     expect(s.driftCheckInterval!.maxLength).to.equal(c.DURATION_MAX_LENGTH);
     expect(s.driftCheckInterval!.default).to.equal(c.DEFAULT_DRIFT_CHECK_INTERVAL);
+    expect(s.revertTimeout!.default).to.equal(c.DEFAULT_REVERT_TIMEOUT);
     expect(s.suspend!.default).to.equal(false);
     expect(s.deletionPolicy!.default).to.equal('Retain');
     expect(status.properties!.phones!.maxItems).to.equal(c.MAX_STATUS_PHONES);

@@ -40,7 +40,13 @@ describe('api/v1alpha1 parse', () => {
         driftCheckInterval: '5m',
         suspend: false,
         deletionPolicy: 'Retain',
+        revertTimeout: '10m',
       });
+    });
+    it('bounds spec.revertTimeout to 10s..24h, naming the field', () => {
+      expect(parseSpec({ trafficType: 'routing', phoneIds: [PHONE_A], revertTimeout: '30s' }).revertTimeout).to.equal('30s');
+      for (const bad of ['5s', '25h', 'soon', 12])
+        expect(() => parseSpec({ trafficType: 'routing', phoneIds: [PHONE_A], revertTimeout: bad })).to.throw(/spec\.revertTimeout/);
     });
     it('keeps every field it knows', () => {
       const spec = {
@@ -49,6 +55,7 @@ describe('api/v1alpha1 parse', () => {
         selector: { serverIds: ['s1'], phoneNamePrefix: 'pool-' },
         accountRef: { kind: 'CloudPhoneAccount', name: 'team-a' },
         driftCheckInterval: '30s',
+        revertTimeout: '1h',
         suspend: true,
         deletionPolicy: 'Revert',
       };
@@ -209,7 +216,8 @@ describe('api/v1alpha1 parse', () => {
       });
       expect(status).to.deep.equal({
         conditions: [{ type: 'Ready', status: 'True', observedGeneration: 2, lastTransitionTime: '2026-11-28T06:00:00Z', reason: 'InSync', message: 'm' }],
-        phones: [{ phoneId: 'a', state: 'Failed', desired: 'routing', errorCode: 'CPS.0005' }],
+        // actual shows CPH's value as sent, even one that is neither direct nor routing.
+        phones: [{ phoneId: 'a', state: 'Failed', actual: 'sideways', desired: 'routing', errorCode: 'CPS.0005' }],
       });
     });
     it('gives back what it is given when it fits', () => {

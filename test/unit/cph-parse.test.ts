@@ -61,27 +61,42 @@ describe('cph parse', () => {
       expect(list.phones[0]?.metadata).to.equal(undefined);
     });
 
-    it('names the field of the phone with a wrong type', () => {
-      const err = parseErrorOf(() => parsePhoneList({ count: 2, phones: [phone(), phone({ status: '2' })] }));
-      expect(err.field).to.equal('phones[1].status');
+    it('reads a phone with an optional field of the wrong type, leaving that field out', () => {
+      const list = parsePhoneList({ count: 2, phones: [phone(), phone({ phone_id: 'b', status: '2', vnc_enable: 'yes', metadata: 'x', imei: 5 })] });
+      expect(list.skipped).to.deep.equal([]);
+      expect(list.phones[1]).to.include({ phoneId: 'b', status: undefined, vncEnable: undefined, metadata: undefined, imei: undefined, trafficType: 'routing' });
     });
 
-    it('refuses an unknown traffic_type, naming the field', () => {
-      expect(parseErrorOf(() => parsePhoneList({ count: 1, phones: [phone({ traffic_type: 'tunnel' })] })).field).to.equal('phones[0].traffic_type');
+    it('keeps an unknown traffic_type as sent, and reads the route as unknown', () => {
+      const list = parsePhoneList({ count: 3, phones: [phone({ traffic_type: 'tunnel' }), phone({ phone_id: 'b', traffic_type: 7 }), phone({ phone_id: 'c', traffic_type: 'x'.repeat(500) })] });
+      expect(list.phones.map((p) => [p.trafficType, p.unknownTrafficType])).to.deep.equal([
+        [undefined, 'tunnel'],
+        [undefined, '7'],
+        [undefined, 'x'.repeat(64)],
+      ]);
     });
 
-    it('refuses a missing phone_id, a missing count, a non-array phones, a non-object body', () => {
-      expect(parseErrorOf(() => parsePhoneList({ count: 1, phones: [phone({ phone_id: undefined })] })).field).to.equal('phones[0].phone_id');
+    it('reads a phone without phone_name, server_id, status or traffic_type', () => {
+      const list = parsePhoneList({ count: 1, phones: [{ phone_id: 'a' }] });
+      expect(list.phones[0]).to.include({ phoneId: 'a', phoneName: undefined, serverId: undefined, status: undefined, trafficType: undefined, unknownTrafficType: undefined });
+    });
+
+    it('skips and names an entry without a usable phone_id, reading the rest of the page', () => {
+      const list = parsePhoneList({ count: 5, phones: [phone({ phone_id: undefined }), phone({ phone_id: 'ok' }), 'junk', phone({ phone_id: 'a/b' }), phone({ phone_id: 'y'.repeat(33) })] });
+      expect(list.phones.map((p) => p.phoneId)).to.deep.equal(['ok']);
+      expect(list.skipped).to.deep.equal([
+        { field: 'phones[0].phone_id', reason: 'noPhoneId' },
+        { field: 'phones[2]', reason: 'notAnObject' },
+        { field: 'phones[3].phone_id', reason: 'noPhoneId' },
+        { field: 'phones[4].phone_id', reason: 'noPhoneId' },
+      ]);
+    });
+
+    it('refuses the page only for a missing count, a non-array phones or a non-object body', () => {
       expect(parseErrorOf(() => parsePhoneList({ phones: [] })).field).to.equal('count');
       expect(parseErrorOf(() => parsePhoneList({ count: 0, phones: {} })).field).to.equal('phones');
       expect(parseErrorOf(() => parsePhoneList([])).field).to.equal('(body)');
       expect(parseErrorOf(() => parsePhoneList({ count: 1.5, phones: [] })).field).to.equal('count');
-    });
-
-    it('refuses vnc_enable that is neither "true" nor "false", and a non-object metadata', () => {
-      expect(parseErrorOf(() => parsePhoneList({ count: 1, phones: [phone({ vnc_enable: 'yes' })] })).field).to.equal('phones[0].vnc_enable');
-      expect(parseErrorOf(() => parsePhoneList({ count: 1, phones: [phone({ metadata: 'x' })] })).field).to.equal('phones[0].metadata');
-      expect(parseErrorOf(() => parsePhoneList({ count: 1, phones: [phone({ metadata: { order_id: 5 } })] })).field).to.equal('phones[0].metadata.order_id');
     });
   });
 
@@ -114,20 +129,28 @@ describe('cph parse', () => {
       ]);
     });
 
-    it('reports a sent phone the answer left out as NoJobReturned', () => {
-      const result = parseTrafficResponse({ request_id: 'req', jobs: [{ phone_id: 'a', job_id: 'j1' }] }, ['a', 'b']);
-      expect(result.errors).to.deep.equal([{ phoneId: 'b', errorCode: 'NoJobReturned', errorMessage: 'the phone was sent but the answer holds no job or error for it' }]);
+    it('reads a sent phone the answer left out, and an entry with neither job nor error, as unconfirmed', () => {
+      const result = parseTrafficResponse({ request_id: 'req', jobs: [{ phone_id: 'a', job_id: 'j1' }, { phone_id: 'c', job_id: '' }, { phone_id: 'd', job_id: 7 }] }, ['a', 'b', 'c', 'd']);
+      expect(result.jobs).to.deep.equal([{ phoneId: 'a', jobId: 'j1' }]);
+      expect(result.errors).to.deep.equal([]);
+      expect(result.unconfirmed).to.deep.equal([
+        { phoneId: 'c', reason: 'noJobOrError' },
+        { phoneId: 'd', reason: 'noJobOrError' },
+        { phoneId: 'b', reason: 'notAnswered' },
+      ]);
     });
 
-    it('names jobs[i].job_id when an entry has neither job nor error', () => {
-      const err = parseErrorOf(() => parseTrafficResponse({ request_id: 'r', jobs: [{ phone_id: 'a', job_id: 'j' }, { phone_id: 'b', job_id: 'j' }, { phone_id: 'c', job_id: 'j' }, { phone_id: 'd', job_id: '' }] }));
-      expect(err.field).to.equal('jobs[3].job_id');
+    it('keeps the jobs of an answer without request_id', () => {
+      const result = parseTrafficResponse({ jobs: [{ phone_id: 'a', job_id: 'j1' }] }, ['a']);
+      expect(result).to.deep.equal({ requestId: undefined, jobs: [{ phoneId: 'a', jobId: 'j1' }], errors: [], unconfirmed: [] });
     });
 
-    it('refuses a wrong type for job_id and a missing request_id', () => {
-      expect(parseErrorOf(() => parseTrafficResponse({ request_id: 'r', jobs: [{ phone_id: 'a', job_id: 7 }] })).field).to.equal('jobs[0].job_id');
-      expect(parseErrorOf(() => parseTrafficResponse({ jobs: [] })).field).to.equal('request_id');
-      expect(parseErrorOf(() => parseTrafficResponse({ request_id: 'r', jobs: [{ job_id: 'j' }] })).field).to.equal('jobs[0].phone_id');
+    it('ignores an entry it cannot attribute (no phone_id, not an object), and refuses only an unusable jobs', () => {
+      const result = parseTrafficResponse({ request_id: 'r', jobs: [{ job_id: 'j' }, 'x', null, { phone_id: 'a', job_id: 'j2' }] }, ['a']);
+      expect(result.jobs).to.deep.equal([{ phoneId: 'a', jobId: 'j2' }]);
+      expect(result.unconfirmed).to.deep.equal([]);
+      expect(parseErrorOf(() => parseTrafficResponse({ request_id: 'r' })).field).to.equal('jobs');
+      expect(parseErrorOf(() => parseTrafficResponse({ request_id: 'r', jobs: {} })).field).to.equal('jobs');
     });
   });
 
@@ -163,12 +186,30 @@ describe('cph parse', () => {
     });
   });
 
-  it('error bodies: CPH form, the Go SDK nested form, garbage', () => {
-    expect(parseErrorBody({ request_id: 'r', error_code: 'CPS.0005', error_msg: 'not found' })).to.deep.equal({ requestId: 'r', errorCode: 'CPS.0005', errorMessage: 'not found' });
-    expect(parseErrorBody({ error: { code: 'APIGW.0301', message: 'token expires' } })).to.deep.equal({ errorCode: 'APIGW.0301', errorMessage: 'token expires' });
-    expect(parseErrorBody({ error: { code: 401, message: 'The username or password is wrong.', title: 'Unauthorized' } })).to.deep.equal({ errorCode: '401', errorMessage: 'The username or password is wrong.' });
-    expect(parseErrorBody('<html>')).to.deep.equal({});
-    expect(parseErrorBody(undefined)).to.deep.equal({});
+  describe('error bodies, read as the Go SDK reads them', () => {
+    it('takes error_code and error_msg when both are non-empty', () => {
+      expect(parseErrorBody({ request_id: 'r', error_code: 'CPS.0005', error_msg: 'not found' })).to.deep.equal({ requestId: 'r', errorCode: 'CPS.0005', errorMessage: 'not found' });
+    });
+
+    it('else code and message at the top level', () => {
+      expect(parseErrorBody({ code: 'CPS.0001', message: 'no permission', error_code: 'CPS.0003' })).to.deep.equal({ errorCode: 'CPS.0001', errorMessage: 'no permission' });
+    });
+
+    it('else the pair inside a nested object, at any depth up to 8', () => {
+      expect(parseErrorBody({ error: { code: 'APIGW.0301', message: 'token expires' } })).to.deep.equal({ errorCode: 'APIGW.0301', errorMessage: 'token expires' });
+      expect(parseErrorBody({ a: { b: { error_code: 'CPS.0007', error_msg: 'frozen' } } })).to.deep.equal({ errorCode: 'CPS.0007', errorMessage: 'frozen' });
+      let deep: Record<string, unknown> = { code: 'X', message: 'too deep' };
+      for (let i = 0; i < 10; i++) deep = { nested: deep };
+      expect(parseErrorBody(deep)).to.deep.equal({});
+    });
+
+    it('takes no lone code or message, and no number as a code', () => {
+      expect(parseErrorBody({ error_code: 'CPS.0005', error_msg: '' })).to.deep.equal({});
+      expect(parseErrorBody({ code: 'CPS.0005' })).to.deep.equal({});
+      expect(parseErrorBody({ error: { code: 401, message: 'The username or password is wrong.' } })).to.deep.equal({});
+      expect(parseErrorBody('<html>')).to.deep.equal({});
+      expect(parseErrorBody(undefined)).to.deep.equal({});
+    });
   });
 
   it('IAM token body: expires_at in the documented form', () => {

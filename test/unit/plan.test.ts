@@ -381,4 +381,35 @@ describe('plan', () => {
       expect(plan.resources.reduce((n, r) => n + r.counts.total, 0)).to.equal(10_000);
     });
   });
+
+  describe('phones CPH reports oddly (issue 16)', () => {
+    it('a route that is absent or neither direct nor routing is off route: the phone is changed, its value shown', () => {
+      const odd = new Map<string, ActualPhone>([
+        ['p1', { trafficType: undefined, unknownTrafficType: 'tunnel', status: RUNNING }],
+        ['p2', { trafficType: undefined, status: RUNNING }],
+        ['p3', { trafficType: 'routing', status: RUNNING }],
+      ]);
+      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1', 'p2', 'p3'])], phones: odd });
+      expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Drifted', p2: 'Drifted', p3: 'InSync' });
+      expect(resource(plan, 'ns/a').toChange).to.deep.equal(['p1', 'p2']);
+      const [p1, p2] = resource(plan, 'ns/a').phones;
+      expect(p1?.actual).to.equal('tunnel');
+      expect(p2?.actual).to.equal(undefined);
+    });
+
+    it('a phone without a status is not known to run: Waiting, not changed', () => {
+      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1'])], phones: new Map([['p1', { trafficType: 'direct', status: undefined }]]) });
+      expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Waiting' });
+      expect(plan.batches).to.deep.equal([]);
+      expect(resource(plan, 'ns/a').phones[0]?.phoneStatus).to.equal(undefined);
+    });
+
+    it('a change of unknown outcome is pending until the phone is read again: nothing is sent', () => {
+      const unconfirmed = { trafficType: 'routing' as const, requestId: 'r1' };
+      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1'])], phones: new Map([['p1', { trafficType: 'direct', status: RUNNING, unconfirmed }]]) });
+      expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Pending' });
+      expect(resource(plan, 'ns/a').phones[0]?.unconfirmed).to.deep.equal(unconfirmed);
+      expect(plan.batches).to.deep.equal([]);
+    });
+  });
 });

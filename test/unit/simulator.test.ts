@@ -3,9 +3,9 @@ import { signRequest } from '../../src/cph/signer.js';
 import { Authenticator } from '../../src/simulator/auth.js';
 import { Fleet, type SimPhone } from '../../src/simulator/fleet.js';
 import { DueQueue, JobStore, type SimJob } from '../../src/simulator/jobs.js';
-import { defaultReadings, type RuntimeSettings } from '../../src/simulator/options.js';
+import { defaultReadings, noQuirks, type RuntimeSettings } from '../../src/simulator/options.js';
 import { SeededRandom, unitFor } from '../../src/simulator/random.js';
-import { applyReadings, applySettings } from '../../src/simulator/admin.js';
+import { applyQuirks, applyReadings, applySettings } from '../../src/simulator/admin.js';
 
 describe('simulator fleet', () => {
   it('is the same for a seed and different for another', () => {
@@ -157,6 +157,22 @@ describe('simulator run-time settings', () => {
     expect(r).to.include({ notFoundStatus: 400, maxListLimit: 100, refuseNotRunning: true });
     expect(applyReadings(r, { notFoundStatus: 418 })).to.contain('notFoundStatus');
     expect(applyReadings(r, { jobErrorFields: 'maybe' })).to.contain('jobErrorFields');
+    expect(applyReadings(r, { errorBody: 'top' })).to.equal(undefined);
+  });
+
+  it('applies quirks, all or nothing, and clears a refusal with null', () => {
+    const q = noQuirks();
+    expect(applyQuirks(q, { phones: { p1: { omit: ['phone_id', 'status'] }, p2: { trafficType: 7 } }, noJobFor: ['p3'], trafficRequestId: 'none' })).to.equal(undefined);
+    expect(q.phones).to.deep.equal({ p1: { omit: ['phone_id', 'status'] }, p2: { trafficType: 7 } });
+    expect(q).to.include({ trafficRequestId: 'none' });
+    expect(applyQuirks(q, { refuse: { httpStatus: 400, errorCode: 'CPS.0001' } })).to.equal(undefined);
+    expect(q.refuse).to.deep.equal({ httpStatus: 400, errorCode: 'CPS.0001', errorMsg: 'refused (CPS.0001)' });
+    expect(applyQuirks(q, { noJobFor: [], refuse: { httpStatus: 200, errorCode: 'X' } })).to.contain('refuse.httpStatus');
+    expect(q.noJobFor, 'nothing applied from a refused body').to.deep.equal(['p3']);
+    expect(applyQuirks(q, { phones: { p1: { omit: ['imei'] } } })).to.contain('omit');
+    expect(applyQuirks(q, { bogus: true })).to.contain('unknown quirk');
+    expect(applyQuirks(q, { refuse: null })).to.equal(undefined);
+    expect(q.refuse).to.equal(undefined);
   });
 });
 

@@ -554,4 +554,29 @@ describe('status.pendingRequests', () => {
     expect(nextStatus({ generation: 1, previous, now: T0 }).pendingRequests).to.deep.equal(['r1']);
     expect(nextStatus({ generation: 1, previous, plan, pendingRequests: [], now: T0 }).pendingRequests).to.deep.equal([]);
   });
+
+  describe('phones CPH reports oddly (issue 16)', () => {
+    const routing: DesiredRoute = { key: 'ns/a', trafficType: 'routing', phoneIds: ['p1'], suspended: false };
+
+    it('shows a route value CPH sent that is neither direct nor routing, and says why the phone is changed', () => {
+      const plan = planOf({ resources: [routing], phones: new Map([['p1', { trafficType: undefined, unknownTrafficType: 'tunnel', status: 2 }]]) });
+      const s = roundTrip(nextStatus({ generation: 1, plan, now: T0 }));
+      expect(s.phones![0]).to.deep.include({ state: 'Drifted', actual: 'tunnel', errorMessage: 'CPH reports the route as "tunnel", which is neither direct nor routing, wanted routing; the change has not been sent yet' });
+    });
+
+    it('says that a phone without a status is not known to run', () => {
+      const plan = planOf({ resources: [routing], phones: new Map([['p1', { trafficType: 'direct', status: undefined }]]) });
+      const s = nextStatus({ generation: 1, plan, now: T0 });
+      expect(s.phones![0]).to.deep.include({ state: 'Waiting', actual: 'direct' });
+      expect(s.phones![0]!.errorMessage).to.match(/^CPH reported no status for the phone, so it is not known to run/);
+    });
+
+    it('a change of unknown outcome is Pending, job status Unknown, with the IDs CPH gave', () => {
+      const plan = planOf({ resources: [routing], phones: new Map([['p1', { trafficType: 'direct', status: 2, unconfirmed: { trafficType: 'routing', jobId: 'j1' } }]]) });
+      const s = nextStatus({ generation: 1, plan, now: T0 });
+      expect(s.phones![0]).to.deep.include({ state: 'Pending', jobId: 'j1', jobStatus: 'Unknown' });
+      expect(s.phones![0]!.errorMessage).to.match(/no request ID to follow it by/);
+      expect(s.summary).to.include({ pending: 1 });
+    });
+  });
 });

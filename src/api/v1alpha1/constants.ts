@@ -32,6 +32,8 @@ export const MAX_STATUS_PHONES = 100;
  */
 export const MAX_STATUS_PENDING_PHONES = 20;
 export const MAX_STATUS_CHANGED_PHONES = 20;
+/** status.phones[].actual: at most this many characters (a route CPH reported that is neither direct nor routing is shown as sent). */
+export const MAX_ACTUAL_LENGTH = 64;
 /** status.pendingRequests holds at most this many request IDs (each covers up to 100 phones). */
 export const MAX_PENDING_REQUESTS = 1000;
 /** spec.phoneIds holds at most this many IDs. */
@@ -81,6 +83,10 @@ export const DURATION_PATTERN = /^([0-9]{1,9}(h|m|s|ms))+$/;
 export const DURATION_MAX_LENGTH = 32;
 
 export const DEFAULT_DRIFT_CHECK_INTERVAL = '5m';
+/** spec.revertTimeout: how long a deletion with deletionPolicy Revert waits for the phones, by default and at least. */
+export const DEFAULT_REVERT_TIMEOUT = '10m';
+export const MIN_REVERT_TIMEOUT_MS = 10_000;
+export const MAX_REVERT_TIMEOUT_MS = 24 * 3600_000;
 export const MIN_DRIFT_CHECK_INTERVAL_MS = 10_000;
 export const MAX_DRIFT_CHECK_INTERVAL_MS = 24 * 3600_000;
 export const DEFAULT_ACCESS_KEY_KEY = 'HUAWEICLOUD_SDK_AK';

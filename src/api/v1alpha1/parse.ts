@@ -13,15 +13,19 @@ import { parseAccountRef } from './account-parse.js';
 import {
   API_VERSION,
   DEFAULT_DRIFT_CHECK_INTERVAL,
+  DEFAULT_REVERT_TIMEOUT,
   DURATION_MAX_LENGTH,
   DURATION_PATTERN,
   KIND,
+  MAX_ACTUAL_LENGTH,
   MAX_DRIFT_CHECK_INTERVAL_MS,
+  MAX_REVERT_TIMEOUT_MS,
   MAX_PHONE_IDS,
   MAX_SERVER_IDS,
   MAX_STATUS_PHONES,
   MAX_PENDING_REQUESTS,
   MIN_DRIFT_CHECK_INTERVAL_MS,
+  MIN_REVERT_TIMEOUT_MS,
   PHONE_ID_PATTERN,
   PHONE_NAME_PREFIX_MAX_LENGTH,
   SERVER_ID_PATTERN,
@@ -40,6 +44,7 @@ import {
   parseCommonMetadata,
   parseConditions,
   string,
+  type Obj,
 } from './parse-fields.js';
 import {
   deletionPolicies,
@@ -116,16 +121,28 @@ export function parseSpec(value: unknown, field = 'spec'): CloudPhoneRouteSpec {
   // spec.endpoint, spec.region, spec.projectId and spec.credentialsSecretRef left the schema (accounts hold
   // them now): the API server prunes them, and so does this step.
   if (!absent(obj, 'accountRef')) spec.accountRef = parseAccountRef(obj.accountRef, `${field}.accountRef`);
-  const interval = optionalString(obj, 'driftCheckInterval', `${field}.driftCheckInterval`) ?? DEFAULT_DRIFT_CHECK_INTERVAL;
-  const intervalMs = parseDuration(interval, `${field}.driftCheckInterval`);
-  if (intervalMs < MIN_DRIFT_CHECK_INTERVAL_MS) throw new ParseError(`${field}.driftCheckInterval`, `must be at least 10s, got ${interval}`);
-  if (intervalMs > MAX_DRIFT_CHECK_INTERVAL_MS) throw new ParseError(`${field}.driftCheckInterval`, `must be at most 24h, got ${interval}`);
-  spec.driftCheckInterval = interval;
+  spec.driftCheckInterval = boundedDuration(obj, 'driftCheckInterval', field, DEFAULT_DRIFT_CHECK_INTERVAL, MIN_DRIFT_CHECK_INTERVAL_MS, MAX_DRIFT_CHECK_INTERVAL_MS);
+  spec.revertTimeout = boundedDuration(obj, 'revertTimeout', field, DEFAULT_REVERT_TIMEOUT, MIN_REVERT_TIMEOUT_MS, MAX_REVERT_TIMEOUT_MS);
   spec.suspend = optionalBoolean(obj, 'suspend', `${field}.suspend`) ?? false;
   const policy = obj.deletionPolicy ?? 'Retain';
   if (!isOneOf(deletionPolicies, policy)) throw new ParseError(`${field}.deletionPolicy`, `must be Retain or Revert, got ${describe(policy)}`);
   spec.deletionPolicy = policy;
   return spec;
+}
+
+/** A duration field of the spec within its bounds (the CRD's 10s..24h), its default when absent. */
+function boundedDuration(obj: Obj, key: string, field: string, fallback: string, minMs: number, maxMs: number): string {
+  const path = `${field}.${key}`;
+  const value = optionalString(obj, key, path) ?? fallback;
+  const ms = parseDuration(value, path);
+  if (ms < minMs) throw new ParseError(path, `must be at least ${formatDuration(minMs)}, got ${value}`);
+  if (ms > maxMs) throw new ParseError(path, `must be at most ${formatDuration(maxMs)}, got ${value}`);
+  return value;
+}
+
+/** spec.revertTimeout of a parsed spec, in milliseconds. */
+export function revertTimeoutMs(spec: CloudPhoneRouteSpec): number {
+  return parseDuration(spec.revertTimeout ?? DEFAULT_REVERT_TIMEOUT, 'spec.revertTimeout');
 }
 
 /** spec.driftCheckInterval of a parsed spec, in milliseconds. */
@@ -184,7 +201,8 @@ function parseEntry(value: unknown): PhoneStatusEntry | undefined {
   const { phoneId, state, actual, desired, jobStatus } = value;
   if (typeof phoneId !== 'string' || !isOneOf(phoneEntryStates, state)) return undefined;
   const entry: PhoneStatusEntry = { phoneId, state };
-  if (isOneOf(trafficTypes, actual)) entry.actual = actual;
+  // The route as CPH reported it, kept verbatim (bounded) when CPH says something undocumented.
+  if (typeof actual === 'string' && actual !== '' && actual.length <= MAX_ACTUAL_LENGTH) entry.actual = actual;
   if (isOneOf(trafficTypes, desired)) entry.desired = desired;
   if (isOneOf(statusJobStatuses, jobStatus)) entry.jobStatus = jobStatus;
   for (const key of entryStringKeys) {

@@ -29,6 +29,8 @@ export interface CloudPhoneRouteSpec {
   suspend?: boolean;
   /** Defaulted to Retain by the API server. */
   deletionPolicy?: DeletionPolicy;
+  /** With deletionPolicy Revert: how long a deletion waits for the revert (duration, 10s..24h); the API server defaults it to 10m. */
+  revertTimeout?: string;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -64,7 +66,8 @@ export const statusJobStatuses: readonly StatusJobStatus[] = ['Running', 'Succee
 export interface PhoneStatusEntry {
   phoneId: string;
   state: PhoneEntryState;
-  actual?: TrafficType;
+  /** The route CPH reported: direct or routing, or CPH's own value when it is neither (at most MAX_ACTUAL_LENGTH characters). */
+  actual?: string;
   desired?: TrafficType;
   jobId?: string;
   jobStatus?: StatusJobStatus;
