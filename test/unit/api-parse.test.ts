@@ -73,7 +73,7 @@ describe('api/v1alpha1 parse', () => {
         projectId: 'a/b',
         credentialsSecretRef: { name: 'Not A Secret' },
       });
-      expect(Object.keys(spec).sort()).to.deep.equal(['deletionPolicy', 'driftCheckInterval', 'phoneIds', 'suspend', 'trafficType']);
+      expect(Object.keys(spec).sort()).to.deep.equal(['deletionPolicy', 'driftCheckInterval', 'phoneIds', 'revertTimeout', 'suspend', 'trafficType']);
     });
     it('treats null optional fields as absent', () => {
       expect(parseSpec({ trafficType: 'direct', phoneIds: [PHONE_A], selector: null, region: null, suspend: null }).suspend).to.equal(false);
