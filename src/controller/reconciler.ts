@@ -29,7 +29,8 @@ import { CPH_UNAVAILABLE_STALL_MS, Reason, formatTime, type RoundFailureReason }
 import type { CloudPhoneRoute, CloudPhoneRouteStatus, DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
 import { isAccountProblem, isAuthError, isCphError, isThrottle } from '../cph/errors.js';
 import { AccountError, type Account, type AccountRegistry } from './accounts.js';
-import type { AccountDirectory, ResolvedAccount } from './account-directory.js';
+import type { AccountDirectory } from './account-directory.js';
+import type { AccountConfig } from './account-config.js';
 import { AccountPlans, planStamp, routeRef, type AccountPlan, type EventSink, type PlannedResource } from './account-plans.js';
 import type { ResourcePlan } from './plan.js';
 import type { ObservedPhone } from './ports.js';
@@ -237,20 +238,25 @@ export class RouteReconciler implements Reconciler {
 
     await (this.primed ??= this.prime());
     let account: Account;
-    let resolved: ResolvedAccount;
+    let config: AccountConfig;
     try {
-      resolved = await this.options.directory.resolve(meta.namespace, spec.accountRef);
-      account = await this.bind(key, resolved, intervalMs);
+      config = (await this.options.directory.resolve(meta.namespace, spec.accountRef)).config;
+      account = await this.bind(key, config, intervalMs);
     } catch (error) {
       if (!(error instanceof AccountError) && !isCphError(error)) throw error;
-      this.options.accounts.release(key);
-      if (revertExpired()) return this.abandonRevert(key, meta, route, errorMessage(error), undefined);
-      const failure = withRevertDeadline(classifyFailure(error), revert);
-      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
-      this.warnOnce(route, failure.reason, failure.message);
-      if (error instanceof AccountError || revert) return { requeueAfterMs: untilRevertDeadline(this.options.accountRetryMs ?? 10_000, revert, now()) };
-      throw new RoundFailedError(failure.reason, { cause: error });
+      // A revert keeps what it needs: when the namespace is being deleted, its account object and Secret may
+      // go before the route; the account the route was bound to (its credential already checked) finishes it.
+      const kept = revert && error instanceof AccountError ? this.options.accounts.binding(key) : undefined;
+      const keptAccount = kept ? this.options.accounts.get(kept.accountKey) : undefined;
+      if (kept && keptAccount) {
+        account = keptAccount;
+        config = kept.config;
+        this.options.logger.info('reverting with the account the resource was bound to; its account object cannot be used now', { resource: key, account: config.objectKey, error: errorMessage(error) });
+      } else {
+        return this.accountFailed(key, meta, route, previous, error, { deleting, revert, revertExpired: revertExpired() });
+      }
     }
+
 
     // After a start, follow the jobs this resource's status says are still running, and wait for their
     // first poll (bounded) so that the plan sees those phones as pending rather than drifted.
@@ -304,14 +310,13 @@ export class RouteReconciler implements Reconciler {
     if (revert && !revertDone && revertExpired()) return this.abandonRevert(key, meta, route, failure?.message ?? 'the phones were not all back on direct', mine);
     if (failure) failure = withRevertDeadline(failure, revert);
     const outOfScope = plan.outOfScope.get(key);
-    const accountName = `${resolved.object.kind} ${resolved.object.metadata.namespace ? `${resolved.object.metadata.namespace}/` : ''}${resolved.object.metadata.name}`;
     const status = nextStatus({
       generation: meta.generation,
       previous,
       plan: mine,
       events,
       ...(failure ? { failure } : {}),
-      ...(outOfScope ? { outOfScope: { phoneIds: outOfScope, account: accountName } } : {}),
+      ...(outOfScope ? { outOfScope: { phoneIds: outOfScope, account: config.objectKey } } : {}),
       ...(revert ? { revertDeadline: revert } : {}),
       pendingRequests: account.tracker.pendingRequestIds(key),
       now: now(),
@@ -350,10 +355,31 @@ export class RouteReconciler implements Reconciler {
    * Binds a resource to the CPH account its account object leads to, once that object's credentials have
    * passed a list call (so no change of this resource is ever sent with credentials CPH has not accepted).
    */
-  private async bind(key: string, resolved: ResolvedAccount, intervalMs: number): Promise<Account> {
-    const account = this.options.accounts.register(resolved.config.objectKey, resolved.config);
-    await account.verify(resolved.config.credential.id);
-    return this.options.accounts.resolve(key, resolved.config, intervalMs);
+  private async bind(key: string, config: AccountConfig, intervalMs: number): Promise<Account> {
+    const account = this.options.accounts.register(config.objectKey, config);
+    await account.verify(config.credential.id);
+    return this.options.accounts.resolve(key, config, intervalMs);
+  }
+
+  /** The account cannot be used: the status says why; retried when the account may have changed. */
+  private async accountFailed(
+    key: string,
+    meta: Metadata,
+    route: CloudPhoneRoute,
+    previous: CloudPhoneRouteStatus | undefined,
+    error: unknown,
+    deletion: { deleting: DeletionPolicy | undefined; revert: RevertDeadline | undefined; revertExpired: boolean },
+  ): Promise<ReconcileResult> {
+    const { deleting, revert } = deletion;
+    const now = this.options.clock.now();
+    this.options.accounts.release(key);
+    if (deletion.revertExpired) return this.abandonRevert(key, meta, route, errorMessage(error), undefined);
+    const spec = route.spec;
+    const failure = withRevertDeadline(classifyFailure(error), revert);
+    await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now }));
+    this.warnOnce(route, failure.reason, failure.message);
+    if (error instanceof AccountError || revert) return { requeueAfterMs: untilRevertDeadline(this.options.accountRetryMs ?? 10_000, revert, now) };
+    throw new RoundFailedError(failure.reason, { cause: error });
   }
 
   private intervalOf(spec: CloudPhoneRoute['spec']): number {
@@ -376,7 +402,7 @@ export class RouteReconciler implements Reconciler {
         const route = parseCloudPhoneRoute(raw);
         const spec = route.spec;
         if (finalizerStep(spec, meta) !== 'act') continue;
-        const account = await this.bind(key, await this.options.directory.resolve(meta.namespace, spec.accountRef), this.intervalOf(spec));
+        const account = await this.bind(key, (await this.options.directory.resolve(meta.namespace, spec.accountRef)).config, this.intervalOf(spec));
         this.adopted.add(key);
         adoptions.push([key, account, this.previousStatusOf(key, meta.generation, route.status)]);
       } catch (error) {

@@ -18,6 +18,7 @@ import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/cli
 import { sharedControlPlane, CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane } from '../support/control-plane.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
+import { createNamespacedAccount } from '../support/accounts.js';
 import { Routes, installCrd, freshNamespace, condition } from '../support/routes.js';
 import { SimAdmin, phoneDealer, type SimPhone } from '../support/sim-admin.js';
 import { waitFor } from '../support/wait.js';
@@ -131,6 +132,25 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
         `phones reverted ${reverted} of 200, Retain phones untouched 50 of 50; route writes ${phoneWrites} phones in ${calls} phones-traffic calls; costly repeats 0; ` +
         `Event writes refused (namespace terminating) ${refusedEvents}\n`,
     );
+  });
+
+  it('a deleted namespace whose CloudPhoneAccount and Secret go with the routes: the revert finishes with the account the route was bound to', async () => {
+    const kc = cp.kubeConfig();
+    const ns = await freshNamespace(kc, 'del-acct');
+    const ids = takePhones(20);
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'cph' }, stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk } } });
+    await createNamespacedAccount(kc, ns, 'own', { endpoint: sim.url, projectId, credentials: { secretRef: { name: 'cph' } }, phoneScope: {} });
+    await routes.create(ns, 'revert', { trafficType: 'routing', phoneIds: ids, deletionPolicy: 'Revert', accountRef: { kind: 'CloudPhoneAccount', name: 'own' } });
+    await routes.waitForCondition(ns, 'revert', 'Ready', 'True', 'InSync');
+    await waitFor(async () => (await admin.counters()).jobs.running === 0, { what: 'no job running' });
+    const started = Date.now();
+    // The namespace controller deletes the Secret and the account at once with the route; only the route
+    // waits, behind its finalizer (revertTimeout is the default 10 m: the namespace must go long before).
+    await core.deleteNamespace({ name: ns });
+    await waitFor(namespaceGone(ns), { timeoutMs: 120_000, intervalMs: 200, what: `namespace ${ns} gone` });
+    const seconds = (Date.now() - started) / 1000;
+    expect(await routesOf(ids), 'every phone back on direct').to.deep.equal(ids.map(() => 'direct'));
+    process.stdout.write(`deletion figure: namespace with a CloudPhoneAccount, its Secret and a Revert route (20 phones) gone ${seconds.toFixed(1)} s after the delete; 20 of 20 phones reverted with the account the route was bound to\n`);
   });
 
   it('a revert that cannot finish (CPH unreachable) says why, then lets the namespace go at spec.revertTimeout', async () => {
