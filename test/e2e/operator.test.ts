@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CoreV1Api, CoordinationV1Api, EventsV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, CoordinationV1Api, CustomObjectsApi, EventsV1Api } from '@kubernetes/client-node';
 import { sharedControlPlane, CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane } from '../support/control-plane.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
@@ -257,6 +257,15 @@ describe('operator end to end', function () {
     expect(condition(stalled, 'Stalled')?.message).to.not.include('wrong-secret-key');
     await core.replaceNamespacedSecret({ namespace: ns, name: 'cph', body: { metadata: { name: 'cph' }, stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk } } });
     await routes.waitForCondition(ns, 'creds', 'Ready', 'True', 'InSync', 90_000);
+    // The account object heals too (Secrets are not watched: at its next look, within a sweep or its retry).
+    const api = kc.makeApiClient(CustomObjectsApi);
+    await waitFor(
+      async () => {
+        const account = (await api.getNamespacedCustomObject({ group: 'cloudphone.dev', version: 'v1alpha1', namespace: ns, plural: 'cloudphoneaccounts', name: 'own' })) as { status?: { conditions?: Array<{ type: string; status: string; reason: string }>; phonesInScope?: number } };
+        return account.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True' && c.reason === 'CredentialsVerified') && account.status.phonesInScope === 400;
+      },
+      { timeoutMs: 90_000, what: 'the CloudPhoneAccount Ready with 400 phones in scope' },
+    );
   });
 
   it('makes no Kubernetes write and only list calls in steady state', async () => {
