@@ -398,7 +398,7 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
         expect(err.errorCode).to.equal('InvalidArgument');
       }
       expect((await counters(sim)).num('total')).to.equal(0);
-      expect(await cph.setTrafficType('routing', [])).to.deep.equal({ batches: [], jobs: [], errors: [], complete: true });
+      expect(await cph.setTrafficType('routing', [])).to.deep.equal({ batches: [], jobs: [], errors: [], unconfirmed: [], complete: true });
       cph.close();
     });
 
