@@ -132,7 +132,7 @@ function finalizerStep(spec: CloudPhoneRoute['spec'], meta: Metadata): 'act' | '
 }
 
 /** The Event reason when a deletion gives up its revert at spec.revertTimeout. */
-export const REVERT_ABANDONED_REASON = 'RevertAbandoned';
+const REVERT_ABANDONED_REASON = 'RevertAbandoned';
 /** How soon a deletion whose revert round failed is looked at again (at most; its deadline if sooner). */
 const revertRetryMs = 30_000;
 

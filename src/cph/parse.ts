@@ -117,8 +117,8 @@ function looseBooleanString(obj: JsonObject, key: string): boolean | undefined {
   return value === 'true' ? true : value === 'false' ? false : undefined;
 }
 
-/** How long a `traffic_type` CPH sent may be when shown (in status.phones[].actual). */
-export const maxUnknownTrafficTypeLength = 64;
+/** How long a `traffic_type` CPH sent may be when shown (status.phones[].actual has the same bound, MAX_ACTUAL_LENGTH). */
+const maxUnknownTrafficTypeLength = 64;
 
 /** `traffic_type`: a known route, or the value as sent (clipped, printable) when it is present but another one. */
 function readTrafficType(value: unknown): { trafficType: TrafficType | undefined; unknownTrafficType: string | undefined } {

@@ -103,7 +103,7 @@ const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
  * namespace's content, then the namespace), the ServiceAccount controller (a `default` ServiceAccount in every
  * namespace) and the token controller (Secrets of type service-account-token get their token).
  */
-export const CONTROLLERS: readonly string[] = ['garbage-collector-controller', 'namespace-controller', 'serviceaccount-controller', 'serviceaccount-token-controller'];
+const CONTROLLERS: readonly string[] = ['garbage-collector-controller', 'namespace-controller', 'serviceaccount-controller', 'serviceaccount-token-controller'];
 
 // ---------------------------------------------------------------------------------------------------------
 // Process bookkeeping: every running control plane is registered here until it has stopped, so that signal
