@@ -847,6 +847,108 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           await simulator.close();
         }
       });
+
+      // overlays/single-namespace as deploy/README.md describes it: with its RBAC alone (bound to a
+      // ServiceAccount of its own here, so that the base's ClusterRoles do not help), the operator watching
+      // `phones` reconciles a route there through a cluster account (its Secret in the operator namespace)
+      // and one through a CloudPhoneAccount of `phones`, and cannot read a Secret of another namespace.
+      it('overlays/single-namespace: its RBAC alone runs the operator in the one namespace, and reads no Secret elsewhere', async function () {
+        if (!existsSync(join(root, 'src/main.ts'))) this.skip(); // the command lands with the reconciler
+        this.timeout(240_000);
+        const single = uniqueName('cph-route-operator-single');
+        const rename = (name: string): string => name.replace(/^cph-route-operator/, single);
+        const rbacKinds = ['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'];
+        const rbac = render('deploy/overlays/single-namespace')
+          .filter((o) => rbacKinds.includes(o.kind))
+          .map((o) => ({
+            ...o,
+            metadata: { ...o.metadata, name: rename(o.metadata.name) },
+            ...(o.roleRef ? { roleRef: { ...o.roleRef, name: rename(o.roleRef.name) } } : {}),
+            ...(o.subjects ? { subjects: o.subjects.map((subject) => ({ ...subject, name: single })) } : {}),
+          }));
+        expect(rbac.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}`).sort()).to.deep.equal(
+          [
+            'ClusterRole/',
+            'ClusterRoleBinding/',
+            `Role/${OPERATOR_NAMESPACE}`,
+            `Role/${OPERATOR_NAMESPACE}`,
+            `Role/${SINGLE_NAMESPACE}`,
+            `RoleBinding/${OPERATOR_NAMESPACE}`,
+            `RoleBinding/${OPERATOR_NAMESPACE}`,
+            `RoleBinding/${SINGLE_NAMESPACE}`,
+          ].sort(),
+        );
+        if (kubectl(['get', 'namespace', SINGLE_NAMESPACE], { kubeconfig: admin }).status !== 0) mustKubectl(['create', 'namespace', SINGLE_NAMESPACE], { kubeconfig: admin });
+        mustKubectl(['apply', '-f', '-'], {
+          kubeconfig: admin,
+          input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: single, namespace: OPERATOR_NAMESPACE } }, ...rbac] }),
+        });
+        const kubeconfig = await cp.writeKubeconfigForToken(await cp.mintToken(OPERATOR_NAMESPACE, single, 3600), join(scratch, 'single.kubeconfig'));
+        const can = (args: string[]): boolean => kubectl(['auth', 'can-i', ...args], { kubeconfig }).stdout.trim() === 'yes';
+        expect(can(['get', 'secrets', '-n', SINGLE_NAMESPACE]), 'Secrets of the watched namespace').to.equal(true);
+        expect(can(['get', 'secrets', '-n', OPERATOR_NAMESPACE]), 'Secrets of the operator namespace').to.equal(true);
+        expect(can(['get', 'secrets', '-n', routeNamespace]), 'Secrets of another namespace').to.equal(false);
+        expect(can(['list', 'cloudphoneroutes.cloudphone.dev', '--all-namespaces']), 'routes everywhere').to.equal(false);
+
+        const credentials = { ak: 'AKDEPLOYSINGLE000001', sk: 'deploy-single-secret-key-0001' };
+        const teamCredentials = { ak: 'AKDEPLOYSINGLE000002', sk: 'deploy-single-secret-key-0002' };
+        const simulator = await startSimulator({ projectId: 'deploysingleproject000000000001', credentials: [credentials, teamCredentials], phones: 8, jobMs: 200 });
+        const sim = new SimAdmin(simulator.url);
+        const clusterAccount = uniqueName('single-ccpa');
+        const teamAccount = uniqueName('single-cpa');
+        let operator: OperatorProcess | undefined;
+        try {
+          const phones = (await sim.phones()).slice(0, 4).map((p) => p.phone_id);
+          const secret = (name: string, namespace: string, c: { ak: string; sk: string }) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData: { HUAWEICLOUD_SDK_AK: c.ak, HUAWEICLOUD_SDK_SK: c.sk } });
+          const spec = (secretName: string) => ({ endpoint: simulator.url, projectId: simulator.projectId, credentials: { secretRef: { name: secretName } }, phoneScope: {} });
+          mustKubectl(['apply', '-f', '-'], {
+            kubeconfig: admin,
+            input: JSON.stringify({
+              apiVersion: 'v1',
+              kind: 'List',
+              items: [
+                secret(clusterAccount, OPERATOR_NAMESPACE, credentials),
+                { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'ClusterCloudPhoneAccount', metadata: { name: clusterAccount }, spec: spec(clusterAccount) },
+                secret(teamAccount, SINGLE_NAMESPACE, teamCredentials),
+                { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneAccount', metadata: { name: teamAccount, namespace: SINGLE_NAMESPACE }, spec: spec(teamAccount) },
+              ],
+            }),
+          });
+          const deploymentArgs = (find(render('deploy/overlays/single-namespace'), 'Deployment', 'cph-route-operator').spec.template.spec.containers[0].args as string[])
+            .filter((arg) => !/^--(metrics-bind-address|health-probe-bind-address|log-level|log-format|default-account)=/.test(arg))
+            .map((arg) => arg.replace('$(POD_NAMESPACE)', OPERATOR_NAMESPACE));
+          expect(deploymentArgs).to.include(`--namespaces=${SINGLE_NAMESPACE}`);
+          operator = await startOperator({
+            name: 'operator-single-namespace',
+            kubeconfigPath: kubeconfig,
+            cphEndpoint: simulator.url,
+            projectId: simulator.projectId,
+            defaultAccount: clusterAccount,
+            env: { POD_NAMESPACE: OPERATOR_NAMESPACE },
+            extraArgs: [...deploymentArgs, `--leader-election-id=${uniqueName('leader')}`],
+          });
+          const routes = new Routes(cp.kubeConfig());
+          const viaCluster = uniqueName('single-default');
+          const viaTeam = uniqueName('single-team');
+          await routes.create(SINGLE_NAMESPACE, viaCluster, { trafficType: 'routing', phoneIds: phones.slice(0, 2) });
+          await routes.create(SINGLE_NAMESPACE, viaTeam, { trafficType: 'routing', phoneIds: phones.slice(2, 4), accountRef: { kind: 'CloudPhoneAccount', name: teamAccount } });
+          await routes.waitForCondition(SINGLE_NAMESPACE, viaCluster, 'Ready', 'True', undefined, 90_000);
+          await routes.waitForCondition(SINGLE_NAMESPACE, viaTeam, 'Ready', 'True', undefined, 90_000);
+          for (const id of phones) expect((await sim.phone(id)).traffic_type, id).to.equal('routing');
+          const refused = operator.logs().filter((line) => /forbidden|\b403\b/i.test(line) && !/CPH|cph\./.test(line));
+          expect(refused, 'log lines about refused Kubernetes calls').to.deep.equal([]);
+          await routes.delete(SINGLE_NAMESPACE, viaCluster);
+          await routes.delete(SINGLE_NAMESPACE, viaTeam);
+        } catch (error) {
+          console.error(`--- operator log (last 60 lines):\n${operator?.logs().slice(-60).join('\n') ?? '(not started)'}`);
+          throw error;
+        } finally {
+          await operator?.stop('SIGKILL');
+          kubectl(['delete', 'ccpa', clusterAccount, '--ignore-not-found'], { kubeconfig: admin });
+          sim.close();
+          await simulator.close();
+        }
+      });
     });
   });
 });
