@@ -119,6 +119,27 @@ function withExampleCredentials<T>(body: () => T): T {
   }
 }
 
+/** Applies objects (as one v1 List) with `kubeconfig`. */
+function applyObjects(kubeconfig: string, items: object[]): void {
+  mustKubectl(['apply', '-f', '-'], { kubeconfig, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+}
+
+/** A Secret holding an access key pair under the keys accounts read by default. */
+function credentialsSecret(name: string, namespace: string, credentials: { ak: string; sk: string }): object {
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData: { HUAWEICLOUD_SDK_AK: credentials.ak, HUAWEICLOUD_SDK_SK: credentials.sk } };
+}
+
+/**
+ * The rendered Deployment's arguments for an operator the test harness starts: $(POD_NAMESPACE) expanded as
+ * the kubelet does; the listening addresses, log settings and `dropped` flags left to the harness.
+ */
+function deploymentArgs(objects: K8sObject[], dropped: string[] = []): string[] {
+  const harness = ['metrics-bind-address', 'health-probe-bind-address', 'log-level', 'log-format', ...dropped];
+  return (find(objects, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0].args as string[])
+    .filter((arg) => !harness.includes(arg.replace(/^--/, '').split('=')[0] ?? ''))
+    .map((arg) => arg.replace('$(POD_NAMESPACE)', OPERATOR_NAMESPACE));
+}
+
 /** Lines of kubectl's stderr that warn about a Pod Security violation or a deprecated API. */
 function seriousWarnings(stderr: string): string[] {
   return stderr.split('\n').filter((l) => /PodSecurity|deprecated|would violate/i.test(l));
@@ -598,17 +619,10 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         const accountSpec = { region: 'cn-north-4', projectId: 'deployrbacproject', credentials: { secretRef: { name: 'cph-account' } }, phoneScope: {} };
         const clusterAccount = uniqueName('ccpa');
         const teamAccount = uniqueName('cpa');
-        mustKubectl(['apply', '-f', '-'], {
-          kubeconfig: admin,
-          input: JSON.stringify({
-            apiVersion: 'v1',
-            kind: 'List',
-            items: [
-              { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'ClusterCloudPhoneAccount', metadata: { name: clusterAccount }, spec: accountSpec },
-              { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneAccount', metadata: { name: teamAccount, namespace: routeNamespace }, spec: accountSpec },
-            ],
-          }),
-        });
+        applyObjects(admin, [
+          { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'ClusterCloudPhoneAccount', metadata: { name: clusterAccount }, spec: accountSpec },
+          { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneAccount', metadata: { name: teamAccount, namespace: routeNamespace }, spec: accountSpec },
+        ]);
         for (const plural of ['clustercloudphoneaccounts', 'cloudphoneaccounts']) {
           const accounts = JSON.parse(mustKubectl(['get', '--raw', `/apis/cloudphone.dev/v1alpha1/${plural}?limit=500`], as).stdout) as { metadata: { resourceVersion: string }; items: { metadata: { name: string } }[] };
           expect(accounts.items.map((i) => i.metadata.name), plural).to.include(plural === 'cloudphoneaccounts' ? teamAccount : clusterAccount);
@@ -674,36 +688,19 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           // The shipped default account, as an admin's overlay would set it: the simulator instead of the
           // region, its project instead of the placeholder; the credentials reference is left as shipped.
           const { region: _region, ...shippedSpec } = shipped.spec as Record<string, unknown>;
-          const secret = (name: string, namespace: string, c: { ak: string; sk: string }) => ({
-            apiVersion: 'v1',
-            kind: 'Secret',
-            metadata: { name, namespace },
-            stringData: { HUAWEICLOUD_SDK_AK: c.ak, HUAWEICLOUD_SDK_SK: c.sk },
-          });
-          mustKubectl(['apply', '-f', '-'], {
-            kubeconfig: admin,
-            input: JSON.stringify({
-              apiVersion: 'v1',
-              kind: 'List',
-              items: [
-                { ...shipped, spec: { ...shippedSpec, endpoint: simulator.url, projectId: simulator.projectId } },
-                secret('cph-credentials', OPERATOR_NAMESPACE, credentials),
-                secret(`${teamAccount}-credentials`, routeNamespace, teamCredentials),
-                {
-                  apiVersion: 'cloudphone.dev/v1alpha1',
-                  kind: 'CloudPhoneAccount',
-                  metadata: { name: teamAccount, namespace: routeNamespace },
-                  spec: { endpoint: simulator.url, projectId: simulator.projectId, credentials: { secretRef: { name: `${teamAccount}-credentials` } }, phoneScope: {} },
-                },
-              ],
-            }),
-          });
-          // The Deployment's arguments, $(POD_NAMESPACE) expanded as the kubelet does; only the listening
-          // addresses and the log settings are the harness's (free loopback ports, debug lines).
-          const deploymentArgs = (find(rendered, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0].args as string[])
-            .filter((arg) => !/^--(metrics-bind-address|health-probe-bind-address|log-level|log-format)=/.test(arg))
-            .map((arg) => arg.replace('$(POD_NAMESPACE)', OPERATOR_NAMESPACE));
-          expect(deploymentArgs).to.include.members(['--default-account=default', `--cluster-resource-namespace=${OPERATOR_NAMESPACE}`]);
+          applyObjects(admin, [
+            { ...shipped, spec: { ...shippedSpec, endpoint: simulator.url, projectId: simulator.projectId } },
+            credentialsSecret('cph-credentials', OPERATOR_NAMESPACE, credentials),
+            credentialsSecret(`${teamAccount}-credentials`, routeNamespace, teamCredentials),
+            {
+              apiVersion: 'cloudphone.dev/v1alpha1',
+              kind: 'CloudPhoneAccount',
+              metadata: { name: teamAccount, namespace: routeNamespace },
+              spec: { endpoint: simulator.url, projectId: simulator.projectId, credentials: { secretRef: { name: `${teamAccount}-credentials` } }, phoneScope: {} },
+            },
+          ]);
+          const args = deploymentArgs(rendered);
+          expect(args).to.include.members(['--default-account=default', `--cluster-resource-namespace=${OPERATOR_NAMESPACE}`]);
           operator = await startOperator({
             name: 'operator-as-serviceaccount',
             kubeconfigPath: saKubeconfig,
@@ -712,7 +709,7 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
             defaultAccount: false, // the Deployment's --default-account
             // No CPH credentials in the environment, as in the Deployment: the accounts' Secrets hold them.
             env: { POD_NAMESPACE: OPERATOR_NAMESPACE },
-            extraArgs: [...deploymentArgs, `--leader-election-id=${leaseName}`],
+            extraArgs: [...args, `--leader-election-id=${leaseName}`],
           });
           const routes = new Routes(cp.kubeConfig());
 
@@ -879,10 +876,7 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           ].sort(),
         );
         if (kubectl(['get', 'namespace', SINGLE_NAMESPACE], { kubeconfig: admin }).status !== 0) mustKubectl(['create', 'namespace', SINGLE_NAMESPACE], { kubeconfig: admin });
-        mustKubectl(['apply', '-f', '-'], {
-          kubeconfig: admin,
-          input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: single, namespace: OPERATOR_NAMESPACE } }, ...rbac] }),
-        });
+        applyObjects(admin, [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: single, namespace: OPERATOR_NAMESPACE } }, ...rbac]);
         const kubeconfig = await cp.writeKubeconfigForToken(await cp.mintToken(OPERATOR_NAMESPACE, single, 3600), join(scratch, 'single.kubeconfig'));
         const can = (args: string[]): boolean => kubectl(['auth', 'can-i', ...args], { kubeconfig }).stdout.trim() === 'yes';
         expect(can(['get', 'secrets', '-n', SINGLE_NAMESPACE]), 'Secrets of the watched namespace').to.equal(true);
@@ -899,25 +893,16 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         let operator: OperatorProcess | undefined;
         try {
           const phones = (await sim.phones()).slice(0, 4).map((p) => p.phone_id);
-          const secret = (name: string, namespace: string, c: { ak: string; sk: string }) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData: { HUAWEICLOUD_SDK_AK: c.ak, HUAWEICLOUD_SDK_SK: c.sk } });
           const spec = (secretName: string) => ({ endpoint: simulator.url, projectId: simulator.projectId, credentials: { secretRef: { name: secretName } }, phoneScope: {} });
-          mustKubectl(['apply', '-f', '-'], {
-            kubeconfig: admin,
-            input: JSON.stringify({
-              apiVersion: 'v1',
-              kind: 'List',
-              items: [
-                secret(clusterAccount, OPERATOR_NAMESPACE, credentials),
-                { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'ClusterCloudPhoneAccount', metadata: { name: clusterAccount }, spec: spec(clusterAccount) },
-                secret(teamAccount, SINGLE_NAMESPACE, teamCredentials),
-                { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneAccount', metadata: { name: teamAccount, namespace: SINGLE_NAMESPACE }, spec: spec(teamAccount) },
-              ],
-            }),
-          });
-          const deploymentArgs = (find(render('deploy/overlays/single-namespace'), 'Deployment', 'cph-route-operator').spec.template.spec.containers[0].args as string[])
-            .filter((arg) => !/^--(metrics-bind-address|health-probe-bind-address|log-level|log-format|default-account)=/.test(arg))
-            .map((arg) => arg.replace('$(POD_NAMESPACE)', OPERATOR_NAMESPACE));
-          expect(deploymentArgs).to.include(`--namespaces=${SINGLE_NAMESPACE}`);
+          applyObjects(admin, [
+            credentialsSecret(clusterAccount, OPERATOR_NAMESPACE, credentials),
+            { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'ClusterCloudPhoneAccount', metadata: { name: clusterAccount }, spec: spec(clusterAccount) },
+            credentialsSecret(teamAccount, SINGLE_NAMESPACE, teamCredentials),
+            { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneAccount', metadata: { name: teamAccount, namespace: SINGLE_NAMESPACE }, spec: spec(teamAccount) },
+          ]);
+          // The overlay's arguments, but this test's own account as the default.
+          const args = deploymentArgs(render('deploy/overlays/single-namespace'), ['default-account']);
+          expect(args).to.include(`--namespaces=${SINGLE_NAMESPACE}`);
           operator = await startOperator({
             name: 'operator-single-namespace',
             kubeconfigPath: kubeconfig,
@@ -925,7 +910,7 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
             projectId: simulator.projectId,
             defaultAccount: clusterAccount,
             env: { POD_NAMESPACE: OPERATOR_NAMESPACE },
-            extraArgs: [...deploymentArgs, `--leader-election-id=${uniqueName('leader')}`],
+            extraArgs: [...args, `--leader-election-id=${uniqueName('leader')}`],
           });
           const routes = new Routes(cp.kubeConfig());
           const viaCluster = uniqueName('single-default');
