@@ -4,12 +4,16 @@
  * applies examples/, shows the resources converging, changes a route behind the operator's back and shows
  * it corrected, then tears everything down. `--keep` leaves it all running until Ctrl-C and says how to
  * connect.
+ * examples/ point their accounts at Huawei Cloud (`region: cn-north-4`); the demo applies them with the
+ * region replaced by its simulator's endpoint (and says so), and starts the operator with the simulator's key
+ * pair as its own (ambient) credentials, --default-account default and --allowed-endpoint-hosts 127.0.0.1.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdir, open, readdir } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../test/cluster/harness.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/index.js';
 import { SimAdmin } from '../test/support/sim-admin.js';
@@ -22,7 +26,8 @@ const keep = process.argv.includes('--keep');
 const demoDir = path.join(root, '.local/demo');
 const namespace = 'cph-demo';
 const projectId = 'demo-project';
-const ak = 'demo-access-key';
+// The simulator's key pair: the operator's ambient credentials, and examples/credentials-secret.yaml's.
+const ak = 'DEMOACCESSKEY0000001';
 const sk = 'demo-secret-key';
 
 const step = (text: string): void => {
@@ -38,10 +43,41 @@ async function table(cp: ControlPlane): Promise<string> {
   return kubectl(cp, 'get', 'cpr', '-n', namespace);
 }
 
-async function allReady(cp: ControlPlane): Promise<boolean> {
-  const out = await kubectl(cp, 'get', 'cpr', '-n', namespace, '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}/{.status.observedGeneration}/{.metadata.generation}{"\\n"}{end}');
+async function accountsTable(cp: ControlPlane): Promise<string> {
+  return kubectl(cp, 'get', 'ccpa,cpa', '-A');
+}
+
+/** Every object of these kinds Ready=True for its generation. */
+async function allReady(cp: ControlPlane, kinds = 'cpr', where = ['-n', namespace]): Promise<boolean> {
+  const out = await kubectl(cp, 'get', kinds, ...where, '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}/{.status.observedGeneration}/{.metadata.generation}{"\\n"}{end}');
   const lines = out.trim().split('\n').filter(Boolean);
   return lines.length > 0 && lines.every((line) => /=True\/(\d+)\/\1$/.test(line));
+}
+
+/**
+ * examples/ point their accounts at Huawei Cloud (spec.region); the demo points them at its simulator: each
+ * ClusterCloudPhoneAccount and CloudPhoneAccount with a region gets `endpoint: <simulator>` instead. Returns
+ * the YAML to apply and what was rewritten.
+ */
+function pointAccountsAt(endpoint: string, text: string): { yaml: string; rewritten: string[] } {
+  const documents = parseAllDocuments(text);
+  const rewritten: string[] = [];
+  for (const document of documents) {
+    const kind = document.get('kind');
+    const region = document.getIn(['spec', 'region']);
+    if ((kind !== 'ClusterCloudPhoneAccount' && kind !== 'CloudPhoneAccount') || region === undefined) continue;
+    document.deleteIn(['spec', 'region']);
+    document.setIn(['spec', 'endpoint'], endpoint);
+    rewritten.push(`${kind} ${String(document.getIn(['metadata', 'name']))}: region ${String(region)} -> endpoint ${endpoint} (the simulator)`);
+  }
+  return { yaml: documents.map((document) => document.toString()).join('---\n'), rewritten };
+}
+
+async function applyYaml(cp: ControlPlane, yamlText: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('kubectl', ['--kubeconfig', cp.kubeconfigPath, 'apply', ...args, '-f', '-'], (error, stdout, stderr) => (error ? reject(new Error(`kubectl apply: ${stderr || error.message}`)) : resolve(stdout)));
+    child.stdin?.end(yamlText);
+  });
 }
 
 async function main(): Promise<void> {
@@ -72,9 +108,9 @@ async function main(): Promise<void> {
     const admin = new SimAdmin(sim.url, sim.caPem);
     process.stdout.write(`    ${sim.url} (admin API under /_sim/)\n`);
 
-    step('Installing the CRD and starting the operator');
-    await kubectl(cp, 'apply', '-f', path.join(root, 'crds/cloudphoneroutes.cloudphone.dev.yaml'));
-    await kubectl(cp, 'wait', '--for=condition=Established', 'crd/cloudphoneroutes.cloudphone.dev', '--timeout=60s');
+    step('Installing the CRDs (CloudPhoneRoute, ClusterCloudPhoneAccount, CloudPhoneAccount) and starting the operator');
+    await kubectl(cp, 'apply', '-k', path.join(root, 'crds'));
+    await kubectl(cp, 'wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(root, 'crds'));
     const logFile = await open(path.join(demoDir, 'operator.log'), 'w');
     const metricsPort = await freePort();
     const healthPort = await freePort();
@@ -83,35 +119,42 @@ async function main(): Promise<void> {
       [
         path.join(root, 'dist/main.js'),
         '--kubeconfig', cp.kubeconfigPath,
-        '--cph-endpoint', sim.url,
         '--cph-ca-file', caFile,
-        '--project-id', projectId,
-        '--region', 'demo-region-1',
+        // Routes without spec.accountRef use the ClusterCloudPhoneAccount `default` (examples/cluster-account.yaml).
+        '--default-account', 'default',
+        // The simulator listens on loopback; Huawei Cloud's hosts are the default list.
+        '--allowed-endpoint-hosts', '127.0.0.1',
         '--metrics-bind-address', `127.0.0.1:${metricsPort}`,
         '--health-probe-bind-address', `127.0.0.1:${healthPort}`,
         '--log-format', 'json',
       ],
+      // The operator's own (ambient) credentials, used only by ClusterCloudPhoneAccounts that say `ambient: true`.
       { env: { ...process.env, HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk }, stdio: ['ignore', logFile.fd, logFile.fd] },
     );
     await waitFor(async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, { timeoutMs: 30_000, what: 'the operator ready' });
     process.stdout.write(`    metrics http://127.0.0.1:${metricsPort}/metrics, log ${path.relative(root, path.join(demoDir, 'operator.log'))}\n`);
 
-    step(`Applying examples/ in namespace ${namespace}`);
+    step(`Applying examples/ in namespace ${namespace}, their accounts pointed at the simulator`);
     await kubectl(cp, 'create', 'namespace', namespace);
     const examples = (await readdir(path.join(root, 'examples'))).filter((f) => f.endsWith('.yaml')).sort();
-    for (const file of examples) process.stdout.write(await kubectl(cp, 'apply', '-n', namespace, '-f', path.join(root, 'examples', file)));
+    for (const file of examples) {
+      const { yaml, rewritten } = pointAccountsAt(sim.url, await readFile(path.join(root, 'examples', file), 'utf8'));
+      for (const line of rewritten) process.stdout.write(`    examples/${file}: ${line}\n`);
+      process.stdout.write(await applyYaml(cp, yaml, '-n', namespace));
+    }
 
-    step('Watching them converge (kubectl get cpr)');
+    step('Watching them converge (kubectl get cpr; then kubectl get ccpa,cpa)');
     let last = '';
     await waitFor(
       async () => {
         const now = await table(cp as ControlPlane);
         if (now !== last) process.stdout.write(`${now}\n`);
         last = now;
-        return allReady(cp as ControlPlane);
+        return (await allReady(cp as ControlPlane)) && (await allReady(cp as ControlPlane, 'ccpa,cpa', ['-A']));
       },
       { timeoutMs: 180_000, intervalMs: 1500, what: 'every example Ready' },
     );
+    process.stdout.write(`${await accountsTable(cp)}\n`);
 
     step('Changing a route behind the operator\'s back (as a console user or a script would)');
     const victim = (await admin.phones('pool-a-'))[0];
@@ -133,6 +176,7 @@ async function main(): Promise<void> {
         [
           `    export KUBECONFIG=${cp.kubeconfigPath}`,
           `    kubectl get cpr -n ${namespace}`,
+          '    kubectl get ccpa,cpa -A',
           `    kubectl describe cpr pool-a-routing -n ${namespace}`,
           `    curl --cacert ${caFile} ${sim.url}/_sim/counters`,
           `    curl -X POST --cacert ${caFile} -d '{"traffic_type":"direct"}' ${sim.url}/_sim/phones/${victim.phone_id}/traffic`,

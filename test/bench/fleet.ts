@@ -29,6 +29,7 @@ import { ApiWindowLimiter, TokenBucket } from '../../src/cph/rate-limiter.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { installCrd, Routes } from '../support/routes.js';
 import { freePort } from '../support/operator-process.js';
+import { applySimulatorAccount } from '../support/accounts.js';
 import { SimAdmin, type SimCounters } from '../support/sim-admin.js';
 import { waitFor } from '../support/wait.js';
 import { lowerBound, minimumCalls, parseBenchArgs, percentile, round, splitPhones, type BenchOptions } from './bench-math.js';
@@ -87,7 +88,7 @@ function deploymentNodeOptions(yamlText: string): string {
   return value;
 }
 
-async function spawnOperator(cp: ControlPlane, sim: RunningSimulator, options: BenchOptions, nodeFlags: OperatorNodeFlags): Promise<OperatorChild> {
+async function spawnOperator(cp: ControlPlane, account: string, options: BenchOptions, nodeFlags: OperatorNodeFlags): Promise<OperatorChild> {
   const main = path.join(repoRoot, 'dist/main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm run bench does)`);
   const metricsPort = await freePort();
@@ -96,9 +97,9 @@ async function spawnOperator(cp: ControlPlane, sim: RunningSimulator, options: B
     ...nodeFlags.argv,
     main,
     '--kubeconfig', cp.kubeconfigPath,
-    '--cph-endpoint', sim.url,
-    '--project-id', projectId,
-    '--region', 'sim-region-1',
+    // Where and as whom: the ambient ClusterCloudPhoneAccount of the simulator, applied before the start.
+    '--default-account', account,
+    '--allowed-endpoint-hosts', '127.0.0.1',
     '--cph-qps', String(options.cphQps),
     '--cph-burst', String(options.cphBurst),
     '--cph-api-qps', String(options.cphApiQps),
@@ -113,15 +114,14 @@ async function spawnOperator(cp: ControlPlane, sim: RunningSimulator, options: B
   const wrapped = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', process.execPath, ...args]] as const : [process.execPath, args] as const;
   const child = spawn(wrapped[0], [...wrapped[1]], {
     cwd: repoRoot,
-    // The default account's key pair, as a Deployment gives it (deploy/ reads them from a Secret), and its
-    // NODE_OPTIONS. Nothing else of this process's environment (its own NODE_OPTIONS included) is passed on.
+    // The simulator's key pair as the operator's own (ambient) credentials, which its account uses, and the
+    // Deployment's NODE_OPTIONS. Nothing else of this process's environment (its own NODE_OPTIONS included)
+    // is passed on.
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       HUAWEICLOUD_SDK_AK: ak,
       HUAWEICLOUD_SDK_SK: sk,
-      HUAWEICLOUD_SDK_PROJECT_ID: projectId,
-      HUAWEICLOUD_SDK_REGION: 'sim-region-1',
       ...(nodeFlags.env !== undefined ? { NODE_OPTIONS: nodeFlags.env } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -347,7 +347,8 @@ async function main(): Promise<void> {
   const baselineChartPath = chartPath.replace(/\.svg$/i, '') + '-baseline.svg';
   const driftIntervalMs = options.driftIntervalSeconds * 1000;
   const simSettings = { projectId, ak, sk, phones: options.phones, seed: options.seed, latencyMs: options.latencyMs, jobMs: options.jobMs, rateLimit: options.rateLimit };
-  const scenario = { phones: options.phones, drifted: options.phones };
+  // One account: its credentials are checked with one ListCloudPhones (limit 1) before the first sweep.
+  const scenario = { phones: options.phones, drifted: options.phones, verifiedCredentials: 1 };
   const timing = { rateLimitPerApi: options.rateLimit, latencyMs: options.latencyMs, jobMs: options.jobMs };
   const bound = lowerBound(scenario, timing);
   const minimum = minimumCalls(scenario);
@@ -382,6 +383,7 @@ async function main(): Promise<void> {
 
     const sim = await startSimulator(simSettings);
     cleanups.push(() => sim.close());
+    const account = await applySimulatorAccount(kc, sim.url, projectId);
     const phoneIds = sim.server.state.fleet.phones.map((p) => p.phoneId);
     const groups = splitPhones(phoneIds, options.routes);
     log(`creating ${groups.length} CloudPhoneRoute resources`);
@@ -397,7 +399,7 @@ async function main(): Promise<void> {
 
     // ---- 1. convergence ----
     log('starting the operator (dist/main.js)');
-    const operator = await spawnOperator(cp, sim, options, nodeFlags);
+    const operator = await spawnOperator(cp, account, options, nodeFlags);
     cleanups.push(async () => {
       if (operator.child.exitCode === null && operator.child.signalCode === null) {
         operator.child.kill('SIGTERM');

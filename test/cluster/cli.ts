@@ -176,7 +176,8 @@ async function up(): Promise<number> {
 async function serve(): Promise<void> {
   const plane = await startControlPlane({ dataDir: STATE_DIR, logDir: LOG_DIR, loadClient: false });
   // The operator's namespace exists from the start, so `kubectl apply --dry-run=server -k deploy/` can be
-  // tried on this cluster at once (a dry run creates nothing, not even the namespace its objects need).
+  // tried on this cluster once the CRDs are (a dry run creates nothing, not even the namespace its objects
+  // need; the account `default` needs its CRD: `kubectl apply -k crds/` first, as deploy/README.md says).
   execFileSync('kubectl', ['--kubeconfig', plane.kubeconfigPath, 'create', 'namespace', 'cph-route-operator-system'], { stdio: 'ignore' });
   const state: ClusterState = {
     daemonPid: process.pid,

@@ -13,6 +13,12 @@ describe('bench: minimum CPH calls', () => {
     expect(minimumCalls({ phones: 101, drifted: 1 })).to.deep.equal({ ListCloudPhones: 2, ImportTraffic: 1, ListJobs: 1, total: 4 });
     expect(minimumCalls({ phones: 500, drifted: 0 }).total).to.equal(5);
   });
+
+  it('adds one ListCloudPhones per set of credentials checked before use (the operator: one per account)', () => {
+    expect(minimumCalls({ phones: 2000, drifted: 2000, verifiedCredentials: 1 })).to.deep.equal({ ListCloudPhones: 21, ImportTraffic: 20, ListJobs: 20, total: 61 });
+    expect(minimumCalls({ phones: 10_000, drifted: 10_000, verifiedCredentials: 2 }).total).to.equal(302);
+    expect(minimumCalls({ phones: 2000, drifted: 2000, verifiedCredentials: 0 })).to.deep.equal(minimumCalls({ phones: 2000, drifted: 2000 }));
+  });
 });
 
 describe('bench: lower bound', () => {
@@ -22,6 +28,11 @@ describe('bench: lower bound', () => {
     expect(bound.latencySeconds).to.be.closeTo(0.15, 1e-9);
     expect(bound.jobSeconds).to.equal(5);
     expect(bound.seconds).to.be.closeTo(5.55, 1e-9);
+  });
+
+  it('is the bound for any client: credential checks, the operator\'s choice, do not move it', () => {
+    const timing = { rateLimitPerApi: 50, latencyMs: 50, jobMs: 5000 };
+    expect(lowerBound({ phones: 2000, drifted: 2000, verifiedCredentials: 1 }, timing)).to.deep.equal(lowerBound({ phones: 2000, drifted: 2000 }, timing));
   });
 
   it('takes the larger of list and write calls, not their sum (different APIs)', () => {
