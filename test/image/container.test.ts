@@ -31,7 +31,6 @@ const projectId = 'imageproject';
 const credentials: Record<string, string> = {
   HUAWEICLOUD_SDK_AK: 'IMAGETESTACCESSKEY01',
   HUAWEICLOUD_SDK_SK: 'image-test-secret-key-0123456789',
-  HUAWEICLOUD_SDK_PROJECT_ID: projectId,
 };
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const CPH_CA_PATH = '/etc/cph-ca/ca.crt';
@@ -77,7 +76,7 @@ interface PodContext {
   extraMounts: { hostPath: string; containerPath: string }[];
   /** host-network ports standing in for the container ports named metrics and health. */
   ports: { metrics: number; health: number };
-  /** The overlay's args: where CPH is and which CA it is signed by. */
+  /** The overlay's args: which host CPH is at (the simulator's) and which CA it is signed by. */
   overlayArgs: string[];
   extraEnv: Record<string, string>;
 }
@@ -220,8 +219,10 @@ describe('the container image (podman, as deploy/ runs it)', function () {
     before(async () => {
       rendered = renderDeploy();
       cp = await sharedControlPlane();
+      // As README's install: the CRDs first (the default account's kind must be served), then deploy/.
+      kubectl(['--kubeconfig', cp.kubeconfigPath, 'apply', '-f', 'crds/']);
+      kubectl(['--kubeconfig', cp.kubeconfigPath, 'wait', '--for=condition=Established', '--timeout=60s', 'crd/cloudphoneroutes.cloudphone.dev', 'crd/clustercloudphoneaccounts.cloudphone.dev', 'crd/cloudphoneaccounts.cloudphone.dev']);
       kubectl(['--kubeconfig', cp.kubeconfigPath, 'apply', '-k', 'deploy/']);
-      kubectl(['--kubeconfig', cp.kubeconfigPath, 'wait', '--for=condition=Established', '--timeout=60s', 'crd/cloudphoneroutes.cloudphone.dev']);
       // What the kubelet projects into the pod: the ServiceAccount's token, the cluster CA and the namespace;
       // readable by the container's user, as the kubelet makes them.
       scratch = mkdtempSync(join(tmpdir(), 'image-test-'));
@@ -236,6 +237,10 @@ describe('the container image (podman, as deploy/ runs it)', function () {
       const caFile = join(scratch, 'cph-ca.crt');
       sim = await startSimulator({ tls: true, caOut: caFile, phones: 50, seed: 19, projectId, ak: credentials.HUAWEICLOUD_SDK_AK!, sk: credentials.HUAWEICLOUD_SDK_SK!, jobMs: 600 });
       admin = new SimAdmin(sim.url, sim.caPem);
+      // The Secret README's install creates, and the default account pointed at the simulator as an overlay
+      // would point it at a region and project.
+      kubectl(['--kubeconfig', cp.kubeconfigPath, '-n', rendered.namespace, 'create', 'secret', 'generic', 'cph-credentials', ...Object.entries(credentials).map(([key, value]) => `--from-literal=${key}=${value}`)]);
+      kubectl(['--kubeconfig', cp.kubeconfigPath, 'patch', 'clustercloudphoneaccount', 'default', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/region' }, { op: 'add', path: '/spec/endpoint', value: sim.url }, { op: 'replace', path: '/spec/projectId', value: projectId }])]);
 
       podName = uniqueName('cph-route-operator');
       process.once('exit', removeContainer);
@@ -249,7 +254,7 @@ describe('the container image (podman, as deploy/ runs it)', function () {
           { hostPath: serviceAccountDir, containerPath: SERVICE_ACCOUNT_DIR },
           { hostPath: caFile, containerPath: CPH_CA_PATH },
         ],
-        overlayArgs: [`--cph-endpoint=${sim.url}`, '--region=sim-region-1', `--cph-ca-file=${CPH_CA_PATH}`],
+        overlayArgs: ['--allowed-endpoint-hosts=127.0.0.1', `--cph-ca-file=${CPH_CA_PATH}`],
         // In-cluster configuration: the kubelet sets these for the kubernetes Service.
         extraEnv: { KUBERNETES_SERVICE_HOST: apiServer.hostname, KUBERNETES_SERVICE_PORT: apiServer.port },
       });
