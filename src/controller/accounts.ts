@@ -350,6 +350,11 @@ export class AccountRegistry {
   private readonly accounts = new Map<string, Account>();
   /** resource key -> its binding. */
   private readonly bindings = new Map<string, AccountBinding>();
+  /**
+   * resource key -> the account config it was bound to before its account became unusable, kept until the
+   * resource goes: a revert on deletion may still need it once the account object and Secret are gone.
+   */
+  private readonly remembered = new Map<string, AccountConfig>();
   /** account object key -> the account and credential it was checked against (for its status). */
   private readonly objects = new Map<string, { accountKey: string; credentialId: string }>();
   /** account key -> its resources, sorted; rebuilt only when a binding changes (read by every reconcile). */
@@ -396,6 +401,11 @@ export class AccountRegistry {
 
   binding(resourceKey: string): AccountBinding | undefined {
     return this.bindings.get(resourceKey);
+  }
+
+  /** The account config a resource is bound to, or was before its account became unusable. */
+  lastConfig(resourceKey: string): AccountConfig | undefined {
+    return this.bindings.get(resourceKey)?.config ?? this.remembered.get(resourceKey);
   }
 
   private accountFor(config: AccountConfig): Account {
@@ -454,6 +464,7 @@ export class AccountRegistry {
     const previous = this.bindings.get(resourceKey);
     if (previous && previous.config === binding.config && previous.intervalMs === binding.intervalMs) return;
     this.bindings.set(resourceKey, binding);
+    this.remembered.delete(resourceKey);
     this.accounts.get(binding.accountKey)?.startSweeps();
     this.ownersCache.delete(binding.accountKey);
     if (previous) this.ownersCache.delete(previous.accountKey);
@@ -466,9 +477,11 @@ export class AccountRegistry {
   }
 
   /** The resource no longer uses any account (deleted, or its account cannot be resolved). */
-  release(resourceKey: string): void {
+  release(resourceKey: string, remember = false): void {
     const previous = this.bindings.get(resourceKey);
+    if (!remember) this.remembered.delete(resourceKey);
     if (!previous) return;
+    if (remember) this.remembered.set(resourceKey, previous.config);
     this.bindings.delete(resourceKey);
     this.ownersCache.delete(previous.accountKey);
     this.accounts.get(previous.accountKey)?.tracker.forgetOwner(resourceKey);

@@ -246,17 +246,20 @@ export class RouteReconciler implements Reconciler {
       if (!(error instanceof AccountError) && !isCphError(error)) throw error;
       // A revert keeps what it needs: when the namespace is being deleted, its account object and Secret may
       // go before the route; the account the route was bound to (its credential already checked) finishes it.
-      const kept = revert && error instanceof AccountError ? this.options.accounts.binding(key) : undefined;
-      const keptAccount = kept ? this.options.accounts.get(kept.accountKey) : undefined;
-      if (kept && keptAccount) {
-        account = keptAccount;
-        config = kept.config;
+      const kept = revert && error instanceof AccountError ? this.options.accounts.lastConfig(key) : undefined;
+      if (kept) {
+        config = kept;
         this.options.logger.info('reverting with the account the resource was bound to; its account object cannot be used now', { resource: key, account: config.objectKey, error: errorMessage(error) });
+        try {
+          account = this.options.accounts.resolve(key, kept, intervalMs);
+          await account.verify(kept.credential.id);
+        } catch (verifyError) {
+          return this.accountFailed(key, meta, route, previous, verifyError, { deleting, revert, revertExpired: revertExpired() });
+        }
       } else {
         return this.accountFailed(key, meta, route, previous, error, { deleting, revert, revertExpired: revertExpired() });
       }
     }
-
 
     // After a start, follow the jobs this resource's status says are still running, and wait for their
     // first poll (bounded) so that the plan sees those phones as pending rather than drifted.
@@ -372,7 +375,8 @@ export class RouteReconciler implements Reconciler {
   ): Promise<ReconcileResult> {
     const { deleting, revert } = deletion;
     const now = this.options.clock.now();
-    this.options.accounts.release(key);
+    // Remembered: a revert on deletion may need the account after its object or Secret is gone.
+    this.options.accounts.release(key, true);
     if (deletion.revertExpired) return this.abandonRevert(key, meta, route, errorMessage(error), undefined);
     const spec = route.spec;
     const failure = withRevertDeadline(classifyFailure(error), revert);
