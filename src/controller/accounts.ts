@@ -235,10 +235,6 @@ export class Account {
     return this.credential(credentialId).verify();
   }
 
-  isVerified(credentialId: string): boolean {
-    return this.credentials.get(credentialId)?.verified === true;
-  }
-
   private credential(id: string): AccountCredential {
     const credential = this.credentials.get(id);
     if (!credential) throw new OperatorError('CredentialUnknown', `credential ${id.split(':')[0] ?? ''} is not registered with ${this.description}`);
