@@ -27,7 +27,7 @@ import { credentialsFromEnv } from './cph/credentials.js';
 import { formatHostPatterns } from './cph/endpoints.js';
 import { AccountRegistry, type SecretReader } from './controller/accounts.js';
 import { AccountDirectory } from './controller/account-directory.js';
-import { AccountObjectReconciler } from './controller/account-reconciler.js';
+import { AccountObjectReconciler, queueKeyOfObjectKey } from './controller/account-reconciler.js';
 import { planStamp } from './controller/account-plans.js';
 import { RouteReconciler, type RouteUpdater } from './controller/reconciler.js';
 import { SkippedPhonesReporter, type EventRegarding } from './controller/skipped-phones.js';
@@ -112,10 +112,7 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
   /** After a sweep, the routes of the account and the account objects whose phone counts may have moved. */
   const enqueueAccount = (account: Parameters<AccountRegistry['owners']>[0]): void => {
     enqueue(accounts.owners(account));
-    for (const objectKey of accounts.objectsOf(account)) {
-      const parts = objectKey.split('/');
-      accountController?.enqueue(parts.length === 3 ? `${parts[1]}/${parts[2]}` : (parts[1] ?? ''));
-    }
+    for (const key of accounts.objectsOf(account)) accountController?.enqueue(queueKeyOfObjectKey(key));
   };
   const accounts: AccountRegistry = new AccountRegistry({
     settings: {

@@ -38,6 +38,11 @@ export interface AccountObjectReconcilerOptions {
   retryMs?: number;
 }
 
+/** The queue key of an account object key (`Kind/name` or `Kind/namespace/name`): the inverse of the below. */
+export function queueKeyOfObjectKey(objectKey: string): string {
+  return objectKey.slice(objectKey.indexOf('/') + 1);
+}
+
 function objectKeyOfQueueKey(key: string): string {
   const slash = key.indexOf('/');
   return slash < 0 ? accountObjectKey(CLUSTER_ACCOUNT_KIND, key) : accountObjectKey(NAMESPACED_ACCOUNT_KIND, key.slice(slash + 1), key.slice(0, slash));
