@@ -18,16 +18,106 @@ interface Box {
 }
 
 const boxes: Box[] = [
-  { id: 'api', x: 20, y: 30, w: 220, h: 90, title: 'kube-apiserver', lines: ['CloudPhoneRoute (spec, /status)', 'Secrets (get), Leases, Events'], fill: '#e8f0fe' },
-  { id: 'informer', x: 300, y: 30, w: 220, h: 90, title: 'informer', lines: ['list + watch, bookmarks,', '410 relist, watchdog'], fill: '#fef7e0' },
-  { id: 'queue', x: 580, y: 30, w: 220, h: 90, title: 'work queue', lines: ['one worker per key,', 'dedup, per-key backoff'], fill: '#fef7e0' },
-  { id: 'reconcile', x: 580, y: 180, w: 220, h: 110, title: 'reconcile(key)', lines: ['parse spec, finalizer,', 'resolve account, plan,', 'send, next status'], fill: '#e6f4ea' },
-  { id: 'plan', x: 300, y: 180, w: 220, h: 110, title: 'plan (pure)', lines: ['desired vs actual,', 'conflicts, holds,', 'batches of ≤100'], fill: '#e6f4ea' },
-  { id: 'status', x: 20, y: 180, w: 220, h: 110, title: 'status (pure)', lines: ['conditions, summary,', 'bounded phone list;', 'patch only if changed'], fill: '#e6f4ea' },
-  { id: 'inventory', x: 20, y: 350, w: 240, h: 100, title: 'phone inventory (per account)', lines: ['one paged sweep serves every', 'resource: ceil(N/100) calls'], fill: '#fce8e6' },
-  { id: 'writer', x: 290, y: 350, w: 240, h: 100, title: 'route writer (per account)', lines: ['coalesces all resources', 'into ≤100-ID calls'], fill: '#fce8e6' },
-  { id: 'tracker', x: 560, y: 350, w: 240, h: 100, title: 'job tracker (per account)', lines: ['ListJobs by request ID,', '≤20 requests per poll'], fill: '#fce8e6' },
-  { id: 'cph', x: 20, y: 510, w: 780, h: 80, title: 'CPH API (client: AK/SK or IAM token, rate limit, retries, timeouts)', lines: ['GET phones (list, detail) · POST phones-traffic · GET jobs'], fill: '#f1f3f4' },
+  {
+    id: 'api',
+    x: 20,
+    y: 30,
+    w: 220,
+    h: 90,
+    title: 'kube-apiserver',
+    lines: ['CloudPhoneRoute (spec, /status)', 'Secrets (get), Leases, Events'],
+    fill: '#e8f0fe',
+  },
+  {
+    id: 'informer',
+    x: 300,
+    y: 30,
+    w: 220,
+    h: 90,
+    title: 'informer',
+    lines: ['list + watch, bookmarks,', '410 relist, watchdog'],
+    fill: '#fef7e0',
+  },
+  {
+    id: 'queue',
+    x: 580,
+    y: 30,
+    w: 220,
+    h: 90,
+    title: 'work queue',
+    lines: ['one worker per key,', 'dedup, per-key backoff'],
+    fill: '#fef7e0',
+  },
+  {
+    id: 'reconcile',
+    x: 580,
+    y: 180,
+    w: 220,
+    h: 110,
+    title: 'reconcile(key)',
+    lines: ['parse spec, finalizer,', 'resolve account, plan,', 'send, next status'],
+    fill: '#e6f4ea',
+  },
+  {
+    id: 'plan',
+    x: 300,
+    y: 180,
+    w: 220,
+    h: 110,
+    title: 'plan (pure)',
+    lines: ['desired vs actual,', 'conflicts, holds,', 'batches of ≤100'],
+    fill: '#e6f4ea',
+  },
+  {
+    id: 'status',
+    x: 20,
+    y: 180,
+    w: 220,
+    h: 110,
+    title: 'status (pure)',
+    lines: ['conditions, summary,', 'bounded phone list;', 'patch only if changed'],
+    fill: '#e6f4ea',
+  },
+  {
+    id: 'inventory',
+    x: 20,
+    y: 350,
+    w: 240,
+    h: 100,
+    title: 'phone inventory (per account)',
+    lines: ['one paged sweep serves every', 'resource: ceil(N/100) calls'],
+    fill: '#fce8e6',
+  },
+  {
+    id: 'writer',
+    x: 290,
+    y: 350,
+    w: 240,
+    h: 100,
+    title: 'route writer (per account)',
+    lines: ['coalesces all resources', 'into ≤100-ID calls'],
+    fill: '#fce8e6',
+  },
+  {
+    id: 'tracker',
+    x: 560,
+    y: 350,
+    w: 240,
+    h: 100,
+    title: 'job tracker (per account)',
+    lines: ['ListJobs by request ID,', '≤20 requests per poll'],
+    fill: '#fce8e6',
+  },
+  {
+    id: 'cph',
+    x: 20,
+    y: 510,
+    w: 780,
+    h: 80,
+    title: 'CPH API (client: AK/SK or IAM token, rate limit, retries, timeouts)',
+    lines: ['GET phones (list, detail) · POST phones-traffic · GET jobs'],
+    fill: '#f1f3f4',
+  },
 ];
 
 const arrows: Array<[string, string, string]> = [
@@ -72,13 +162,24 @@ export function renderArchitecture(): string {
     if (!a || !b) throw new Error(`unknown box in arrow ${from} -> ${to}`);
     const start = edge(a, center(b));
     const end = edge(b, center(a));
-    parts.push(`<line x1="${start.x.toFixed(1)}" y1="${start.y.toFixed(1)}" x2="${end.x.toFixed(1)}" y2="${end.y.toFixed(1)}" stroke="#5f6368" stroke-width="1.5" marker-end="url(#arrow)"/>`);
-    if (label) parts.push(`<text x="${((start.x + end.x) / 2 + 4).toFixed(1)}" y="${((start.y + end.y) / 2 - 4).toFixed(1)}" font-size="11" fill="#3c4043">${escape(label)}</text>`);
+    parts.push(
+      `<line x1="${start.x.toFixed(1)}" y1="${start.y.toFixed(1)}" x2="${end.x.toFixed(1)}" y2="${end.y.toFixed(1)}" stroke="#5f6368" stroke-width="1.5" marker-end="url(#arrow)"/>`,
+    );
+    if (label)
+      parts.push(
+        `<text x="${((start.x + end.x) / 2 + 4).toFixed(1)}" y="${((start.y + end.y) / 2 - 4).toFixed(1)}" font-size="11" fill="#3c4043">${escape(label)}</text>`,
+      );
   }
   for (const b of boxes) {
     parts.push(`<rect x="${b.x}" y="${b.y}" width="${b.w}" height="${b.h}" rx="8" fill="${b.fill}" stroke="#5f6368"/>`);
-    parts.push(`<text x="${b.x + b.w / 2}" y="${b.y + 24}" text-anchor="middle" font-size="13" font-weight="bold">${escape(b.title)}</text>`);
-    b.lines.forEach((line, i) => parts.push(`<text x="${b.x + b.w / 2}" y="${b.y + 46 + i * 17}" text-anchor="middle" font-size="12">${escape(line)}</text>`));
+    parts.push(
+      `<text x="${b.x + b.w / 2}" y="${b.y + 24}" text-anchor="middle" font-size="13" font-weight="bold">${escape(b.title)}</text>`,
+    );
+    b.lines.forEach((line, i) =>
+      parts.push(
+        `<text x="${b.x + b.w / 2}" y="${b.y + 46 + i * 17}" text-anchor="middle" font-size="12">${escape(line)}</text>`,
+      ),
+    );
   }
   parts.push('</svg>');
   return parts.join('\n') + '\n';

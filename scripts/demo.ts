@@ -49,7 +49,14 @@ async function accountsTable(cp: ControlPlane): Promise<string> {
 
 /** Every object of these kinds Ready=True for its generation. */
 async function allReady(cp: ControlPlane, kinds = 'cpr', where = ['-n', namespace]): Promise<boolean> {
-  const out = await kubectl(cp, 'get', kinds, ...where, '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}/{.status.observedGeneration}/{.metadata.generation}{"\\n"}{end}');
+  const out = await kubectl(
+    cp,
+    'get',
+    kinds,
+    ...where,
+    '-o',
+    'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}/{.status.observedGeneration}/{.metadata.generation}{"\\n"}{end}',
+  );
   const lines = out.trim().split('\n').filter(Boolean);
   return lines.length > 0 && lines.every((line) => /=True\/(\d+)\/\1$/.test(line));
 }
@@ -68,14 +75,21 @@ function pointAccountsAt(endpoint: string, text: string): { yaml: string; rewrit
     if ((kind !== 'ClusterCloudPhoneAccount' && kind !== 'CloudPhoneAccount') || region === undefined) continue;
     document.deleteIn(['spec', 'region']);
     document.setIn(['spec', 'endpoint'], endpoint);
-    rewritten.push(`${kind} ${String(document.getIn(['metadata', 'name']))}: region ${String(region)} -> endpoint ${endpoint} (the simulator)`);
+    rewritten.push(
+      `${kind} ${String(document.getIn(['metadata', 'name']))}: region ${String(region)} -> endpoint ${endpoint} (the simulator)`,
+    );
   }
   return { yaml: documents.map((document) => document.toString()).join('---\n'), rewritten };
 }
 
 async function applyYaml(cp: ControlPlane, yamlText: string, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile('kubectl', ['--kubeconfig', cp.kubeconfigPath, 'apply', ...args, '-f', '-'], (error, stdout, stderr) => (error ? reject(new Error(`kubectl apply: ${stderr || error.message}`)) : resolve(stdout)));
+    const child = execFile(
+      'kubectl',
+      ['--kubeconfig', cp.kubeconfigPath, 'apply', ...args, '-f', '-'],
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`kubectl apply: ${stderr || error.message}`)) : resolve(stdout),
+    );
     child.stdin?.end(yamlText);
   });
 }
@@ -98,17 +112,35 @@ async function main(): Promise<void> {
     step('Building the operator (tsc → dist/)');
     await run('npm', ['run', '--silent', 'build'], { cwd: root });
 
-    step('Starting the local control plane (etcd, kube-apiserver, kube-controller-manager; the first run builds them, several minutes)');
-    cp = await startControlPlane({ dataDir: path.join(demoDir, 'cluster'), progress: (line) => process.stdout.write(`    ${line}\n`) });
+    step(
+      'Starting the local control plane (etcd, kube-apiserver, kube-controller-manager; the first run builds them, several minutes)',
+    );
+    cp = await startControlPlane({
+      dataDir: path.join(demoDir, 'cluster'),
+      progress: (line) => process.stdout.write(`    ${line}\n`),
+    });
     process.stdout.write(`    kube-apiserver ${cp.version} at ${cp.server}\n`);
 
     step('Starting the CPH simulator (1000 phones, HTTPS, jobs of 2 s, 50 requests/s per API)');
     const caFile = path.join(demoDir, 'cph-sim-ca.pem');
-    sim = await startSimulator({ tls: true, caOut: caFile, phones: 1000, seed: 7, projectId, ak, sk, jobMs: 2000, latencyMs: 30, rateLimit: 50 });
+    sim = await startSimulator({
+      tls: true,
+      caOut: caFile,
+      phones: 1000,
+      seed: 7,
+      projectId,
+      ak,
+      sk,
+      jobMs: 2000,
+      latencyMs: 30,
+      rateLimit: 50,
+    });
     const admin = new SimAdmin(sim.url, sim.caPem);
     process.stdout.write(`    ${sim.url} (admin API under /_sim/)\n`);
 
-    step('Installing the CRDs (CloudPhoneRoute, ClusterCloudPhoneAccount, CloudPhoneAccount) and starting the operator');
+    step(
+      'Installing the CRDs (CloudPhoneRoute, ClusterCloudPhoneAccount, CloudPhoneAccount) and starting the operator',
+    );
     await kubectl(cp, 'apply', '-k', path.join(root, 'crds'));
     await kubectl(cp, 'wait', '--for=condition=Established', '--timeout=60s', '-f', path.join(root, 'crds'));
     const logFile = await open(path.join(demoDir, 'operator.log'), 'w');
@@ -118,21 +150,36 @@ async function main(): Promise<void> {
       process.execPath,
       [
         path.join(root, 'dist/main.js'),
-        '--kubeconfig', cp.kubeconfigPath,
-        '--cph-ca-file', caFile,
+        '--kubeconfig',
+        cp.kubeconfigPath,
+        '--cph-ca-file',
+        caFile,
         // Routes without spec.accountRef use the ClusterCloudPhoneAccount `default` (examples/cluster-account.yaml).
-        '--default-account', 'default',
+        '--default-account',
+        'default',
         // The simulator listens on loopback; Huawei Cloud's hosts are the default list.
-        '--allowed-endpoint-hosts', '127.0.0.1',
-        '--metrics-bind-address', `127.0.0.1:${metricsPort}`,
-        '--health-probe-bind-address', `127.0.0.1:${healthPort}`,
-        '--log-format', 'json',
+        '--allowed-endpoint-hosts',
+        '127.0.0.1',
+        '--metrics-bind-address',
+        `127.0.0.1:${metricsPort}`,
+        '--health-probe-bind-address',
+        `127.0.0.1:${healthPort}`,
+        '--log-format',
+        'json',
       ],
       // The operator's own (ambient) credentials, used only by ClusterCloudPhoneAccounts that say `ambient: true`.
-      { env: { ...process.env, HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk }, stdio: ['ignore', logFile.fd, logFile.fd] },
+      {
+        env: { ...process.env, HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk },
+        stdio: ['ignore', logFile.fd, logFile.fd],
+      },
     );
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, { timeoutMs: 30_000, what: 'the operator ready' });
-    process.stdout.write(`    metrics http://127.0.0.1:${metricsPort}/metrics, log ${path.relative(root, path.join(demoDir, 'operator.log'))}\n`);
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, {
+      timeoutMs: 30_000,
+      what: 'the operator ready',
+    });
+    process.stdout.write(
+      `    metrics http://127.0.0.1:${metricsPort}/metrics, log ${path.relative(root, path.join(demoDir, 'operator.log'))}\n`,
+    );
 
     step(`Applying examples/ in namespace ${namespace}, their accounts pointed at the simulator`);
     await kubectl(cp, 'create', 'namespace', namespace);
@@ -156,18 +203,26 @@ async function main(): Promise<void> {
     );
     process.stdout.write(`${await accountsTable(cp)}\n`);
 
-    step('Changing a route behind the operator\'s back (as a console user or a script would)');
+    step("Changing a route behind the operator's back (as a console user or a script would)");
     const victim = (await admin.phones('pool-a-'))[0];
     if (!victim) throw new Error('the simulator has no pool-a phone');
     await admin.drift(victim.phone_id, 'direct');
     process.stdout.write(`    ${victim.phone_name} (${victim.phone_id}) set to direct; pool-a-routing wants routing\n`);
     const driftAt = Date.now();
-    await waitFor(async () => (await admin.phone(victim.phone_id)).traffic_type === 'routing', { timeoutMs: 90_000, intervalMs: 500, what: 'the drift corrected' });
-    process.stdout.write(`    corrected after ${((Date.now() - driftAt) / 1000).toFixed(1)} s (drift check every 30 s)\n`);
+    await waitFor(async () => (await admin.phone(victim.phone_id)).traffic_type === 'routing', {
+      timeoutMs: 90_000,
+      intervalMs: 500,
+      what: 'the drift corrected',
+    });
+    process.stdout.write(
+      `    corrected after ${((Date.now() - driftAt) / 1000).toFixed(1)} s (drift check every 30 s)\n`,
+    );
     await waitFor(() => allReady(cp as ControlPlane), { timeoutMs: 60_000, what: 'every example Ready again' });
     process.stdout.write(`${await table(cp)}\n`);
     const calls = await admin.counters();
-    process.stdout.write(`    CPH calls so far: ${JSON.stringify(Object.fromEntries(Object.entries(calls.byOperation).map(([op, c]) => [op, c.total])))}\n`);
+    process.stdout.write(
+      `    CPH calls so far: ${JSON.stringify(Object.fromEntries(Object.entries(calls.byOperation).map(([op, c]) => [op, c.total])))}\n`,
+    );
     admin.close();
 
     if (keep) {

@@ -64,7 +64,8 @@ function duration(flag: string, minMs = 1): (value: string) => number {
 function positiveInt(flag: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be a whole number >= 1, got ${value}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${flag} must be a whole number >= 1, got ${value}`);
     return n;
   };
 }
@@ -83,9 +84,12 @@ function url(flag: string): (value: string) => string {
     try {
       parsed = new URL(value);
     } catch {
-      throw new InvalidArgumentError(`${flag} must be a URL like https://cph.cn-north-4.myhuaweicloud.com, got ${value}`);
+      throw new InvalidArgumentError(
+        `${flag} must be a URL like https://cph.cn-north-4.myhuaweicloud.com, got ${value}`,
+      );
     }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new InvalidArgumentError(`${flag} must be an http(s) URL, got ${value}`);
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+      throw new InvalidArgumentError(`${flag} must be an http(s) URL, got ${value}`);
     return value.replace(/\/+$/, '');
   };
 }
@@ -101,7 +105,8 @@ function hostPatterns(value: string): HostPattern[] {
 
 function objectName(flag: string): (value: string) => string {
   return (value) => {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value) || value.length > 253) throw new InvalidArgumentError(`${flag}: ${JSON.stringify(value)} is not an object name`);
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value) || value.length > 253)
+      throw new InvalidArgumentError(`${flag}: ${JSON.stringify(value)} is not an object name`);
     return value;
   };
 }
@@ -109,14 +114,16 @@ function objectName(flag: string): (value: string) => string {
 function bindAddress(flag: string): (value: string) => string {
   return (value) => {
     if (value === '0') return value;
-    if (!/^[^\s]*:[0-9]{1,5}$/.test(value)) throw new InvalidArgumentError(`${flag} must be host:port, :port or 0 (off), got ${value}`);
+    if (!/^[^\s]*:[0-9]{1,5}$/.test(value))
+      throw new InvalidArgumentError(`${flag} must be host:port, :port or 0 (off), got ${value}`);
     return value;
   };
 }
 
 function namespaceName(flag: string): (value: string) => string {
   return (value) => {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value) || value.length > 63) throw new InvalidArgumentError(`${flag}: ${JSON.stringify(value)} is not a namespace name`);
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value) || value.length > 63)
+      throw new InvalidArgumentError(`${flag}: ${JSON.stringify(value)} is not a namespace name`);
     return value;
   };
 }
@@ -144,30 +151,133 @@ export function buildCommand(env: Readonly<Record<string, string | undefined>>):
     )
     .version(operatorVersion)
     .helpOption('-h, --help', 'show this help')
-    .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster config, else $KUBECONFIG or ~/.kube/config)'))
-    .addOption(new Option('--namespaces <list>', 'comma-separated namespaces to watch').argParser(namespaceList).default([] as string[], 'all'))
-    .addOption(new Option('--iam-endpoint <url>', 'IAM endpoint for ambient password login (default: https://iam.{region}.myhuaweicloud.com of the account)').argParser(url('--iam-endpoint')))
-    .addOption(new Option('--allowed-endpoint-hosts <list>', 'comma-separated hosts the operator may call (CPH and IAM), exact or *.domain; an account at any other host is refused').argParser(hostPatterns).default(parseHostPatterns(DEFAULT_ALLOWED_ENDPOINT_HOSTS.join(',')), DEFAULT_ALLOWED_ENDPOINT_HOSTS.join(',')))
-    .addOption(new Option('--cluster-resource-namespace <ns>', 'namespace of the Secrets ClusterCloudPhoneAccounts name ($POD_NAMESPACE when set)').argParser(namespaceName('--cluster-resource-namespace')).default(env.POD_NAMESPACE ?? 'cph-route-operator-system'))
-    .addOption(new Option('--default-account <name>', 'ClusterCloudPhoneAccount used by routes without spec.accountRef (when it admits their namespace)').argParser(objectName('--default-account')))
-    .addOption(new Option('--cph-ca-file <path>', 'extra CA bundle (PEM) trusted for CPH and IAM, besides the system CAs; TLS verification cannot be turned off'))
-    .addOption(new Option('--drift-interval <duration>', 'drift check interval for resources that set none').argParser(duration('--drift-interval', MIN_DRIFT_CHECK_INTERVAL_MS)).default(300_000, '5m'))
-    .addOption(new Option('--max-concurrent-reconciles <n>', 'resources reconciled at once').argParser(positiveInt('--max-concurrent-reconciles')).default(4))
-    .addOption(new Option('--cph-qps <n>', 'CPH requests per second per account, all APIs and callers together').argParser(positiveNumber('--cph-qps')).default(20))
-    .addOption(new Option('--cph-burst <n>', 'CPH request burst per account').argParser(positiveInt('--cph-burst')).default(40))
-    .addOption(new Option('--cph-api-qps <n>', 'CPH requests of any one API per account in any second, burst included: the gateway counts per API (200/s by default)').argParser(positiveInt('--cph-api-qps')).default(undefined, 'floor of --cph-qps'))
-    .addOption(new Option('--cph-timeout <duration>', 'timeout of one CPH request').argParser(duration('--cph-timeout')).default(30_000, '30s'))
-    .addOption(new Option('--job-poll-interval <duration>', 'how often running route jobs are polled').argParser(duration('--job-poll-interval', 200)).default(2_000, '2s'))
-    .addOption(new Option('--leader-elect', 'elect a leader through a Lease so that only one replica acts').default(false))
-    .addOption(new Option('--leader-election-namespace <ns>', 'namespace of the Lease ($POD_NAMESPACE when set)').default(env.POD_NAMESPACE ?? 'cph-route-operator-system'))
+    .addOption(
+      new Option(
+        '--kubeconfig <path>',
+        'kubeconfig file (default: in-cluster config, else $KUBECONFIG or ~/.kube/config)',
+      ),
+    )
+    .addOption(
+      new Option('--namespaces <list>', 'comma-separated namespaces to watch')
+        .argParser(namespaceList)
+        .default([] as string[], 'all'),
+    )
+    .addOption(
+      new Option(
+        '--iam-endpoint <url>',
+        'IAM endpoint for ambient password login (default: https://iam.{region}.myhuaweicloud.com of the account)',
+      ).argParser(url('--iam-endpoint')),
+    )
+    .addOption(
+      new Option(
+        '--allowed-endpoint-hosts <list>',
+        'comma-separated hosts the operator may call (CPH and IAM), exact or *.domain; an account at any other host is refused',
+      )
+        .argParser(hostPatterns)
+        .default(parseHostPatterns(DEFAULT_ALLOWED_ENDPOINT_HOSTS.join(',')), DEFAULT_ALLOWED_ENDPOINT_HOSTS.join(',')),
+    )
+    .addOption(
+      new Option(
+        '--cluster-resource-namespace <ns>',
+        'namespace of the Secrets ClusterCloudPhoneAccounts name ($POD_NAMESPACE when set)',
+      )
+        .argParser(namespaceName('--cluster-resource-namespace'))
+        .default(env.POD_NAMESPACE ?? 'cph-route-operator-system'),
+    )
+    .addOption(
+      new Option(
+        '--default-account <name>',
+        'ClusterCloudPhoneAccount used by routes without spec.accountRef (when it admits their namespace)',
+      ).argParser(objectName('--default-account')),
+    )
+    .addOption(
+      new Option(
+        '--cph-ca-file <path>',
+        'extra CA bundle (PEM) trusted for CPH and IAM, besides the system CAs; TLS verification cannot be turned off',
+      ),
+    )
+    .addOption(
+      new Option('--drift-interval <duration>', 'drift check interval for resources that set none')
+        .argParser(duration('--drift-interval', MIN_DRIFT_CHECK_INTERVAL_MS))
+        .default(300_000, '5m'),
+    )
+    .addOption(
+      new Option('--max-concurrent-reconciles <n>', 'resources reconciled at once')
+        .argParser(positiveInt('--max-concurrent-reconciles'))
+        .default(4),
+    )
+    .addOption(
+      new Option('--cph-qps <n>', 'CPH requests per second per account, all APIs and callers together')
+        .argParser(positiveNumber('--cph-qps'))
+        .default(20),
+    )
+    .addOption(
+      new Option('--cph-burst <n>', 'CPH request burst per account').argParser(positiveInt('--cph-burst')).default(40),
+    )
+    .addOption(
+      new Option(
+        '--cph-api-qps <n>',
+        'CPH requests of any one API per account in any second, burst included: the gateway counts per API (200/s by default)',
+      )
+        .argParser(positiveInt('--cph-api-qps'))
+        .default(undefined, 'floor of --cph-qps'),
+    )
+    .addOption(
+      new Option('--cph-timeout <duration>', 'timeout of one CPH request')
+        .argParser(duration('--cph-timeout'))
+        .default(30_000, '30s'),
+    )
+    .addOption(
+      new Option('--job-poll-interval <duration>', 'how often running route jobs are polled')
+        .argParser(duration('--job-poll-interval', 200))
+        .default(2_000, '2s'),
+    )
+    .addOption(
+      new Option('--leader-elect', 'elect a leader through a Lease so that only one replica acts').default(false),
+    )
+    .addOption(
+      new Option('--leader-election-namespace <ns>', 'namespace of the Lease ($POD_NAMESPACE when set)').default(
+        env.POD_NAMESPACE ?? 'cph-route-operator-system',
+      ),
+    )
     .addOption(new Option('--leader-election-id <name>', 'name of the Lease').default('cph-route-operator-leader'))
-    .addOption(new Option('--leader-election-lease-duration <duration>', 'how long a Lease is valid without renewal').argParser(duration('--leader-election-lease-duration')).default(15_000, '15s'))
-    .addOption(new Option('--leader-election-renew-deadline <duration>', 'how long the leader keeps trying to renew before it steps down').argParser(duration('--leader-election-renew-deadline')).default(10_000, '10s'))
-    .addOption(new Option('--leader-election-retry-period <duration>', 'how often candidates try to take or renew the Lease').argParser(duration('--leader-election-retry-period')).default(2_000, '2s'))
-    .addOption(new Option('--metrics-bind-address <addr>', 'address of /metrics, or 0 to turn it off').argParser(bindAddress('--metrics-bind-address')).default(':8080'))
-    .addOption(new Option('--health-probe-bind-address <addr>', 'address of /healthz and /readyz, or 0 to turn it off').argParser(bindAddress('--health-probe-bind-address')).default(':8081'))
-    .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).default('info'))
-    .addOption(new Option('--log-format <format>', 'log format (default: text on a terminal, else json)').choices(['json', 'text']));
+    .addOption(
+      new Option('--leader-election-lease-duration <duration>', 'how long a Lease is valid without renewal')
+        .argParser(duration('--leader-election-lease-duration'))
+        .default(15_000, '15s'),
+    )
+    .addOption(
+      new Option(
+        '--leader-election-renew-deadline <duration>',
+        'how long the leader keeps trying to renew before it steps down',
+      )
+        .argParser(duration('--leader-election-renew-deadline'))
+        .default(10_000, '10s'),
+    )
+    .addOption(
+      new Option('--leader-election-retry-period <duration>', 'how often candidates try to take or renew the Lease')
+        .argParser(duration('--leader-election-retry-period'))
+        .default(2_000, '2s'),
+    )
+    .addOption(
+      new Option('--metrics-bind-address <addr>', 'address of /metrics, or 0 to turn it off')
+        .argParser(bindAddress('--metrics-bind-address'))
+        .default(':8080'),
+    )
+    .addOption(
+      new Option('--health-probe-bind-address <addr>', 'address of /healthz and /readyz, or 0 to turn it off')
+        .argParser(bindAddress('--health-probe-bind-address'))
+        .default(':8081'),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).default('info'),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'log format (default: text on a terminal, else json)').choices([
+        'json',
+        'text',
+      ]),
+    );
   command.exitOverride();
   return command;
 }
@@ -187,7 +297,9 @@ export function parseOperatorArgs(
   const renewDeadlineMs = o.leaderElectionRenewDeadline as number;
   const retryPeriodMs = o.leaderElectionRetryPeriod as number;
   if (!(retryPeriodMs < renewDeadlineMs && renewDeadlineMs < leaseDurationMs))
-    throw new InvalidArgumentError('leader election needs --leader-election-retry-period < --leader-election-renew-deadline < --leader-election-lease-duration');
+    throw new InvalidArgumentError(
+      'leader election needs --leader-election-retry-period < --leader-election-renew-deadline < --leader-election-lease-duration',
+    );
   const address = (value: unknown): string | undefined => (value === '0' ? undefined : (value as string));
   return {
     kubeconfig: o.kubeconfig as string | undefined,

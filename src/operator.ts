@@ -10,7 +10,14 @@ import os from 'node:os';
 import { systemClock, type Clock } from './runtime/clock.js';
 import type { Logger } from './runtime/logger.js';
 import { errorMessage } from './errors.js';
-import { KubeClient, ResourceClient, loadKubeConfig, isConflict, isNotFound, type ResourceRef } from './runtime/kube-client.js';
+import {
+  KubeClient,
+  ResourceClient,
+  loadKubeConfig,
+  isConflict,
+  isNotFound,
+  type ResourceRef,
+} from './runtime/kube-client.js';
 import { Informer, parseKubeObject, type KubeObject } from './runtime/informer.js';
 import { StatusWriter } from './runtime/status-writer.js';
 import { EventRecorder } from './runtime/event-recorder.js';
@@ -35,8 +42,18 @@ import type { OperatorConfig } from './config.js';
 import { operatorVersion } from './version.js';
 
 export const routeResource: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL, namespaced: true };
-export const clusterAccountResource: ResourceRef = { group: GROUP, version: VERSION, plural: CLUSTER_ACCOUNT_PLURAL, namespaced: false };
-export const namespacedAccountResource: ResourceRef = { group: GROUP, version: VERSION, plural: NAMESPACED_ACCOUNT_PLURAL, namespaced: true };
+export const clusterAccountResource: ResourceRef = {
+  group: GROUP,
+  version: VERSION,
+  plural: CLUSTER_ACCOUNT_PLURAL,
+  namespaced: false,
+};
+export const namespacedAccountResource: ResourceRef = {
+  group: GROUP,
+  version: VERSION,
+  plural: NAMESPACED_ACCOUNT_PLURAL,
+  namespaced: true,
+};
 const namespaceResource: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', namespaced: false };
 const secretResource: ResourceRef = { group: '', version: 'v1', plural: 'secrets', namespaced: true };
 
@@ -46,13 +63,18 @@ interface SecretObject extends KubeObject {
 
 /** Reads credentials Secrets with a GET each time (RBAC: get only, no list or watch of Secrets). */
 function secretReader(client: KubeClient): SecretReader {
-  const secrets = new ResourceClient<SecretObject>(client, secretResource, (raw) => parseKubeObject(raw) as SecretObject);
+  const secrets = new ResourceClient<SecretObject>(
+    client,
+    secretResource,
+    (raw) => parseKubeObject(raw) as SecretObject,
+  );
   return {
     async read(namespace, name) {
       const secret = await secrets.get(namespace, name);
       if (!secret) return undefined;
       const decoded: Record<string, string> = {};
-      for (const [key, value] of Object.entries(secret.data ?? {})) if (typeof value === 'string') decoded[key] = Buffer.from(value, 'base64').toString('utf8');
+      for (const [key, value] of Object.entries(secret.data ?? {}))
+        if (typeof value === 'string') decoded[key] = Buffer.from(value, 'base64').toString('utf8');
       return decoded;
     },
   };
@@ -72,18 +94,40 @@ export interface RunningOperator {
   stop(reason: string): Promise<number>;
 }
 
-export async function runOperator(config: OperatorConfig, logger: Logger, clock: Clock = systemClock, exit: (code: number) => void = (code) => process.exit(code)): Promise<RunningOperator> {
+export async function runOperator(
+  config: OperatorConfig,
+  logger: Logger,
+  clock: Clock = systemClock,
+  exit: (code: number) => void = (code) => process.exit(code),
+): Promise<RunningOperator> {
   const metrics = new OperatorMetrics();
   const kc = loadKubeConfig(config.kubeconfig);
   const kube = await KubeClient.create(kc, { onWrite: (verb, resource) => metrics.kubeWrite(verb, resource) });
   const caPem = config.cphCaFile ? await readFile(config.cphCaFile, 'utf8') : undefined;
   const ambient = credentialsFromEnv(process.env);
-  if (!ambient.ok) logger.info('no ambient CPH credentials; ClusterCloudPhoneAccounts with credentials.ambient cannot be used', { reason: ambient.error.message });
-  logger.info('CPH and IAM requests go only to allowed hosts', { allowedEndpointHosts: formatHostPatterns(config.allowedEndpointHosts) });
+  if (!ambient.ok)
+    logger.info('no ambient CPH credentials; ClusterCloudPhoneAccounts with credentials.ambient cannot be used', {
+      reason: ambient.error.message,
+    });
+  logger.info('CPH and IAM requests go only to allowed hosts', {
+    allowedEndpointHosts: formatHostPatterns(config.allowedEndpointHosts),
+  });
 
-  const informer = new Informer<KubeObject>({ client: kube, resource: routeResource, namespaces: config.namespaces, clock, logger });
+  const informer = new Informer<KubeObject>({
+    client: kube,
+    resource: routeResource,
+    namespaces: config.namespaces,
+    clock,
+    logger,
+  });
   const clusterAccounts = new Informer<KubeObject>({ client: kube, resource: clusterAccountResource, clock, logger });
-  const namespacedAccounts = new Informer<KubeObject>({ client: kube, resource: namespacedAccountResource, namespaces: config.namespaces, clock, logger });
+  const namespacedAccounts = new Informer<KubeObject>({
+    client: kube,
+    resource: namespacedAccountResource,
+    namespaces: config.namespaces,
+    clock,
+    logger,
+  });
   const namespaces = new Informer<KubeObject>({ client: kube, resource: namespaceResource, clock, logger });
   const informers: Array<[string, Informer<KubeObject>]> = [
     ['cloudphoneroutes', informer],
@@ -96,14 +140,29 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     namespacedAccounts,
     namespaces,
     defaultAccount: config.defaultAccount,
-    env: { ambient: ambient.ok ? ambient.credentials : ambient.error, iamEndpoint: config.iamEndpoint, allowedHosts: config.allowedEndpointHosts, clusterResourceNamespace: config.clusterResourceNamespace },
+    env: {
+      ambient: ambient.ok ? ambient.credentials : ambient.error,
+      iamEndpoint: config.iamEndpoint,
+      allowedHosts: config.allowedEndpointHosts,
+      clusterResourceNamespace: config.clusterResourceNamespace,
+    },
     secrets: secretReader(kube),
   });
   const statusWriter = new StatusWriter({ client: kube, resource: routeResource, logger });
   const routes = new ResourceClient<KubeObject>(kube, routeResource, parseKubeObject);
-  const events = new EventRecorder({ client: kube, clock, logger, reportingController: `${GROUP}/cph-route-operator`, reportingInstance: config.identity });
+  const events = new EventRecorder({
+    client: kube,
+    clock,
+    logger,
+    reportingController: `${GROUP}/cph-route-operator`,
+    reportingInstance: config.identity,
+  });
 
-  const skippedPhones = new SkippedPhonesReporter({ clock, events, count: (reason, entries) => metrics.phoneEntriesSkippedBy(reason, entries) });
+  const skippedPhones = new SkippedPhonesReporter({
+    clock,
+    events,
+    count: (reason, entries) => metrics.phoneEntriesSkippedBy(reason, entries),
+  });
   let controller: Controller | undefined;
   let accountController: Controller | undefined;
   const enqueue = (keys: Iterable<string>): void => {
@@ -128,7 +187,9 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     logger,
     hooks: {
       onSwept: (account, snapshot) => {
-        skippedPhones.swept(account.key, account.description, snapshot.skipped, () => accounts.owners(account).flatMap((key) => eventRegarding(informer.get(key))));
+        skippedPhones.swept(account.key, account.description, snapshot.skipped, () =>
+          accounts.owners(account).flatMap((key) => eventRegarding(informer.get(key))),
+        );
         enqueueAccount(account);
       },
       onSweepFailed: (account, error) => {
@@ -145,7 +206,15 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
   const cachedKeys = (): string[] => informer.list().map((obj) => objectKey(obj.metadata));
   const summaries = new Map<string, Summary>();
   const phoneStates = ['inSync', 'drifted', 'pending', 'failed', 'conflicted', 'notFound', 'waiting'] as const;
-  const phoneTotals: Record<(typeof phoneStates)[number], number> = { inSync: 0, drifted: 0, pending: 0, failed: 0, conflicted: 0, notFound: 0, waiting: 0 };
+  const phoneTotals: Record<(typeof phoneStates)[number], number> = {
+    inSync: 0,
+    drifted: 0,
+    pending: 0,
+    failed: 0,
+    conflicted: 0,
+    notFound: 0,
+    waiting: 0,
+  };
   const updater: RouteUpdater = {
     async patchStatus(namespace, name, status) {
       const observed = informer.get(`${namespace}/${name}`) as (KubeObject & { status?: unknown }) | undefined;
@@ -154,7 +223,9 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     },
     async setFinalizers(namespace, name, resourceVersion, finalizers) {
       try {
-        await routes.mergePatch(namespace, name, { metadata: { finalizers, ...(resourceVersion ? { resourceVersion } : {}) } });
+        await routes.mergePatch(namespace, name, {
+          metadata: { finalizers, ...(resourceVersion ? { resourceVersion } : {}) },
+        });
       } catch (error) {
         if (isNotFound(error)) return;
         if (isConflict(error)) throw new Error(`${namespace}/${name} changed meanwhile; retrying`, { cause: error });
@@ -200,7 +271,8 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
       async patchStatus(object, raw, status) {
         const writer = object.metadata.namespace ? accountStatusWriters.namespaced : accountStatusWriters.cluster;
         const result = await writer.update(raw as KubeObject, status);
-        if (result.outcome === 'conflict') throw new Error(`status of ${objectKey(object.metadata)} changed meanwhile; retrying`);
+        if (result.outcome === 'conflict')
+          throw new Error(`status of ${objectKey(object.metadata)} changed meanwhile; retrying`);
       },
     },
   });
@@ -211,13 +283,19 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     const wanted = directory.objectKeyFor(account.metadata.namespace ?? '', { kind, name: account.metadata.name });
     for (const route of informer.list()) {
       const ref = (route as { spec?: { accountRef?: AccountRef } }).spec?.accountRef;
-      const uses = directory.objectKeyFor(route.metadata.namespace ?? '', ref && typeof ref === 'object' ? ref : undefined);
+      const uses = directory.objectKeyFor(
+        route.metadata.namespace ?? '',
+        ref && typeof ref === 'object' ? ref : undefined,
+      );
       if (uses === wanted) keys.push(objectKey(route.metadata));
     }
     return keys;
   };
-  const specChanged = (before: KubeObject, after: KubeObject): boolean => before.metadata.generation !== after.metadata.generation || before.metadata.deletionTimestamp !== after.metadata.deletionTimestamp;
-  const labelsChanged = (before: KubeObject, after: KubeObject): boolean => JSON.stringify(before.metadata.labels ?? {}) !== JSON.stringify(after.metadata.labels ?? {});
+  const specChanged = (before: KubeObject, after: KubeObject): boolean =>
+    before.metadata.generation !== after.metadata.generation ||
+    before.metadata.deletionTimestamp !== after.metadata.deletionTimestamp;
+  const labelsChanged = (before: KubeObject, after: KubeObject): boolean =>
+    JSON.stringify(before.metadata.labels ?? {}) !== JSON.stringify(after.metadata.labels ?? {});
 
   const checks = new HealthChecks();
   for (const [name, source] of informers) {
@@ -238,11 +316,26 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
   const startController = async (signal: AbortSignal): Promise<void> => {
     await Promise.all(informers.map(([, source]) => source.waitForSync(signal)));
     // Account objects are keyed `name` (cluster-scoped) and `namespace/name`, as objectKey makes them.
-    accountController = new Controller({ name: 'cloudphoneaccount', reconciler: accountReconciler, clock, logger, maxConcurrentReconciles: 2, metrics });
+    accountController = new Controller({
+      name: 'cloudphoneaccount',
+      reconciler: accountReconciler,
+      clock,
+      logger,
+      maxConcurrentReconciles: 2,
+      metrics,
+    });
     accountController.watch(clusterAccounts, undefined, specChanged);
     accountController.watch(namespacedAccounts, undefined, specChanged);
-    for (const obj of [...clusterAccounts.list(), ...namespacedAccounts.list()]) accountController.enqueue(objectKey(obj.metadata));
-    controller = new Controller({ name: 'cloudphoneroute', reconciler, clock, logger, maxConcurrentReconciles: config.maxConcurrentReconciles, metrics });
+    for (const obj of [...clusterAccounts.list(), ...namespacedAccounts.list()])
+      accountController.enqueue(objectKey(obj.metadata));
+    controller = new Controller({
+      name: 'cloudphoneroute',
+      reconciler,
+      clock,
+      logger,
+      maxConcurrentReconciles: config.maxConcurrentReconciles,
+      metrics,
+    });
     // Our own status writes come back as updates; only a change a plan depends on (spec, deletion,
     // finalizer) is worth a reconcile. A status edited by someone else is rewritten at the next sweep.
     controller.watch(informer, undefined, (before, after) => planStamp(before.metadata) !== planStamp(after.metadata));
@@ -250,7 +343,15 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     // account a route may use.
     controller.watch(clusterAccounts, routesUsing, specChanged);
     controller.watch(namespacedAccounts, routesUsing, specChanged);
-    controller.watch(namespaces, (ns) => informer.list().filter((route) => route.metadata.namespace === ns.metadata.name).map((route) => objectKey(route.metadata)), labelsChanged);
+    controller.watch(
+      namespaces,
+      (ns) =>
+        informer
+          .list()
+          .filter((route) => route.metadata.namespace === ns.metadata.name)
+          .map((route) => objectKey(route.metadata)),
+      labelsChanged,
+    );
     enqueue(cachedKeys());
     void accountController.start();
     logger.info('controller started', { resources: informer.list().length });
@@ -298,7 +399,9 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     });
   } else {
     metrics.setLeader(true);
-    void startController(electionAbort.signal).catch((error: unknown) => logger.error('controller failed to start', { error: errorMessage(error) }));
+    void startController(electionAbort.signal).catch((error: unknown) =>
+      logger.error('controller failed to start', { error: errorMessage(error) }),
+    );
   }
 
   shutdown.addStep('stop controller and release the lease', async () => {
@@ -306,7 +409,9 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     if (election) await election;
     else await stopController();
   });
-  shutdown.addStep('stop informers', () => Promise.all(informers.map(([, source]) => source.stop())).then(() => undefined));
+  shutdown.addStep('stop informers', () =>
+    Promise.all(informers.map(([, source]) => source.stop())).then(() => undefined),
+  );
   shutdown.addStep('flush events', async () => {
     await events.flush();
     events.stop();
@@ -336,4 +441,3 @@ export async function runOperator(config: OperatorConfig, logger: Logger, clock:
     },
   };
 }
-

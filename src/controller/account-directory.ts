@@ -8,9 +8,21 @@
 import { Reason } from '../api/v1alpha1/conditions.js';
 import { parseAccountObject } from '../api/v1alpha1/account-parse.js';
 import { namespaceAdmitted } from '../api/v1alpha1/account-rules.js';
-import { CLUSTER_ACCOUNT_KIND, NAMESPACED_ACCOUNT_KIND, accountObjectKey, type AccountRef, type CloudPhoneAccountObject } from '../api/v1alpha1/account-types.js';
+import {
+  CLUSTER_ACCOUNT_KIND,
+  NAMESPACED_ACCOUNT_KIND,
+  accountObjectKey,
+  type AccountRef,
+  type CloudPhoneAccountObject,
+} from '../api/v1alpha1/account-types.js';
 import { ParseError } from '../errors.js';
-import { AccountError, accountConfig, secretLocation, type AccountConfig, type AccountEnvironment } from './account-config.js';
+import {
+  AccountError,
+  accountConfig,
+  secretLocation,
+  type AccountConfig,
+  type AccountEnvironment,
+} from './account-config.js';
 import type { SecretReader } from './accounts.js';
 
 /** Reads objects of one kind from an informer cache, by `name` (cluster-scoped) or `namespace/name`. */
@@ -38,7 +50,8 @@ export interface ResolvedAccount {
 function labelsOf(raw: unknown): Record<string, string> {
   const labels = (raw as { metadata?: { labels?: unknown } } | undefined)?.metadata?.labels;
   const result: Record<string, string> = {};
-  if (labels && typeof labels === 'object') for (const [k, v] of Object.entries(labels)) if (typeof v === 'string') result[k] = v;
+  if (labels && typeof labels === 'object')
+    for (const [k, v] of Object.entries(labels)) if (typeof v === 'string') result[k] = v;
   return result;
 }
 
@@ -54,22 +67,34 @@ export class AccountDirectory {
   /** The key of the account object a route in `namespace` with `accountRef` uses, if any. */
   objectKeyFor(namespace: string, accountRef: AccountRef | undefined): string | undefined {
     const ref = this.effectiveRef(accountRef);
-    return ref ? accountObjectKey(ref.kind, ref.name, ref.kind === NAMESPACED_ACCOUNT_KIND ? namespace : undefined) : undefined;
+    return ref
+      ? accountObjectKey(ref.kind, ref.name, ref.kind === NAMESPACED_ACCOUNT_KIND ? namespace : undefined)
+      : undefined;
   }
 
   /** The account a route uses, or an AccountError (AccountNotFound, AccountNotAllowed, the object's own problem). */
   async resolve(namespace: string, accountRef: AccountRef | undefined): Promise<ResolvedAccount> {
     const ref = this.effectiveRef(accountRef);
     if (!ref)
-      throw new AccountError(Reason.AccountNotFound, 'spec.accountRef is not set and the operator has no --default-account: name a ClusterCloudPhoneAccount or a CloudPhoneAccount of this namespace');
-    const field = accountRef ? 'spec.accountRef' : 'the operator\'s --default-account';
+      throw new AccountError(
+        Reason.AccountNotFound,
+        'spec.accountRef is not set and the operator has no --default-account: name a ClusterCloudPhoneAccount or a CloudPhoneAccount of this namespace',
+      );
+    const field = accountRef ? 'spec.accountRef' : "the operator's --default-account";
     const object = this.object(ref, namespace);
     if (!object) {
-      const where = ref.kind === NAMESPACED_ACCOUNT_KIND ? `${ref.kind} ${namespace}/${ref.name}` : `${ref.kind} ${ref.name}`;
+      const where =
+        ref.kind === NAMESPACED_ACCOUNT_KIND ? `${ref.kind} ${namespace}/${ref.name}` : `${ref.kind} ${ref.name}`;
       throw new AccountError(Reason.AccountNotFound, `${field}: ${where} does not exist`);
     }
-    if (object.kind === CLUSTER_ACCOUNT_KIND && !namespaceAdmitted(object.spec, { name: namespace, labels: labelsOf(this.options.namespaces.get(namespace)) }))
-      throw new AccountError(Reason.AccountNotAllowed, `${field}: ${CLUSTER_ACCOUNT_KIND} ${ref.name} does not admit namespace ${namespace} (its spec.namespaces and spec.namespaceSelector)`);
+    if (
+      object.kind === CLUSTER_ACCOUNT_KIND &&
+      !namespaceAdmitted(object.spec, { name: namespace, labels: labelsOf(this.options.namespaces.get(namespace)) })
+    )
+      throw new AccountError(
+        Reason.AccountNotAllowed,
+        `${field}: ${CLUSTER_ACCOUNT_KIND} ${ref.name} does not admit namespace ${namespace} (its spec.namespaces and spec.namespaceSelector)`,
+      );
     return { object, config: await this.configOf(object) };
   }
 
@@ -82,7 +107,10 @@ export class AccountDirectory {
 
   /** The account object by kind and name (in `namespace` for a CloudPhoneAccount); undefined when absent. */
   object(ref: AccountRef, namespace: string): CloudPhoneAccountObject | undefined {
-    const raw = ref.kind === CLUSTER_ACCOUNT_KIND ? this.options.clusterAccounts.get(ref.name) : this.options.namespacedAccounts.get(`${namespace}/${ref.name}`);
+    const raw =
+      ref.kind === CLUSTER_ACCOUNT_KIND
+        ? this.options.clusterAccounts.get(ref.name)
+        : this.options.namespacedAccounts.get(`${namespace}/${ref.name}`);
     if (raw === undefined) return undefined;
     try {
       return parseAccountObject(raw, ref.kind);

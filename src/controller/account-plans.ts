@@ -54,12 +54,30 @@ export interface AccountPlanSources {
 
 /** Where Kubernetes Events about a resource go. */
 export interface EventSink {
-  record(regarding: { apiVersion: string; kind: string; name: string; namespace?: string; uid?: string }, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void;
+  record(
+    regarding: { apiVersion: string; kind: string; name: string; namespace?: string; uid?: string },
+    type: 'Normal' | 'Warning',
+    reason: string,
+    action: string,
+    note: string,
+  ): void;
 }
 
 /** The object reference an Event about a resource names. */
-export function routeRef(route: CloudPhoneRoute): { apiVersion: string; kind: string; name: string; namespace: string; uid?: string } {
-  return { apiVersion: API_VERSION, kind: KIND, name: route.metadata.name, namespace: route.metadata.namespace, ...(route.metadata.uid ? { uid: route.metadata.uid } : {}) };
+export function routeRef(route: CloudPhoneRoute): {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  uid?: string;
+} {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: route.metadata.name,
+    namespace: route.metadata.namespace,
+    ...(route.metadata.uid ? { uid: route.metadata.uid } : {}),
+  };
 }
 
 export interface AccountPlansOptions {
@@ -111,21 +129,29 @@ const sendRetryBaseMs = 1_000;
 const sendRetryMaxMs = 60_000;
 
 /** Whether a spec's selector picks the phone (only phones in the scope); undefined without a selector. */
-function selectorMatcher(spec: CloudPhoneRouteSpec, scope: PhoneScope): ((phone: ObservedPhone) => boolean) | undefined {
+function selectorMatcher(
+  spec: CloudPhoneRouteSpec,
+  scope: PhoneScope,
+): ((phone: ObservedPhone) => boolean) | undefined {
   const selector = spec.selector;
   if (!selector || !(selector.serverIds?.length || selector.phoneNamePrefix)) return undefined;
   const servers = selector.serverIds?.length ? new Set(selector.serverIds) : undefined;
   const prefix = selector.phoneNamePrefix;
   // A phone CPH listed without a server or a name never matches a selector (or a scope) that needs it.
   return (phone) =>
-    (!servers || (phone.serverId !== undefined && servers.has(phone.serverId))) && (!prefix || (phone.phoneName !== undefined && phone.phoneName.startsWith(prefix))) && phoneInScope(scope, phone);
+    (!servers || (phone.serverId !== undefined && servers.has(phone.serverId))) &&
+    (!prefix || (phone.phoneName !== undefined && phone.phoneName.startsWith(prefix))) &&
+    phoneInScope(scope, phone);
 }
 
 /**
  * The phones a resource selects: its explicit IDs plus the inventory's phones matching its selector, within
  * its account's scope; explicit IDs of known phones outside the scope come back apart, to be reported.
  */
-export function selectPhones(resource: Pick<PlannedResource, 'route' | 'scope'>, phones: ReadonlyMap<string, ObservedPhone>): { phoneIds: string[]; outOfScope: string[] } {
+export function selectPhones(
+  resource: Pick<PlannedResource, 'route' | 'scope'>,
+  phones: ReadonlyMap<string, ObservedPhone>,
+): { phoneIds: string[]; outOfScope: string[] } {
   const ids = new Set<string>();
   const outOfScope: string[] = [];
   for (const id of new Set(resource.route.spec.phoneIds ?? [])) {
@@ -141,7 +167,13 @@ export function selectPhones(resource: Pick<PlannedResource, 'route' | 'scope'>,
 /** What a resource wants, for the plan, over the given phones. */
 function desiredRoute(key: string, route: CloudPhoneRoute, phoneIds: readonly string[]): DesiredRoute {
   const deleting = route.metadata.deletionTimestamp ? (route.spec.deletionPolicy ?? 'Retain') : undefined;
-  return { key, trafficType: route.spec.trafficType, phoneIds, suspended: route.spec.suspend === true, ...(deleting ? { deleting } : {}) };
+  return {
+    key,
+    trafficType: route.spec.trafficType,
+    phoneIds,
+    suspended: route.spec.suspend === true,
+    ...(deleting ? { deleting } : {}),
+  };
 }
 
 /** The jobs in flight for the given phones. */
@@ -153,7 +185,13 @@ function jobsInFlight(account: Account, resources: readonly DesiredRoute[]): InF
       if (seen.has(phoneId)) continue;
       seen.add(phoneId);
       const job = account.tracker.inFlight(phoneId);
-      if (job) jobs.push({ phoneId, jobId: job.jobId, requestId: job.requestId, trafficType: job.trafficType ?? resource.trafficType });
+      if (job)
+        jobs.push({
+          phoneId,
+          jobId: job.jobId,
+          requestId: job.requestId,
+          trafficType: job.trafficType ?? resource.trafficType,
+        });
     }
   return jobs;
 }
@@ -170,7 +208,12 @@ interface ClaimIndex {
  * Calls `claim` with each resource of the index that selects the phone within its scope (selectors and
  * scopes need the phone itself; an unknown phone is claimed by the resources naming it).
  */
-function eachClaimant(index: ClaimIndex, phoneId: string, phone: ObservedPhone | undefined, claim: (key: string) => void): void {
+function eachClaimant(
+  index: ClaimIndex,
+  phoneId: string,
+  phone: ObservedPhone | undefined,
+  claim: (key: string) => void,
+): void {
   for (const { key, scope } of index.byPhone.get(phoneId) ?? []) if (!phone || phoneInScope(scope, phone)) claim(key);
   if (phone) for (const { key, matches } of index.selecting) if (matches(phone)) claim(key);
 }
@@ -182,7 +225,12 @@ interface EarlyChanges {
 }
 
 /** The stamp of a resource's metadata that matters to a plan. */
-export function planStamp(metadata: { generation?: number | undefined; resourceVersion?: string | undefined; deletionTimestamp?: string | undefined; finalizers?: readonly string[] | undefined }): string {
+export function planStamp(metadata: {
+  generation?: number | undefined;
+  resourceVersion?: string | undefined;
+  deletionTimestamp?: string | undefined;
+  finalizers?: readonly string[] | undefined;
+}): string {
   // Without a generation (not set by every server), any change must count.
   const version = metadata.generation ? `g${metadata.generation}` : `rv${metadata.resourceVersion ?? ''}`;
   return `${version}:${metadata.deletionTimestamp ? 'deleting' : ''}:${metadata.finalizers?.includes(FINALIZER) ? 'f' : ''}`;
@@ -195,7 +243,10 @@ export class AccountPlans {
   /** Sends in a row that had a failed call, per account (for the retry backoff). */
   private readonly failedSends = new WeakMap<Account, number>();
   private readonly claimIndexes = new WeakMap<Account, ClaimIndex>();
-  private readonly ownerStates = new WeakMap<Account, { owners: readonly string[]; resources: Array<PlannedResource | undefined>; version: number }>();
+  private readonly ownerStates = new WeakMap<
+    Account,
+    { owners: readonly string[]; resources: Array<PlannedResource | undefined>; version: number }
+  >();
   private readonly early = new WeakMap<Account, EarlyChanges>();
 
   constructor(private readonly options: AccountPlansOptions) {}
@@ -218,7 +269,8 @@ export class AccountPlans {
     const entry = await promise;
     const latest = this.current.get(account);
     // A plan of the same state already made (and maybe sent) stays; an older one is replaced.
-    if (latest && latest.state === state && latest !== entry && (latest.retryAt === undefined || now < latest.retryAt)) return latest;
+    if (latest && latest.state === state && latest !== entry && (latest.retryAt === undefined || now < latest.retryAt))
+      return latest;
     this.current.set(account, entry);
     this.requeueNewConflicts(latest, entry);
     return entry;
@@ -230,7 +282,8 @@ export class AccountPlans {
    */
   private requeueNewConflicts(previous: AccountPlan | undefined, next: AccountPlan): void {
     const changed: string[] = [];
-    for (const [key, resource] of next.resources) if ((previous?.resources.get(key)?.counts.conflicted ?? 0) !== resource.counts.conflicted) changed.push(key);
+    for (const [key, resource] of next.resources)
+      if ((previous?.resources.get(key)?.counts.conflicted ?? 0) !== resource.counts.conflicted) changed.push(key);
     if (changed.length > 0) this.options.requeue?.(changed);
   }
 
@@ -258,7 +311,8 @@ export class AccountPlans {
     const { sources } = this.options;
     const owners = sources.owners(account);
     const known = this.ownerStates.get(account);
-    if (known && known.owners === owners && owners.every((key, i) => sources.resource(key) === known.resources[i])) return known.version;
+    if (known && known.owners === owners && owners.every((key, i) => sources.resource(key) === known.resources[i]))
+      return known.version;
     const version = (known?.version ?? 0) + 1;
     this.ownerStates.set(account, { owners, resources: owners.map((key) => sources.resource(key)), version });
     return version;
@@ -267,7 +321,13 @@ export class AccountPlans {
   private async build(account: Account, snapshot: InventorySnapshot, state: string, owners: number): Promise<Entry> {
     const holds = account.holdsVersion;
     const base = this.current.get(account);
-    if (base && base.basis.snapshot === snapshot && base.basis.owners === owners && base.basis.holds === holds && !base.basis.lookedUp)
+    if (
+      base &&
+      base.basis.snapshot === snapshot &&
+      base.basis.owners === owners &&
+      base.basis.holds === holds &&
+      !base.basis.lookedUp
+    )
       return this.update(account, base, state, owners);
     const planned: Array<[string, PlannedResource]> = [];
     const missing = new Set<string>();
@@ -295,9 +355,19 @@ export class AccountPlans {
       if (selection.outOfScope.length > 0) outOfScope.set(key, selection.outOfScope);
     }
     const sequence = account.changeSequence;
-    const plan = planRoutes({ resources: desired, phones, jobs: jobsInFlight(account, desired), holds: account.activeHolds() });
+    const plan = planRoutes({
+      resources: desired,
+      phones,
+      jobs: jobsInFlight(account, desired),
+      holds: account.activeHolds(),
+    });
     this.options.logger.debug('account planned', { account: account.description, resources: plan.resources.length });
-    return this.entry(state, { snapshot, owners, holds, sequence, lookedUp }, new Map(plan.resources.map((r) => [r.key, r])), outOfScope);
+    return this.entry(
+      state,
+      { snapshot, owners, holds, sequence, lookedUp },
+      new Map(plan.resources.map((r) => [r.key, r])),
+      outOfScope,
+    );
   }
 
   /**
@@ -313,35 +383,68 @@ export class AccountPlans {
     const snapshot = base.basis.snapshot;
     const index = this.claimIndex(account, owners);
     const affected = new Set<string>();
-    for (const phoneId of changed) eachClaimant(index, phoneId, snapshot.phones.get(phoneId), (key) => affected.add(key));
+    for (const phoneId of changed)
+      eachClaimant(index, phoneId, snapshot.phones.get(phoneId), (key) => affected.add(key));
     const involved = new Set(affected);
     for (const key of affected)
-      for (const phone of base.resources.get(key)?.phones ?? []) eachClaimant(index, phone.phoneId, snapshot.phones.get(phone.phoneId), (other) => involved.add(other));
+      for (const phone of base.resources.get(key)?.phones ?? [])
+        eachClaimant(index, phone.phoneId, snapshot.phones.get(phone.phoneId), (other) => involved.add(other));
     const desired: DesiredRoute[] = [];
     for (const key of involved) {
       const route = this.options.sources.resource(key)?.route;
       const selected = base.resources.get(key)?.phones;
       // The selection only changes with a sweep or a stamp, and neither did.
-      if (route && selected) desired.push(desiredRoute(key, route, selected.map((phone) => phone.phoneId)));
+      if (route && selected)
+        desired.push(
+          desiredRoute(
+            key,
+            route,
+            selected.map((phone) => phone.phoneId),
+          ),
+        );
     }
     const resources = new Map(base.resources);
     if (desired.length > 0) {
-      const plan = planRoutes({ resources: desired, phones: snapshot.phones, jobs: jobsInFlight(account, desired), holds: account.activeHolds() });
+      const plan = planRoutes({
+        resources: desired,
+        phones: snapshot.phones,
+        jobs: jobsInFlight(account, desired),
+        holds: account.activeHolds(),
+      });
       for (const resource of plan.resources) resources.set(resource.key, resource);
     }
-    this.options.logger.debug('account plan updated', { account: account.description, phones: changed.length, resources: desired.length });
+    this.options.logger.debug('account plan updated', {
+      account: account.description,
+      phones: changed.length,
+      resources: desired.length,
+    });
     // The selection (and so what is out of scope) only changes with a sweep or a stamp.
     return this.entry(state, { ...base.basis, sequence }, resources, base.outOfScope);
   }
 
-  private entry(state: string, basis: PlanBasis, resources: Map<string, ResourcePlan>, outOfScope: ReadonlyMap<string, readonly string[]>): Entry {
+  private entry(
+    state: string,
+    basis: PlanBasis,
+    resources: Map<string, ResourcePlan>,
+    outOfScope: ReadonlyMap<string, readonly string[]>,
+  ): Entry {
     const changes: RouteChange[] = [];
     for (const resource of resources.values()) {
       const credentialId = this.options.sources.resource(resource.key)?.credentialId;
       if (credentialId === undefined) continue;
-      for (const phoneId of resource.toChange) changes.push({ phoneId, trafficType: resource.desired, owner: resource.key, credentialId });
+      for (const phoneId of resource.toChange)
+        changes.push({ phoneId, trafficType: resource.desired, owner: resource.key, credentialId });
     }
-    return { state, basis, resources, changes, callErrors: new Map(), outOfScope, retryAt: undefined, sending: undefined };
+    return {
+      state,
+      basis,
+      resources,
+      changes,
+      callErrors: new Map(),
+      outOfScope,
+      retryAt: undefined,
+      sending: undefined,
+    };
   }
 
   /**
@@ -356,7 +459,12 @@ export class AccountPlans {
     const desired = this.claimantsOf(account, phones);
     if (desired.length === 0) return;
     const page = new Map(phones.map((phone) => [phone.phoneId, phone]));
-    const plan = planRoutes({ resources: desired, phones: page, jobs: jobsInFlight(account, desired), holds: account.activeHolds() });
+    const plan = planRoutes({
+      resources: desired,
+      phones: page,
+      jobs: jobsInFlight(account, desired),
+      holds: account.activeHolds(),
+    });
     for (const resource of plan.resources) {
       const credentialId = this.options.sources.resource(resource.key)?.credentialId;
       if (credentialId === undefined) continue;
@@ -417,27 +525,43 @@ export class AccountPlans {
     const failures = await this.deliver(account, entry.changes, initiator);
     for (const [key, error] of failures) entry.callErrors.set(key, error);
     const failedInARow = this.failedSends.get(account) ?? 0;
-    if (failures.size > 0) entry.retryAt = this.options.clock.now() + Math.min(sendRetryMaxMs, sendRetryBaseMs * 2 ** (failedInARow - 1));
+    if (failures.size > 0)
+      entry.retryAt = this.options.clock.now() + Math.min(sendRetryMaxMs, sendRetryBaseMs * 2 ** (failedInARow - 1));
   }
 
   /**
    * Sends changes, tells their resources (Events, holds for refused phones, a requeue for all but
    * `initiator`), and counts failed sends in a row. Returns the call error per resource.
    */
-  private async deliver(account: Account, changes: readonly RouteChange[], initiator: string | undefined): Promise<Map<string, unknown>> {
+  private async deliver(
+    account: Account,
+    changes: readonly RouteChange[],
+    initiator: string | undefined,
+  ): Promise<Map<string, unknown>> {
     const callErrors = new Map<string, unknown>();
     const results = await account.writer.submit(changes);
-    const byOwner = new Map<string, { trafficType: TrafficType; sent: number; unconfirmed: number; requestIds: Set<string>; refused: string[] }>();
+    const byOwner = new Map<
+      string,
+      { trafficType: TrafficType; sent: number; unconfirmed: number; requestIds: Set<string>; refused: string[] }
+    >();
     const held = new Set<string>();
     const sentPhones = new Set<string>();
     results.forEach((result, i) => {
       const change = changes[i]!;
       let owner = byOwner.get(change.owner);
-      if (!owner) byOwner.set(change.owner, (owner = { trafficType: change.trafficType, sent: 0, unconfirmed: 0, requestIds: new Set(), refused: [] }));
+      if (!owner)
+        byOwner.set(
+          change.owner,
+          (owner = { trafficType: change.trafficType, sent: 0, unconfirmed: 0, requestIds: new Set(), refused: [] }),
+        );
       if (result.unconfirmed) {
         owner.unconfirmed += 1;
         if (result.requestId) owner.requestIds.add(result.requestId);
-        account.inventory.markUnconfirmed(result.phoneId, { trafficType: result.trafficType, ...(result.jobId ? { jobId: result.jobId } : {}), ...(result.requestId ? { requestId: result.requestId } : {}) });
+        account.inventory.markUnconfirmed(result.phoneId, {
+          trafficType: result.trafficType,
+          ...(result.jobId ? { jobId: result.jobId } : {}),
+          ...(result.requestId ? { requestId: result.requestId } : {}),
+        });
       } else if (result.jobId && result.requestId) {
         owner.sent += 1;
         owner.requestIds.add(result.requestId);
@@ -445,7 +569,13 @@ export class AccountPlans {
       } else if (result.errorCode && result.errorCode !== 'Superseded') {
         if (!held.has(result.phoneId)) {
           held.add(result.phoneId);
-          account.hold({ phoneId: result.phoneId, trafficType: result.trafficType, errorCode: result.errorCode, errorMessage: result.errorMessage ?? '', ...(result.requestId ? { requestId: result.requestId } : {}) });
+          account.hold({
+            phoneId: result.phoneId,
+            trafficType: result.trafficType,
+            errorCode: result.errorCode,
+            errorMessage: result.errorMessage ?? '',
+            ...(result.requestId ? { requestId: result.requestId } : {}),
+          });
         }
         owner.refused.push(`Phone ${result.phoneId}: ${result.errorCode} ${result.errorMessage ?? ''}`.trim());
       } else if (result.callError !== undefined) {
@@ -457,9 +587,22 @@ export class AccountPlans {
       const route = this.options.sources.resource(key)?.route;
       if (!route) continue;
       const ref = routeRef(route);
-      if (owner.sent > 0) this.options.events.record(ref, 'Normal', 'ApplyingRoute', 'ChangeRoute', `Changing the route of ${owner.sent} phone(s) to ${owner.trafficType} (CPH request ${[...owner.requestIds].join(', ')})`);
+      if (owner.sent > 0)
+        this.options.events.record(
+          ref,
+          'Normal',
+          'ApplyingRoute',
+          'ChangeRoute',
+          `Changing the route of ${owner.sent} phone(s) to ${owner.trafficType} (CPH request ${[...owner.requestIds].join(', ')})`,
+        );
       if (owner.unconfirmed > 0)
-        this.options.events.record(ref, 'Warning', 'ApplyingRoute', 'ChangeRoute', `CPH's answer did not say what became of the change to ${owner.trafficType} of ${owner.unconfirmed} phone(s) (no job or error, or no request ID to follow the job by); they are read again on the next sweep`);
+        this.options.events.record(
+          ref,
+          'Warning',
+          'ApplyingRoute',
+          'ChangeRoute',
+          `CPH's answer did not say what became of the change to ${owner.trafficType} of ${owner.unconfirmed} phone(s) (no job or error, or no request ID to follow the job by); they are read again on the next sweep`,
+        );
       for (const note of owner.refused) this.options.events.record(ref, 'Warning', 'JobFailed', 'ChangeRoute', note);
     }
     if (callErrors.size > 0) this.failedSends.set(account, (this.failedSends.get(account) ?? 0) + 1);

@@ -11,10 +11,24 @@ import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Reconciler, ReconcileResult } from '../runtime/reconcile.js';
 import { ParseError } from '../errors.js';
-import { ConditionType, Reason, formatTime, removeCondition, setCondition, stallingReasons, type Reason as ReasonType } from '../api/v1alpha1/conditions.js';
+import {
+  ConditionType,
+  Reason,
+  formatTime,
+  removeCondition,
+  setCondition,
+  stallingReasons,
+  type Reason as ReasonType,
+} from '../api/v1alpha1/conditions.js';
 import { parseAccountObject } from '../api/v1alpha1/account-parse.js';
 import { phoneInScope } from '../api/v1alpha1/account-rules.js';
-import { CLUSTER_ACCOUNT_KIND, NAMESPACED_ACCOUNT_KIND, accountObjectKey, type CloudPhoneAccountObject, type CloudPhoneAccountStatus } from '../api/v1alpha1/account-types.js';
+import {
+  CLUSTER_ACCOUNT_KIND,
+  NAMESPACED_ACCOUNT_KIND,
+  accountObjectKey,
+  type CloudPhoneAccountObject,
+  type CloudPhoneAccountStatus,
+} from '../api/v1alpha1/account-types.js';
 import { AccountError } from './account-config.js';
 import type { AccountDirectory, ObjectCache } from './account-directory.js';
 import type { Account, AccountRegistry } from './accounts.js';
@@ -45,7 +59,9 @@ export function queueKeyOfObjectKey(objectKey: string): string {
 
 function objectKeyOfQueueKey(key: string): string {
   const slash = key.indexOf('/');
-  return slash < 0 ? accountObjectKey(CLUSTER_ACCOUNT_KIND, key) : accountObjectKey(NAMESPACED_ACCOUNT_KIND, key.slice(slash + 1), key.slice(0, slash));
+  return slash < 0
+    ? accountObjectKey(CLUSTER_ACCOUNT_KIND, key)
+    : accountObjectKey(NAMESPACED_ACCOUNT_KIND, key.slice(slash + 1), key.slice(0, slash));
 }
 
 interface Outcome {
@@ -109,22 +125,66 @@ export class AccountObjectReconciler implements Reconciler {
     const next = this.nextStatus(object, previous, outcome, clock.now());
     if (!canonicalEqual(previous ?? {}, next)) {
       await this.options.updater.patchStatus(object, raw, next);
-      this.options.logger.debug('account status written', { account: objectKey, reason: outcome.reason, phonesInScope: outcome.phonesInScope });
+      this.options.logger.debug('account status written', {
+        account: objectKey,
+        reason: outcome.reason,
+        phonesInScope: outcome.phonesInScope,
+      });
     }
-    if (!outcome.ready) this.options.logger.info('account not usable', { account: objectKey, reason: outcome.reason, error: outcome.message });
+    if (!outcome.ready)
+      this.options.logger.info('account not usable', {
+        account: objectKey,
+        reason: outcome.reason,
+        error: outcome.message,
+      });
     return requeueAfterMs === undefined ? {} : { requeueAfterMs };
   }
 
-  private nextStatus(object: CloudPhoneAccountObject, previous: CloudPhoneAccountStatus | undefined, outcome: Outcome, now: number): CloudPhoneAccountStatus {
+  private nextStatus(
+    object: CloudPhoneAccountObject,
+    previous: CloudPhoneAccountStatus | undefined,
+    outcome: Outcome,
+    now: number,
+  ): CloudPhoneAccountStatus {
     const generation = object.metadata.generation ?? 0;
-    let conditions = setCondition(previous?.conditions, { type: ConditionType.Ready, status: outcome.ready ? 'True' : 'False', reason: outcome.reason, message: outcome.message, observedGeneration: generation }, now);
+    let conditions = setCondition(
+      previous?.conditions,
+      {
+        type: ConditionType.Ready,
+        status: outcome.ready ? 'True' : 'False',
+        reason: outcome.reason,
+        message: outcome.message,
+        observedGeneration: generation,
+      },
+      now,
+    );
     const stalled = !outcome.ready && stallingReasons.has(outcome.reason);
     conditions = stalled
-      ? setCondition(conditions, { type: ConditionType.Stalled, status: 'True', reason: outcome.reason, message: outcome.message, observedGeneration: generation }, now)
+      ? setCondition(
+          conditions,
+          {
+            type: ConditionType.Stalled,
+            status: 'True',
+            reason: outcome.reason,
+            message: outcome.message,
+            observedGeneration: generation,
+          },
+          now,
+        )
       : removeCondition(conditions, ConditionType.Stalled);
     conditions =
       !outcome.ready && !stalled
-        ? setCondition(conditions, { type: ConditionType.Reconciling, status: 'True', reason: outcome.reason, message: `retrying: ${outcome.message}`, observedGeneration: generation }, now)
+        ? setCondition(
+            conditions,
+            {
+              type: ConditionType.Reconciling,
+              status: 'True',
+              reason: outcome.reason,
+              message: `retrying: ${outcome.message}`,
+              observedGeneration: generation,
+            },
+            now,
+          )
         : removeCondition(conditions, ConditionType.Reconciling);
     const status: CloudPhoneAccountStatus = { observedGeneration: generation, conditions };
     const count = outcome.phonesInScope ?? previous?.phonesInScope;

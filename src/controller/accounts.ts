@@ -55,7 +55,12 @@ export interface AccountHooks {
   onPhonesRead?(account: Account, phones: readonly ObservedPhone[], sweep: number): Promise<void>;
   onJobsEnded(account: Account, owners: ReadonlySet<string>, outcomes: readonly JobOutcome[]): void;
   onCphCall(call: CphCallRecord): void;
-  onRouteCall(account: Account, trafficType: TrafficType, phoneIds: readonly string[], requestId: string | undefined): void;
+  onRouteCall(
+    account: Account,
+    trafficType: TrafficType,
+    phoneIds: readonly string[],
+    requestId: string | undefined,
+  ): void;
 }
 
 /** A failed change held back before it is tried again. */
@@ -103,7 +108,11 @@ class AccountCredential {
       })
       .catch((error: unknown) => {
         const attempts = (this.failure?.attempts ?? 0) + 1;
-        this.failure = { error, attempts, retryAt: this.clock.now() + Math.min(verifyRetryMaxMs, verifyRetryBaseMs * 2 ** (attempts - 1)) };
+        this.failure = {
+          error,
+          attempts,
+          retryAt: this.clock.now() + Math.min(verifyRetryMaxMs, verifyRetryBaseMs * 2 ** (attempts - 1)),
+        };
         throw error;
       })
       .finally(() => (this.verifying = undefined));
@@ -114,7 +123,11 @@ class AccountCredential {
   refused(error: unknown): void {
     if (!isAuthError(error)) return;
     this.verified = false;
-    this.failure = { error, attempts: (this.failure?.attempts ?? 0) + 1, retryAt: this.clock.now() + verifyRetryBaseMs };
+    this.failure = {
+      error,
+      attempts: (this.failure?.attempts ?? 0) + 1,
+      retryAt: this.clock.now() + verifyRetryBaseMs,
+    };
   }
 }
 
@@ -158,8 +171,15 @@ export class Account {
     const cph: CphPort = {
       listAllPhones: (signal, onPage) => this.readWith((port) => port.listAllPhones(signal, onPage)),
       getPhone: (phoneId, signal) => this.readWith((port) => port.getPhone(phoneId, signal)),
-      setTrafficType: () => Promise.reject(new OperatorError('ReadPortWrite', "route changes go out through the route writer, with the route's own credentials")),
-      listJobs: (requestIds, signal, expectedJobs) => this.readWith((port) => port.listJobs(requestIds, signal, expectedJobs)),
+      setTrafficType: () =>
+        Promise.reject(
+          new OperatorError(
+            'ReadPortWrite',
+            "route changes go out through the route writer, with the route's own credentials",
+          ),
+        ),
+      listJobs: (requestIds, signal, expectedJobs) =>
+        this.readWith((port) => port.listJobs(requestIds, signal, expectedJobs)),
     };
     const pageHook = hooks.onPhonesRead;
     const intervalMs = options.intervalMs;
@@ -175,7 +195,12 @@ export class Account {
       },
       onSweepFailed: (error) => hooks.onSweepFailed(this, error),
       onPhoneChanged: (phoneId) => this.notePhoneChanged(phoneId),
-      ...(pageHook ? { onPhonesRead: (phones: readonly ObservedPhone[], sweep: number) => pageHook.call(hooks, this, phones, sweep) } : {}),
+      ...(pageHook
+        ? {
+            onPhonesRead: (phones: readonly ObservedPhone[], sweep: number) =>
+              pageHook.call(hooks, this, phones, sweep),
+          }
+        : {}),
     });
     this.tracker = new JobTracker({
       cph,
@@ -185,7 +210,14 @@ export class Account {
       onJobsEnded: (owners, outcomes) => {
         for (const outcome of outcomes) {
           if (outcome.state === 'failed' && outcome.trafficType)
-            this.hold({ phoneId: outcome.phoneId, trafficType: outcome.trafficType, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage, jobId: outcome.jobId, requestId: outcome.requestId });
+            this.hold({
+              phoneId: outcome.phoneId,
+              trafficType: outcome.trafficType,
+              errorCode: outcome.errorCode,
+              errorMessage: outcome.errorMessage,
+              jobId: outcome.jobId,
+              requestId: outcome.requestId,
+            });
           else if (this.holds.delete(outcome.phoneId)) this.holdChanges += 1;
         }
         hooks.onJobsEnded(this, owners, outcomes);
@@ -237,7 +269,11 @@ export class Account {
 
   private credential(id: string): AccountCredential {
     const credential = this.credentials.get(id);
-    if (!credential) throw new OperatorError('CredentialUnknown', `credential ${id.split(':')[0] ?? ''} is not registered with ${this.description}`);
+    if (!credential)
+      throw new OperatorError(
+        'CredentialUnknown',
+        `credential ${id.split(':')[0] ?? ''} is not registered with ${this.description}`,
+      );
     return credential;
   }
 
@@ -305,7 +341,8 @@ export class Account {
   /** The earliest time a hold ends, to requeue then. */
   nextHoldExpiry(): number | undefined {
     let next: number | undefined;
-    for (const hold of this.holds.values()) if (hold.until > this.clock.now() && (next === undefined || hold.until < next)) next = hold.until;
+    for (const hold of this.holds.values())
+      if (hold.until > this.clock.now() && (next === undefined || hold.until < next)) next = hold.until;
     return next;
   }
 
@@ -377,8 +414,10 @@ export class AccountRegistry {
     const account = this.accountFor(config);
     const previous = this.objects.get(objectKey);
     this.objects.set(objectKey, { accountKey: account.key, credentialId: config.credential.id });
-    if (previous && previous.accountKey !== account.key) this.retireIfUnused(previous.accountKey, previous.credentialId);
-    else if (previous && previous.credentialId !== config.credential.id) this.dropCredentialIfUnused(account, previous.credentialId);
+    if (previous && previous.accountKey !== account.key)
+      this.retireIfUnused(previous.accountKey, previous.credentialId);
+    else if (previous && previous.credentialId !== config.credential.id)
+      this.dropCredentialIfUnused(account, previous.credentialId);
     return account;
   }
 
@@ -452,7 +491,14 @@ export class AccountRegistry {
       logger,
       caPem: settings.caPem,
       userAgent: settings.userAgent,
-      onCall: (call) => hooks.onCphCall({ ...call, outcome: call.outcome as CphCallRecord['outcome'], attempt: 1, errorCode: undefined, requestId: undefined }),
+      onCall: (call) =>
+        hooks.onCphCall({
+          ...call,
+          outcome: call.outcome as CphCallRecord['outcome'],
+          attempt: 1,
+          errorCode: undefined,
+          requestId: undefined,
+        }),
     });
   }
 
@@ -466,7 +512,8 @@ export class AccountRegistry {
     if (previous) this.ownersCache.delete(previous.accountKey);
     this.retune(binding.accountKey);
     if (previous && (previous.accountKey !== binding.accountKey || previous.credentialId !== binding.credentialId)) {
-      if (previous.accountKey !== binding.accountKey) this.accounts.get(previous.accountKey)?.tracker.forgetOwner(resourceKey);
+      if (previous.accountKey !== binding.accountKey)
+        this.accounts.get(previous.accountKey)?.tracker.forgetOwner(resourceKey);
       this.retune(previous.accountKey);
       this.retireIfUnused(previous.accountKey, previous.credentialId);
     }
@@ -490,7 +537,8 @@ export class AccountRegistry {
     let keys = this.ownersCache.get(account.key);
     if (!keys) {
       keys = [];
-      for (const [resourceKey, binding] of this.bindings) if (binding.accountKey === account.key) keys.push(resourceKey);
+      for (const [resourceKey, binding] of this.bindings)
+        if (binding.accountKey === account.key) keys.push(resourceKey);
       keys.sort();
       this.ownersCache.set(account.key, keys);
     }
@@ -508,20 +556,23 @@ export class AccountRegistry {
     const account = this.accounts.get(accountKey);
     if (!account) return;
     let shortest: number | undefined;
-    for (const b of this.bindings.values()) if (b.accountKey === accountKey && (shortest === undefined || b.intervalMs < shortest)) shortest = b.intervalMs;
+    for (const b of this.bindings.values())
+      if (b.accountKey === accountKey && (shortest === undefined || b.intervalMs < shortest)) shortest = b.intervalMs;
     if (shortest !== undefined) account.inventory.setIntervalMs(shortest);
   }
 
   /** Whether a route (or, with `objectsToo`, an account object) uses the account, or one credential of it. */
   private inUse(accountKey: string, credentialId: string | undefined, objectsToo: boolean): boolean {
-    const matches = (entry: { accountKey: string; credentialId: string }): boolean => entry.accountKey === accountKey && (credentialId === undefined || entry.credentialId === credentialId);
+    const matches = (entry: { accountKey: string; credentialId: string }): boolean =>
+      entry.accountKey === accountKey && (credentialId === undefined || entry.credentialId === credentialId);
     for (const b of this.bindings.values()) if (matches(b)) return true;
     if (objectsToo) for (const o of this.objects.values()) if (matches(o)) return true;
     return false;
   }
 
   private dropCredentialIfUnused(account: Account, credentialId: string): void {
-    if (!this.inUse(account.key, credentialId, true) && account.credentialCount > 1) account.dropCredential(credentialId);
+    if (!this.inUse(account.key, credentialId, true) && account.credentialCount > 1)
+      account.dropCredential(credentialId);
   }
 
   /**
@@ -536,7 +587,12 @@ export class AccountRegistry {
     // Jobs still running are followed to their end before the account goes.
     if (account.tracker.busy) return;
     this.accounts.delete(accountKey);
-    void account.stop().catch((error: unknown) => this.options.logger.warn('stopping an account failed', { account: account.description, error: errorMessage(error) }));
+    void account.stop().catch((error: unknown) =>
+      this.options.logger.warn('stopping an account failed', {
+        account: account.description,
+        error: errorMessage(error),
+      }),
+    );
     this.options.logger.info('CPH account no longer used', { account: account.description });
   }
 

@@ -22,7 +22,10 @@ function observed(phone: Phone): ObservedPhone {
 export function cphPortOf(client: CphClient): CphPort {
   return {
     async listAllPhones(signal, onPage) {
-      const sweep = await client.listAllPhones({}, { signal, ...(onPage ? { onPage: (page: readonly Phone[]) => onPage(page.map(observed)) } : {}) });
+      const sweep = await client.listAllPhones(
+        {},
+        { signal, ...(onPage ? { onPage: (page: readonly Phone[]) => onPage(page.map(observed)) } : {}) },
+      );
       return { phones: sweep.phones.map(observed), skipped: sweep.skipped, calls: sweep.pages, complete: sweep.stable };
     },
     async getPhone(phoneId, signal) {
@@ -35,10 +38,18 @@ export function cphPortOf(client: CphClient): CphPort {
     },
     async setTrafficType(trafficType: TrafficType, phoneIds, signal): Promise<RouteChangeBatch> {
       const answer = await client.setTrafficTypeBatch(trafficType, phoneIds, { signal });
-      return { requestId: answer.requestId, jobs: answer.jobs, errors: answer.errors, unconfirmed: answer.unconfirmed.map((u) => u.phoneId) };
+      return {
+        requestId: answer.requestId,
+        jobs: answer.jobs,
+        errors: answer.errors,
+        unconfirmed: answer.unconfirmed.map((u) => u.phoneId),
+      };
     },
     async listJobs(requestIds, signal, expectedJobs): Promise<ObservedJob[]> {
-      const list = await client.listJobs({ requestIds, ...(expectedJobs === undefined ? {} : { expectedJobs }) }, { signal });
+      const list = await client.listJobs(
+        { requestIds, ...(expectedJobs === undefined ? {} : { expectedJobs }) },
+        { signal },
+      );
       const jobs: ObservedJob[] = [];
       for (const job of list.jobs) {
         if (job.phoneId === undefined) continue;

@@ -122,7 +122,10 @@ export class PhoneInventory {
     // outcome sent after it began stays unconfirmed (the sweep may have read the phone before it).
     const current = (phone: ObservedPhone): ObservedPhone => {
       const local = this.localRoutes.get(phone.phoneId);
-      const routed = local && local.at >= startedAt && local.trafficType !== phone.trafficType ? { ...phone, trafficType: local.trafficType, unknownTrafficType: undefined } : phone;
+      const routed =
+        local && local.at >= startedAt && local.trafficType !== phone.trafficType
+          ? { ...phone, trafficType: local.trafficType, unknownTrafficType: undefined }
+          : phone;
       const unsure = this.unconfirmed.get(phone.phoneId);
       return unsure && unsure.at >= startedAt ? { ...routed, unconfirmed: unsure.change } : routed;
     };
@@ -203,7 +206,11 @@ export class PhoneInventory {
     const local = this.localRoutes.get(phoneId);
     const unsure = this.unconfirmed.get(phoneId);
     if (!found) return found;
-    return { ...found, ...(local ? { trafficType: local.trafficType, unknownTrafficType: undefined } : {}), ...(unsure ? { unconfirmed: unsure.change } : {}) };
+    return {
+      ...found,
+      ...(local ? { trafficType: local.trafficType, unknownTrafficType: undefined } : {}),
+      ...(unsure ? { unconfirmed: unsure.change } : {}),
+    };
   }
 
   /** Changes the period of the sweep loop; takes effect at once. */
@@ -250,5 +257,4 @@ export class PhoneInventory {
       }
     }
   }
-
 }

@@ -120,7 +120,12 @@ export class JobTracker {
   }
 
   /** Starts following the jobs of one phones-traffic request. */
-  track(requestId: string, trafficType: TrafficType, jobs: ReadonlyArray<{ phoneId: string; jobId: string }>, owners: Iterable<string>): void {
+  track(
+    requestId: string,
+    trafficType: TrafficType,
+    jobs: ReadonlyArray<{ phoneId: string; jobId: string }>,
+    owners: Iterable<string>,
+  ): void {
     const now = this.options.clock.now();
     const ownerSet = new Set(owners);
     for (const job of jobs) {
@@ -132,7 +137,15 @@ export class JobTracker {
     if (jobs.length > 0) this.changes += 1;
     const existing = this.requests.get(requestId);
     if (existing) for (const owner of ownerSet) existing.owners.add(owner);
-    else this.requests.set(requestId, { sentAt: now, nextPollAt: undefined, owners: ownerSet, adopted: false, jobCount: jobs.length, lastSeenRunningAt: undefined });
+    else
+      this.requests.set(requestId, {
+        sentAt: now,
+        nextPollAt: undefined,
+        owners: ownerSet,
+        adopted: false,
+        jobCount: jobs.length,
+        lastSeenRunningAt: undefined,
+      });
     this.alarm.wake();
   }
 
@@ -147,7 +160,15 @@ export class JobTracker {
     for (const requestId of requestIds) {
       const existing = this.requests.get(requestId);
       if (existing) existing.owners.add(owner);
-      else this.requests.set(requestId, { sentAt: now, nextPollAt: now, owners: new Set([owner]), adopted: true, jobCount: 0, lastSeenRunningAt: undefined });
+      else
+        this.requests.set(requestId, {
+          sentAt: now,
+          nextPollAt: now,
+          owners: new Set([owner]),
+          adopted: true,
+          jobCount: 0,
+          lastSeenRunningAt: undefined,
+        });
       if (this.requests.get(requestId)?.adopted) {
         polled.push(
           new Promise<void>((resolve) => {
@@ -275,7 +296,11 @@ export class JobTracker {
         calls.push({ ids: [requestId], expectedJobs: undefined });
         continue;
       }
-      if (!packing || packing.ids.length >= maxRequestIdsPerCall || packing.expectedJobs + request.jobCount > jobsPerPage) {
+      if (
+        !packing ||
+        packing.ids.length >= maxRequestIdsPerCall ||
+        packing.expectedJobs + request.jobCount > jobsPerPage
+      ) {
         packing = { ids: [], expectedJobs: 0 };
         calls.push(packing);
       }
@@ -286,7 +311,11 @@ export class JobTracker {
   }
 
   /** Starts one ListJobs call without waiting for it: calls end at their own pace, and due requests need not wait for the slowest. */
-  private launch(call: { ids: string[]; expectedJobs: number | undefined }, firstPolls: ReadonlyArray<[string, FollowedRequest]>, signal: AbortSignal): void {
+  private launch(
+    call: { ids: string[]; expectedJobs: number | undefined },
+    firstPolls: ReadonlyArray<[string, FollowedRequest]>,
+    signal: AbortSignal,
+  ): void {
     const hadFirstPoll = call.ids.some((id) => firstPolls.some(([firstId]) => firstId === id));
     for (const id of call.ids) this.polling.add(id);
     const done = this.pollCall(call.ids, call.expectedJobs, signal)
@@ -327,7 +356,8 @@ export class JobTracker {
     let ended = 0;
     const byRequest = new Map<string, ObservedJob[]>();
     for (const job of jobs) {
-      const requestId = job.requestId || (chunk.length === 1 ? chunk[0] : this.inFlightByPhone.get(job.phoneId)?.requestId) || '';
+      const requestId =
+        job.requestId || (chunk.length === 1 ? chunk[0] : this.inFlightByPhone.get(job.phoneId)?.requestId) || '';
       const list = byRequest.get(requestId) ?? [];
       list.push({ ...job, requestId });
       byRequest.set(requestId, list);
@@ -341,7 +371,13 @@ export class JobTracker {
         if (job.state === 'running') {
           running += 1;
           if (request.adopted && !this.inFlightByPhone.has(job.phoneId)) {
-            this.inFlightByPhone.set(job.phoneId, { phoneId: job.phoneId, jobId: job.jobId, requestId, trafficType: undefined, startedAt: now });
+            this.inFlightByPhone.set(job.phoneId, {
+              phoneId: job.phoneId,
+              jobId: job.jobId,
+              requestId,
+              trafficType: undefined,
+              startedAt: now,
+            });
             this.addOwners(job.phoneId, request.owners);
             this.changes += 1;
             this.options.onPhoneChanged?.(job.phoneId);

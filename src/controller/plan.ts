@@ -95,7 +95,15 @@ export interface PlanInput {
   batchSize?: number;
 }
 
-export type PhonePlanState = 'InSync' | 'Drifted' | 'Pending' | 'Failed' | 'NotFound' | 'Conflict' | 'Waiting' | 'Released';
+export type PhonePlanState =
+  | 'InSync'
+  | 'Drifted'
+  | 'Pending'
+  | 'Failed'
+  | 'NotFound'
+  | 'Conflict'
+  | 'Waiting'
+  | 'Released';
 
 export interface ConflictingClaim {
   key: string;
@@ -232,7 +240,9 @@ export function planRoutes(input: PlanInput): Plan {
   conflicts.sort((a, b) => compare(a.phoneId, b.phoneId));
 
   const jobs = new Map<string, InFlightJob>();
-  for (const job of [...(input.jobs ?? [])].sort((a, b) => compare(a.requestId, b.requestId) || compare(a.jobId, b.jobId))) {
+  for (const job of [...(input.jobs ?? [])].sort(
+    (a, b) => compare(a.requestId, b.requestId) || compare(a.jobId, b.jobId),
+  )) {
     if (!jobs.has(job.phoneId)) jobs.set(job.phoneId, job);
   }
   const holds = new Map<string, RetryHold>();
@@ -247,7 +257,8 @@ export function planRoutes(input: PlanInput): Plan {
     const counts = emptySummary();
     const phones: PhonePlan[] = [];
     const toChange: string[] = [];
-    const others = (claims: ConflictingClaim[] | undefined): ConflictingClaim[] => (claims ?? []).filter((c) => c.key !== resource.key);
+    const others = (claims: ConflictingClaim[] | undefined): ConflictingClaim[] =>
+      (claims ?? []).filter((c) => c.key !== resource.key);
     for (const phoneId of selections[i]!) {
       const actual = input.phones.get(phoneId);
       const plan: PhonePlan = { phoneId, state: 'Drifted', desired, willChange: false };
@@ -323,7 +334,10 @@ export function planRoutes(input: PlanInput): Plan {
   }
 
   const batches: RouteBatch[] = [];
-  for (const [trafficType, byPhone] of [['direct', direct], ['routing', routing]] as const) {
+  for (const [trafficType, byPhone] of [
+    ['direct', direct],
+    ['routing', routing],
+  ] as const) {
     const ids = [...byPhone.keys()].sort();
     for (let start = 0; start < ids.length; start += batchSize) {
       const phoneIds = ids.slice(start, start + batchSize);

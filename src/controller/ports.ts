@@ -62,7 +62,10 @@ export interface CphPort {
    * list entries that could not be used as phones (no usable phone_id). `onPage` is told
    * each page's phones as it arrives, before the sweep ends.
    */
-  listAllPhones(signal?: AbortSignal, onPage?: (phones: ObservedPhone[]) => void): Promise<{ phones: ObservedPhone[]; skipped: SkippedPhone[]; calls: number; complete: boolean }>;
+  listAllPhones(
+    signal?: AbortSignal,
+    onPage?: (phones: ObservedPhone[]) => void,
+  ): Promise<{ phones: ObservedPhone[]; skipped: SkippedPhone[]; calls: number; complete: boolean }>;
   /** One phone; undefined when CPH says it does not exist (CPS.0005). */
   getPhone(phoneId: string, signal?: AbortSignal): Promise<ObservedPhone | undefined>;
   /** One call of at most 100 IDs. Throws a CphError when the call as a whole failed. */

@@ -31,7 +31,14 @@ import { isAccountProblem, isAuthError, isCphError, isThrottle } from '../cph/er
 import { AccountError, type Account, type AccountRegistry } from './accounts.js';
 import type { AccountDirectory } from './account-directory.js';
 import type { AccountConfig } from './account-config.js';
-import { AccountPlans, planStamp, routeRef, type AccountPlan, type EventSink, type PlannedResource } from './account-plans.js';
+import {
+  AccountPlans,
+  planStamp,
+  routeRef,
+  type AccountPlan,
+  type EventSink,
+  type PlannedResource,
+} from './account-plans.js';
 import type { ResourcePlan } from './plan.js';
 import type { ObservedPhone } from './ports.js';
 import { nextStatus, statusChanged, type PhoneEvent, type RoundFailure } from './status.js';
@@ -53,7 +60,12 @@ export interface RouteUpdater {
   /** Merge-patches /status; a no-op is never asked for. */
   patchStatus(namespace: string, name: string, status: CloudPhoneRouteStatus): Promise<void>;
   /** Replaces metadata.finalizers (optimistic on resourceVersion). */
-  setFinalizers(namespace: string, name: string, resourceVersion: string | undefined, finalizers: string[]): Promise<void>;
+  setFinalizers(
+    namespace: string,
+    name: string,
+    resourceVersion: string | undefined,
+    finalizers: string[],
+  ): Promise<void>;
 }
 
 export interface ReconcilerMetrics {
@@ -109,14 +121,27 @@ function readMetadata(raw: unknown): Metadata | undefined {
 export function classifyFailure(error: unknown): RoundFailure {
   if (error instanceof AccountError) return { reason: error.reason, message: error.message };
   if (isAuthError(error))
-    return { reason: Reason.CredentialsInvalid, message: `CPH refused the credentials (${isCphError(error) ? error.errorCode : 'auth'}): ${errorMessage(error)}. Fix the access key pair and the operator picks it up without a restart.` };
+    return {
+      reason: Reason.CredentialsInvalid,
+      message: `CPH refused the credentials (${isCphError(error) ? error.errorCode : 'auth'}): ${errorMessage(error)}. Fix the access key pair and the operator picks it up without a restart.`,
+    };
   if (isAccountProblem(error)) {
     const code = isCphError(error) ? error.errorCode : '';
-    const reason: RoundFailureReason = code === 'CPS.0001' || (isCphError(error) && error.httpStatus === 403) ? Reason.PermissionDenied : Reason.AccountRestricted;
+    const reason: RoundFailureReason =
+      code === 'CPS.0001' || (isCphError(error) && error.httpStatus === 403)
+        ? Reason.PermissionDenied
+        : Reason.AccountRestricted;
     return { reason, message: `CPH refused the account (${code}): ${errorMessage(error)}` };
   }
-  if (isThrottle(error)) return { reason: Reason.Throttled, message: `CPH throttled the operator: ${errorMessage(error)}; retrying after a pause` };
-  return { reason: Reason.CphUnavailable, message: `CPH could not be used: ${errorMessage(error)}; retrying with backoff` };
+  if (isThrottle(error))
+    return {
+      reason: Reason.Throttled,
+      message: `CPH throttled the operator: ${errorMessage(error)}; retrying after a pause`,
+    };
+  return {
+    reason: Reason.CphUnavailable,
+    message: `CPH could not be used: ${errorMessage(error)}; retrying with backoff`,
+  };
 }
 
 /**
@@ -146,7 +171,10 @@ interface RevertDeadline {
 /** A round failure during a deletion with Revert says until when the deletion waits for the revert. */
 function withRevertDeadline(failure: RoundFailure, revert: RevertDeadline | undefined): RoundFailure {
   if (!revert) return failure;
-  return { ...failure, message: `${failure.message}; the deletion waits for the revert until ${formatTime(revert.deadline)} (spec.revertTimeout ${revert.timeout}), then lets the resource go without it` };
+  return {
+    ...failure,
+    message: `${failure.message}; the deletion waits for the revert until ${formatTime(revert.deadline)} (spec.revertTimeout ${revert.timeout}), then lets the resource go without it`,
+  };
 }
 
 /** `delayMs`, or less so that a deletion is looked at again when its revert deadline passes. */
@@ -169,7 +197,10 @@ export class RouteReconciler implements Reconciler {
   /** Per resource: request IDs adopted from its status after a start. */
   private readonly adopted = new Set<string>();
   /** Per resource: the cache object last read, its plan stamp, and what the planner gets (the same object while the stamp holds). */
-  private readonly parsedPeers = new Map<string, { raw: unknown; stamp: string; planned: PlannedResource | undefined }>();
+  private readonly parsedPeers = new Map<
+    string,
+    { raw: unknown; stamp: string; planned: PlannedResource | undefined }
+  >();
   private readonly plans: AccountPlans;
   /** Binding every cached resource to its account and adopting its jobs, once, before the first plan. */
   private primed: Promise<void> | undefined;
@@ -208,7 +239,17 @@ export class RouteReconciler implements Reconciler {
       route = parseCloudPhoneRoute(raw);
     } catch (error) {
       if (!(error instanceof ParseError)) throw error;
-      await this.writeStatus(key, meta, this.previousStatus(raw), nextStatus({ generation: meta.generation, previous: this.previousStatus(raw), failure: { reason: Reason.InvalidSpec, message: error.message }, now: this.options.clock.now() }));
+      await this.writeStatus(
+        key,
+        meta,
+        this.previousStatus(raw),
+        nextStatus({
+          generation: meta.generation,
+          previous: this.previousStatus(raw),
+          failure: { reason: Reason.InvalidSpec, message: error.message },
+          now: this.options.clock.now(),
+        }),
+      );
       this.forget(key);
       return {};
     }
@@ -219,7 +260,9 @@ export class RouteReconciler implements Reconciler {
     // Finalizer: held only while deletionPolicy is Revert, so a Retain resource never waits on the operator to go.
     const step = finalizerStep(spec, meta);
     if (step === 'toggle') {
-      const finalizers = hasFinalizer ? meta.finalizers.filter((f) => f !== FINALIZER) : [...meta.finalizers, FINALIZER];
+      const finalizers = hasFinalizer
+        ? meta.finalizers.filter((f) => f !== FINALIZER)
+        : [...meta.finalizers, FINALIZER];
       await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, finalizers);
       return {}; // the update comes back through the watch
     }
@@ -233,7 +276,13 @@ export class RouteReconciler implements Reconciler {
     const previous = this.previousStatusOf(key, meta.generation, route.status);
     const now = (): number => this.options.clock.now();
     // A deletion with Revert waits for the phones at most spec.revertTimeout after the deletion began.
-    const revert = deleting === 'Revert' ? { deadline: Date.parse(meta.deletionTimestamp ?? '') + revertTimeoutMs(spec), timeout: spec.revertTimeout ?? DEFAULT_REVERT_TIMEOUT } : undefined;
+    const revert =
+      deleting === 'Revert'
+        ? {
+            deadline: Date.parse(meta.deletionTimestamp ?? '') + revertTimeoutMs(spec),
+            timeout: spec.revertTimeout ?? DEFAULT_REVERT_TIMEOUT,
+          }
+        : undefined;
     const revertExpired = (): boolean => revert !== undefined && !(now() < revert.deadline);
 
     await (this.primed ??= this.prime());
@@ -249,15 +298,26 @@ export class RouteReconciler implements Reconciler {
       const kept = revert && error instanceof AccountError ? this.options.accounts.lastConfig(key) : undefined;
       if (kept) {
         config = kept;
-        this.options.logger.info('reverting with the account the resource was bound to; its account object cannot be used now', { resource: key, account: config.objectKey, error: errorMessage(error) });
+        this.options.logger.info(
+          'reverting with the account the resource was bound to; its account object cannot be used now',
+          { resource: key, account: config.objectKey, error: errorMessage(error) },
+        );
         try {
           account = this.options.accounts.resolve(key, kept, intervalMs);
           await account.verify(kept.credential.id);
         } catch (verifyError) {
-          return this.accountFailed(key, meta, route, previous, verifyError, { deleting, revert, revertExpired: revertExpired() });
+          return this.accountFailed(key, meta, route, previous, verifyError, {
+            deleting,
+            revert,
+            revertExpired: revertExpired(),
+          });
         }
       } else {
-        return this.accountFailed(key, meta, route, previous, error, { deleting, revert, revertExpired: revertExpired() });
+        return this.accountFailed(key, meta, route, previous, error, {
+          deleting,
+          revert,
+          revertExpired: revertExpired(),
+        });
       }
     }
 
@@ -282,7 +342,20 @@ export class RouteReconciler implements Reconciler {
     } catch (error) {
       if (revertExpired()) return this.abandonRevert(key, meta, route, errorMessage(error), undefined);
       const failure = withRevertDeadline(this.withOutage(account.key, classifyFailure(error)), revert);
-      await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now: now() }));
+      await this.writeStatus(
+        key,
+        meta,
+        previous,
+        nextStatus({
+          generation: meta.generation,
+          previous,
+          failure,
+          suspended: spec.suspend === true,
+          deleting,
+          desired: spec.trafficType,
+          now: now(),
+        }),
+      );
       this.warnOnce(route, failure.reason, failure.message);
       // A deletion is not left to the queue's growing backoff: it is looked at again by its deadline.
       if (revert) return { requeueAfterMs: untilRevertDeadline(revertRetryMs, revert, now()) };
@@ -301,16 +374,26 @@ export class RouteReconciler implements Reconciler {
     if (!failure && sweepError !== undefined && classifyFailure(sweepError).reason === Reason.CphUnavailable) {
       const outage = this.withOutage(account.key, classifyFailure(sweepError));
       if (outage.since !== undefined && now() - outage.since >= CPH_UNAVAILABLE_STALL_MS)
-        failure = { ...outage, message: `CPH has not answered the phone inventory since ${formatTime(outage.since)}: ${errorMessage(sweepError)}; retrying with backoff, the last known routes are shown` };
+        failure = {
+          ...outage,
+          message: `CPH has not answered the phone inventory since ${formatTime(outage.since)}: ${errorMessage(sweepError)}; retrying with backoff, the last known routes are shown`,
+        };
     } else if (!failure) {
       this.cphDownSince.delete(account.key);
     }
     for (const event of events)
       if (event.kind === 'jobEnded' && event.state === 'failed')
-        this.options.events.record(routeRef(route), 'Warning', 'JobFailed', 'ChangeRoute', `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim());
+        this.options.events.record(
+          routeRef(route),
+          'Warning',
+          'JobFailed',
+          'ChangeRoute',
+          `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim(),
+        );
 
     const revertDone = deleting === 'Revert' && mine.settled && !account.tracker.pendingRequestIds(key).length;
-    if (revert && !revertDone && revertExpired()) return this.abandonRevert(key, meta, route, failure?.message ?? 'the phones were not all back on direct', mine);
+    if (revert && !revertDone && revertExpired())
+      return this.abandonRevert(key, meta, route, failure?.message ?? 'the phones were not all back on direct', mine);
     if (failure) failure = withRevertDeadline(failure, revert);
     const outOfScope = plan.outOfScope.get(key);
     const status = nextStatus({
@@ -326,7 +409,16 @@ export class RouteReconciler implements Reconciler {
     });
     const writeStarted = now();
     const wrote = await this.writeStatus(key, meta, previous, status);
-    this.options.logger.debug('reconciled', { resource: key, generation: meta.generation, summary: status.summary, sent: mine.toChange.length, events: events.length, statusWritten: wrote, roundMs: now() - roundStarted, statusWriteMs: now() - writeStarted });
+    this.options.logger.debug('reconciled', {
+      resource: key,
+      generation: meta.generation,
+      summary: status.summary,
+      sent: mine.toChange.length,
+      events: events.length,
+      statusWritten: wrote,
+      roundMs: now() - roundStarted,
+      statusWriteMs: now() - writeStarted,
+    });
     this.options.metrics?.phonesByState(key, status.summary);
     if (failure && revert) return { requeueAfterMs: untilRevertDeadline(revertRetryMs, revert, now()) };
     if (failure) throw new RoundFailedError(failure.reason, { cause: undefined });
@@ -380,14 +472,30 @@ export class RouteReconciler implements Reconciler {
     if (deletion.revertExpired) return this.abandonRevert(key, meta, route, errorMessage(error), undefined);
     const spec = route.spec;
     const failure = withRevertDeadline(classifyFailure(error), revert);
-    await this.writeStatus(key, meta, previous, nextStatus({ generation: meta.generation, previous, failure, suspended: spec.suspend === true, deleting, desired: spec.trafficType, now }));
+    await this.writeStatus(
+      key,
+      meta,
+      previous,
+      nextStatus({
+        generation: meta.generation,
+        previous,
+        failure,
+        suspended: spec.suspend === true,
+        deleting,
+        desired: spec.trafficType,
+        now,
+      }),
+    );
     this.warnOnce(route, failure.reason, failure.message);
-    if (error instanceof AccountError || revert) return { requeueAfterMs: untilRevertDeadline(this.options.accountRetryMs ?? 10_000, revert, now) };
+    if (error instanceof AccountError || revert)
+      return { requeueAfterMs: untilRevertDeadline(this.options.accountRetryMs ?? 10_000, revert, now) };
     throw new RoundFailedError(failure.reason, { cause: error });
   }
 
   private intervalOf(spec: CloudPhoneRoute['spec']): number {
-    return spec.driftCheckInterval ? parseDuration(spec.driftCheckInterval, 'spec.driftCheckInterval') : this.options.defaultDriftIntervalMs;
+    return spec.driftCheckInterval
+      ? parseDuration(spec.driftCheckInterval, 'spec.driftCheckInterval')
+      : this.options.defaultDriftIntervalMs;
   }
 
   /**
@@ -406,30 +514,44 @@ export class RouteReconciler implements Reconciler {
         const route = parseCloudPhoneRoute(raw);
         const spec = route.spec;
         if (finalizerStep(spec, meta) !== 'act') continue;
-        const account = await this.bind(key, (await this.options.directory.resolve(meta.namespace, spec.accountRef)).config, this.intervalOf(spec));
+        const account = await this.bind(
+          key,
+          (await this.options.directory.resolve(meta.namespace, spec.accountRef)).config,
+          this.intervalOf(spec),
+        );
         this.adopted.add(key);
         adoptions.push([key, account, this.previousStatusOf(key, meta.generation, route.status)]);
       } catch (error) {
         // Its own reconcile reports what is wrong.
-        this.options.logger.debug('resource not bound before the first plan', { resource: key, error: errorMessage(error) });
+        this.options.logger.debug('resource not bound before the first plan', {
+          resource: key,
+          error: errorMessage(error),
+        });
       }
     }
     await this.adoptRunningJobs(adoptions);
   }
 
   /** Follows the jobs the statuses say are still running; waits (bounded) for their first poll. */
-  private async adoptRunningJobs(resources: ReadonlyArray<[string, Account, CloudPhoneRouteStatus | undefined]>): Promise<void> {
+  private async adoptRunningJobs(
+    resources: ReadonlyArray<[string, Account, CloudPhoneRouteStatus | undefined]>,
+  ): Promise<void> {
     const polled: Promise<void>[] = [];
     for (const [key, account, status] of resources) {
       const running = new Set([
         ...(status?.pendingRequests ?? []),
-        ...(status?.phones ?? []).filter((p) => p.jobStatus === 'Running' && p.requestId).map((p) => p.requestId as string),
+        ...(status?.phones ?? [])
+          .filter((p) => p.jobStatus === 'Running' && p.requestId)
+          .map((p) => p.requestId as string),
       ]);
       if (running.size > 0) polled.push(account.tracker.adopt(running, key));
     }
     if (polled.length === 0) return;
     const timeout = new AbortController();
-    await Promise.race([Promise.all(polled), this.options.clock.sleep(adoptionWaitMs, timeout.signal).catch(() => undefined)]);
+    await Promise.race([
+      Promise.all(polled),
+      this.options.clock.sleep(adoptionWaitMs, timeout.signal).catch(() => undefined),
+    ]);
     timeout.abort();
   }
 
@@ -492,16 +614,26 @@ export class RouteReconciler implements Reconciler {
   }
 
   /** The cache's status, unless our own newer write has not reached the cache yet. */
-  private previousStatusOf(key: string, generation: number, cached: CloudPhoneRouteStatus | undefined): CloudPhoneRouteStatus | undefined {
+  private previousStatusOf(
+    key: string,
+    generation: number,
+    cached: CloudPhoneRouteStatus | undefined,
+  ): CloudPhoneRouteStatus | undefined {
     const written = this.lastWritten.get(key);
-    if (written && written.generation === generation && (!cached || statusChanged(cached, written.status))) return written.status;
+    if (written && written.generation === generation && (!cached || statusChanged(cached, written.status)))
+      return written.status;
     // The cache has caught up (or moved on): our copy is no longer needed.
     if (written) this.lastWritten.delete(key);
     return cached;
   }
 
   /** Patches the status when it differs from the previous one; says whether it wrote. */
-  private async writeStatus(key: string, meta: Metadata, previous: CloudPhoneRouteStatus | undefined, next: CloudPhoneRouteStatus): Promise<boolean> {
+  private async writeStatus(
+    key: string,
+    meta: Metadata,
+    previous: CloudPhoneRouteStatus | undefined,
+    next: CloudPhoneRouteStatus,
+  ): Promise<boolean> {
     if (!statusChanged(previous, next)) return false;
     await this.options.updater.patchStatus(meta.namespace, meta.name, next);
     this.lastWritten.set(key, { generation: meta.generation, status: next });
@@ -513,10 +645,22 @@ export class RouteReconciler implements Reconciler {
    * how many phones were not reverted when that is known) and release the finalizer, so the resource, and a
    * namespace being deleted around it, can go. The phones keep the route they have.
    */
-  private async abandonRevert(key: string, meta: Metadata, route: CloudPhoneRoute, why: string, plan: ResourcePlan | undefined): Promise<ReconcileResult> {
-    const left = plan ? `; ${plan.counts.total - plan.counts.inSync} of ${plan.counts.total} phones were not set back to direct` : '; which phones were set back is not known';
+  private async abandonRevert(
+    key: string,
+    meta: Metadata,
+    route: CloudPhoneRoute,
+    why: string,
+    plan: ResourcePlan | undefined,
+  ): Promise<ReconcileResult> {
+    const left = plan
+      ? `; ${plan.counts.total - plan.counts.inSync} of ${plan.counts.total} phones were not set back to direct`
+      : '; which phones were set back is not known';
     const message = `Gave up reverting the phones after spec.revertTimeout (${route.spec.revertTimeout ?? DEFAULT_REVERT_TIMEOUT}) and let the resource go: ${why}${left}`;
-    this.options.logger.warn('revert abandoned at its deadline', { resource: key, notReverted: plan ? plan.counts.total - plan.counts.inSync : undefined, reason: why });
+    this.options.logger.warn('revert abandoned at its deadline', {
+      resource: key,
+      notReverted: plan ? plan.counts.total - plan.counts.inSync : undefined,
+      reason: why,
+    });
     this.options.events.record(routeRef(route), 'Warning', REVERT_ABANDONED_REASON, 'Delete', message);
     await this.removeFinalizer(meta);
     this.forget(key);
@@ -524,7 +668,12 @@ export class RouteReconciler implements Reconciler {
   }
 
   private async removeFinalizer(meta: Metadata): Promise<void> {
-    await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, meta.finalizers.filter((f) => f !== FINALIZER));
+    await this.options.updater.setFinalizers(
+      meta.namespace,
+      meta.name,
+      meta.resourceVersion,
+      meta.finalizers.filter((f) => f !== FINALIZER),
+    );
   }
 
   private readonly warned = new Map<string, string>();

@@ -111,7 +111,12 @@ export class RouteWriter {
     if (superseded) {
       other.delete(phoneId);
       for (const resolve of superseded.resolvers)
-        resolve({ phoneId, trafficType: trafficType === 'direct' ? 'routing' : 'direct', errorCode: 'Superseded', errorMessage: `superseded by a change to ${trafficType}` });
+        resolve({
+          phoneId,
+          trafficType: trafficType === 'direct' ? 'routing' : 'direct',
+          errorCode: 'Superseded',
+          errorMessage: `superseded by a change to ${trafficType}`,
+        });
     }
     const waiting: Waiting = { credentialId, owners: new Set([owner]), resolvers: [] };
     queue.set(phoneId, waiting);
@@ -146,7 +151,8 @@ export class RouteWriter {
 
   private flush(): void {
     // A credential whose standing is unknown gets one call at a time.
-    const mayCall = (credentialId: string): boolean => this.answered.has(credentialId) || (this.inFlightFor.get(credentialId) ?? 0) === 0;
+    const mayCall = (credentialId: string): boolean =>
+      this.answered.has(credentialId) || (this.inFlightFor.get(credentialId) ?? 0) === 0;
     for (const [trafficType, queue] of this.queues) {
       while (queue.size > 0 && this.callsInFlight < this.maxConcurrentCalls) {
         const batch = oneCredentialBatch(queue, mayCall);
@@ -176,7 +182,9 @@ export class RouteWriter {
       for (const resolve of waiting.resolvers) resolve(result);
     };
     try {
-      const answer = await this.options.portFor(credentialId).setTrafficType(trafficType, phoneIds, this.stopController.signal);
+      const answer = await this.options
+        .portFor(credentialId)
+        .setTrafficType(trafficType, phoneIds, this.stopController.signal);
       this.answered.add(credentialId);
       const { requestId } = answer;
       this.options.onCallSent?.(trafficType, phoneIds, requestId);
@@ -185,21 +193,52 @@ export class RouteWriter {
       const ownersOf = new Map(batch);
       // Jobs are followed by their request ID (ListJobs): without one they cannot be, and their phones are read again instead.
       if (requestId !== undefined)
-        this.options.tracker.track(requestId, trafficType, answer.jobs, new Set(answer.jobs.flatMap((job) => [...(ownersOf.get(job.phoneId)?.owners ?? [])])));
-      else if (answer.jobs.length > 0) this.options.logger.warn('route change answered without a request ID: its jobs cannot be followed; the phones are read again on the next sweep', { trafficType, jobs: answer.jobs.length });
-      if (answer.unconfirmed.length > 0) this.options.logger.warn('route change answered with neither a job nor an error for some phones; they are read again on the next sweep', { trafficType, requestId, phones: answer.unconfirmed.length });
+        this.options.tracker.track(
+          requestId,
+          trafficType,
+          answer.jobs,
+          new Set(answer.jobs.flatMap((job) => [...(ownersOf.get(job.phoneId)?.owners ?? [])])),
+        );
+      else if (answer.jobs.length > 0)
+        this.options.logger.warn(
+          'route change answered without a request ID: its jobs cannot be followed; the phones are read again on the next sweep',
+          { trafficType, jobs: answer.jobs.length },
+        );
+      if (answer.unconfirmed.length > 0)
+        this.options.logger.warn(
+          'route change answered with neither a job nor an error for some phones; they are read again on the next sweep',
+          { trafficType, requestId, phones: answer.unconfirmed.length },
+        );
       const ids = requestId === undefined ? {} : { requestId };
       for (const [phoneId, waiting] of batch) {
         if (requestId !== undefined) this.options.tracker.addOwners(phoneId, waiting.owners);
         const jobId = jobs.get(phoneId);
         const error = errors.get(phoneId);
-        if (jobId !== undefined) settle(phoneId, waiting, { phoneId, trafficType, ...ids, jobId, ...(requestId === undefined ? { unconfirmed: true } : {}) });
-        else if (error) settle(phoneId, waiting, { phoneId, trafficType, ...ids, errorCode: error.errorCode, errorMessage: error.errorMessage });
+        if (jobId !== undefined)
+          settle(phoneId, waiting, {
+            phoneId,
+            trafficType,
+            ...ids,
+            jobId,
+            ...(requestId === undefined ? { unconfirmed: true } : {}),
+          });
+        else if (error)
+          settle(phoneId, waiting, {
+            phoneId,
+            trafficType,
+            ...ids,
+            errorCode: error.errorCode,
+            errorMessage: error.errorMessage,
+          });
         else settle(phoneId, waiting, { phoneId, trafficType, ...ids, unconfirmed: true });
       }
     } catch (error) {
       this.options.onCallSent?.(trafficType, phoneIds, undefined);
-      this.options.logger.warn('route change call failed', { trafficType, phones: phoneIds.length, error: String(error) });
+      this.options.logger.warn('route change call failed', {
+        trafficType,
+        phones: phoneIds.length,
+        error: String(error),
+      });
       for (const [phoneId, waiting] of batch) settle(phoneId, waiting, { phoneId, trafficType, callError: error });
       if (isAccountWideRefusal(error)) this.refuseQueued(error, credentialId);
     }
@@ -217,7 +256,11 @@ export class RouteWriter {
         for (const resolve of waiting.resolvers) resolve({ phoneId, trafficType, callError: error });
       }
     }
-    if (refused > 0) this.options.logger.warn('CPH refused the account: changes still queued are not sent', { phones: refused, error: String(error) });
+    if (refused > 0)
+      this.options.logger.warn('CPH refused the account: changes still queued are not sent', {
+        phones: refused,
+        error: String(error),
+      });
   }
 
   /** Fails what is still queued and stops sending. */
@@ -226,14 +269,18 @@ export class RouteWriter {
     if (this.timer) clearTimeout(this.timer);
     for (const [trafficType, queue] of this.queues) {
       for (const [phoneId, waiting] of queue)
-        for (const resolve of waiting.resolvers) resolve({ phoneId, trafficType, callError: new Error('route writer stopped') });
+        for (const resolve of waiting.resolvers)
+          resolve({ phoneId, trafficType, callError: new Error('route writer stopped') });
       queue.clear();
     }
   }
 }
 
 /** Up to 100 queued changes, oldest first, all of the credential of the oldest change that `mayCall` allows. */
-function oneCredentialBatch(queue: ReadonlyMap<string, Waiting>, mayCall: (credentialId: string) => boolean): Array<[string, Waiting]> {
+function oneCredentialBatch(
+  queue: ReadonlyMap<string, Waiting>,
+  mayCall: (credentialId: string) => boolean,
+): Array<[string, Waiting]> {
   const batch: Array<[string, Waiting]> = [];
   let credentialId: string | undefined;
   for (const entry of queue) {

@@ -32,7 +32,12 @@ export class SkippedPhonesReporter {
   }
 
   /** One finished sweep of `account` (its description, safe to show) and the resources bound to it. */
-  swept(accountKey: string, accountDescription: string, skipped: readonly SkippedPhone[], resources: () => readonly EventRegarding[]): void {
+  swept(
+    accountKey: string,
+    accountDescription: string,
+    skipped: readonly SkippedPhone[],
+    resources: () => readonly EventRegarding[],
+  ): void {
     if (skipped.length === 0) return;
     const byReason = new Map<SkippedPhone['reason'], number>();
     for (const entry of skipped) byReason.set(entry.reason, (byReason.get(entry.reason) ?? 0) + 1);
@@ -41,9 +46,18 @@ export class SkippedPhonesReporter {
     const last = this.lastWarned.get(accountKey);
     if (last !== undefined && now - last < this.eventIntervalMs) return;
     this.lastWarned.set(accountKey, now);
-    const kinds = [...byReason].map(([reason, entries]) => `${entries} ${reason === 'noPhoneId' ? 'without a usable phone_id' : 'that are not objects'}`).join(', ');
-    const examples = skipped.slice(0, 3).map((entry) => entry.field).join(', ');
+    const kinds = [...byReason]
+      .map(
+        ([reason, entries]) =>
+          `${entries} ${reason === 'noPhoneId' ? 'without a usable phone_id' : 'that are not objects'}`,
+      )
+      .join(', ');
+    const examples = skipped
+      .slice(0, 3)
+      .map((entry) => entry.field)
+      .join(', ');
     const note = `CPH (${accountDescription}) listed ${skipped.length} phone entries that cannot be used as phones (${kinds}; e.g. ${examples}). They were skipped; every other phone was read and is kept in line as usual.`;
-    for (const regarding of resources()) this.options.events.record(regarding, 'Warning', PHONES_SKIPPED_REASON, 'ListPhones', note);
+    for (const regarding of resources())
+      this.options.events.record(regarding, 'Warning', PHONES_SKIPPED_REASON, 'ListPhones', note);
   }
 }

@@ -21,7 +21,12 @@ import type {
   StatusJobStatus,
   Summary,
 } from '../api/v1alpha1/types.js';
-import { MAX_PENDING_REQUESTS, MAX_STATUS_CHANGED_PHONES, MAX_STATUS_PENDING_PHONES, MAX_STATUS_PHONES } from '../api/v1alpha1/constants.js';
+import {
+  MAX_PENDING_REQUESTS,
+  MAX_STATUS_CHANGED_PHONES,
+  MAX_STATUS_PENDING_PHONES,
+  MAX_STATUS_PHONES,
+} from '../api/v1alpha1/constants.js';
 import {
   ConditionType,
   Reason,
@@ -41,7 +46,14 @@ export type PhoneEvent =
   /** phones-traffic accepted the phone and started a job. */
   | { kind: 'submitted'; phoneId: string; trafficType: TrafficType; requestId: string; jobId: string }
   /** phones-traffic refused the phone inside its 200 answer (e.g. CPS.0005). */
-  | { kind: 'rejected'; phoneId: string; trafficType: TrafficType; requestId?: string; errorCode: string; errorMessage: string }
+  | {
+      kind: 'rejected';
+      phoneId: string;
+      trafficType: TrafficType;
+      requestId?: string;
+      errorCode: string;
+      errorMessage: string;
+    }
   /** A job ended. */
   | {
       kind: 'jobEnded';
@@ -126,7 +138,8 @@ function notRunningText(status: number | undefined): string {
 /** Why a drifted phone is off route, in words. */
 function driftText(phone: PhonePlan): string {
   if (phone.actual === undefined) return `CPH reported no route for the phone, wanted ${phone.desired}`;
-  if (phone.actual !== 'direct' && phone.actual !== 'routing') return `CPH reports the route as ${JSON.stringify(phone.actual)}, which is neither direct nor routing, wanted ${phone.desired}`;
+  if (phone.actual !== 'direct' && phone.actual !== 'routing')
+    return `CPH reports the route as ${JSON.stringify(phone.actual)}, which is neither direct nor routing, wanted ${phone.desired}`;
   return `on ${phone.actual}, wanted ${phone.desired}`;
 }
 
@@ -147,7 +160,11 @@ function clip(text: string, max = 1024): string {
 
 /** The errorMessage of a failed phone: CPH's words, else the meaning of its code, else what failed. */
 function failureText(errorMessage: string | undefined, errorCode: string | undefined, jobFailed: boolean): string {
-  return clip(errorMessage || (errorCode ? KNOWN_ERRORS[errorCode] : undefined) || (jobFailed ? 'the route-change job failed' : 'CPH refused the route change'));
+  return clip(
+    errorMessage ||
+      (errorCode ? KNOWN_ERRORS[errorCode] : undefined) ||
+      (jobFailed ? 'the route-change job failed' : 'CPH refused the route change'),
+  );
 }
 
 /**
@@ -157,19 +174,38 @@ function failureText(errorMessage: string | undefined, errorCode: string | undef
 /** Another resource as a conflict message may name it: by name only in the same namespace (tenants do not learn each other's names). */
 function claimantName(claim: { key: string; trafficType: TrafficType }, ownNamespace: string): string {
   const namespace = claim.key.slice(0, claim.key.indexOf('/'));
-  return namespace === ownNamespace ? `${claim.key} (${claim.trafficType})` : `a CloudPhoneRoute in another namespace (${claim.trafficType})`;
+  return namespace === ownNamespace
+    ? `${claim.key} (${claim.trafficType})`
+    : `a CloudPhoneRoute in another namespace (${claim.trafficType})`;
 }
 
-function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, events: readonly PhoneEvent[], suspended: boolean, ownNamespace: string): PhoneStatusEntry | undefined {
+function entryFor(
+  phone: PhonePlan,
+  previous: PhoneStatusEntry | undefined,
+  events: readonly PhoneEvent[],
+  suspended: boolean,
+  ownNamespace: string,
+): PhoneStatusEntry | undefined {
   const base = { phoneId: phone.phoneId, ...(phone.actual ? { actual: phone.actual } : {}), desired: phone.desired };
   let entry: PhoneStatusEntry | undefined;
   switch (phone.state) {
     case 'InSync':
       if (previous && previous.desired === phone.desired && previous.state === 'Changed') {
         entry = { ...previous, ...base };
-      } else if (previous && previous.desired === phone.desired && previous.state === 'Pending' && previous.jobId !== undefined) {
+      } else if (
+        previous &&
+        previous.desired === phone.desired &&
+        previous.state === 'Pending' &&
+        previous.jobId !== undefined
+      ) {
         // The job ended without this round hearing how; the phone is on route anyway.
-        entry = { ...base, state: 'InSync', jobId: previous.jobId, jobStatus: 'Unknown', ...(previous.requestId ? { requestId: previous.requestId } : {}) };
+        entry = {
+          ...base,
+          state: 'InSync',
+          jobId: previous.jobId,
+          jobStatus: 'Unknown',
+          ...(previous.requestId ? { requestId: previous.requestId } : {}),
+        };
       } else if (previous && previous.desired === phone.desired && previous.state === 'InSync') {
         entry = { ...previous, ...base };
       }
@@ -180,7 +216,8 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
       const job = phone.job;
       if (job) {
         entry = { ...base, state: 'Pending', jobId: job.jobId, jobStatus: 'Running', requestId: job.requestId };
-        if (job.trafficType !== phone.desired) entry.errorMessage = `a job setting ${job.trafficType} is still running; the route is corrected to ${phone.desired} once it ends`;
+        if (job.trafficType !== phone.desired)
+          entry.errorMessage = `a job setting ${job.trafficType} is still running; the route is corrected to ${phone.desired} once it ends`;
       } else {
         // A change CPH's answer did not account for: the previous entry (from the round that sent it) keeps its IDs.
         const sent = phone.unconfirmed;
@@ -213,11 +250,23 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
       break;
     }
     case 'NotFound':
-      entry = { phoneId: phone.phoneId, state: 'NotFound', desired: phone.desired, errorCode: 'CPS.0005', errorMessage: 'CPH does not know this phone in the project; check spec.phoneIds' };
+      entry = {
+        phoneId: phone.phoneId,
+        state: 'NotFound',
+        desired: phone.desired,
+        errorCode: 'CPS.0005',
+        errorMessage: 'CPH does not know this phone in the project; check spec.phoneIds',
+      };
       break;
     case 'Conflict': {
       const others = [...new Set((phone.claimedBy ?? []).map((c) => claimantName(c, ownNamespace)))].join(', ');
-      entry = { ...base, state: 'Conflict', errorMessage: clip(`also selected by ${others}; neither resource changes the phone until one of them lets it go`) };
+      entry = {
+        ...base,
+        state: 'Conflict',
+        errorMessage: clip(
+          `also selected by ${others}; neither resource changes the phone until one of them lets it go`,
+        ),
+      };
       break;
     }
     case 'Waiting':
@@ -227,7 +276,9 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
       entry = {
         ...base,
         state: 'Drifted',
-        errorMessage: suspended ? 'suspended: the route is not corrected' : `${driftText(phone)}; the change has not been sent yet`,
+        errorMessage: suspended
+          ? 'suspended: the route is not corrected'
+          : `${driftText(phone)}; the change has not been sent yet`,
       };
       break;
   }
@@ -249,7 +300,14 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
       case 'jobEnded':
         entry =
           event.state === 'succeeded'
-            ? { ...base, actual: event.trafficType, state: 'Changed', jobId: event.jobId, jobStatus: 'Succeeded', requestId: event.requestId }
+            ? {
+                ...base,
+                actual: event.trafficType,
+                state: 'Changed',
+                jobId: event.jobId,
+                jobStatus: 'Succeeded',
+                requestId: event.requestId,
+              }
             : {
                 ...base,
                 state: 'Failed',
@@ -263,7 +321,8 @@ function entryFor(phone: PhonePlan, previous: PhoneStatusEntry | undefined, even
     }
   }
   if (!entry) return undefined;
-  const sameTransition = previous && previous.state === entry.state && previous.jobId === entry.jobId && previous.lastTransitionTime;
+  const sameTransition =
+    previous && previous.state === entry.state && previous.jobId === entry.jobId && previous.lastTransitionTime;
   entry.lastTransitionTime = sameTransition ? previous.lastTransitionTime : undefined;
   return entry;
 }
@@ -298,7 +357,11 @@ export interface EntrySampling {
  * the next round (which only carries listed entries forward), so counting it would change the count with
  * nothing happening.
  */
-export function boundEntries(entries: readonly PhoneStatusEntry[], max: number, sampling: EntrySampling = {}): { kept: PhoneStatusEntry[]; truncated: number } {
+export function boundEntries(
+  entries: readonly PhoneStatusEntry[],
+  max: number,
+  sampling: EntrySampling = {},
+): { kept: PhoneStatusEntry[]; truncated: number } {
   const ranked = [...entries].sort((a, b) => {
     const pa = ENTRY_PRIORITY[a.state];
     const pb = ENTRY_PRIORITY[b.state];
@@ -310,7 +373,8 @@ export function boundEntries(entries: readonly PhoneStatusEntry[], max: number, 
     return compare(a.phoneId, b.phoneId);
   });
   const limit = Math.max(0, max);
-  const sampleOf = (state: PhoneEntryState): 'pending' | 'changed' | undefined => (state === 'Pending' ? 'pending' : state === 'Changed' || state === 'InSync' ? 'changed' : undefined);
+  const sampleOf = (state: PhoneEntryState): 'pending' | 'changed' | undefined =>
+    state === 'Pending' ? 'pending' : state === 'Changed' || state === 'InSync' ? 'changed' : undefined;
   const listed = { pending: 0, changed: 0 };
   const kept: PhoneStatusEntry[] = [];
   let truncated = 0;
@@ -355,7 +419,14 @@ function summaryOf(states: readonly PhoneEntryState[], total: number): Summary {
         break;
     }
   }
-  summary.inSync = total - summary.pending - summary.failed - summary.notFound - summary.conflicted - summary.waiting - summary.drifted;
+  summary.inSync =
+    total -
+    summary.pending -
+    summary.failed -
+    summary.notFound -
+    summary.conflicted -
+    summary.waiting -
+    summary.drifted;
   return summary;
 }
 
@@ -367,7 +438,7 @@ export function describeFailures(failed: readonly PhoneStatusEntry[]): string {
       ? `${entry.errorCode} ${KNOWN_ERRORS[entry.errorCode] ?? firstClause(entry.errorMessage) ?? 'error'}`
       : entry.jobStatus === 'Failed'
         ? 'job failed'
-        : firstClause(entry.errorMessage) ?? 'failed';
+        : (firstClause(entry.errorMessage) ?? 'failed');
     groups.set(label, (groups.get(label) ?? 0) + 1);
   }
   const sorted = [...groups].sort((a, b) => b[1] - a[1] || compare(a[0], b[0]));
@@ -387,11 +458,18 @@ function plural(n: number, one: string, many = `${one}s`): string {
 }
 
 /** "3 of 120 phones failed: ...; 5 pending; 112 of 120 on routing": every non-zero count, problems first. */
-export function describeSummary(summary: Summary, desired: TrafficType | undefined, failed: readonly PhoneStatusEntry[]): string {
+export function describeSummary(
+  summary: Summary,
+  desired: TrafficType | undefined,
+  failed: readonly PhoneStatusEntry[],
+): string {
   const parts: string[] = [];
   const of = `of ${plural(summary.total, 'phone')}`;
   if (summary.failed > 0) parts.push(`${summary.failed} ${of} failed: ${describeFailures(failed)}`);
-  if (summary.conflicted > 0) parts.push(`${summary.conflicted} conflicted (wanted on another route by another CloudPhoneRoute; see status.phones)`);
+  if (summary.conflicted > 0)
+    parts.push(
+      `${summary.conflicted} conflicted (wanted on another route by another CloudPhoneRoute; see status.phones)`,
+    );
   if (summary.notFound > 0) parts.push(`${summary.notFound} not found in CPH (check spec.phoneIds)`);
   if (summary.pending > 0) parts.push(`${summary.pending} pending (route-change jobs running)`);
   if (summary.drifted > 0) parts.push(`${summary.drifted} drifted`);
@@ -406,48 +484,93 @@ interface ConditionSet {
   stalled?: { reason: Reason; message: string };
 }
 
-function decideConditions(summary: Summary, desired: TrafficType | undefined, failed: readonly PhoneStatusEntry[], input: StatusInput): ConditionSet {
+function decideConditions(
+  summary: Summary,
+  desired: TrafficType | undefined,
+  failed: readonly PhoneStatusEntry[],
+  input: StatusInput,
+): ConditionSet {
   const counts = describeSummary(summary, desired, failed);
   const suspended = input.plan?.suspended ?? input.suspended ?? false;
   const deleting = input.plan ? input.plan.deleting : input.deleting;
   if (input.failure) {
     const { reason } = input.failure;
-    const message = clip(`${input.failure.message}${input.plan || input.previous?.summary ? `. Last known: ${counts}` : ''}`, 32768);
+    const message = clip(
+      `${input.failure.message}${input.plan || input.previous?.summary ? `. Last known: ${counts}` : ''}`,
+      32768,
+    );
     const nowMs = typeof input.now === 'number' ? input.now : input.now.getTime();
-    const outageStalls = reason === Reason.CphUnavailable && input.failure.since !== undefined && nowMs - input.failure.since >= CPH_UNAVAILABLE_STALL_MS;
+    const outageStalls =
+      reason === Reason.CphUnavailable &&
+      input.failure.since !== undefined &&
+      nowMs - input.failure.since >= CPH_UNAVAILABLE_STALL_MS;
     return stallingReasons.has(reason) || outageStalls
       ? { ready: { status: 'False', reason, message }, stalled: { reason, message } }
-      : { ready: { status: 'False', reason, message }, reconciling: { reason, message: `retrying with backoff: ${input.failure.message}` } };
+      : {
+          ready: { status: 'False', reason, message },
+          reconciling: { reason, message: `retrying with backoff: ${input.failure.message}` },
+        };
   }
   if (deleting === 'Revert') {
-    const until = input.revertDeadline ? `; gives up at ${formatTime(input.revertDeadline.deadline)} (spec.revertTimeout ${input.revertDeadline.timeout})` : '';
+    const until = input.revertDeadline
+      ? `; gives up at ${formatTime(input.revertDeadline.deadline)} (spec.revertTimeout ${input.revertDeadline.timeout})`
+      : '';
     const message = input.plan?.settled
       ? `deleting: every phone is back on direct or kept by another CloudPhoneRoute`
       : `deleting: setting the phones back to direct before the resource goes (deletionPolicy Revert)${until}; ${counts}`;
     return input.plan?.settled
       ? { ready: { status: 'False', reason: Reason.Deleting, message } }
-      : { ready: { status: 'False', reason: Reason.Deleting, message }, reconciling: { reason: Reason.Deleting, message } };
+      : {
+          ready: { status: 'False', reason: Reason.Deleting, message },
+          reconciling: { reason: Reason.Deleting, message },
+        };
   }
   if (deleting === 'Retain') {
-    return { ready: { status: 'False', reason: Reason.Deleting, message: 'deleting: the phones keep their route (deletionPolicy Retain)' } };
+    return {
+      ready: {
+        status: 'False',
+        reason: Reason.Deleting,
+        message: 'deleting: the phones keep their route (deletionPolicy Retain)',
+      },
+    };
   }
   if (suspended) {
-    return { ready: { status: 'False', reason: Reason.Suspended, message: `suspended (spec.suspend): the operator changes nothing; ${counts}` } };
+    return {
+      ready: {
+        status: 'False',
+        reason: Reason.Suspended,
+        message: `suspended (spec.suspend): the operator changes nothing; ${counts}`,
+      },
+    };
   }
   if (input.outOfScope && input.outOfScope.phoneIds.length > 0) {
     const { phoneIds, account } = input.outOfScope;
     const shown = phoneIds.slice(0, 10).join(', ') + (phoneIds.length > 10 ? `, and ${phoneIds.length - 10} more` : '');
-    const message = clip(`${plural(phoneIds.length, 'selected phone')} outside the phoneScope of ${account}, never changed: ${shown}; the other phones are kept in line: ${counts}`, 32768);
-    const set: ConditionSet = { ready: { status: 'False', reason: Reason.PhonesOutOfScope, message }, stalled: { reason: Reason.PhonesOutOfScope, message } };
+    const message = clip(
+      `${plural(phoneIds.length, 'selected phone')} outside the phoneScope of ${account}, never changed: ${shown}; the other phones are kept in line: ${counts}`,
+      32768,
+    );
+    const set: ConditionSet = {
+      ready: { status: 'False', reason: Reason.PhonesOutOfScope, message },
+      stalled: { reason: Reason.PhonesOutOfScope, message },
+    };
     const progress = summary.pending > 0 ? Reason.JobsPending : summary.drifted > 0 ? Reason.ApplyingRoute : undefined;
     if (progress) set.reconciling = { reason: progress, message: counts };
     return set;
   }
   if (summary.total === 0) {
-    return { ready: { status: 'True', reason: Reason.NoPhonesSelected, message: 'no phone is selected: spec.selector matches no phone and spec.phoneIds is empty' } };
+    return {
+      ready: {
+        status: 'True',
+        reason: Reason.NoPhonesSelected,
+        message: 'no phone is selected: spec.selector matches no phone and spec.phoneIds is empty',
+      },
+    };
   }
   if (summary.inSync === summary.total) {
-    return { ready: { status: 'True', reason: Reason.InSync, message: `all ${plural(summary.total, 'phone')} on ${desired}` } };
+    return {
+      ready: { status: 'True', reason: Reason.InSync, message: `all ${plural(summary.total, 'phone')} on ${desired}` },
+    };
   }
   const readyReason =
     summary.conflicted > 0
@@ -495,7 +618,13 @@ export function nextStatus(input: StatusInput): CloudPhoneRouteStatus {
     entries = [];
     const states: PhoneEntryState[] = [];
     for (const phone of input.plan.phones) {
-      const entry = entryFor(phone, previousEntries.get(phone.phoneId), eventsByPhone.get(phone.phoneId) ?? [], suspended, input.plan.key.slice(0, input.plan.key.indexOf('/')));
+      const entry = entryFor(
+        phone,
+        previousEntries.get(phone.phoneId),
+        eventsByPhone.get(phone.phoneId) ?? [],
+        suspended,
+        input.plan.key.slice(0, input.plan.key.indexOf('/')),
+      );
       if (entry) {
         entry.lastTransitionTime ??= now;
         entries.push(canonicalEntry(entry));
@@ -509,17 +638,49 @@ export function nextStatus(input: StatusInput): CloudPhoneRouteStatus {
     summary = { ...emptySummary(), ...input.previous?.summary };
   }
   const failed = entries.filter((e) => e.state === 'Failed');
-  const { kept, truncated } = boundEntries(entries, max, { pending: input.maxPendingPhones ?? MAX_STATUS_PENDING_PHONES, changed: input.maxChangedPhones ?? MAX_STATUS_CHANGED_PHONES });
+  const { kept, truncated } = boundEntries(entries, max, {
+    pending: input.maxPendingPhones ?? MAX_STATUS_PENDING_PHONES,
+    changed: input.maxChangedPhones ?? MAX_STATUS_CHANGED_PHONES,
+  });
   const previousTruncated = input.plan ? 0 : (input.previous?.phonesTruncated ?? 0);
 
-  const decided = decideConditions(summary, input.plan?.desired ?? input.desired ?? firstDesired(entries), failed, input);
+  const decided = decideConditions(
+    summary,
+    input.plan?.desired ?? input.desired ?? firstDesired(entries),
+    failed,
+    input,
+  );
   const generation = input.generation;
-  let conditions: Condition[] = setCondition(input.previous?.conditions, { type: ConditionType.Ready, ...decided.ready, observedGeneration: generation }, input.now);
+  let conditions: Condition[] = setCondition(
+    input.previous?.conditions,
+    { type: ConditionType.Ready, ...decided.ready, observedGeneration: generation },
+    input.now,
+  );
   conditions = decided.reconciling
-    ? setCondition(conditions, { type: ConditionType.Reconciling, status: 'True', ...decided.reconciling, message: clip(decided.reconciling.message, 32768), observedGeneration: generation }, input.now)
+    ? setCondition(
+        conditions,
+        {
+          type: ConditionType.Reconciling,
+          status: 'True',
+          ...decided.reconciling,
+          message: clip(decided.reconciling.message, 32768),
+          observedGeneration: generation,
+        },
+        input.now,
+      )
     : removeCondition(conditions, ConditionType.Reconciling);
   conditions = decided.stalled
-    ? setCondition(conditions, { type: ConditionType.Stalled, status: 'True', ...decided.stalled, message: clip(decided.stalled.message, 32768), observedGeneration: generation }, input.now)
+    ? setCondition(
+        conditions,
+        {
+          type: ConditionType.Stalled,
+          status: 'True',
+          ...decided.stalled,
+          message: clip(decided.stalled.message, 32768),
+          observedGeneration: generation,
+        },
+        input.now,
+      )
     : removeCondition(conditions, ConditionType.Stalled);
 
   return {

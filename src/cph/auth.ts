@@ -95,7 +95,9 @@ export interface IamTokenAuthOptions {
   /** After IAM refuses the password, fail fast for this long without asking IAM again; default 5 minutes. */
   refusalCooldownMs?: number | undefined;
   userAgent?: string | undefined;
-  onCall?: ((call: { operation: string; outcome: string; httpStatus: number | undefined; durationMs: number }) => void) | undefined;
+  onCall?:
+    | ((call: { operation: string; outcome: string; httpStatus: number | undefined; durationMs: number }) => void)
+    | undefined;
 }
 
 interface CachedToken {
@@ -148,7 +150,12 @@ export class IamTokenAuth implements CphAuth {
     const cached = this.#cached;
     if (cached !== undefined && now < cached.renewAt) return cached.value;
     if (cached !== undefined && now < cached.expiresAt) {
-      this.#renew().catch((err: unknown) => this.#options.logger?.warn('IAM token renewal failed; the current token stays in use until it expires', { operation: iamOperation, error: errorMessage(err) }));
+      this.#renew().catch((err: unknown) =>
+        this.#options.logger?.warn('IAM token renewal failed; the current token stays in use until it expires', {
+          operation: iamOperation,
+          error: errorMessage(err),
+        }),
+      );
       return cached.value;
     }
     return (await waitFor(this.#renew(), signal)).value;
@@ -181,12 +188,21 @@ export class IamTokenAuth implements CphAuth {
     const { clock } = this.#options;
     const refused = this.#refused;
     if (refused !== undefined && clock.now() < refused.until) throw refused.error;
-    const scope = 'id' in this.#options.project ? { project: { id: this.#options.project.id } } : { project: { name: this.#options.project.name } };
+    const scope =
+      'id' in this.#options.project
+        ? { project: { id: this.#options.project.id } }
+        : { project: { name: this.#options.project.name } };
     const { user, password, domain } = this.#options.credentials;
     const body = JSON.stringify({
-      auth: { identity: { methods: ['password'], password: { user: { name: user, password, domain: { name: domain } } } }, scope },
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: user, password, domain: { name: domain } } } },
+        scope,
+      },
     });
-    const headers: Record<string, string> = { 'Content-Type': 'application/json;charset=utf8', Accept: 'application/json' };
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json;charset=utf8',
+      Accept: 'application/json',
+    };
     if (this.#options.userAgent) headers['User-Agent'] = this.#options.userAgent;
     try {
       const token = await withRetry(
@@ -194,7 +210,16 @@ export class IamTokenAuth implements CphAuth {
           const started = clock.now();
           let httpStatus: number | undefined;
           try {
-            const answer = await exchange({ operation: iamOperation, method: 'POST', url: this.#url, headers, body, agent: this.#agent, timeoutMs: this.#options.timeoutMs ?? 15_000, clock });
+            const answer = await exchange({
+              operation: iamOperation,
+              method: 'POST',
+              url: this.#url,
+              headers,
+              body,
+              agent: this.#agent,
+              timeoutMs: this.#options.timeoutMs ?? 15_000,
+              clock,
+            });
             httpStatus = answer.status;
             const xSubjectToken = answer.headers.get('x-subject-token');
             if (answer.status !== 201) {
@@ -210,29 +235,61 @@ export class IamTokenAuth implements CphAuth {
                 operation: iamOperation,
                 httpStatus: answer.status,
                 errorCode,
-                errorMessage: answer.status === 401 || answer.status === 400 || answer.status === 403 ? `IAM refused the password credentials of user ${JSON.stringify(user)}: ${info.errorMessage ?? 'no reason given'}` : (info.errorMessage ?? `unexpected status ${answer.status}`),
+                errorMessage:
+                  answer.status === 401 || answer.status === 400 || answer.status === 403
+                    ? `IAM refused the password credentials of user ${JSON.stringify(user)}: ${info.errorMessage ?? 'no reason given'}`
+                    : (info.errorMessage ?? `unexpected status ${answer.status}`),
                 requestId: info.requestId ?? answer.headers.get('x-request-id') ?? undefined,
                 retryable: isRetryableFailure(answer.status, errorCode),
                 retryAfterMs: parseRetryAfter(answer.headers.get('retry-after'), clock.now()),
               });
             }
             if (!xSubjectToken) {
-              throw new CphError({ operation: iamOperation, httpStatus: answer.status, errorCode: clientErrorCodes.InvalidResponse, errorMessage: 'IAM answered 201 without an X-Subject-Token header', retryable: false });
+              throw new CphError({
+                operation: iamOperation,
+                httpStatus: answer.status,
+                errorCode: clientErrorCodes.InvalidResponse,
+                errorMessage: 'IAM answered 201 without an X-Subject-Token header',
+                retryable: false,
+              });
             }
             let times: { expiresAt: number; issuedAt: number | undefined };
             try {
               times = parseIamToken(JSON.parse(answer.text));
             } catch (err) {
-              throw new CphError({ operation: iamOperation, httpStatus: answer.status, errorCode: clientErrorCodes.InvalidResponse, errorMessage: `IAM token body: ${errorMessage(err)}`, retryable: false, cause: err });
+              throw new CphError({
+                operation: iamOperation,
+                httpStatus: answer.status,
+                errorCode: clientErrorCodes.InvalidResponse,
+                errorMessage: `IAM token body: ${errorMessage(err)}`,
+                retryable: false,
+                cause: err,
+              });
             }
             // The lifetime in IAM's own clock, applied to ours from the moment we asked.
             const lifetime = times.expiresAt - (times.issuedAt ?? Date.parse(answer.headers.get('date') ?? ''));
-            const grantedMs = Number.isFinite(lifetime) && lifetime > 0 ? lifetime : Math.max(0, times.expiresAt - clock.now());
+            const grantedMs =
+              Number.isFinite(lifetime) && lifetime > 0 ? lifetime : Math.max(0, times.expiresAt - clock.now());
             const margin = this.#options.renewBeforeMs ?? Math.min(3_600_000, grantedMs / 10);
-            this.#options.onCall?.({ operation: iamOperation, outcome: 'success', httpStatus, durationMs: clock.now() - started });
-            return { value: xSubjectToken, expiresAt: started + grantedMs, renewAt: started + Math.max(0, grantedMs - margin) };
+            this.#options.onCall?.({
+              operation: iamOperation,
+              outcome: 'success',
+              httpStatus,
+              durationMs: clock.now() - started,
+            });
+            return {
+              value: xSubjectToken,
+              expiresAt: started + grantedMs,
+              renewAt: started + Math.max(0, grantedMs - margin),
+            };
           } catch (err) {
-            this.#options.onCall?.({ operation: iamOperation, outcome: err instanceof CphError && err.httpStatus !== undefined && err.httpStatus < 500 ? 'authError' : 'error', httpStatus, durationMs: clock.now() - started });
+            this.#options.onCall?.({
+              operation: iamOperation,
+              outcome:
+                err instanceof CphError && err.httpStatus !== undefined && err.httpStatus < 500 ? 'authError' : 'error',
+              httpStatus,
+              durationMs: clock.now() - started,
+            });
             throw err;
           }
         },
@@ -240,10 +297,19 @@ export class IamTokenAuth implements CphAuth {
       );
       this.#cached = token;
       this.#refused = undefined;
-      this.#options.logger?.debug('IAM token obtained', { operation: iamOperation, validForMs: token.expiresAt - clock.now() });
+      this.#options.logger?.debug('IAM token obtained', {
+        operation: iamOperation,
+        validForMs: token.expiresAt - clock.now(),
+      });
       return token;
     } catch (err) {
-      if (err instanceof CphError && err.httpStatus !== undefined && err.httpStatus >= 400 && err.httpStatus < 500 && err.httpStatus !== 429) {
+      if (
+        err instanceof CphError &&
+        err.httpStatus !== undefined &&
+        err.httpStatus >= 400 &&
+        err.httpStatus < 500 &&
+        err.httpStatus !== 429
+      ) {
         this.#refused = { error: err, until: clock.now() + (this.#options.refusalCooldownMs ?? 300_000) };
       }
       throw err;

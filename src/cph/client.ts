@@ -19,9 +19,23 @@ import type { Logger } from '../runtime/logger.js';
 import { silentLogger } from '../runtime/logger.js';
 import { ParseError, errorMessage } from '../errors.js';
 import type { CphAuth } from './auth.js';
-import { CphError, callOutcome, clientErrorCodes, isAccountWideRefusal, isAuthError, type CallOutcome } from './errors.js';
+import {
+  CphError,
+  callOutcome,
+  clientErrorCodes,
+  isAccountWideRefusal,
+  isAuthError,
+  type CallOutcome,
+} from './errors.js';
 import { createAgent, exchange, type Agent } from './http.js';
-import { parseErrorBody, parseJobList, parsePhoneDetail, parsePhoneList, parseShowJob, parseTrafficResponse } from './parse.js';
+import {
+  parseErrorBody,
+  parseJobList,
+  parsePhoneDetail,
+  parsePhoneList,
+  parseShowJob,
+  parseTrafficResponse,
+} from './parse.js';
 import { TokenBucket, type ApiWindowLimiter, type RateLimiter } from './rate-limiter.js';
 import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 import type {
@@ -186,7 +200,10 @@ export class CphClient {
     this.projectId = options.projectId;
     this.auth = options.auth;
     const endpoint = new URL(options.endpoint);
-    this.base = new URL(`${endpoint.pathname.replace(/\/+$/, '')}/v1/${encodeURIComponent(options.projectId)}/cloud-phone`, endpoint);
+    this.base = new URL(
+      `${endpoint.pathname.replace(/\/+$/, '')}/v1/${encodeURIComponent(options.projectId)}/cloud-phone`,
+      endpoint,
+    );
     this.agent = createAgent(endpoint, { caPem: options.caPem, maxSockets: options.maxSockets });
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retryPolicy = { ...defaultRetryPolicy, ...options.retryPolicy };
@@ -218,14 +235,25 @@ export class CphClient {
   async listPhones(query: PhoneListQuery = {}, options: CallOptions = {}): Promise<PhoneList> {
     const params = new URLSearchParams();
     const operation = cphOperations.listPhones;
-    if (query.offset !== undefined) params.set('offset', String(checkInteger(operation, 'offset', query.offset, 0, Number.MAX_SAFE_INTEGER)));
-    if (query.limit !== undefined) params.set('limit', String(checkInteger(operation, 'limit', query.limit, 1, phonePageSize)));
+    if (query.offset !== undefined)
+      params.set('offset', String(checkInteger(operation, 'offset', query.offset, 0, Number.MAX_SAFE_INTEGER)));
+    if (query.limit !== undefined)
+      params.set('limit', String(checkInteger(operation, 'limit', query.limit, 1, phonePageSize)));
     if (query.phoneName !== undefined && query.phoneName !== '') params.set('phone_name', query.phoneName);
     if (query.serverId !== undefined && query.serverId !== '') params.set('server_id', query.serverId);
-    if (query.status !== undefined) params.set('status', String(checkInteger(operation, 'status', query.status, -100, 100)));
+    if (query.status !== undefined)
+      params.set('status', String(checkInteger(operation, 'status', query.status, -100, 100)));
     if (query.type !== undefined) params.set('type', String(checkInteger(operation, 'type', query.type, 0, 1)));
     return this.call(
-      { operation, method: 'GET', path: '/phones', query: params, idempotent: true, parse: (v, h) => withRequestId(parsePhoneList(v), h), requestIdOf: (r) => r.requestId },
+      {
+        operation,
+        method: 'GET',
+        path: '/phones',
+        query: params,
+        idempotent: true,
+        parse: (v, h) => withRequestId(parsePhoneList(v), h),
+        requestIdOf: (r) => r.requestId,
+      },
       options.signal,
     );
   }
@@ -246,7 +274,13 @@ export class CphClient {
   async listAllPhones(filter: PhoneFilter = {}, options: SweepOptions = {}): Promise<PhoneSweep> {
     const operation = cphOperations.listPhones;
     const pageSize = checkInteger(operation, 'pageSize', options.pageSize ?? phonePageSize, 1, phonePageSize);
-    const concurrency = checkInteger(operation, 'concurrency', options.concurrency ?? defaultSweepConcurrency, 1, maxSweepConcurrency);
+    const concurrency = checkInteger(
+      operation,
+      'concurrency',
+      options.concurrency ?? defaultSweepConcurrency,
+      1,
+      maxSweepConcurrency,
+    );
     const sweep = linkedAbort(options.signal);
     const onPage = (page: PhoneList): void => {
       try {
@@ -262,10 +296,17 @@ export class CphClient {
       const maxPages = Math.max(1, Math.min(maxSweepPages, options.maxPages ?? 2 * Math.ceil(count / pageSize) + 2));
       // The pages the count implies after the first, within the bound. Offsets are made as pages start, not
       // listed up front: a count that lies (10^12) must cost nothing until pages are actually read.
-      const implied = first.phones.length + first.skipped.length >= pageSize ? Math.max(0, Math.ceil(count / pageSize) - 1) : 0;
+      const implied =
+        first.phones.length + first.skipped.length >= pageSize ? Math.max(0, Math.ceil(count / pageSize) - 1) : 0;
       const bounded = implied + 1 > maxPages;
       const rest = await this.readPages(filter, Math.min(implied, maxPages - 1), pageSize, concurrency, sweep, onPage);
-      if (bounded && rest.length === maxPages - 1) this.logger.warn('phone list sweep stopped at its page bound', { operation, pages: maxPages, count, offset: maxPages * pageSize });
+      if (bounded && rest.length === maxPages - 1)
+        this.logger.warn('phone list sweep stopped at its page bound', {
+          operation,
+          pages: maxPages,
+          count,
+          offset: maxPages * pageSize,
+        });
       const pages = [first, ...rest].map((page, i) => ({ offset: i * pageSize, page }));
       const seen = new Map<string, Phone>();
       const requestIds: string[] = [];
@@ -284,7 +325,12 @@ export class CphClient {
         const entries = page.phones.length + page.skipped.length;
         if (entries < pageSize && offset + entries < page.count) stable = false;
       }
-      if (skipped.length > 0) this.logger.warn('phone list entries skipped: not usable as phones', { operation, skipped: skipped.length, first: skipped.slice(0, 5) });
+      if (skipped.length > 0)
+        this.logger.warn('phone list entries skipped: not usable as phones', {
+          operation,
+          skipped: skipped.length,
+          first: skipped.slice(0, 5),
+        });
       const last = pages.at(-1)?.page ?? first;
       return { phones: [...seen.values()], skipped, count: last.count, pages: pages.length, stable, requestIds };
     } finally {
@@ -298,7 +344,14 @@ export class CphClient {
    * further page starts, the others are aborted through `sweep`, and once they have all settled the first
    * failure is thrown.
    */
-  private async readPages(filter: PhoneFilter, pages: number, pageSize: number, concurrency: number, sweep: LinkedAbort, onPage: (page: PhoneList) => void): Promise<PhoneList[]> {
+  private async readPages(
+    filter: PhoneFilter,
+    pages: number,
+    pageSize: number,
+    concurrency: number,
+    sweep: LinkedAbort,
+    onPage: (page: PhoneList) => void,
+  ): Promise<PhoneList[]> {
     const answers: PhoneList[] = [];
     let next = 0;
     let ended = false;
@@ -307,7 +360,10 @@ export class CphClient {
       while (failure === undefined && !ended && next < pages) {
         const index = next++;
         try {
-          const page = await this.listPhones({ ...filter, offset: (index + 1) * pageSize, limit: pageSize }, { signal: sweep.signal });
+          const page = await this.listPhones(
+            { ...filter, offset: (index + 1) * pageSize, limit: pageSize },
+            { signal: sweep.signal },
+          );
           answers[index] = page;
           onPage(page);
           if (page.phones.length + page.skipped.length < pageSize) ended = true;
@@ -329,7 +385,14 @@ export class CphClient {
     const operation = cphOperations.getPhone;
     checkId(operation, 'phoneId', phoneId);
     return this.call(
-      { operation, method: 'GET', path: `/phones/${encodeURIComponent(phoneId)}`, idempotent: true, parse: (v, h) => withRequestId(parsePhoneDetail(v), h), requestIdOf: (r) => r.requestId },
+      {
+        operation,
+        method: 'GET',
+        path: `/phones/${encodeURIComponent(phoneId)}`,
+        idempotent: true,
+        parse: (v, h) => withRequestId(parsePhoneDetail(v), h),
+        requestIdOf: (r) => r.requestId,
+      },
       options.signal,
     );
   }
@@ -344,7 +407,11 @@ export class CphClient {
    * whole account (isAccountWideRefusal: credentials, permission, arrears, whatever the HTTP status) and any
    * other failure mark the rest `notSent`.
    */
-  async setTrafficType(trafficType: TrafficType, phoneIds: readonly string[], options: CallOptions = {}): Promise<TrafficResult> {
+  async setTrafficType(
+    trafficType: TrafficType,
+    phoneIds: readonly string[],
+    options: CallOptions = {},
+  ): Promise<TrafficResult> {
     const operation = cphOperations.setTrafficType;
     checkTrafficType(operation, trafficType);
     const unique = [...new Set(phoneIds)];
@@ -364,10 +431,24 @@ export class CphClient {
         result.errors.push(...answer.errors);
         result.unconfirmed.push(...answer.unconfirmed);
       } catch (err) {
-        const error = err instanceof CphError ? err : new CphError({ operation, errorCode: clientErrorCodes.InvalidResponse, errorMessage: errorMessage(err), retryable: false, cause: err });
+        const error =
+          err instanceof CphError
+            ? err
+            : new CphError({
+                operation,
+                errorCode: clientErrorCodes.InvalidResponse,
+                errorMessage: errorMessage(err),
+                retryable: false,
+                cause: err,
+              });
         result.batches.push({ state: 'failed', phoneIds: batch, error });
         result.complete = false;
-        const batchSpecific = error.httpStatus !== undefined && error.httpStatus >= 400 && error.httpStatus < 500 && error.httpStatus !== 429 && !isAccountWideRefusal(error);
+        const batchSpecific =
+          error.httpStatus !== undefined &&
+          error.httpStatus >= 400 &&
+          error.httpStatus < 500 &&
+          error.httpStatus !== 429 &&
+          !isAccountWideRefusal(error);
         if (!batchSpecific) stopper = error;
       }
     }
@@ -375,11 +456,18 @@ export class CphClient {
   }
 
   /** One phones-traffic call of 1..100 IDs; throws CphError when the call as a whole fails. */
-  async setTrafficTypeBatch(trafficType: TrafficType, phoneIds: readonly string[], options: CallOptions = {}): Promise<PhoneJobResult> {
+  async setTrafficTypeBatch(
+    trafficType: TrafficType,
+    phoneIds: readonly string[],
+    options: CallOptions = {},
+  ): Promise<PhoneJobResult> {
     const operation = cphOperations.setTrafficType;
     checkTrafficType(operation, trafficType);
     if (phoneIds.length < 1 || phoneIds.length > maxPhonesPerTrafficCall) {
-      throw invalidArgument(operation, `phoneIds must hold 1 to ${maxPhonesPerTrafficCall} IDs, got ${phoneIds.length}`);
+      throw invalidArgument(
+        operation,
+        `phoneIds must hold 1 to ${maxPhonesPerTrafficCall} IDs, got ${phoneIds.length}`,
+      );
     }
     phoneIds.forEach((id, i) => checkId(operation, `phoneIds[${i}]`, id));
     const sent = [...phoneIds];
@@ -440,7 +528,15 @@ export class CphClient {
         params.set('offset', String(offset));
         params.set('limit', String(limit));
         const answer = await this.call(
-          { operation, method: 'GET', path: '/jobs', query: params, idempotent: true, parse: (v, h) => withRequestId(parseJobList(v), h), requestIdOf: (r) => r.requestId },
+          {
+            operation,
+            method: 'GET',
+            path: '/jobs',
+            query: params,
+            idempotent: true,
+            parse: (v, h) => withRequestId(parseJobList(v), h),
+            requestIdOf: (r) => r.requestId,
+          },
           options.signal,
         );
         if (answer.requestId !== undefined) requestIds.push(answer.requestId);
@@ -505,11 +601,15 @@ export class CphClient {
             try {
               return await this.attempt(spec, url, { ...headers, ...authHeaders }, body, attempt, signal);
             } catch (err) {
-              if (!isAuthError(err) || !(err instanceof CphError) || err.errorCode === clientErrorCodes.AuthSuspended) throw err;
+              if (!isAuthError(err) || !(err instanceof CphError) || err.errorCode === clientErrorCodes.AuthSuspended)
+                throw err;
               if (!reauthorised && this.auth.invalidate(authHeaders)) {
                 // A token revoked early: replaced once for this call (concurrent calls share the renewal).
                 reauthorised = true;
-                this.logger.info('CPH refused the token; authenticating again once', { operation: spec.operation, requestId: err.requestId });
+                this.logger.info('CPH refused the token; authenticating again once', {
+                  operation: spec.operation,
+                  requestId: err.requestId,
+                });
                 continue;
               }
               // Only refusals that stand count toward the suspension, not the one a fresh token answers.
@@ -525,23 +625,52 @@ export class CphClient {
           random: this.random,
           mayRetry: (err) => spec.idempotent || this.retryAmbiguousWrites || !err.outcomeUnknown,
           onRetry: ({ attempt, delayMs, error }) =>
-            this.logger.debug('CPH call failed; retrying', { operation: spec.operation, attempt, delayMs, errorCode: error.errorCode, httpStatus: error.httpStatus, requestId: error.requestId }),
+            this.logger.debug('CPH call failed; retrying', {
+              operation: spec.operation,
+              attempt,
+              delayMs,
+              errorCode: error.errorCode,
+              httpStatus: error.httpStatus,
+              requestId: error.requestId,
+            }),
         },
       );
     } catch (err) {
       if (err instanceof CphError) throw err;
-      if (signal?.aborted) throw new CphError({ operation: spec.operation, errorCode: clientErrorCodes.Aborted, errorMessage: 'the call was cancelled', retryable: false, cause: err });
+      if (signal?.aborted)
+        throw new CphError({
+          operation: spec.operation,
+          errorCode: clientErrorCodes.Aborted,
+          errorMessage: 'the call was cancelled',
+          retryable: false,
+          cause: err,
+        });
       throw err;
     }
   }
 
-  private async attempt<T>(spec: CallSpec<T>, url: URL, headers: Record<string, string>, body: string, attempt: number, signal: AbortSignal | undefined): Promise<T> {
+  private async attempt<T>(
+    spec: CallSpec<T>,
+    url: URL,
+    headers: Record<string, string>,
+    body: string,
+    attempt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
     const started = this.clock.now();
     let httpStatus: number | undefined;
     let requestId: string | undefined;
     const report = (outcome: CallOutcome, errorCode: string | undefined): void => {
       const durationMs = this.clock.now() - started;
-      this.logger.debug('CPH call', { operation: spec.operation, requestId, httpStatus, outcome, errorCode, attempt, durationMs });
+      this.logger.debug('CPH call', {
+        operation: spec.operation,
+        requestId,
+        httpStatus,
+        outcome,
+        errorCode,
+        attempt,
+        durationMs,
+      });
       try {
         this.onCall?.({ operation: spec.operation, outcome, httpStatus, durationMs, attempt, errorCode, requestId });
       } catch (hookErr) {
@@ -549,7 +678,17 @@ export class CphClient {
       }
     };
     try {
-      const answer = await exchange({ operation: spec.operation, method: spec.method, url, headers, body, agent: this.agent, timeoutMs: this.timeoutMs, clock: this.clock, signal });
+      const answer = await exchange({
+        operation: spec.operation,
+        method: spec.method,
+        url,
+        headers,
+        body,
+        agent: this.agent,
+        timeoutMs: this.timeoutMs,
+        clock: this.clock,
+        signal,
+      });
       httpStatus = answer.status;
       const headerRequestId = answer.headers.get('x-request-id') ?? undefined;
       requestId = headerRequestId;
@@ -574,14 +713,30 @@ export class CphClient {
         });
       }
       if (jsonError !== undefined || json === undefined) {
-        throw new CphError({ operation: spec.operation, httpStatus: answer.status, errorCode: clientErrorCodes.InvalidResponse, errorMessage: 'the body is not JSON', requestId, retryable: false, cause: jsonError });
+        throw new CphError({
+          operation: spec.operation,
+          httpStatus: answer.status,
+          errorCode: clientErrorCodes.InvalidResponse,
+          errorMessage: 'the body is not JSON',
+          requestId,
+          retryable: false,
+          cause: jsonError,
+        });
       }
       let result: T;
       try {
         result = spec.parse(json, headerRequestId);
       } catch (err) {
         if (!(err instanceof ParseError)) throw err;
-        throw new CphError({ operation: spec.operation, httpStatus: answer.status, errorCode: clientErrorCodes.InvalidResponse, errorMessage: `unexpected body: ${err.message}`, requestId, retryable: false, cause: err });
+        throw new CphError({
+          operation: spec.operation,
+          httpStatus: answer.status,
+          errorCode: clientErrorCodes.InvalidResponse,
+          errorMessage: `unexpected body: ${err.message}`,
+          requestId,
+          retryable: false,
+          cause: err,
+        });
       }
       requestId = spec.requestIdOf(result) ?? headerRequestId;
       this.consecutiveAuthFailures = 0;
@@ -599,13 +754,16 @@ export class CphClient {
     this.lastAuthError = err;
     if (this.consecutiveAuthFailures >= this.authFailureLimit) {
       this.suspendedUntil = this.clock.now() + this.authSuspendMs;
-      this.logger.error('CPH refused the credentials repeatedly; holding calls back so the gateway does not lock the access key', {
-        operation: err.operation,
-        errorCode: err.errorCode,
-        requestId: err.requestId,
-        failures: this.consecutiveAuthFailures,
-        suspendMs: this.authSuspendMs,
-      });
+      this.logger.error(
+        'CPH refused the credentials repeatedly; holding calls back so the gateway does not lock the access key',
+        {
+          operation: err.operation,
+          errorCode: err.errorCode,
+          requestId: err.requestId,
+          failures: this.consecutiveAuthFailures,
+          suspendMs: this.authSuspendMs,
+        },
+      );
     }
   }
 
@@ -629,7 +787,9 @@ export class CphClient {
 
 /** An answer without a body request_id takes it from the X-Request-Id header. */
 function withRequestId<T extends { requestId: string | undefined }>(result: T, headerRequestId: string | undefined): T {
-  return result.requestId === undefined && headerRequestId !== undefined ? { ...result, requestId: headerRequestId } : result;
+  return result.requestId === undefined && headerRequestId !== undefined
+    ? { ...result, requestId: headerRequestId }
+    : result;
 }
 
 interface LinkedAbort {
@@ -660,11 +820,17 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
 }
 
 function invalidArgument(operation: string, message: string): CphError {
-  return new CphError({ operation, errorCode: clientErrorCodes.InvalidArgument, errorMessage: message, retryable: false });
+  return new CphError({
+    operation,
+    errorCode: clientErrorCodes.InvalidArgument,
+    errorMessage: message,
+    retryable: false,
+  });
 }
 
 function checkInteger(operation: string, name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) throw invalidArgument(operation, `${name} must be an integer in ${min}..${max}, got ${value}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw invalidArgument(operation, `${name} must be an integer in ${min}..${max}, got ${value}`);
   return value;
 }
 
@@ -675,5 +841,6 @@ function checkId(operation: string, name: string, value: string): void {
 }
 
 function checkTrafficType(operation: string, value: string): void {
-  if (!(trafficTypes as readonly string[]).includes(value)) throw invalidArgument(operation, `trafficType must be "direct" or "routing", got ${JSON.stringify(value)}`);
+  if (!(trafficTypes as readonly string[]).includes(value))
+    throw invalidArgument(operation, `trafficType must be "direct" or "routing", got ${JSON.stringify(value)}`);
 }

@@ -45,30 +45,45 @@ export class MissingCredentialsError extends OperatorError {
   }
 }
 
-export type CredentialsResult = { ok: true; credentials: EnvCredentials } | { ok: false; error: MissingCredentialsError };
+export type CredentialsResult =
+  | { ok: true; credentials: EnvCredentials }
+  | { ok: false; error: MissingCredentialsError };
 
 export function credentialsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): CredentialsResult {
   const read = (name: string): string | undefined => {
     const value = env[name]?.trim();
     return value === undefined || value === '' ? undefined : value;
   };
-  const missing = (variable: string, why: string): CredentialsResult => ({ ok: false, error: new MissingCredentialsError(variable, why) });
+  const missing = (variable: string, why: string): CredentialsResult => ({
+    ok: false,
+    error: new MissingCredentialsError(variable, why),
+  });
   const ak = read(credentialEnv.ak);
   const sk = read(credentialEnv.sk);
   const user = read(credentialEnv.iamUser);
   if (ak !== undefined || sk !== undefined) {
-    if (ak === undefined) return missing(credentialEnv.ak, `${credentialEnv.sk} is set, so the access key ID is needed too`);
-    if (sk === undefined) return missing(credentialEnv.sk, `${credentialEnv.ak} is set, so the secret key is needed too`);
+    if (ak === undefined)
+      return missing(credentialEnv.ak, `${credentialEnv.sk} is set, so the access key ID is needed too`);
+    if (sk === undefined)
+      return missing(credentialEnv.sk, `${credentialEnv.ak} is set, so the secret key is needed too`);
     return { ok: true, credentials: { kind: 'aksk', ak, sk } };
   }
   if (user !== undefined) {
     const password = read(credentialEnv.iamPassword);
-    if (password === undefined) return missing(credentialEnv.iamPassword, `${credentialEnv.iamUser} is set, so its password is needed`);
+    if (password === undefined)
+      return missing(credentialEnv.iamPassword, `${credentialEnv.iamUser} is set, so its password is needed`);
     const domain = read(credentialEnv.iamDomain);
-    if (domain === undefined) return missing(credentialEnv.iamDomain, 'IAM password login needs the account (domain) name');
-    return { ok: true, credentials: { kind: 'password', user, password, domain, iamEndpoint: read(credentialEnv.iamEndpoint) } };
+    if (domain === undefined)
+      return missing(credentialEnv.iamDomain, 'IAM password login needs the account (domain) name');
+    return {
+      ok: true,
+      credentials: { kind: 'password', user, password, domain, iamEndpoint: read(credentialEnv.iamEndpoint) },
+    };
   }
-  return missing(credentialEnv.ak, `no credentials: set ${credentialEnv.ak} and ${credentialEnv.sk}, or ${credentialEnv.iamUser}, ${credentialEnv.iamPassword} and ${credentialEnv.iamDomain}`);
+  return missing(
+    credentialEnv.ak,
+    `no credentials: set ${credentialEnv.ak} and ${credentialEnv.sk}, or ${credentialEnv.iamUser}, ${credentialEnv.iamPassword} and ${credentialEnv.iamDomain}`,
+  );
 }
 
 /** The CPH endpoint for a region. */

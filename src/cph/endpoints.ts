@@ -51,7 +51,10 @@ function canonicalHost(hostname: string): string {
 export function normalizeEndpoint(raw: string, field: string): string {
   const text = raw.trim();
   const refuse = (why: string): never => {
-    throw new EndpointError('EndpointInvalid', `${field}: ${JSON.stringify(text.slice(0, 200))} is not a usable endpoint: ${why}`);
+    throw new EndpointError(
+      'EndpointInvalid',
+      `${field}: ${JSON.stringify(text.slice(0, 200))} is not a usable endpoint: ${why}`,
+    );
   };
   // WHATWG URL turns '\' into '/' and drops user info silently in some spellings: refuse them before parsing.
   if (text.includes('\\')) refuse('it contains a backslash');
@@ -63,13 +66,15 @@ export function normalizeEndpoint(raw: string, field: string): string {
     return refuse('it is not a URL like https://cph.cn-north-4.myhuaweicloud.com');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') refuse('only https is allowed');
-  if (url.username !== '' || url.password !== '' || /^[a-z]+:\/\/[^/]*@/i.test(text)) refuse('user info (user@host) is not allowed');
+  if (url.username !== '' || url.password !== '' || /^[a-z]+:\/\/[^/]*@/i.test(text))
+    refuse('user info (user@host) is not allowed');
   if (url.search !== '' || text.includes('?')) refuse('a query is not allowed');
   if (url.hash !== '' || text.includes('#')) refuse('a fragment is not allowed');
   if (url.pathname !== '/' && url.pathname !== '') refuse('a path is not allowed (CPH paths start at the root)');
   const hostname = canonicalHost(url.hostname);
   if (hostname === '') refuse('it has no host');
-  if (url.protocol === 'http:' && !isLoopback(hostname)) refuse('plain http is allowed only to a loopback address (a local simulator)');
+  if (url.protocol === 'http:' && !isLoopback(hostname))
+    refuse('plain http is allowed only to a loopback address (a local simulator)');
   return `${url.protocol}//${hostname}${url.port ? `:${url.port}` : ''}`;
 }
 
@@ -87,8 +92,15 @@ export function parseHostPatterns(list: string, field = '--allowed-endpoint-host
     const host = canonicalHost(wildcard ? entry.slice(2) : entry);
     const labels = host.split('.');
     const ipv6 = /^\[[0-9a-f:.]+\]$/.test(host);
-    if (host === '' || (!ipv6 && !labels.every((label) => hostLabel.test(label))) || (wildcard && (ipv6 || labels.length < 2)))
-      throw new EndpointError('EndpointInvalid', `${field}: ${JSON.stringify(entry)} is not a host or a *.domain pattern (a wildcard needs at least two labels after it, e.g. *.myhuaweicloud.com)`);
+    if (
+      host === '' ||
+      (!ipv6 && !labels.every((label) => hostLabel.test(label))) ||
+      (wildcard && (ipv6 || labels.length < 2))
+    )
+      throw new EndpointError(
+        'EndpointInvalid',
+        `${field}: ${JSON.stringify(entry)} is not a host or a *.domain pattern (a wildcard needs at least two labels after it, e.g. *.myhuaweicloud.com)`,
+      );
     patterns.push(wildcard ? { suffix: `.${host}` } : { exact: host });
   }
   if (patterns.length === 0) throw new EndpointError('EndpointInvalid', `${field}: no host given`);
@@ -98,14 +110,21 @@ export function parseHostPatterns(list: string, field = '--allowed-endpoint-host
 /** Whether a normalized endpoint's host is on the allowlist. `*.a.b` admits x.a.b and x.y.a.b, not a.b. */
 export function hostAllowed(endpoint: string, patterns: readonly HostPattern[]): boolean {
   const host = endpointHost(endpoint);
-  return patterns.some((p) => (p.exact !== undefined ? host === p.exact : p.suffix !== undefined && host.endsWith(p.suffix) && host.length > p.suffix.length));
+  return patterns.some((p) =>
+    p.exact !== undefined
+      ? host === p.exact
+      : p.suffix !== undefined && host.endsWith(p.suffix) && host.length > p.suffix.length,
+  );
 }
 
 /** Normalizes and checks an endpoint against the allowlist; throws EndpointError naming `field`. */
 export function allowedEndpoint(raw: string, field: string, patterns: readonly HostPattern[]): string {
   const endpoint = normalizeEndpoint(raw, field);
   if (!hostAllowed(endpoint, patterns))
-    throw new EndpointError('EndpointNotAllowed', `${field}: host ${endpointHost(endpoint)} is not on the operator's --allowed-endpoint-hosts; the operator never calls it`);
+    throw new EndpointError(
+      'EndpointNotAllowed',
+      `${field}: host ${endpointHost(endpoint)} is not on the operator's --allowed-endpoint-hosts; the operator never calls it`,
+    );
   return endpoint;
 }
 

@@ -53,11 +53,16 @@ export interface CphErrorFields {
 /** Whether a failure with this status and code is worth trying again, for an idempotent request. */
 export function isRetryableFailure(httpStatus: number | undefined, errorCode: string): boolean {
   if (errorCode === 'APIGW.0308' || httpStatus === 429) return true;
-  if (errorCode === 'APIGW.0301' || errorCode === 'APIGW.0303' || errorCode === clientErrorCodes.AuthSuspended) return false;
+  if (errorCode === 'APIGW.0301' || errorCode === 'APIGW.0303' || errorCode === clientErrorCodes.AuthSuspended)
+    return false;
   if (httpStatus === 401 || httpStatus === 403) return false;
   if (httpStatus !== undefined && httpStatus >= 500) return true;
   if (httpStatus !== undefined && httpStatus >= 400) return false;
-  return errorCode === clientErrorCodes.Timeout || errorCode === clientErrorCodes.ConnectionReset || errorCode === clientErrorCodes.ConnectionFailed;
+  return (
+    errorCode === clientErrorCodes.Timeout ||
+    errorCode === clientErrorCodes.ConnectionReset ||
+    errorCode === clientErrorCodes.ConnectionFailed
+  );
 }
 
 export class CphError extends OperatorError {
@@ -74,7 +79,9 @@ export class CphError extends OperatorError {
   constructor(fields: CphErrorFields) {
     const status = fields.httpStatus === undefined ? '' : `HTTP ${fields.httpStatus} `;
     const request = fields.requestId === undefined ? '' : ` (request ${fields.requestId})`;
-    super(fields.errorCode, `${fields.operation}: ${status}${fields.errorCode}: ${fields.errorMessage}${request}`, { cause: fields.cause });
+    super(fields.errorCode, `${fields.operation}: ${status}${fields.errorCode}: ${fields.errorMessage}${request}`, {
+      cause: fields.cause,
+    });
     this.operation = fields.operation;
     this.httpStatus = fields.httpStatus;
     this.errorCode = fields.errorCode;
@@ -95,7 +102,10 @@ export function isCphError(err: unknown): err is CphError {
 export function isAuthError(err: unknown): boolean {
   return (
     isCphError(err) &&
-    (err.httpStatus === 401 || err.errorCode === 'APIGW.0301' || err.errorCode === 'APIGW.0303' || err.errorCode === clientErrorCodes.AuthSuspended)
+    (err.httpStatus === 401 ||
+      err.errorCode === 'APIGW.0301' ||
+      err.errorCode === 'APIGW.0303' ||
+      err.errorCode === clientErrorCodes.AuthSuspended)
   );
 }
 
@@ -106,12 +116,17 @@ export function isThrottle(err: unknown): boolean {
 
 /** CPS.0005 (phone not found; 404, or 400 in an older table) or a plain 404. */
 export function isNotFound(err: unknown): boolean {
-  return isCphError(err) && (err.errorCode === 'CPS.0005' || (err.httpStatus === 404 && !err.errorCode.startsWith('APIGW.')));
+  return (
+    isCphError(err) && (err.errorCode === 'CPS.0005' || (err.httpStatus === 404 && !err.errorCode.startsWith('APIGW.')))
+  );
 }
 
 /** No permission, account in arrears, frozen, or missing real-name verification: needs a person, not a retry. */
 export function isAccountProblem(err: unknown): boolean {
-  return isCphError(err) && (['CPS.0001', 'CPS.0006', 'CPS.0007', 'CPS.0008'].includes(err.errorCode) || err.httpStatus === 403);
+  return (
+    isCphError(err) &&
+    (['CPS.0001', 'CPS.0006', 'CPS.0007', 'CPS.0008'].includes(err.errorCode) || err.httpStatus === 403)
+  );
 }
 
 /**

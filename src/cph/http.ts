@@ -36,7 +36,13 @@ export interface AgentOptions {
 export function createAgent(url: URL, options: AgentOptions = {}): Agent {
   const common = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: options.maxSockets ?? 16, maxFreeSockets: 4 };
   if (url.protocol === 'http:') return new http.Agent(common);
-  if (url.protocol !== 'https:') throw new CphError({ operation: 'configure', errorCode: clientErrorCodes.InvalidArgument, errorMessage: `unsupported endpoint scheme ${url.protocol}`, retryable: false });
+  if (url.protocol !== 'https:')
+    throw new CphError({
+      operation: 'configure',
+      errorCode: clientErrorCodes.InvalidArgument,
+      errorMessage: `unsupported endpoint scheme ${url.protocol}`,
+      retryable: false,
+    });
   const ca = options.caPem ? [...tls.rootCertificates, options.caPem] : undefined;
   return new https.Agent({ ...common, rejectUnauthorized: true, ...(ca ? { ca } : {}) });
 }
@@ -59,8 +65,22 @@ export interface HttpAnswer {
   text: string;
 }
 
-const resetCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'HPE_INVALID_CONSTANT']);
-const connectCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const resetCodes = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'HPE_INVALID_CONSTANT',
+]);
+const connectCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
 
 function errorCodeOf(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
@@ -71,30 +91,84 @@ function errorCodeOf(err: unknown): string | undefined {
 }
 
 function isTlsCode(code: string | undefined): boolean {
-  return code !== undefined && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|SIGNATURE_FAILURE/.test(code));
+  return (
+    code !== undefined &&
+    (code.startsWith('ERR_TLS') ||
+      code.startsWith('ERR_SSL') ||
+      /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|SIGNATURE_FAILURE/.test(code))
+  );
 }
 
 /** Maps a thrown network failure to a CphError. The message names the failure, never headers. */
-export function networkError(err: unknown, exchange: Pick<Exchange, 'operation'>, timedOut: boolean, callerAborted: boolean): CphError {
+export function networkError(
+  err: unknown,
+  exchange: Pick<Exchange, 'operation'>,
+  timedOut: boolean,
+  callerAborted: boolean,
+): CphError {
   const operation = exchange.operation;
-  if (callerAborted) return new CphError({ operation, errorCode: clientErrorCodes.Aborted, errorMessage: 'the call was cancelled', retryable: false, outcomeUnknown: true, cause: err });
-  if (timedOut) return new CphError({ operation, errorCode: clientErrorCodes.Timeout, errorMessage: 'no complete answer within the request timeout', outcomeUnknown: true, cause: err });
+  if (callerAborted)
+    return new CphError({
+      operation,
+      errorCode: clientErrorCodes.Aborted,
+      errorMessage: 'the call was cancelled',
+      retryable: false,
+      outcomeUnknown: true,
+      cause: err,
+    });
+  if (timedOut)
+    return new CphError({
+      operation,
+      errorCode: clientErrorCodes.Timeout,
+      errorMessage: 'no complete answer within the request timeout',
+      outcomeUnknown: true,
+      cause: err,
+    });
   const code = errorCodeOf(err);
   const message = err instanceof Error ? err.message : String(err);
   if (typeof err === 'object' && err !== null && Reflect.get(err, 'type') === 'max-size') {
-    return new CphError({ operation, errorCode: clientErrorCodes.InvalidResponse, errorMessage: 'the answer is larger than the client accepts', retryable: false, cause: err });
+    return new CphError({
+      operation,
+      errorCode: clientErrorCodes.InvalidResponse,
+      errorMessage: 'the answer is larger than the client accepts',
+      retryable: false,
+      cause: err,
+    });
   }
   // Certificate and protocol failures will fail the same way again; a reset during the handshake may not.
   if (isTlsCode(code) || (code === undefined && /certificate|self[- ]signed/i.test(message))) {
-    return new CphError({ operation, errorCode: clientErrorCodes.TlsError, errorMessage: `TLS failure: ${code ?? message}`, retryable: false, cause: err });
+    return new CphError({
+      operation,
+      errorCode: clientErrorCodes.TlsError,
+      errorMessage: `TLS failure: ${code ?? message}`,
+      retryable: false,
+      cause: err,
+    });
   }
   if (code !== undefined && connectCodes.has(code)) {
-    return new CphError({ operation, errorCode: clientErrorCodes.ConnectionFailed, errorMessage: `could not connect (${code})`, cause: err });
+    return new CphError({
+      operation,
+      errorCode: clientErrorCodes.ConnectionFailed,
+      errorMessage: `could not connect (${code})`,
+      cause: err,
+    });
   }
   if ((code !== undefined && resetCodes.has(code)) || /socket hang up|premature close|ECONNRESET/i.test(message)) {
-    return new CphError({ operation, errorCode: clientErrorCodes.ConnectionReset, errorMessage: `connection broken (${code ?? 'reset'})`, outcomeUnknown: true, cause: err });
+    return new CphError({
+      operation,
+      errorCode: clientErrorCodes.ConnectionReset,
+      errorMessage: `connection broken (${code ?? 'reset'})`,
+      outcomeUnknown: true,
+      cause: err,
+    });
   }
-  return new CphError({ operation, errorCode: clientErrorCodes.ConnectionReset, errorMessage: `network failure (${code ?? 'unknown'})`, outcomeUnknown: true, cause: err });
+  return new CphError({
+    operation,
+    errorCode: clientErrorCodes.ConnectionReset,
+    errorMessage: `network failure (${code ?? 'unknown'})`,
+    outcomeUnknown: true,
+    cause: err,
+  });
 }
 
 /** Sends one request and reads the whole answer within `timeoutMs`. */

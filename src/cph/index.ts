@@ -3,10 +3,23 @@
  * an implementation detail of these.
  */
 export { CphClient, cphOperations, maxPhonesPerTrafficCall, maxRequestIdsPerJobList, phonePageSize } from './client.js';
-export type { CallOptions, CphCallRecord, CphClientOptions, SweepOptions, TrafficBatch, TrafficResult } from './client.js';
+export type {
+  CallOptions,
+  CphCallRecord,
+  CphClientOptions,
+  SweepOptions,
+  TrafficBatch,
+  TrafficResult,
+} from './client.js';
 export { AkSkAuth, IamTokenAuth, iamOperation } from './auth.js';
 export type { AuthHeaders, AuthRequest, CphAuth, IamPasswordCredentials, IamTokenAuthOptions } from './auth.js';
-export { cphEndpointForRegion, credentialEnv, credentialsFromEnv, iamEndpointForRegion, MissingCredentialsError } from './credentials.js';
+export {
+  cphEndpointForRegion,
+  credentialEnv,
+  credentialsFromEnv,
+  iamEndpointForRegion,
+  MissingCredentialsError,
+} from './credentials.js';
 export type { CredentialsResult, EnvCredentials } from './credentials.js';
 export {
   CphError,

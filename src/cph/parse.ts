@@ -8,7 +8,18 @@
  */
 import { ParseError } from '../errors.js';
 import { trafficTypes, type TrafficType } from './wire.js';
-import type { Job, JobState, Phone, PhoneDetail, PhoneJobAccepted, PhoneJobRefused, PhoneJobResult, PhoneJobUnconfirmed, PhoneList, SkippedPhone } from './types.js';
+import type {
+  Job,
+  JobState,
+  Phone,
+  PhoneDetail,
+  PhoneJobAccepted,
+  PhoneJobRefused,
+  PhoneJobResult,
+  PhoneJobUnconfirmed,
+  PhoneList,
+  SkippedPhone,
+} from './types.js';
 
 type JsonObject = { readonly [key: string]: unknown };
 
@@ -69,12 +80,10 @@ function requiredInteger(obj: JsonObject, key: string, path: string): number {
   const value = obj[key];
   const field = join(path, key);
   if (value === undefined || value === null) throw new ParseError(field, 'missing');
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new ParseError(field, `expected an integer, got ${describe(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    throw new ParseError(field, `expected an integer, got ${describe(value)}`);
   return value;
 }
-
-
-
 
 function requiredArray(obj: JsonObject, key: string, path: string): readonly unknown[] {
   const value = obj[key];
@@ -121,11 +130,22 @@ function looseBooleanString(obj: JsonObject, key: string): boolean | undefined {
 const maxUnknownTrafficTypeLength = 64;
 
 /** `traffic_type`: a known route, or the value as sent (clipped, printable) when it is present but another one. */
-function readTrafficType(value: unknown): { trafficType: TrafficType | undefined; unknownTrafficType: string | undefined } {
-  if (value === undefined || value === null || value === '') return { trafficType: undefined, unknownTrafficType: undefined };
+function readTrafficType(value: unknown): {
+  trafficType: TrafficType | undefined;
+  unknownTrafficType: string | undefined;
+} {
+  if (value === undefined || value === null || value === '')
+    return { trafficType: undefined, unknownTrafficType: undefined };
   if (typeof value === 'string' && isTrafficType(value)) return { trafficType: value, unknownTrafficType: undefined };
-  const text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : `(${describe(value)})`;
-  const printable = scrubCredentials(text.slice(0, 4 * maxUnknownTrafficTypeLength)).replace(/[^\x20-\x7e]/g, '?').slice(0, maxUnknownTrafficTypeLength);
+  const text =
+    typeof value === 'string'
+      ? value
+      : typeof value === 'number' || typeof value === 'boolean'
+        ? String(value)
+        : `(${describe(value)})`;
+  const printable = scrubCredentials(text.slice(0, 4 * maxUnknownTrafficTypeLength))
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, maxUnknownTrafficTypeLength);
   return { trafficType: undefined, unknownTrafficType: printable };
 }
 
@@ -136,9 +156,12 @@ const usablePhoneId = /^[A-Za-z0-9_-]{1,32}$/;
 export function readPhone(value: unknown, path: string): Phone | SkippedPhone {
   if (!isObject(value)) return { field: path || '(body)', reason: 'notAnObject' };
   const phoneId = value['phone_id'];
-  if (typeof phoneId !== 'string' || !usablePhoneId.test(phoneId)) return { field: join(path, 'phone_id'), reason: 'noPhoneId' };
+  if (typeof phoneId !== 'string' || !usablePhoneId.test(phoneId))
+    return { field: join(path, 'phone_id'), reason: 'noPhoneId' };
   const metadataValue = value['metadata'];
-  const metadata = isObject(metadataValue) ? { orderId: looseString(metadataValue, 'order_id'), productId: looseString(metadataValue, 'product_id') } : undefined;
+  const metadata = isObject(metadataValue)
+    ? { orderId: looseString(metadataValue, 'order_id'), productId: looseString(metadataValue, 'product_id') }
+    : undefined;
   return {
     phoneId,
     phoneName: looseString(value, 'phone_name'),
@@ -167,7 +190,13 @@ function isSkipped(entry: Phone | SkippedPhone): entry is SkippedPhone {
 /** One phone; a ParseError naming `phone_id` when the entry cannot be used. */
 export function parsePhone(value: unknown, path: string): Phone {
   const entry = readPhone(value, path);
-  if (isSkipped(entry)) throw new ParseError(entry.field, entry.reason === 'notAnObject' ? 'expected an object' : 'missing, or not a phone ID (1 to 32 letters, digits, - or _)');
+  if (isSkipped(entry))
+    throw new ParseError(
+      entry.field,
+      entry.reason === 'notAnObject'
+        ? 'expected an object'
+        : 'missing, or not a phone ID (1 to 32 letters, digits, - or _)',
+    );
   return entry;
 }
 
@@ -216,7 +245,8 @@ export function parseTrafficResponse(value: unknown, sent?: readonly string[]): 
     answered.add(phoneId);
     const errorCode = looseString(entry, 'error_code');
     const jobId = looseString(entry, 'job_id');
-    if (errorCode !== undefined) errors.push({ phoneId, errorCode, errorMessage: scrubCredentials(looseString(entry, 'error_msg') ?? '') });
+    if (errorCode !== undefined)
+      errors.push({ phoneId, errorCode, errorMessage: scrubCredentials(looseString(entry, 'error_msg') ?? '') });
     else if (jobId !== undefined) jobs.push({ phoneId, jobId });
     else unconfirmed.push({ phoneId, reason: 'noJobOrError' });
   }
@@ -297,7 +327,10 @@ export function parseErrorBody(value: unknown): { errorCode?: string; errorMessa
 }
 
 function errorPair(obj: JsonObject, depth: number): { code: string; message: string } | undefined {
-  for (const [codeKey, messageKey] of [['error_code', 'error_msg'], ['code', 'message']] as const) {
+  for (const [codeKey, messageKey] of [
+    ['error_code', 'error_msg'],
+    ['code', 'message'],
+  ] as const) {
     const code = looseString(obj, codeKey);
     const message = looseString(obj, messageKey);
     if (code !== undefined && message !== undefined) return { code, message };
@@ -317,7 +350,8 @@ export function parseIamToken(value: unknown): { expiresAt: number; issuedAt: nu
   const token = expectObject(obj['token'], 'token');
   const expires = requiredString(token, 'expires_at', 'token', { nonEmpty: true });
   const expiresAt = Date.parse(expires);
-  if (Number.isNaN(expiresAt)) throw new ParseError('token.expires_at', `not a timestamp: ${JSON.stringify(expires.slice(0, 40))}`);
+  if (Number.isNaN(expiresAt))
+    throw new ParseError('token.expires_at', `not a timestamp: ${JSON.stringify(expires.slice(0, 40))}`);
   const issued = optionalString(token, 'issued_at', 'token');
   const issuedAt = issued === undefined ? undefined : Date.parse(issued);
   return { expiresAt, issuedAt: issuedAt === undefined || Number.isNaN(issuedAt) ? undefined : issuedAt };

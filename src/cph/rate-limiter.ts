@@ -41,9 +41,11 @@ export class TokenBucket implements RateLimiter {
 
   constructor(options: RateLimiterOptions) {
     const qps = options.qps ?? defaultQps;
-    if (!(qps > 0) || !Number.isFinite(qps)) throw new RangeError(`rate limit qps must be a positive number, got ${qps}`);
+    if (!(qps > 0) || !Number.isFinite(qps))
+      throw new RangeError(`rate limit qps must be a positive number, got ${qps}`);
     const burst = options.burst ?? Math.max(1, Math.floor(qps));
-    if (!(burst >= 1) || !Number.isFinite(burst)) throw new RangeError(`rate limit burst must be at least 1, got ${burst}`);
+    if (!(burst >= 1) || !Number.isFinite(burst))
+      throw new RangeError(`rate limit burst must be at least 1, got ${burst}`);
     this.qps = qps;
     this.burst = burst;
     this.clock = options.clock;
@@ -93,7 +95,8 @@ export class ApiWindowLimiter {
   private readonly windowMs: number;
 
   constructor(private readonly options: { limit: number; windowMs?: number; clock: Clock }) {
-    if (!Number.isInteger(options.limit) || options.limit < 1) throw new RangeError(`calls per window must be a whole number of at least 1, got ${options.limit}`);
+    if (!Number.isInteger(options.limit) || options.limit < 1)
+      throw new RangeError(`calls per window must be a whole number of at least 1, got ${options.limit}`);
     this.limit = options.limit;
     this.windowMs = options.windowMs ?? 1_000;
   }

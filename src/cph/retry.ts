@@ -53,7 +53,12 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number)
 }
 
 /** The wait before the next attempt after `err` ended attempt number `attempt`, or undefined to give up. */
-export function retryDelayMs(err: unknown, attempt: number, policy: RetryPolicy, random: () => number = Math.random): number | undefined {
+export function retryDelayMs(
+  err: unknown,
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number | undefined {
   if (!(err instanceof CphError) || !err.retryable) return undefined;
   if (attempt >= policy.maxAttempts) return undefined;
   if (isThrottle(err)) {

@@ -25,7 +25,10 @@ export interface SignableRequest {
 
 /** `YYYYMMDDTHHMMSSZ` in UTC, the X-Sdk-Date format. */
 export function formatSdkDate(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /** Parses an X-Sdk-Date value; undefined when it is not of that exact form. */
@@ -139,7 +142,11 @@ export function parseAuthorization(value: string): ParsedAuthorization | undefin
   );
   if (!match) return undefined;
   const [, access, signedHeaders, signature] = match as unknown as [string, string, string, string];
-  return { access, signedHeaders: signedHeaders.split(';').map((h) => h.toLowerCase()), signature: signature.toLowerCase() };
+  return {
+    access,
+    signedHeaders: signedHeaders.split(';').map((h) => h.toLowerCase()),
+    signature: signature.toLowerCase(),
+  };
 }
 
 /** Constant-time comparison of two hex signatures. */

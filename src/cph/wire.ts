@@ -32,9 +32,25 @@ export interface WirePhone {
 /** ShowCloudPhoneDetail adds these to a phone. */
 export interface WirePhoneDetail extends WirePhone {
   request_id: string;
-  access_infos: Array<{ type: string; device_ip: string; phone_ip: string; listen_port: number; access_ip: string; public_ip: string; intranet_ip: string; access_port: number }>;
+  access_infos: Array<{
+    type: string;
+    device_ip: string;
+    phone_ip: string;
+    listen_port: number;
+    access_ip: string;
+    public_ip: string;
+    intranet_ip: string;
+    access_port: number;
+  }>;
   property: string;
-  phone_data_volume: { volume_type: string; volume_size: number; volume_id: string; volume_name: string; created_at: string; updated_at: string } | null;
+  phone_data_volume: {
+    volume_type: string;
+    volume_size: number;
+    volume_id: string;
+    volume_name: string;
+    created_at: string;
+    updated_at: string;
+  } | null;
 }
 
 export interface WireListPhonesResponse {

@@ -111,7 +111,13 @@ export class EventRecorder {
     this.stopAbort.abort(new Error('event recorder stopped'));
   }
 
-  private recordUnsafe(regarding: ObjectReference, type: EventType, reason: string, action: string, note: string): void {
+  private recordUnsafe(
+    regarding: ObjectReference,
+    type: EventType,
+    reason: string,
+    action: string,
+    note: string,
+  ): void {
     const now = this.options.clock.now();
     const namespace = regarding.namespace || 'default';
     const objectId = `${regarding.kind}/${namespace}/${regarding.name}/${regarding.uid ?? ''}`;
@@ -245,7 +251,8 @@ export class EventRecorder {
       if (now - entry.lastObserved > this.seriesWindowMs) this.series.delete(key);
     }
     for (const [key, bucket] of this.buckets) {
-      if (bucket.tokens >= this.burst || now - bucket.updated > this.burst * this.refillIntervalMs) this.buckets.delete(key);
+      if (bucket.tokens >= this.burst || now - bucket.updated > this.burst * this.refillIntervalMs)
+        this.buckets.delete(key);
     }
   }
 }

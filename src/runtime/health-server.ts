@@ -126,10 +126,12 @@ export function startMetricsServer(bind: string, metrics: OperatorMetrics): Prom
 
 /** Serves /healthz and /readyz; undefined when `bind` is "0". */
 export function startProbeServer(bind: string, checks: HealthChecks): Promise<RunningServer | undefined> {
-  const probe = (run: () => Promise<CheckReport>): Route => async () => {
-    const report = await run();
-    return { status: report.ok ? 200 : 500, contentType: 'text/plain; charset=utf-8', body: report.text };
-  };
+  const probe =
+    (run: () => Promise<CheckReport>): Route =>
+    async () => {
+      const report = await run();
+      return { status: report.ok ? 200 : 500, contentType: 'text/plain; charset=utf-8', body: report.text };
+    };
   return serve(bind, {
     '/healthz': probe(() => checks.health()),
     '/livez': probe(() => checks.health()),

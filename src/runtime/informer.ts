@@ -132,7 +132,13 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
       options.resource.namespaced && options.namespaces && options.namespaces.length > 0
         ? [...new Set(options.namespaces)]
         : [undefined];
-    this.scopes = namespaces.map((namespace) => ({ namespace, resourceVersion: '', synced: false, keys: new Set<string>(), lastProgress: 0 }));
+    this.scopes = namespaces.map((namespace) => ({
+      namespace,
+      resourceVersion: '',
+      synced: false,
+      keys: new Set<string>(),
+      lastProgress: 0,
+    }));
     this.logger = options.logger.child({
       informer: `${options.resource.plural}${options.resource.group ? '.' + options.resource.group : ''}`,
     });

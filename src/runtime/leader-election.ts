@@ -285,7 +285,8 @@ export class LeaderElector {
     }
     if (record.holderIdentity && record.holderIdentity !== this.reportedLeader) {
       this.reportedLeader = record.holderIdentity;
-      if (record.holderIdentity !== this.identity) this.logger.info('new leader observed', { leader: record.holderIdentity });
+      if (record.holderIdentity !== this.identity)
+        this.logger.info('new leader observed', { leader: record.holderIdentity });
       try {
         this.options.callbacks.onNewLeader?.(record.holderIdentity);
       } catch (err) {

@@ -13,7 +13,14 @@
  */
 import type { Logger } from './logger.js';
 import { errorMessage } from '../errors.js';
-import { PatchStrategy, isConflict, isNotFound, resourcePath, type KubeRequester, type ResourceRef } from './kube-client.js';
+import {
+  PatchStrategy,
+  isConflict,
+  isNotFound,
+  resourcePath,
+  type KubeRequester,
+  type ResourceRef,
+} from './kube-client.js';
 import { objectKey } from './reconcile.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };

@@ -3,7 +3,16 @@
  * the writes log), to act behind the API's back (drift, statuses) and to change faults and readings at run
  * time. No auth, never faulted, not counted. docs/cph-simulator.md lists every endpoint.
  */
-import { knownFaultKinds, omittablePhoneFields, type FaultKind, type OmittablePhoneField, type PhoneQuirk, type Quirks, type Readings, type RuntimeSettings } from './options.js';
+import {
+  knownFaultKinds,
+  omittablePhoneFields,
+  type FaultKind,
+  type OmittablePhoneField,
+  type PhoneQuirk,
+  type Quirks,
+  type Readings,
+  type RuntimeSettings,
+} from './options.js';
 import type { SimulatorServer } from './server.js';
 
 /** Answers one admin request through `reply`; `now` is the simulator's clock (jobs already settled). */
@@ -23,7 +32,8 @@ export function handleAdmin(
   if (method === 'POST' && raw.length > 0) {
     try {
       const parsed: unknown = JSON.parse(raw.toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return bad('body must be a JSON object');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        return bad('body must be a JSON object');
       body = parsed as Record<string, unknown>;
     } catch {
       return bad('body is not valid JSON');
@@ -75,7 +85,8 @@ export function handleAdmin(
     const ids = body['phone_ids'];
     const prefix = body['phone_name_prefix'];
     let targets: Array<ReturnType<typeof state.fleet.get>>;
-    if (Array.isArray(ids) && ids.every((id) => typeof id === 'string')) targets = ids.map((id: string) => state.fleet.get(id));
+    if (Array.isArray(ids) && ids.every((id) => typeof id === 'string'))
+      targets = ids.map((id: string) => state.fleet.get(id));
     else if (typeof prefix === 'string') targets = state.fleet.phones.filter((p) => p.phoneName.startsWith(prefix));
     else return bad('give phone_ids (array of strings) or phone_name_prefix (string)');
     let changed = 0;
@@ -171,7 +182,8 @@ export function applySettings(settings: RuntimeSettings, body: Record<string, un
         next[key] = value;
         break;
       case 'failJobsForPhones':
-        if (!Array.isArray(value) || !value.every((id) => typeof id === 'string')) return 'failJobsForPhones must be a list of phone IDs';
+        if (!Array.isArray(value) || !value.every((id) => typeof id === 'string'))
+          return 'failJobsForPhones must be a list of phone IDs';
         next.failJobsForPhones = [...value] as string[];
         break;
       case 'unreachable':
@@ -197,7 +209,8 @@ export function applyReadings(readings: Readings, body: Record<string, unknown>)
   for (const [key, value] of Object.entries(body)) {
     switch (key) {
       case 'jobErrorFields':
-        if (value !== 'documented' && value !== 'null' && value !== 'empty') return 'jobErrorFields must be documented, null or empty';
+        if (value !== 'documented' && value !== 'null' && value !== 'empty')
+          return 'jobErrorFields must be documented, null or empty';
         next.jobErrorFields = value;
         break;
       case 'notFoundStatus':
@@ -205,7 +218,8 @@ export function applyReadings(readings: Readings, body: Record<string, unknown>)
         next.notFoundStatus = value;
         break;
       case 'maxListLimit':
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) return 'maxListLimit must be a positive integer';
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+          return 'maxListLimit must be a positive integer';
         next.maxListLimit = value;
         break;
       case 'restartOnRouteChange':
@@ -236,12 +250,16 @@ function isStringList(value: unknown): value is string[] {
 }
 
 function parsePhoneQuirk(value: unknown): PhoneQuirk | string {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'each phone quirk must be an object { omit?, trafficType? }';
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return 'each phone quirk must be an object { omit?, trafficType? }';
   const quirk: PhoneQuirk = {};
   for (const [key, field] of Object.entries(value)) {
     if (key === 'omit') {
-      if (!isStringList(field) || !field.every((f) => (omittablePhoneFields as readonly string[]).includes(f))) return `omit must list fields of ${omittablePhoneFields.join(', ')}`;
-      quirk.omit = field.filter((f): f is OmittablePhoneField => (omittablePhoneFields as readonly string[]).includes(f));
+      if (!isStringList(field) || !field.every((f) => (omittablePhoneFields as readonly string[]).includes(f)))
+        return `omit must list fields of ${omittablePhoneFields.join(', ')}`;
+      quirk.omit = field.filter((f): f is OmittablePhoneField =>
+        (omittablePhoneFields as readonly string[]).includes(f),
+      );
     } else if (key === 'trafficType') quirk.trafficType = field;
     else return `unknown phone quirk ${key}`;
   }
@@ -254,7 +272,8 @@ export function applyQuirks(quirks: Quirks, body: Record<string, unknown>): stri
   for (const [key, value] of Object.entries(body)) {
     switch (key) {
       case 'phones': {
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'phones must map phone IDs to { omit?, trafficType? }';
+        if (typeof value !== 'object' || value === null || Array.isArray(value))
+          return 'phones must map phone IDs to { omit?, trafficType? }';
         const phones: Record<string, PhoneQuirk> = {};
         for (const [phoneId, raw] of Object.entries(value)) {
           const quirk = parsePhoneQuirk(raw);
@@ -265,7 +284,8 @@ export function applyQuirks(quirks: Quirks, body: Record<string, unknown>): stri
         break;
       }
       case 'trafficRequestId':
-        if (value !== 'body' && value !== 'header' && value !== 'none') return 'trafficRequestId must be body, header or none';
+        if (value !== 'body' && value !== 'header' && value !== 'none')
+          return 'trafficRequestId must be body, header or none';
         next.trafficRequestId = value;
         break;
       case 'noJobFor':
@@ -277,14 +297,24 @@ export function applyQuirks(quirks: Quirks, body: Record<string, unknown>): stri
           next.refuse = undefined;
           break;
         }
-        if (typeof value !== 'object' || Array.isArray(value)) return 'refuse must be null or { httpStatus, errorCode, errorMsg?, operation? }';
+        if (typeof value !== 'object' || Array.isArray(value))
+          return 'refuse must be null or { httpStatus, errorCode, errorMsg?, operation? }';
         const fields = new Map<string, unknown>(Object.entries(value));
-        const [httpStatus, errorCode, errorMsg, operation] = ['httpStatus', 'errorCode', 'errorMsg', 'operation'].map((name) => fields.get(name));
-        if (typeof httpStatus !== 'number' || !Number.isInteger(httpStatus) || httpStatus < 400 || httpStatus > 599) return 'refuse.httpStatus must be an integer from 400 to 599';
+        const [httpStatus, errorCode, errorMsg, operation] = ['httpStatus', 'errorCode', 'errorMsg', 'operation'].map(
+          (name) => fields.get(name),
+        );
+        if (typeof httpStatus !== 'number' || !Number.isInteger(httpStatus) || httpStatus < 400 || httpStatus > 599)
+          return 'refuse.httpStatus must be an integer from 400 to 599';
         if (typeof errorCode !== 'string' || errorCode === '') return 'refuse.errorCode must be a non-empty string';
         if (errorMsg !== undefined && typeof errorMsg !== 'string') return 'refuse.errorMsg must be a string';
-        if (operation !== undefined && typeof operation !== 'string') return 'refuse.operation must be an operation name';
-        next.refuse = { httpStatus, errorCode, errorMsg: errorMsg ?? `refused (${errorCode})`, ...(operation === undefined ? {} : { operation }) };
+        if (operation !== undefined && typeof operation !== 'string')
+          return 'refuse.operation must be an operation name';
+        next.refuse = {
+          httpStatus,
+          errorCode,
+          errorMsg: errorMsg ?? `refused (${errorCode})`,
+          ...(operation === undefined ? {} : { operation }),
+        };
         break;
       }
       default:

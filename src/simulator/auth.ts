@@ -25,7 +25,8 @@ export const authMessages = {
   signatureFail: 'Incorrect IAM authentication information: verify aksk signature fail',
   sdkDateMissing: 'Incorrect IAM authentication information: verify aksk signature fail, x-sdk-date not signed',
   skew: 'Incorrect IAM authentication information: verify aksk signature fail, x-sdk-date out of range (more than 15 minutes off)',
-  locked: 'Incorrect IAM authentication information: verify aksk signature fail, access key locked for 5 minutes after 5 consecutive failures',
+  locked:
+    'Incorrect IAM authentication information: verify aksk signature fail, access key locked for 5 minutes after 5 consecutive failures',
 } as const;
 
 export interface AuthFailure {

@@ -19,7 +19,8 @@ function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 function rate(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be a number from 0 to 1`);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+      throw new InvalidArgumentError(`${name} must be a number from 0 to 1`);
     return n;
   };
 }
@@ -32,7 +33,9 @@ function bool(value: string): boolean {
 
 const program = new Command()
   .name('cph-sim')
-  .description('A faithful Huawei Cloud Phone Host (CPH) API simulator: phones, phones-traffic, jobs and IAM tokens, with seeded faults. See docs/cph-simulator.md.')
+  .description(
+    'A faithful Huawei Cloud Phone Host (CPH) API simulator: phones, phones-traffic, jobs and IAM tokens, with seeded faults. See docs/cph-simulator.md.',
+  )
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--port <port>', 'port to listen on (0 = any free port)', int('--port', 0, 65535), 0)
   .option('--tls', 'serve HTTPS with a certificate for localhost and 127.0.0.1 made at start', false)
@@ -50,24 +53,67 @@ const program = new Command()
   .option('--job-ms <ms>', 'how long a route job runs', int('--job-ms', 0), 2000)
   .option('--job-failure-rate <r>', 'share of route jobs that fail (seeded), 0..1', rate('--job-failure-rate'), 0)
   .option('--fault-rate <r>', 'share of API requests that get a fault (seeded), 0..1', rate('--fault-rate'), 0)
-  .option('--fault-kinds <list>', `comma-separated fault mix from ${knownFaultKinds.join(',')} (lost: the request takes effect, the answer is lost)`, allFaultKinds.join(','))
-  .option('--rate-limit <n>', 'requests per second per API before 429 APIGW.0308 (0 = unlimited)', int('--rate-limit', 0), 200)
+  .option(
+    '--fault-kinds <list>',
+    `comma-separated fault mix from ${knownFaultKinds.join(',')} (lost: the request takes effect, the answer is lost)`,
+    allFaultKinds.join(','),
+  )
+  .option(
+    '--rate-limit <n>',
+    'requests per second per API before 429 APIGW.0308 (0 = unlimited)',
+    int('--rate-limit', 0),
+    200,
+  )
   .option('--retry-after-seconds <n>', 'Retry-After on injected 429s', int('--retry-after-seconds', 0), 1)
   .option('--phones-per-server <n>', 'phones per server', int('--phones-per-server', 1), 8)
   .option('--pools <list>', 'pool names; phones are named pool-<pool>-<n>, server k in pool k mod count', 'a,b,c,d')
-  .option('--phone-ids <list>', 'comma-separated IDs for the newest phones (e.g. the published example 631056bfb66b4f4ea02ba25f04830cb4)')
-  .addOption(new Option('--initial-traffic-type <type>', 'route every phone starts with').choices(['direct', 'routing']).default('direct'))
+  .option(
+    '--phone-ids <list>',
+    'comma-separated IDs for the newest phones (e.g. the published example 631056bfb66b4f4ea02ba25f04830cb4)',
+  )
   .addOption(
-    new Option('--job-error-fields <reading>', 'no-error job fields: documented (ShowJob null, ListJobs ""), null, or empty')
+    new Option('--initial-traffic-type <type>', 'route every phone starts with')
+      .choices(['direct', 'routing'])
+      .default('direct'),
+  )
+  .addOption(
+    new Option(
+      '--job-error-fields <reading>',
+      'no-error job fields: documented (ShowJob null, ListJobs ""), null, or empty',
+    )
       .choices(['documented', 'null', 'empty'])
       .default('documented'),
   )
-  .addOption(new Option('--not-found-status <status>', 'HTTP status of CPS.0005').choices(['404', '400']).default('404'))
-  .option('--max-list-limit <n>', 'largest phone list limit accepted (200 per the API reference, 100 per the Go SDK)', int('--max-list-limit', 1), 200)
+  .addOption(
+    new Option('--not-found-status <status>', 'HTTP status of CPS.0005').choices(['404', '400']).default('404'),
+  )
+  .option(
+    '--max-list-limit <n>',
+    'largest phone list limit accepted (200 per the API reference, 100 per the Go SDK)',
+    int('--max-list-limit', 1),
+    200,
+  )
   .option('--restart-on-route-change <bool>', 'phones show status 4 (restarting) while a route job runs', bool, false)
-  .option('--refuse-not-running <bool>', 'phones not in status 2 get a per-phone CPS.0012 instead of a job', bool, false)
-  .option('--repeat-creates-job <bool>', 'asking for the current route runs a real job (false: an already-finished job)', bool, true)
-  .addOption(new Option('--error-body <reading>', 'error body shape: cph {request_id, error_code, error_msg}, nested {error: {code, message}} or top {code, message}').choices(['cph', 'nested', 'top']).default('cph'))
+  .option(
+    '--refuse-not-running <bool>',
+    'phones not in status 2 get a per-phone CPS.0012 instead of a job',
+    bool,
+    false,
+  )
+  .option(
+    '--repeat-creates-job <bool>',
+    'asking for the current route runs a real job (false: an already-finished job)',
+    bool,
+    true,
+  )
+  .addOption(
+    new Option(
+      '--error-body <reading>',
+      'error body shape: cph {request_id, error_code, error_msg}, nested {error: {code, message}} or top {code, message}',
+    )
+      .choices(['cph', 'nested', 'top'])
+      .default('cph'),
+  )
   .option('--too-many-ids-error-code <code>', 'error code of the 400 for more than 100 phone IDs', 'APIGW.0201')
   .option('--skew-error-code <code>', 'error code of the 401 for an X-Sdk-Date more than 15 minutes off', 'APIGW.0303')
   .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']).default('info'))
@@ -132,10 +178,18 @@ async function main(): Promise<void> {
     rateLimit: opts['rateLimit'] as number,
     retryAfterSeconds: opts['retryAfterSeconds'] as number,
     phonesPerServer: opts['phonesPerServer'] as number,
-    pools: String(opts['pools']).split(',').map((p) => p.trim()).filter((p) => p !== ''),
+    pools: String(opts['pools'])
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== ''),
     initialTrafficType: opts['initialTrafficType'] as 'direct' | 'routing',
     ...(opts['phoneIds'] !== undefined
-      ? { fixedPhoneIds: String(opts['phoneIds']).split(',').map((id) => id.trim()).filter((id) => id !== '') }
+      ? {
+          fixedPhoneIds: String(opts['phoneIds'])
+            .split(',')
+            .map((id) => id.trim())
+            .filter((id) => id !== ''),
+        }
       : {}),
     errorBody: opts['errorBody'] as 'cph' | 'nested' | 'top',
     jobErrorFields: opts['jobErrorFields'] as 'documented' | 'null' | 'empty',

@@ -89,7 +89,8 @@ export class Fleet {
     const created: SimPhone[] = [];
     const fixedIds = new Set<string>();
     for (const id of options.fixedPhoneIds ?? []) {
-      if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new Error(`fixed phone ID ${JSON.stringify(id)} is not 1..32 of A-Za-z0-9_-`);
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(id))
+        throw new Error(`fixed phone ID ${JSON.stringify(id)} is not 1..32 of A-Za-z0-9_-`);
       if (fixedIds.has(id)) throw new Error(`fixed phone ID ${id} given twice`);
       fixedIds.add(id);
     }
@@ -144,7 +145,10 @@ export class Fleet {
   /** One page of the phones matching `filter`, and how many match in all. Copies only the page. */
   list(filter: PhoneFilter, offset: number, limit: number): { count: number; page: SimPhone[] } {
     const unfiltered =
-      filter.phoneName === undefined && filter.serverId === undefined && filter.status === undefined && filter.type === undefined;
+      filter.phoneName === undefined &&
+      filter.serverId === undefined &&
+      filter.status === undefined &&
+      filter.type === undefined;
     if (unfiltered) return { count: this.phones.length, page: this.phones.slice(offset, offset + limit) };
     if (filter.type !== undefined && filter.type !== 0) return { count: 0, page: [] };
     const source = filter.serverId !== undefined ? (this.byServer.get(filter.serverId) ?? []) : this.phones;
@@ -241,7 +245,16 @@ export class Fleet {
       phone_data_volume: {
         volume_type: 'SSD',
         volume_size: 16,
-        volume_id: phone.phoneId.slice(0, 8) + '-' + phone.phoneId.slice(8, 12) + '-' + phone.phoneId.slice(12, 16) + '-' + phone.phoneId.slice(16, 20) + '-' + phone.phoneId.slice(20),
+        volume_id:
+          phone.phoneId.slice(0, 8) +
+          '-' +
+          phone.phoneId.slice(8, 12) +
+          '-' +
+          phone.phoneId.slice(12, 16) +
+          '-' +
+          phone.phoneId.slice(16, 20) +
+          '-' +
+          phone.phoneId.slice(20),
         volume_name: `data-${phone.phoneName}`,
         created_at: cphTime(phone.createTime),
         updated_at: cphTime(phone.createTime),

@@ -12,12 +12,25 @@ import { systemClock } from '../runtime/clock.js';
 import { silentLogger } from '../runtime/logger.js';
 import { Authenticator } from './auth.js';
 import { Fleet } from './fleet.js';
-import { allFaultKinds, defaultReadings, type Readings, type RuntimeSettings, type SimulatorOptions } from './options.js';
+import {
+  allFaultKinds,
+  defaultReadings,
+  type Readings,
+  type RuntimeSettings,
+  type SimulatorOptions,
+} from './options.js';
 import { SimulatorServer } from './server.js';
 import { CphState } from './state.js';
 import { generateTls } from './tls.js';
 
-export type { ErrorBodyReading, FaultKind, JobErrorFieldsReading, Readings, RuntimeSettings, SimulatorOptions } from './options.js';
+export type {
+  ErrorBodyReading,
+  FaultKind,
+  JobErrorFieldsReading,
+  Readings,
+  RuntimeSettings,
+  SimulatorOptions,
+} from './options.js';
 export { allFaultKinds, defaultReadings, knownFaultKinds } from './options.js';
 export type { Operation, OperationCounter, ScriptedFault } from './server.js';
 export { operations } from './server.js';
@@ -65,7 +78,14 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     ...(options.initialTrafficType !== undefined ? { initialTrafficType: options.initialTrafficType } : {}),
     ...(options.fixedPhoneIds !== undefined ? { fixedPhoneIds: options.fixedPhoneIds } : {}),
   });
-  const state = new CphState(fleet, seed, readings, settings, options.maxWriteLog ?? 100_000, options.maxJobs ?? 1_000_000);
+  const state = new CphState(
+    fleet,
+    seed,
+    readings,
+    settings,
+    options.maxWriteLog ?? 100_000,
+    options.maxJobs ?? 1_000_000,
+  );
   const credentials = [...(options.credentials ?? [])];
   if (options.ak !== undefined && options.sk !== undefined) credentials.unshift({ ak: options.ak, sk: options.sk });
   const auth = new Authenticator(credentials);
@@ -74,7 +94,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     state,
     auth,
     options.projectId,
-    { user: options.iamUser, password: options.iamPassword, domain: options.iamDomain, tokenTtlMs: (options.tokenTtlSeconds ?? 86_400) * 1000 },
+    {
+      user: options.iamUser,
+      password: options.iamPassword,
+      domain: options.iamDomain,
+      tokenTtlMs: (options.tokenTtlSeconds ?? 86_400) * 1000,
+    },
     seed,
     clock,
     logger,

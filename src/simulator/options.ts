@@ -62,7 +62,13 @@ export const defaultReadings: Readings = {
 
 /** Wire fields of a phone that a quirk can leave out. */
 export type OmittablePhoneField = 'phone_id' | 'phone_name' | 'server_id' | 'status' | 'traffic_type';
-export const omittablePhoneFields: readonly OmittablePhoneField[] = ['phone_id', 'phone_name', 'server_id', 'status', 'traffic_type'];
+export const omittablePhoneFields: readonly OmittablePhoneField[] = [
+  'phone_id',
+  'phone_name',
+  'server_id',
+  'status',
+  'traffic_type',
+];
 
 /** How one phone is rendered oddly in ListCloudPhones and ShowCloudPhoneDetail. */
 export interface PhoneQuirk {

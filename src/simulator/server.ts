@@ -15,8 +15,21 @@ import { SeededRandom, unitFor } from './random.js';
 import { handleAdmin } from './admin.js';
 import { type CphState, type OpResult } from './state.js';
 
-export type Operation = 'ListCloudPhones' | 'ShowCloudPhoneDetail' | 'ImportTraffic' | 'ListJobs' | 'ShowJob' | 'IamToken';
-export const operations: readonly Operation[] = ['ListCloudPhones', 'ShowCloudPhoneDetail', 'ImportTraffic', 'ListJobs', 'ShowJob', 'IamToken'];
+export type Operation =
+  | 'ListCloudPhones'
+  | 'ShowCloudPhoneDetail'
+  | 'ImportTraffic'
+  | 'ListJobs'
+  | 'ShowJob'
+  | 'IamToken';
+export const operations: readonly Operation[] = [
+  'ListCloudPhones',
+  'ShowCloudPhoneDetail',
+  'ImportTraffic',
+  'ListJobs',
+  'ShowJob',
+  'IamToken',
+];
 
 const maxBodyBytes = 1024 * 1024;
 
@@ -30,12 +43,15 @@ function route(method: string, path: string): Route | undefined {
   const p = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
   let m: RegExpExecArray | null;
   if (method === 'POST' && p === '/v3/auth/tokens') return { operation: 'IamToken' };
-  if (method === 'GET' && (m = /^\/v1\/([^/]+)\/cloud-phone\/phones$/.exec(p))) return { operation: 'ListCloudPhones', projectId: m[1] as string };
+  if (method === 'GET' && (m = /^\/v1\/([^/]+)\/cloud-phone\/phones$/.exec(p)))
+    return { operation: 'ListCloudPhones', projectId: m[1] as string };
   if (method === 'GET' && (m = /^\/v1\/([^/]+)\/cloud-phone\/phones\/([^/]+)$/.exec(p))) {
     return { operation: 'ShowCloudPhoneDetail', projectId: m[1] as string, id: safeDecode(m[2] as string) };
   }
-  if (method === 'POST' && (m = /^\/v1\/([^/]+)\/cloud-phone\/phones-traffic$/.exec(p))) return { operation: 'ImportTraffic', projectId: m[1] as string };
-  if (method === 'GET' && (m = /^\/v1\/([^/]+)\/cloud-phone\/jobs$/.exec(p))) return { operation: 'ListJobs', projectId: m[1] as string };
+  if (method === 'POST' && (m = /^\/v1\/([^/]+)\/cloud-phone\/phones-traffic$/.exec(p)))
+    return { operation: 'ImportTraffic', projectId: m[1] as string };
+  if (method === 'GET' && (m = /^\/v1\/([^/]+)\/cloud-phone\/jobs$/.exec(p)))
+    return { operation: 'ListJobs', projectId: m[1] as string };
   if (method === 'GET' && (m = /^\/v1\/([^/]+)\/cloud-phone\/jobs\/([^/]+)$/.exec(p))) {
     return { operation: 'ShowJob', projectId: m[1] as string, id: safeDecode(m[2] as string) };
   }
@@ -124,7 +140,12 @@ export class SimulatorServer {
       const body = Buffer.concat(chunks);
       this.dispatch(req, res, body, tooLarge, receivedAt).catch((err: unknown) => {
         this.logger.error('simulator request failed', { err: String(err) });
-        if (!res.headersSent) this.send(res, { status: 500, body: { error_code: 'CPS.0003', error_msg: 'Internal error' } }, this.nextRequestId());
+        if (!res.headersSent)
+          this.send(
+            res,
+            { status: 500, body: { error_code: 'CPS.0003', error_msg: 'Internal error' } },
+            this.nextRequestId(),
+          );
       });
     });
   }
@@ -165,7 +186,13 @@ export class SimulatorServer {
     counter.byStatus[status] = (counter.byStatus[status] ?? 0) + 1;
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse, body: Buffer, tooLarge: boolean, receivedAt: number): Promise<void> {
+  private async dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    tooLarge: boolean,
+    receivedAt: number,
+  ): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const rawUrl = req.url ?? '/';
     const url = new URL(rawUrl, 'http://sim.invalid');
@@ -212,7 +239,10 @@ export class SimulatorServer {
         case '429':
           reply({
             status: 429,
-            body: { error_code: 'APIGW.0308', error_msg: 'The throttling threshold has been reached: policy user over ratelimit' },
+            body: {
+              error_code: 'APIGW.0308',
+              error_msg: 'The throttling threshold has been reached: policy user over ratelimit',
+            },
             headers: { 'Retry-After': String(settings.retryAfterSeconds) },
           });
           return;
@@ -226,7 +256,13 @@ export class SimulatorServer {
     }
     await this.delay(settings.latencyMs);
     if (!matched) {
-      reply({ status: 404, body: { error_code: 'APIGW.0101', error_msg: 'The API does not exist or has not been published in the environment' } });
+      reply({
+        status: 404,
+        body: {
+          error_code: 'APIGW.0101',
+          error_msg: 'The API does not exist or has not been published in the environment',
+        },
+      });
       return;
     }
     if (tooLarge) {
@@ -244,7 +280,10 @@ export class SimulatorServer {
     const authResult = this.auth.authenticate({ method, rawUrl, headers: req.headers, body }, now);
     if (!authResult.ok) {
       if (authResult.signatureFailure) this.signatureFailures++;
-      reply({ status: authResult.httpStatus, body: { error_code: authResult.errorCode, error_msg: authResult.errorMsg } });
+      reply({
+        status: authResult.httpStatus,
+        body: { error_code: authResult.errorCode, error_msg: authResult.errorMsg },
+      });
       return;
     }
     if (matched.projectId !== this.projectId) {
@@ -299,10 +338,16 @@ export class SimulatorServer {
       const kind = field(item, ['kind']);
       const operation = field(item, ['operation']);
       const count = field(item, ['count']) ?? 1;
-      if (!(knownFaultKinds as readonly unknown[]).includes(kind)) return `kind must be one of ${knownFaultKinds.join(', ')}`;
-      if (operation !== undefined && !(operations as readonly unknown[]).includes(operation)) return `operation must be one of ${operations.join(', ')}`;
+      if (!(knownFaultKinds as readonly unknown[]).includes(kind))
+        return `kind must be one of ${knownFaultKinds.join(', ')}`;
+      if (operation !== undefined && !(operations as readonly unknown[]).includes(operation))
+        return `operation must be one of ${operations.join(', ')}`;
       if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) return 'count must be a positive integer';
-      script.push({ kind: kind as FaultKind, count, ...(operation !== undefined ? { operation: operation as Operation } : {}) });
+      script.push({
+        kind: kind as FaultKind,
+        count,
+        ...(operation !== undefined ? { operation: operation as Operation } : {}),
+      });
     }
     this.faultScript = script;
     return undefined;
@@ -337,7 +382,10 @@ export class SimulatorServer {
     const retryAfter = Math.max(1, Math.ceil(((second + 1) * 1000 - now) / 1000));
     return {
       status: 429,
-      body: { error_code: 'APIGW.0308', error_msg: `The throttling threshold has been reached: at most ${limit} requests per second for ${operation}` },
+      body: {
+        error_code: 'APIGW.0308',
+        error_msg: `The throttling threshold has been reached: at most ${limit} requests per second for ${operation}`,
+      },
       headers: { 'Retry-After': String(retryAfter) },
     };
   }
@@ -351,7 +399,10 @@ export class SimulatorServer {
     try {
       parsed = JSON.parse(raw.toString('utf8'));
     } catch {
-      return { status: 400, body: { error: { code: 'IAM.0001', message: 'The request body is not valid JSON.', title: 'Bad Request' } } };
+      return {
+        status: 400,
+        body: { error: { code: 'IAM.0001', message: 'The request body is not valid JSON.', title: 'Bad Request' } },
+      };
     }
     const identity = field(parsed, ['auth', 'identity']);
     const methods = field(identity, ['methods']);
@@ -359,12 +410,27 @@ export class SimulatorServer {
     const name = field(user, ['name']);
     const password = field(user, ['password']);
     const domain = field(user, ['domain', 'name']);
-    if (!Array.isArray(methods) || !methods.includes('password') || typeof name !== 'string' || typeof password !== 'string') {
-      return { status: 400, body: { error: { code: 'IAM.0001', message: 'auth.identity.password.user is required.', title: 'Bad Request' } } };
+    if (
+      !Array.isArray(methods) ||
+      !methods.includes('password') ||
+      typeof name !== 'string' ||
+      typeof password !== 'string'
+    ) {
+      return {
+        status: 400,
+        body: {
+          error: { code: 'IAM.0001', message: 'auth.identity.password.user is required.', title: 'Bad Request' },
+        },
+      };
     }
     if (this.iam.user === undefined || name !== this.iam.user || password !== this.iam.password) return refused;
     if (this.iam.domain !== undefined && domain !== this.iam.domain) return refused;
-    const { token, expiresAt } = this.auth.issueToken(name, typeof domain === 'string' ? domain : '', now, this.iam.tokenTtlMs);
+    const { token, expiresAt } = this.auth.issueToken(
+      name,
+      typeof domain === 'string' ? domain : '',
+      now,
+      this.iam.tokenTtlMs,
+    );
     const project = field(parsed, ['auth', 'scope', 'project']);
     const body: WireIamTokenResponse & { token: Record<string, unknown> } = {
       token: {
@@ -372,7 +438,10 @@ export class SimulatorServer {
         issued_at: iamTime(now),
         methods: ['password'],
         user: { name, domain: { name: typeof domain === 'string' ? domain : '' } },
-        project: { id: this.projectId, name: typeof field(project, ['name']) === 'string' ? field(project, ['name']) : this.projectId },
+        project: {
+          id: this.projectId,
+          name: typeof field(project, ['name']) === 'string' ? field(project, ['name']) : this.projectId,
+        },
       },
     };
     return { status: 201, body, headers: { 'X-Subject-Token': token } };
@@ -402,7 +471,8 @@ export class SimulatorServer {
   countersSnapshot(): object {
     const state = this.state;
     const byOperation: Record<string, OperationCounter> = {};
-    for (const [operation, counter] of this.counters) byOperation[operation] = { total: counter.total, byStatus: { ...counter.byStatus } };
+    for (const [operation, counter] of this.counters)
+      byOperation[operation] = { total: counter.total, byStatus: { ...counter.byStatus } };
     let total = 0;
     for (const counter of this.counters.values()) total += counter.total;
     let writes = 0;
@@ -418,9 +488,19 @@ export class SimulatorServer {
       faults: { ...this.faultCounts },
       routeWrites: { total: writes, phones: state.routeWrites.size, byPhone: Object.fromEntries(state.routeWrites) },
       costlyRepeats: { total: state.costlyRepeats, byPhone: Object.fromEntries(state.costlyRepeatsByPhone) },
-      resendsWhileRunning: { total: state.resendsWhileRunning, byPhone: Object.fromEntries(state.resendsWhileRunningByPhone) },
+      resendsWhileRunning: {
+        total: state.resendsWhileRunning,
+        byPhone: Object.fromEntries(state.resendsWhileRunningByPhone),
+      },
       overlappingWrites: { total: state.overlappingWrites, samples: state.overlaps.slice(0, 100) },
-      jobs: { created: state.jobs.created, running: state.jobs.due.size, succeeded: state.jobsSucceeded, failed: state.jobsFailed, kept: state.jobs.size, evicted: state.jobs.evicted },
+      jobs: {
+        created: state.jobs.created,
+        running: state.jobs.due.size,
+        succeeded: state.jobsSucceeded,
+        failed: state.jobsFailed,
+        kept: state.jobs.size,
+        evicted: state.jobs.evicted,
+      },
     };
   }
 
@@ -428,7 +508,9 @@ export class SimulatorServer {
   private admin(method: string, url: URL, raw: Buffer, res: ServerResponse): void {
     const requestId = this.adminRequestIds.hex(32);
     this.state.settle(this.clock.now());
-    handleAdmin(this, method, url, raw, this.clock.now(), (status, body) => this.send(res, { status, body }, requestId, true));
+    handleAdmin(this, method, url, raw, this.clock.now(), (status, body) =>
+      this.send(res, { status, body }, requestId, true),
+    );
   }
 
   faultScriptView(): ScriptedFault[] {

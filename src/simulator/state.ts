@@ -135,9 +135,15 @@ export class CphState {
   listPhones(query: URLSearchParams, requestId: string): OpResult {
     const offset = parseIntParam(query.get('offset'), 0);
     const limit = parseIntParam(query.get('limit'), 100);
-    if (offset === undefined || offset < 0) return this.error(400, 'CPS.0002', 'Invalid offset: must be an integer >= 0', requestId);
+    if (offset === undefined || offset < 0)
+      return this.error(400, 'CPS.0002', 'Invalid offset: must be an integer >= 0', requestId);
     if (limit === undefined || limit < 1 || limit > this.readings.maxListLimit) {
-      return this.error(400, 'CPS.0002', `Invalid limit: must be an integer from 1 to ${this.readings.maxListLimit}`, requestId);
+      return this.error(
+        400,
+        'CPS.0002',
+        `Invalid limit: must be an integer from 1 to ${this.readings.maxListLimit}`,
+        requestId,
+      );
     }
     const filter: PhoneFilter = {};
     const phoneName = query.get('phone_name');
@@ -150,7 +156,8 @@ export class CphState {
     const status = query.get('status');
     if (status !== null && status !== '') {
       const code = parseIntParam(status, 0, true);
-      if (code === undefined || !knownStatusCodes.has(code)) return this.error(400, 'CPS.0010', 'Invalid status', requestId);
+      if (code === undefined || !knownStatusCodes.has(code))
+        return this.error(400, 'CPS.0010', 'Invalid status', requestId);
       filter.status = code;
     }
     const type = query.get('type');
@@ -161,7 +168,11 @@ export class CphState {
     const { count, page } = this.fleet.list(filter, offset, limit);
     const phones = page.map((p) => this.withQuirks(p.phoneId, this.fleet.render(p)));
     // With quirks the phones may lack fields the documented shape has: the body is then only what it is.
-    const body: WireListPhonesResponse | { request_id: string; count: number; phones: object[] } = { request_id: requestId, count, phones };
+    const body: WireListPhonesResponse | { request_id: string; count: number; phones: object[] } = {
+      request_id: requestId,
+      count,
+      phones,
+    };
     return { status: 200, body };
   }
 
@@ -183,7 +194,13 @@ export class CphState {
     return odd;
   }
 
-  importTraffic(raw: Buffer, requestId: string, identity: string, now: number, meta: { receivedAt: number; remote: string; userAgent: string }): OpResult {
+  importTraffic(
+    raw: Buffer,
+    requestId: string,
+    identity: string,
+    now: number,
+    meta: { receivedAt: number; remote: string; userAgent: string },
+  ): OpResult {
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw.toString('utf8'));
@@ -204,7 +221,12 @@ export class CphState {
       return this.error(400, 'APIGW.0201', 'Invalid phone_ids: must be an array of strings', requestId);
     }
     if (phoneIds.length > 100) {
-      return this.error(400, this.readings.tooManyIdsErrorCode, `Too many phone_ids: at most 100 per call, got ${phoneIds.length}`, requestId);
+      return this.error(
+        400,
+        this.readings.tooManyIdsErrorCode,
+        `Too many phone_ids: at most 100 per call, got ${phoneIds.length}`,
+        requestId,
+      );
     }
     const wanted = trafficType as TrafficType;
     const entries: WirePhoneJob[] = [];
@@ -223,7 +245,9 @@ export class CphState {
         continue;
       }
       if (this.readings.refuseNotRunning && phone.status !== 2) {
-        entries.push(this.phoneError(phoneId, notRunningErrorCode, `Phone ${phoneId} is not running (status ${phone.status})`));
+        entries.push(
+          this.phoneError(phoneId, notRunningErrorCode, `Phone ${phoneId} is not running (status ${phone.status})`),
+        );
         continue;
       }
       const job = this.startJob(phone, wanted, requestId, identity, now);
@@ -244,12 +268,19 @@ export class CphState {
       jobs: jobCount,
       errors: entries.length - jobCount,
     });
-    if (this.quirks.trafficRequestId !== 'body') return { status: 200, body: { jobs: entries }, requestIdIn: this.quirks.trafficRequestId };
+    if (this.quirks.trafficRequestId !== 'body')
+      return { status: 200, body: { jobs: entries }, requestIdIn: this.quirks.trafficRequestId };
     const body: WireTrafficResponse = { request_id: requestId, jobs: entries };
     return { status: 200, body };
   }
 
-  private startJob(phone: SimPhone, trafficType: TrafficType, requestId: string, identity: string, now: number): SimJob {
+  private startJob(
+    phone: SimPhone,
+    trafficType: TrafficType,
+    requestId: string,
+    identity: string,
+    now: number,
+  ): SimJob {
     const n = (this.perPhoneJobCount.get(phone.phoneId) ?? 0) + 1;
     this.perPhoneJobCount.set(phone.phoneId, n);
     this.routeWrites.set(phone.phoneId, (this.routeWrites.get(phone.phoneId) ?? 0) + 1);
@@ -267,13 +298,22 @@ export class CphState {
       if (runningIdentity !== identity) {
         this.overlappingWrites++;
         if (this.overlaps.length < 1000) {
-          this.overlaps.push({ time: new Date(now).toISOString(), phoneId: phone.phoneId, runningJobId: phone.runningJobId, runningIdentity, identity, requestId });
+          this.overlaps.push({
+            time: new Date(now).toISOString(),
+            phoneId: phone.phoneId,
+            runningJobId: phone.runningJobId,
+            runningIdentity,
+            identity,
+            requestId,
+          });
         }
       }
     }
     const instant = repeat && !this.readings.repeatCreatesJob;
     const willFail =
-      !instant && (this.settings.failJobsForPhones.includes(phone.phoneId) || unitFor(this.seed, `job:${phone.phoneId}:${n}`) < this.settings.jobFailureRate);
+      !instant &&
+      (this.settings.failJobsForPhones.includes(phone.phoneId) ||
+        unitFor(this.seed, `job:${phone.phoneId}:${n}`) < this.settings.jobFailureRate);
     const job: SimJob = {
       jobId: this.jobIds.hex(32),
       requestId,
@@ -363,14 +403,20 @@ export class CphState {
   listJobs(query: URLSearchParams, requestId: string): OpResult {
     const offset = parseIntParam(query.get('offset'), 0);
     const limit = parseIntParam(query.get('limit'), 100);
-    if (offset === undefined || offset < 0) return this.error(400, 'CPS.0002', 'Invalid offset: must be an integer >= 0', requestId);
-    if (limit === undefined || limit < 1 || limit > 100) return this.error(400, 'CPS.0002', 'Invalid limit: must be an integer from 1 to 100', requestId);
+    if (offset === undefined || offset < 0)
+      return this.error(400, 'CPS.0002', 'Invalid offset: must be an integer >= 0', requestId);
+    if (limit === undefined || limit < 1 || limit > 100)
+      return this.error(400, 'CPS.0002', 'Invalid limit: must be an integer from 1 to 100', requestId);
     const many = query.get('request_ids');
     const one = query.get('request_id');
     let ids: string[];
     if (many !== null && many !== '') {
-      ids = many.split(',').map((id) => id.trim()).filter((id) => id !== '');
-      if (ids.length > 20) return this.error(400, 'APIGW.0201', `Too many request_ids: at most 20, got ${ids.length}`, requestId);
+      ids = many
+        .split(',')
+        .map((id) => id.trim())
+        .filter((id) => id !== '');
+      if (ids.length > 20)
+        return this.error(400, 'APIGW.0201', `Too many request_ids: at most 20, got ${ids.length}`, requestId);
     } else if (one !== null && one !== '') {
       ids = [one];
     } else {

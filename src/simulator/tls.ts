@@ -55,7 +55,9 @@ export function generateTls(hosts: readonly string[] = ['localhost', '127.0.0.1'
   cert.validity.notAfter = notAfter;
   cert.setSubject([{ name: 'commonName', value: hosts[0] ?? 'localhost' }]);
   cert.setIssuer(caName);
-  const altNames = hosts.map((host) => (/^[\d.]+$/.test(host) || host.includes(':') ? { type: 7, ip: host } : { type: 2, value: host }));
+  const altNames = hosts.map((host) =>
+    /^[\d.]+$/.test(host) || host.includes(':') ? { type: 7, ip: host } : { type: 2, value: host },
+  );
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },

@@ -27,7 +27,11 @@ export interface BaselineResult {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function runBaseline(client: CphClient, resources: readonly BaselineResource[], options: { concurrency: number; jobPollMs: number }): Promise<BaselineResult> {
+export async function runBaseline(
+  client: CphClient,
+  resources: readonly BaselineResource[],
+  options: { concurrency: number; jobPollMs: number },
+): Promise<BaselineResult> {
   const start = performance.now();
   const elapsed = (): number => (performance.now() - start) / 1000;
   let confirmedCount = 0;

@@ -183,7 +183,26 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     i++;
   }
   if (flags.has('--help') || flags.has('-h')) throw new Error(benchUsage);
-  const known = ['phones', 'routes', 'out', 'chart', 'latency-ms', 'job-ms', 'rate-limit', 'cph-qps', 'cph-burst', 'cph-api-qps', 'drift-interval', 'steady-intervals', 'drift-samples', 'seed', 'baseline-concurrency', 'timeout', 'operator-args', 'node-options'];
+  const known = [
+    'phones',
+    'routes',
+    'out',
+    'chart',
+    'latency-ms',
+    'job-ms',
+    'rate-limit',
+    'cph-qps',
+    'cph-burst',
+    'cph-api-qps',
+    'drift-interval',
+    'steady-intervals',
+    'drift-samples',
+    'seed',
+    'baseline-concurrency',
+    'timeout',
+    'operator-args',
+    'node-options',
+  ];
   for (const key of values.keys()) if (!known.includes(key)) throw new Error(`unknown flag --${key}\n${benchUsage}`);
   const num = (key: string, fallback: number, min: number): number => {
     const raw = values.get(key);

@@ -32,7 +32,15 @@ import { freePort } from '../support/operator-process.js';
 import { applySimulatorAccount } from '../support/accounts.js';
 import { SimAdmin, type SimCounters } from '../support/sim-admin.js';
 import { waitFor } from '../support/wait.js';
-import { lowerBound, minimumCalls, parseBenchArgs, percentile, round, splitPhones, type BenchOptions } from './bench-math.js';
+import {
+  lowerBound,
+  minimumCalls,
+  parseBenchArgs,
+  percentile,
+  round,
+  splitPhones,
+  type BenchOptions,
+} from './bench-math.js';
 import { runBaseline } from './baseline.js';
 import { renderLineChart } from './svg-chart.js';
 
@@ -80,15 +88,24 @@ function operatorNodeFlags(options: BenchOptions): OperatorNodeFlags {
 /** The value of NODE_OPTIONS in the env of the Deployment's `operator` container. */
 function deploymentNodeOptions(yamlText: string): string {
   const field = (value: unknown, key: string): unknown =>
-    value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
-  const named = (list: unknown, name: string): unknown => (Array.isArray(list) ? list.find((item) => field(item, 'name') === name) : undefined);
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)[key]
+      : undefined;
+  const named = (list: unknown, name: string): unknown =>
+    Array.isArray(list) ? list.find((item) => field(item, 'name') === name) : undefined;
   const podSpec = field(field(field(parseYaml(yamlText), 'spec'), 'template'), 'spec');
   const value = field(named(field(named(field(podSpec, 'containers'), 'operator'), 'env'), 'NODE_OPTIONS'), 'value');
-  if (typeof value !== 'string') throw new Error(`${deploymentPath}: the operator container sets no NODE_OPTIONS value`);
+  if (typeof value !== 'string')
+    throw new Error(`${deploymentPath}: the operator container sets no NODE_OPTIONS value`);
   return value;
 }
 
-async function spawnOperator(cp: ControlPlane, account: string, options: BenchOptions, nodeFlags: OperatorNodeFlags): Promise<OperatorChild> {
+async function spawnOperator(
+  cp: ControlPlane,
+  account: string,
+  options: BenchOptions,
+  nodeFlags: OperatorNodeFlags,
+): Promise<OperatorChild> {
   const main = path.join(repoRoot, 'dist/main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm run bench does)`);
   const metricsPort = await freePort();
@@ -96,22 +113,34 @@ async function spawnOperator(cp: ControlPlane, account: string, options: BenchOp
   const args = [
     ...nodeFlags.argv,
     main,
-    '--kubeconfig', cp.kubeconfigPath,
+    '--kubeconfig',
+    cp.kubeconfigPath,
     // Where and as whom: the ambient ClusterCloudPhoneAccount of the simulator, applied before the start.
-    '--default-account', account,
-    '--allowed-endpoint-hosts', '127.0.0.1',
-    '--cph-qps', String(options.cphQps),
-    '--cph-burst', String(options.cphBurst),
-    '--cph-api-qps', String(options.cphApiQps),
-    '--metrics-bind-address', `127.0.0.1:${metricsPort}`,
-    '--health-probe-bind-address', `127.0.0.1:${healthPort}`,
-    '--log-format', 'json',
-    '--log-level', process.env.BENCH_OPERATOR_LOG_LEVEL ?? 'info',
+    '--default-account',
+    account,
+    '--allowed-endpoint-hosts',
+    '127.0.0.1',
+    '--cph-qps',
+    String(options.cphQps),
+    '--cph-burst',
+    String(options.cphBurst),
+    '--cph-api-qps',
+    String(options.cphApiQps),
+    '--metrics-bind-address',
+    `127.0.0.1:${metricsPort}`,
+    '--health-probe-bind-address',
+    `127.0.0.1:${healthPort}`,
+    '--log-format',
+    'json',
+    '--log-level',
+    process.env.BENCH_OPERATOR_LOG_LEVEL ?? 'info',
     ...options.operatorArgs,
   ];
   const spawnedAt = performance.now();
   // setpriv execs node in place (same PID): the operator is killed with this process even on SIGKILL.
-  const wrapped = hasSetpriv() ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', process.execPath, ...args]] as const : [process.execPath, args] as const;
+  const wrapped = hasSetpriv()
+    ? (['setpriv', ['--pdeathsig', 'SIGKILL', '--', process.execPath, ...args]] as const)
+    : ([process.execPath, args] as const);
   const child = spawn(wrapped[0], [...wrapped[1]], {
     cwd: repoRoot,
     // The simulator's key pair as the operator's own (ambient) credentials, which its account uses, and the
@@ -135,7 +164,14 @@ async function spawnOperator(cp: ControlPlane, account: string, options: BenchOp
   child.stderr?.on('data', collect);
   process.once('exit', () => child.kill('SIGKILL'));
   if (child.pid === undefined) throw new Error('operator did not start');
-  return { child, pid: child.pid, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, readyUrl: `http://127.0.0.1:${healthPort}/readyz`, lines, spawnedAt };
+  return {
+    child,
+    pid: child.pid,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    readyUrl: `http://127.0.0.1:${healthPort}/readyz`,
+    lines,
+    spawnedAt,
+  };
 }
 
 /** Records when each CPH call arrived (for the report's call timeline), by wrapping the simulator's handler. */
@@ -163,7 +199,11 @@ function recordCalls(sim: RunningSimulator): Array<{ at: number; operation: stri
 }
 
 /** Per operation: how many calls, the first and last arrival, in seconds since t0. */
-function callTimeline(calls: ReadonlyArray<{ at: number; operation: string }>, t0: number, until: number): Record<string, { calls: number; first: number; last: number; at: number[] }> {
+function callTimeline(
+  calls: ReadonlyArray<{ at: number; operation: string }>,
+  t0: number,
+  until: number,
+): Record<string, { calls: number; first: number; last: number; at: number[] }> {
   const out: Record<string, { calls: number; first: number; last: number; at: number[] }> = {};
   for (const call of calls) {
     if (call.at < t0 || call.at > until) continue;
@@ -212,13 +252,15 @@ function onRoute(sim: RunningSimulator, ids: ReadonlySet<string> | undefined): n
 
 function callsByOperation(counters: SimCounters): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [operation, counter] of Object.entries(counters.byOperation)) if (counter.total > 0) out[operation] = counter.total;
+  for (const [operation, counter] of Object.entries(counters.byOperation))
+    if (counter.total > 0) out[operation] = counter.total;
   return out;
 }
 
 function diffCalls(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [operation, n] of Object.entries(after)) if (n - (before[operation] ?? 0) > 0) out[operation] = n - (before[operation] ?? 0);
+  for (const [operation, n] of Object.entries(after))
+    if (n - (before[operation] ?? 0) > 0) out[operation] = n - (before[operation] ?? 0);
   return out;
 }
 
@@ -244,7 +286,17 @@ class StatusWatch {
     this.abort = await new Watch(this.kc).watch(
       `/apis/cloudphone.dev/v1alpha1/namespaces/${namespace}/cloudphoneroutes`,
       {},
-      (_phase, obj: { metadata?: { name?: string; generation?: number }; status?: { observedGeneration?: number; summary?: { inSync?: number }; conditions?: Array<{ type: string; status: string }> } }) => {
+      (
+        _phase,
+        obj: {
+          metadata?: { name?: string; generation?: number };
+          status?: {
+            observedGeneration?: number;
+            summary?: { inSync?: number };
+            conditions?: Array<{ type: string; status: string }>;
+          };
+        },
+      ) => {
         const name = obj.metadata?.name ?? '';
         const status = obj.status;
         const ready =
@@ -346,15 +398,30 @@ async function main(): Promise<void> {
   const chartPath = path.resolve(options.chart ?? out.replace(/\.json$/i, '') + '.svg');
   const baselineChartPath = chartPath.replace(/\.svg$/i, '') + '-baseline.svg';
   const driftIntervalMs = options.driftIntervalSeconds * 1000;
-  const simSettings = { projectId, ak, sk, phones: options.phones, seed: options.seed, latencyMs: options.latencyMs, jobMs: options.jobMs, rateLimit: options.rateLimit };
+  const simSettings = {
+    projectId,
+    ak,
+    sk,
+    phones: options.phones,
+    seed: options.seed,
+    latencyMs: options.latencyMs,
+    jobMs: options.jobMs,
+    rateLimit: options.rateLimit,
+  };
   // One account: its credentials are checked with one ListCloudPhones (limit 1) before the first sweep.
   const scenario = { phones: options.phones, drifted: options.phones, verifiedCredentials: 1 };
   const timing = { rateLimitPerApi: options.rateLimit, latencyMs: options.latencyMs, jobMs: options.jobMs };
   const bound = lowerBound(scenario, timing);
   const minimum = minimumCalls(scenario);
-  log(`P=${options.phones} R=${options.routes} latency=${options.latencyMs}ms job=${options.jobMs}ms limit=${options.rateLimit}/s per API, qps=${options.cphQps} (per API ${options.cphApiQps}); lower bound ${round(bound.seconds)} s, minimum ${minimum.total} calls`);
+  log(
+    `P=${options.phones} R=${options.routes} latency=${options.latencyMs}ms job=${options.jobMs}ms limit=${options.rateLimit}/s per API, qps=${options.cphQps} (per API ${options.cphApiQps}); lower bound ${round(bound.seconds)} s, minimum ${minimum.total} calls`,
+  );
   const nodeFlags = operatorNodeFlags(options);
-  log(nodeFlags.source === 'deployment' ? `operator NODE_OPTIONS="${nodeFlags.env ?? ''}" (the Deployment's)` : `operator node flags "${nodeFlags.argv.join(' ')}" (--node-options)`);
+  log(
+    nodeFlags.source === 'deployment'
+      ? `operator NODE_OPTIONS="${nodeFlags.env ?? ''}" (the Deployment's)`
+      : `operator node flags "${nodeFlags.argv.join(' ')}" (--node-options)`,
+  );
 
   const cleanups: Array<() => Promise<void> | void> = [];
   const cleanup = async (): Promise<void> => {
@@ -393,7 +460,10 @@ async function main(): Promise<void> {
     const watch = new StatusWatch(kc, sizes);
     await watch.start();
     cleanups.push(() => watch.stop());
-    await waitFor(() => watch.perRoute.size >= sizes.size, { timeoutMs: 60_000, what: 'the watch to list every resource' });
+    await waitFor(() => watch.perRoute.size >= sizes.size, {
+      timeoutMs: 60_000,
+      what: 'the watch to list every resource',
+    });
     sim.server.resetCounters();
     const calls = recordCalls(sim);
 
@@ -408,7 +478,8 @@ async function main(): Promise<void> {
     });
     await waitFor(
       async () => {
-        if (operator.child.exitCode !== null) throw new Error(`operator exited with ${operator.child.exitCode}:\n${operator.lines.slice(-30).join('\n')}`);
+        if (operator.child.exitCode !== null)
+          throw new Error(`operator exited with ${operator.child.exitCode}:\n${operator.lines.slice(-30).join('\n')}`);
         return (await fetch(operator.readyUrl)).ok;
       },
       { timeoutMs: 60_000, intervalMs: 20, what: 'operator /readyz' },
@@ -426,12 +497,15 @@ async function main(): Promise<void> {
     while (convergeSeconds === undefined) {
       if (performance.now() > deadline) {
         // Report what was measured rather than nothing: converge_seconds is then the timeout, flagged.
-        log(`NOT converged after ${options.timeoutSeconds} s: ${onRoute(sim, undefined)} phones on route, ${watch.inSync()} in sync; measuring the rest anyway`);
+        log(
+          `NOT converged after ${options.timeoutSeconds} s: ${onRoute(sim, undefined)} phones on route, ${watch.inSync()} in sync; measuring the rest anyway`,
+        );
         converged = false;
         convergeSeconds = (performance.now() - t0) / 1000;
         break;
       }
-      if (operator.child.exitCode !== null) throw new Error(`operator exited with ${operator.child.exitCode}:\n${operator.lines.slice(-30).join('\n')}`);
+      if (operator.child.exitCode !== null)
+        throw new Error(`operator exited with ${operator.child.exitCode}:\n${operator.lines.slice(-30).join('\n')}`);
       await sleep(100);
       const t = (performance.now() - t0) / 1000;
       const n = onRoute(sim, undefined);
@@ -458,7 +532,9 @@ async function main(): Promise<void> {
       eventloop_lag_p99_seconds: round(await metricSum(operator.metricsUrl, 'nodejs_eventloop_lag_p99_seconds'), 3),
       eventloop_lag_max_seconds: round(await metricSum(operator.metricsUrl, 'nodejs_eventloop_lag_max_seconds'), 3),
     };
-    log(`converged in ${round(convergeSeconds)} s (phones on route at ${round(onRouteSeconds ?? 0)} s) with ${convergeCallsTotal} CPH calls ${JSON.stringify(convergeCalls)}`);
+    log(
+      `converged in ${round(convergeSeconds)} s (phones on route at ${round(onRouteSeconds ?? 0)} s) with ${convergeCallsTotal} CPH calls ${JSON.stringify(convergeCalls)}`,
+    );
 
     // ---- 2. steady state ----
     log(`steady state: ${options.steadyIntervals} drift intervals of ${options.driftIntervalSeconds} s`);
@@ -472,9 +548,12 @@ async function main(): Promise<void> {
     const steadyWrites = (await metricSum(operator.metricsUrl, 'kube_writes_total')) - writesBefore;
     const steadyReconciles = (await metricSum(operator.metricsUrl, 'reconciles_total')) - reconcilesBefore;
     const steadyPerInterval: Record<string, number> = {};
-    for (const [operation, n] of Object.entries(steadyCalls)) steadyPerInterval[operation] = round(n / options.steadyIntervals, 2);
+    for (const [operation, n] of Object.entries(steadyCalls))
+      steadyPerInterval[operation] = round(n / options.steadyIntervals, 2);
     const steadyTotalPerInterval = round(sum(Object.values(steadyCalls)) / options.steadyIntervals, 2);
-    log(`steady: ${steadyTotalPerInterval} CPH calls per interval ${JSON.stringify(steadyPerInterval)}, ${steadyWrites} Kubernetes writes`);
+    log(
+      `steady: ${steadyTotalPerInterval} CPH calls per interval ${JSON.stringify(steadyPerInterval)}, ${steadyWrites} Kubernetes writes`,
+    );
 
     // ---- 3. drift correction latency ----
     const samples = Math.min(options.driftSamples, options.phones);
@@ -489,7 +568,12 @@ async function main(): Promise<void> {
     const chosen = new Set<string>();
     while (chosen.size < samples) chosen.add(phoneIds[Math.floor(random() * phoneIds.length)] as string);
     const driftStart = performance.now();
-    const drifts = [...chosen].map((phoneId) => ({ phoneId, at: random() * 2 * driftIntervalMs, changedAt: 0, fixedAt: 0 }));
+    const drifts = [...chosen].map((phoneId) => ({
+      phoneId,
+      at: random() * 2 * driftIntervalMs,
+      changedAt: 0,
+      fixedAt: 0,
+    }));
     const driftWrites = await metricSum(operator.metricsUrl, 'kube_writes_total');
     await Promise.all(
       drifts.map(async (drift) => {
@@ -503,16 +587,22 @@ async function main(): Promise<void> {
       await sleep(50);
       const state = sim.server.state;
       state.settle(Date.now());
-      for (const drift of drifts) if (drift.fixedAt === 0 && state.fleet.get(drift.phoneId)?.trafficType === wanted) drift.fixedAt = performance.now();
+      for (const drift of drifts)
+        if (drift.fixedAt === 0 && state.fleet.get(drift.phoneId)?.trafficType === wanted)
+          drift.fixedAt = performance.now();
     }
     const driftLatencies = drifts.filter((d) => d.fixedAt > 0).map((d) => (d.fixedAt - d.changedAt) / 1000);
     const driftKubeWrites = (await metricSum(operator.metricsUrl, 'kube_writes_total')) - driftWrites;
-    log(`drift: p50 ${round(percentile(driftLatencies, 50))} s, p99 ${round(percentile(driftLatencies, 99))} s over ${driftLatencies.length}/${samples} (${round((performance.now() - driftStart) / 1000)} s)`);
+    log(
+      `drift: p50 ${round(percentile(driftLatencies, 50))} s, p99 ${round(percentile(driftLatencies, 99))} s over ${driftLatencies.length}/${samples} (${round((performance.now() - driftStart) / 1000)} s)`,
+    );
 
     const finalProc = procStats(operator.pid);
     const rssPeakMiB = Math.max(finalProc.peakMiB, rssPeakSampled);
     operator.child.kill('SIGTERM');
-    const exitCode = await new Promise<number | null>((resolve) => operator.child.once('exit', (code) => resolve(code)));
+    const exitCode = await new Promise<number | null>((resolve) =>
+      operator.child.once('exit', (code) => resolve(code)),
+    );
     const operatorLog = out.replace(/\.json$/i, '') + '.operator.log';
     await writeFile(operatorLog, `${operator.lines.join('\n')}\n`);
     watch.stop();
@@ -526,7 +616,8 @@ async function main(): Promise<void> {
       const fresh = await startSimulator(simSettings);
       cleanups.push(() => fresh.close());
       const freshIds = fresh.server.state.fleet.phones.map((p) => p.phoneId);
-      if (freshIds.join() !== phoneIds.join()) throw new Error('the fresh simulator has other phone IDs than the first: same seed expected');
+      if (freshIds.join() !== phoneIds.join())
+        throw new Error('the fresh simulator has other phone IDs than the first: same seed expected');
       const client = new CphClient({
         endpoint: fresh.url,
         projectId,
@@ -589,24 +680,40 @@ async function main(): Promise<void> {
         operator_cph_burst: options.cphBurst,
         operator_cph_api_qps: options.cphApiQps,
         operator_args: options.operatorArgs,
-        operator_node_options: nodeFlags.source === 'deployment' ? (nodeFlags.env ?? '').split(/\s+/).filter(Boolean) : nodeFlags.argv,
+        operator_node_options:
+          nodeFlags.source === 'deployment' ? (nodeFlags.env ?? '').split(/\s+/).filter(Boolean) : nodeFlags.argv,
         operator_node_options_source: nodeFlags.source,
         drift_check_interval_seconds: options.driftIntervalSeconds,
         seed: options.seed,
       },
-      machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? '', memory_gib: round(os.totalmem() / 2 ** 30, 1), node: process.version, platform: `${os.type()} ${os.release()}`, kubernetes: cp.version },
+      machine: {
+        cpus: os.cpus().length,
+        cpu_model: os.cpus()[0]?.model ?? '',
+        memory_gib: round(os.totalmem() / 2 ** 30, 1),
+        node: process.version,
+        platform: `${os.type()} ${os.release()}`,
+        kubernetes: cp.version,
+      },
       resources_create_seconds: round(createSeconds),
       operator_startup_seconds: round(startupSeconds),
       converged,
       converge_seconds: round(convergeSeconds),
       phones_on_route_seconds: round(onRouteSeconds ?? convergeSeconds),
       lower_bound_seconds: round(bound.seconds),
-      lower_bound_terms: { rate_seconds: round(bound.rateSeconds), latency_seconds: round(bound.latencySeconds), job_seconds: round(bound.jobSeconds) },
+      lower_bound_terms: {
+        rate_seconds: round(bound.rateSeconds),
+        latency_seconds: round(bound.latencySeconds),
+        job_seconds: round(bound.jobSeconds),
+      },
       converge_ratio: round(convergeSeconds / bound.seconds),
       cph_calls: convergeCalls,
       cph_calls_total: convergeCallsTotal,
       cph_calls_min: minimum.total,
-      cph_calls_min_by_operation: { ListCloudPhones: minimum.ListCloudPhones, ImportTraffic: minimum.ImportTraffic, ListJobs: minimum.ListJobs },
+      cph_calls_min_by_operation: {
+        ListCloudPhones: minimum.ListCloudPhones,
+        ImportTraffic: minimum.ImportTraffic,
+        ListJobs: minimum.ListJobs,
+      },
       cph_calls_ratio: round(convergeCallsTotal / minimum.total),
       rate_limited: convergeCounters['rateLimited'],
       route_writes: convergeCounters.routeWrites.total,
@@ -637,7 +744,8 @@ async function main(): Promise<void> {
       targets: {
         cph_calls_at_most_1_1x_min: convergeCallsTotal <= 1.1 * minimum.total,
         converge_within_1_2x_lower_bound: converged && convergeSeconds <= 1.2 * bound.seconds,
-        steady_list_calls_per_interval: (steadyPerInterval['ListCloudPhones'] ?? 0) === targetListCalls && steadyTotalPerInterval === targetListCalls,
+        steady_list_calls_per_interval:
+          (steadyPerInterval['ListCloudPhones'] ?? 0) === targetListCalls && steadyTotalPerInterval === targetListCalls,
         steady_zero_k8s_writes: steadyWrites === 0,
         rss_at_most_150_mib: rssPeakMiB <= 150,
       },

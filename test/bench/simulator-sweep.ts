@@ -17,7 +17,10 @@ function mb(bytes: number): number {
 
 function get(base: string, path: string): Promise<{ count: number; phones: Array<{ phone_id: string }> }> {
   const url = new URL(path, base);
-  const headers = { 'Content-Type': 'application/json', ...signRequest({ method: 'GET', url, headers: { 'Content-Type': 'application/json' }, body: '' }, key, new Date()) };
+  const headers = {
+    'Content-Type': 'application/json',
+    ...signRequest({ method: 'GET', url, headers: { 'Content-Type': 'application/json' }, body: '' }, key, new Date()),
+  };
   return new Promise((resolve, reject) => {
     const req = http.request(url, { headers, agent }, (res) => {
       const chunks: Buffer[] = [];
@@ -32,7 +35,11 @@ function get(base: string, path: string): Promise<{ count: number; phones: Array
   });
 }
 
-async function sweep(base: string, query: string, pageSize: number): Promise<{ calls: number; phones: number; ms: number }> {
+async function sweep(
+  base: string,
+  query: string,
+  pageSize: number,
+): Promise<{ calls: number; phones: number; ms: number }> {
   const t0 = performance.now();
   let offset = 0;
   let calls = 0;

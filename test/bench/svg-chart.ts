@@ -77,27 +77,47 @@ export function renderLineChart(spec: ChartSpec): string {
   const sy = (y: number): number => margin.top + plotH - (y / yMax) * plotH;
   const f = (n: number): string => n.toFixed(1);
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  parts.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(spec.title)}</text>`);
+  parts.push(
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(spec.title)}</text>`,
+  );
   for (const t of yTicks) {
-    parts.push(`<line x1="${f(margin.left)}" y1="${f(sy(t))}" x2="${f(margin.left + plotW)}" y2="${f(sy(t))}" stroke="#e5e5e5"/>`);
+    parts.push(
+      `<line x1="${f(margin.left)}" y1="${f(sy(t))}" x2="${f(margin.left + plotW)}" y2="${f(sy(t))}" stroke="#e5e5e5"/>`,
+    );
     parts.push(`<text x="${f(margin.left - 6)}" y="${f(sy(t) + 4)}" text-anchor="end">${label(t)}</text>`);
   }
   for (const t of xTicks) {
-    parts.push(`<line x1="${f(sx(t))}" y1="${f(margin.top)}" x2="${f(sx(t))}" y2="${f(margin.top + plotH)}" stroke="#f0f0f0"/>`);
+    parts.push(
+      `<line x1="${f(sx(t))}" y1="${f(margin.top)}" x2="${f(sx(t))}" y2="${f(margin.top + plotH)}" stroke="#f0f0f0"/>`,
+    );
     parts.push(`<text x="${f(sx(t))}" y="${f(margin.top + plotH + 16)}" text-anchor="middle">${label(t)}</text>`);
   }
-  parts.push(`<line x1="${margin.left}" y1="${f(margin.top + plotH)}" x2="${f(margin.left + plotW)}" y2="${f(margin.top + plotH)}" stroke="black"/>`);
-  parts.push(`<line x1="${margin.left}" y1="${margin.top}" x2="${margin.left}" y2="${f(margin.top + plotH)}" stroke="black"/>`);
-  parts.push(`<text x="${f(margin.left + plotW / 2)}" y="${f(margin.top + plotH + 34)}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
-  parts.push(`<text transform="translate(16 ${f(margin.top + plotH / 2)}) rotate(-90)" text-anchor="middle">${escapeXml(spec.yLabel)}</text>`);
+  parts.push(
+    `<line x1="${margin.left}" y1="${f(margin.top + plotH)}" x2="${f(margin.left + plotW)}" y2="${f(margin.top + plotH)}" stroke="black"/>`,
+  );
+  parts.push(
+    `<line x1="${margin.left}" y1="${margin.top}" x2="${margin.left}" y2="${f(margin.top + plotH)}" stroke="black"/>`,
+  );
+  parts.push(
+    `<text x="${f(margin.left + plotW / 2)}" y="${f(margin.top + plotH + 34)}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`,
+  );
+  parts.push(
+    `<text transform="translate(16 ${f(margin.top + plotH / 2)}) rotate(-90)" text-anchor="middle">${escapeXml(spec.yLabel)}</text>`,
+  );
   (spec.markers ?? []).forEach((marker, i) => {
-    parts.push(`<line x1="${f(sx(marker.x))}" y1="${margin.top}" x2="${f(sx(marker.x))}" y2="${f(margin.top + plotH)}" stroke="${marker.color}" stroke-dasharray="2 3"/>`);
+    parts.push(
+      `<line x1="${f(sx(marker.x))}" y1="${margin.top}" x2="${f(sx(marker.x))}" y2="${f(margin.top + plotH)}" stroke="${marker.color}" stroke-dasharray="2 3"/>`,
+    );
     // Each label a line lower than the one before, so that close markers stay readable; right-aligned near the right edge.
     const nearRight = sx(marker.x) > margin.left + plotW * 0.8;
     const x = nearRight ? sx(marker.x) - 4 : sx(marker.x) + 4;
-    parts.push(`<text x="${f(x)}" y="${margin.top + 12 + 14 * i}" fill="${marker.color}"${nearRight ? ' text-anchor="end"' : ''}>${escapeXml(marker.label)}</text>`);
+    parts.push(
+      `<text x="${f(x)}" y="${margin.top + 12 + 14 * i}" fill="${marker.color}"${nearRight ? ' text-anchor="end"' : ''}>${escapeXml(marker.label)}</text>`,
+    );
   });
   for (const series of spec.series) {
     if (series.points.length === 0) continue;
@@ -108,12 +128,16 @@ export function renderLineChart(spec: ChartSpec): string {
       coords.push(`${f(sx(point[0]))},${f(sy(point[1]))}`);
       previous = point;
     }
-    parts.push(`<polyline fill="none" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''} points="${coords.join(' ')}"/>`);
+    parts.push(
+      `<polyline fill="none" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''} points="${coords.join(' ')}"/>`,
+    );
   }
   let legendX = margin.left;
   const legendY = height - 22;
   for (const series of spec.series) {
-    parts.push(`<line x1="${legendX}" y1="${legendY - 4}" x2="${legendX + 24}" y2="${legendY - 4}" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    parts.push(
+      `<line x1="${legendX}" y1="${legendY - 4}" x2="${legendX + 24}" y2="${legendY - 4}" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     parts.push(`<text x="${legendX + 30}" y="${legendY}">${escapeXml(series.name)}</text>`);
     legendX += 40 + series.name.length * 7;
   }

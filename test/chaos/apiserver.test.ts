@@ -58,7 +58,10 @@ describe('chaos: kube-apiserver restarts and cut watches', function () {
   before(async function () {
     world = await chaosWorld({ seed: 83, jobMs: 300 });
     proxy = await cuttableProxy(new URL(world.cp.server));
-    const kubeconfig = (await readFile(world.cp.kubeconfigPath, 'utf8')).replace(world.cp.server, `https://127.0.0.1:${proxy.port}`);
+    const kubeconfig = (await readFile(world.cp.kubeconfigPath, 'utf8')).replace(
+      world.cp.server,
+      `https://127.0.0.1:${proxy.port}`,
+    );
     const kubeconfigPath = `${world.cp.kubeconfigPath}.via-proxy`;
     await writeFile(kubeconfigPath, kubeconfig, { mode: 0o600 });
     namespace = await freshNamespace(world.kc, 'apiserver');
@@ -84,7 +87,13 @@ describe('chaos: kube-apiserver restarts and cut watches', function () {
       ...Array.from({ length: 5 }, (_, i) => ({ name: `cut ${i + 1}`, inject: async () => void proxy!.cut() })),
       { name: 'apiserver SIGTERM', inject: () => world.cp.restartApiServer({ signal: 'SIGTERM' }) },
       { name: 'apiserver SIGKILL', inject: () => world.cp.restartApiServer({ signal: 'SIGKILL' }) },
-      { name: 'apiserver SIGKILL + cut', inject: async () => { await world.cp.restartApiServer({ signal: 'SIGKILL' }); proxy!.cut(); } },
+      {
+        name: 'apiserver SIGKILL + cut',
+        inject: async () => {
+          await world.cp.restartApiServer({ signal: 'SIGKILL' });
+          proxy!.cut();
+        },
+      },
     ];
     let trafficType: 'routing' | 'direct' = 'routing';
     for (const fault of faults) {
@@ -92,19 +101,29 @@ describe('chaos: kube-apiserver restarts and cut watches', function () {
       trafficType = trafficType === 'routing' ? 'direct' : 'routing';
       // The spec changes at once, while the operator is still reconnecting.
       const changedAt = Date.now();
-      const patched = await waitFor(() => world.routes.patchSpec(namespace, 'flip', { trafficType }), { timeoutMs: 30_000, what: 'the spec patch accepted' });
+      const patched = await waitFor(() => world.routes.patchSpec(namespace, 'flip', { trafficType }), {
+        timeoutMs: 30_000,
+        what: 'the spec patch accepted',
+      });
       await waitFor(
         async () => {
           const route = await world.routes.get(namespace, 'flip');
           const ready = route?.status?.conditions?.find((c) => c.type === 'Ready');
-          return route?.status?.observedGeneration === patched.metadata.generation && ready?.status === 'True' && ready.reason === 'InSync';
+          return (
+            route?.status?.observedGeneration === patched.metadata.generation &&
+            ready?.status === 'True' &&
+            ready.reason === 'InSync'
+          );
         },
         { timeoutMs: 60_000, what: `Ready for generation ${patched.metadata.generation} after ${fault.name}` },
       );
       events.push({ fault: fault.name, seconds: (Date.now() - changedAt) / 1000 });
-      for (const id of phoneIds) expect((await world.admin.phone(id)).traffic_type, `${id} after ${fault.name}`).to.equal(trafficType);
+      for (const id of phoneIds)
+        expect((await world.admin.phone(id)).traffic_type, `${id} after ${fault.name}`).to.equal(trafficType);
     }
     expect(operator!.child.exitCode).to.equal(null);
-    figure(`kube-apiserver: ${events.length} faults (5 cuts of every operator connection, 3 kube-apiserver restarts), 0 spec changes missed; spec change to Ready: ${events.map((e) => `${e.fault} ${e.seconds.toFixed(1)} s`).join(', ')}`);
+    figure(
+      `kube-apiserver: ${events.length} faults (5 cuts of every operator connection, 3 kube-apiserver restarts), 0 spec changes missed; spec change to Ready: ${events.map((e) => `${e.fault} ${e.seconds.toFixed(1)} s`).join(', ')}`,
+    );
   });
 });

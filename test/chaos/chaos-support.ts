@@ -44,7 +44,17 @@ export async function chaosWorld(simOptions: Partial<SimulatorOptions> = {}): Pr
   await installCrd(kc);
   const dir = await mkdtemp(path.join(tmpdir(), 'cph-chaos-'));
   const caFile = path.join(dir, 'sim-ca.pem');
-  const sim = await startSimulator({ tls: true, caOut: caFile, phones: 400, seed: 23, projectId, ak, sk, jobMs: 600, ...simOptions });
+  const sim = await startSimulator({
+    tls: true,
+    caOut: caFile,
+    phones: 400,
+    seed: 23,
+    projectId,
+    ak,
+    sk,
+    jobMs: 600,
+    ...simOptions,
+  });
   const admin = new SimAdmin(sim.url, sim.caPem);
   const phones = await admin.phones();
   let next = 0;
@@ -70,11 +80,18 @@ export async function chaosWorld(simOptions: Partial<SimulatorOptions> = {}): Pr
 }
 
 /** The operator with the chaos suite's usual flags: fast job polls, short CPH timeout, JSON debug logs. */
-export function chaosOperator(world: ChaosWorld, options: Partial<OperatorProcessOptions> & { credentials?: { ak: string; sk: string }; namespaces?: readonly string[] } = {}): Promise<OperatorProcess> {
+export function chaosOperator(
+  world: ChaosWorld,
+  options: Partial<OperatorProcessOptions> & {
+    credentials?: { ak: string; sk: string };
+    namespaces?: readonly string[];
+  } = {},
+): Promise<OperatorProcess> {
   const credentials = options.credentials ?? { ak, sk };
   // Each operator watches only its test's namespaces: the control plane is shared by every chaos file, and
   // resources left by earlier files must not add work (or calls) to a later file's figures.
-  const scope = options.namespaces && options.namespaces.length > 0 ? ['--namespaces', options.namespaces.join(',')] : [];
+  const scope =
+    options.namespaces && options.namespaces.length > 0 ? ['--namespaces', options.namespaces.join(',')] : [];
   return startOperator({
     kubeconfigPath: options.kubeconfigPath ?? world.cp.kubeconfigPath,
     cphEndpoint: options.cphEndpoint ?? world.sim.url,
@@ -82,7 +99,16 @@ export function chaosOperator(world: ChaosWorld, options: Partial<OperatorProces
     caFile: options.caFile ?? world.caFile,
     name: options.name ?? 'operator',
     env: { HUAWEICLOUD_SDK_AK: credentials.ak, HUAWEICLOUD_SDK_SK: credentials.sk, ...options.env },
-    extraArgs: ['--job-poll-interval', '300ms', '--cph-timeout', '3s', '--drift-interval', '20s', ...scope, ...(options.extraArgs ?? [])],
+    extraArgs: [
+      '--job-poll-interval',
+      '300ms',
+      '--cph-timeout',
+      '3s',
+      '--drift-interval',
+      '20s',
+      ...scope,
+      ...(options.extraArgs ?? []),
+    ],
   });
 }
 
@@ -115,7 +141,12 @@ export interface Truth {
  * nothing moves (no job running in the simulator, no pending phone in the status, and neither the status nor
  * the simulator's write count changed while they were read). Returns undefined when things still move.
  */
-export async function truthfulSnapshot(world: ChaosWorld, namespace: string, name: string, phoneIds: readonly string[]): Promise<Truth | undefined> {
+export async function truthfulSnapshot(
+  world: ChaosWorld,
+  namespace: string,
+  name: string,
+  phoneIds: readonly string[],
+): Promise<Truth | undefined> {
   const before = await world.routes.get(namespace, name);
   const countersBefore = await world.admin.counters();
   if (!before?.status || before.status.observedGeneration !== before.metadata.generation) return undefined;
@@ -123,7 +154,12 @@ export async function truthfulSnapshot(world: ChaosWorld, namespace: string, nam
   const simPhones = new Map((await world.admin.phones()).map((p) => [p.phone_id, p]));
   const after = await world.routes.get(namespace, name);
   const countersAfter = await world.admin.counters();
-  if (after?.metadata.resourceVersion !== before.metadata.resourceVersion || countersAfter.routeWrites.total !== countersBefore.routeWrites.total || countersAfter.jobs.running !== 0) return undefined;
+  if (
+    after?.metadata.resourceVersion !== before.metadata.resourceVersion ||
+    countersAfter.routeWrites.total !== countersBefore.routeWrites.total ||
+    countersAfter.jobs.running !== 0
+  )
+    return undefined;
   return checkTruth(after!, simPhones, phoneIds);
 }
 
@@ -135,7 +171,11 @@ const offRouteStates = new Set(['Failed', 'Drifted', 'Waiting', 'Conflict', 'Not
  * not listed at all (in-sync phones live in the counts), is on route; the counts add up; Ready is True only
  * when every phone is on route.
  */
-export function checkTruth(route: RouteObject, simPhones: ReadonlyMap<string, SimPhone>, phoneIds: readonly string[]): Truth {
+export function checkTruth(
+  route: RouteObject,
+  simPhones: ReadonlyMap<string, SimPhone>,
+  phoneIds: readonly string[],
+): Truth {
   const desired = route.spec.trafficType as string;
   const status = route.status!;
   const summary = status.summary ?? {};
@@ -151,10 +191,15 @@ export function checkTruth(route: RouteObject, simPhones: ReadonlyMap<string, Si
     if (actual === desired) onRoute += 1;
     if (state === 'Failed') failed += 1;
     if (state !== undefined && offRouteStates.has(state)) {
-      if (state !== 'Pending') expect(actual, `${key}: phone ${id} is reported ${state}, so it must be off route`).to.not.equal(desired);
-      if (state === 'Failed') expect(entry?.errorMessage, `${key}: phone ${id} says why it failed`).to.be.a('string').and.not.empty;
+      if (state !== 'Pending')
+        expect(actual, `${key}: phone ${id} is reported ${state}, so it must be off route`).to.not.equal(desired);
+      if (state === 'Failed')
+        expect(entry?.errorMessage, `${key}: phone ${id} says why it failed`).to.be.a('string').and.not.empty;
     } else {
-      expect(actual, `${key}: phone ${id} is reported ${state ?? 'in sync (not listed)'}, so it must be on ${desired}`).to.equal(desired);
+      expect(
+        actual,
+        `${key}: phone ${id} is reported ${state ?? 'in sync (not listed)'}, so it must be on ${desired}`,
+      ).to.equal(desired);
     }
   }
   expect(summary.inSync, `${key}: summary.inSync`).to.equal(onRoute);
@@ -176,7 +221,14 @@ export function leakedSecrets(text: string, secrets: readonly string[]): string[
 }
 
 /** Scans the operator's logs, the events and the statuses of `namespace` for secrets; fails naming what leaked. */
-export async function expectNoSecrets(kc: KubeConfig, namespaces: readonly string[], logs: readonly string[], secrets: readonly string[], routes: Routes, names: ReadonlyArray<[string, string]>): Promise<{ lines: number; events: number; statuses: number }> {
+export async function expectNoSecrets(
+  kc: KubeConfig,
+  namespaces: readonly string[],
+  logs: readonly string[],
+  secrets: readonly string[],
+  routes: Routes,
+  names: ReadonlyArray<[string, string]>,
+): Promise<{ lines: number; events: number; statuses: number }> {
   const logLeaks = logs.flatMap((line, i) => leakedSecrets(line, secrets).map((what) => `log line ${i}: ${what}`));
   const core = kc.makeApiClient(CoreV1Api);
   let eventCount = 0;
@@ -184,12 +236,19 @@ export async function expectNoSecrets(kc: KubeConfig, namespaces: readonly strin
   for (const namespace of namespaces) {
     const events = await core.listNamespacedEvent({ namespace });
     eventCount += events.items.length;
-    for (const event of events.items) eventLeaks.push(...leakedSecrets(JSON.stringify(event), secrets).map((what) => `event ${event.metadata?.name}: ${what}`));
+    for (const event of events.items)
+      eventLeaks.push(
+        ...leakedSecrets(JSON.stringify(event), secrets).map((what) => `event ${event.metadata?.name}: ${what}`),
+      );
   }
   const statusLeaks: string[] = [];
   for (const [namespace, name] of names) {
     const route = await routes.get(namespace, name);
-    statusLeaks.push(...leakedSecrets(JSON.stringify(route?.status ?? {}), secrets).map((what) => `status of ${namespace}/${name}: ${what}`));
+    statusLeaks.push(
+      ...leakedSecrets(JSON.stringify(route?.status ?? {}), secrets).map(
+        (what) => `status of ${namespace}/${name}: ${what}`,
+      ),
+    );
   }
   expect([...logLeaks, ...eventLeaks, ...statusLeaks], 'secrets in logs, events or statuses').to.deep.equal([]);
   return { lines: logs.length, events: eventCount, statuses: names.length };
@@ -198,5 +257,7 @@ export async function expectNoSecrets(kc: KubeConfig, namespaces: readonly strin
 /** Prints the operator's last log lines when a test failed. */
 export function dumpOnFailure(ctx: Mocha.Context, operators: () => ReadonlyArray<OperatorProcess | undefined>): void {
   if (ctx.currentTest?.state !== 'failed') return;
-  for (const operator of operators()) if (operator) process.stderr.write(`--- ${operator.name} log (last 60 lines) ---\n${operator.logs().slice(-60).join('\n')}\n`);
+  for (const operator of operators())
+    if (operator)
+      process.stderr.write(`--- ${operator.name} log (last 60 lines) ---\n${operator.logs().slice(-60).join('\n')}\n`);
 }

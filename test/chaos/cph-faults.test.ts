@@ -11,7 +11,17 @@ import type { OperatorProcess } from '../support/operator-process.js';
 import { freshNamespace } from '../support/routes.js';
 import type { SimCounters } from '../support/sim-admin.js';
 import { waitFor } from '../support/wait.js';
-import { chaosOperator, chaosWorld, checkTruth, dumpOnFailure, expectNoSecrets, figure, sk, truthfulSnapshot, type ChaosWorld } from './chaos-support.js';
+import {
+  chaosOperator,
+  chaosWorld,
+  checkTruth,
+  dumpOnFailure,
+  expectNoSecrets,
+  figure,
+  sk,
+  truthfulSnapshot,
+  type ChaosWorld,
+} from './chaos-support.js';
 
 const RESOURCES = 4;
 const PHONES_EACH = 40;
@@ -21,7 +31,8 @@ interface Workload {
   resources: Array<{ name: string; phoneIds: string[] }>;
 }
 
-const sum = (record: Record<string, number> | undefined): number => Object.values(record ?? {}).reduce((a, b) => a + b, 0);
+const sum = (record: Record<string, number> | undefined): number =>
+  Object.values(record ?? {}).reduce((a, b) => a + b, 0);
 const callsOf = (c: SimCounters, operation: string): number => c.byOperation[operation]?.total ?? 0;
 const nonListCalls = (c: SimCounters): number => c.total - callsOf(c, 'ListCloudPhones');
 
@@ -49,9 +60,16 @@ describe('chaos: CPH faults (20% of requests) and failing jobs (10%)', function 
 
   async function createWorkload(prefix: string): Promise<Workload> {
     const namespace = namespaces.find((ns) => ns.startsWith(`${prefix}-`))!;
-    const resources = Array.from({ length: RESOURCES }, (_, i) => ({ name: `${prefix}-${i}`, phoneIds: world.takePhones(PHONES_EACH) }));
+    const resources = Array.from({ length: RESOURCES }, (_, i) => ({
+      name: `${prefix}-${i}`,
+      phoneIds: world.takePhones(PHONES_EACH),
+    }));
     for (const r of resources) {
-      await world.routes.create(namespace, r.name, { trafficType: 'routing', phoneIds: r.phoneIds, driftCheckInterval: '10s' });
+      await world.routes.create(namespace, r.name, {
+        trafficType: 'routing',
+        phoneIds: r.phoneIds,
+        driftCheckInterval: '10s',
+      });
       names.push([namespace, r.name]);
     }
     return { namespace, resources };
@@ -62,7 +80,10 @@ describe('chaos: CPH faults (20% of requests) and failing jobs (10%)', function 
    * its route or reported Failed (held back before its next try). Every quiet snapshot on the way is checked
    * for the truth; a lie is collected, not retried away.
    */
-  async function settle(workload: Workload, timeoutMs: number): Promise<{ lies: string[]; snapshots: number; failed: number }> {
+  async function settle(
+    workload: Workload,
+    timeoutMs: number,
+  ): Promise<{ lies: string[]; snapshots: number; failed: number }> {
     const lies: string[] = [];
     let snapshots = 0;
     let failed = 0;
@@ -102,7 +123,9 @@ describe('chaos: CPH faults (20% of requests) and failing jobs (10%)', function 
     expect(failed, 'the baseline converges').to.equal(0);
     const c = await world.admin.counters();
     baseline = c;
-    figure(`baseline (no faults): ${RESOURCES * PHONES_EACH} phones changed with ${c.total} CPH calls (${nonListCalls(c)} other than list), ${c.routeWrites.total} route writes`);
+    figure(
+      `baseline (no faults): ${RESOURCES * PHONES_EACH} phones changed with ${c.total} CPH calls (${nonListCalls(c)} other than list), ${c.routeWrites.total} route writes`,
+    );
   });
 
   let baseline: SimCounters | undefined;
@@ -130,7 +153,8 @@ describe('chaos: CPH faults (20% of requests) and failing jobs (10%)', function 
 
     // With the faults gone, the phones held back after failed jobs are retried and every resource converges.
     const calmStart = Date.now();
-    for (const r of workload.resources) await world.routes.waitForCondition(workload.namespace, r.name, 'Ready', 'True', 'InSync', 600_000);
+    for (const r of workload.resources)
+      await world.routes.waitForCondition(workload.namespace, r.name, 'Ready', 'True', 'InSync', 600_000);
     const calmMs = Date.now() - calmStart;
 
     const c = await world.admin.counters();
@@ -165,9 +189,13 @@ describe('chaos: CPH faults (20% of requests) and failing jobs (10%)', function 
 
   it('leaks no secret, signature or token into logs, events or statuses', async function () {
     const scanned = await expectNoSecrets(world.kc, namespaces, operator!.logs(), [sk], world.routes, names);
-    figure(`secret scan (CPH faults): ${scanned.lines} log lines, ${scanned.events} events, ${scanned.statuses} statuses: 0 secrets`);
+    figure(
+      `secret scan (CPH faults): ${scanned.lines} log lines, ${scanned.events} events, ${scanned.statuses} statuses: 0 secrets`,
+    );
     // The scan would see a leak: the operator logs CPH request IDs, so the lines it scanned are real ones.
     expect(scanned.lines).to.be.greaterThan(0);
-    expect((await world.kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: namespaces[1]! })).items.length).to.be.greaterThan(0);
+    expect(
+      (await world.kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: namespaces[1]! })).items.length,
+    ).to.be.greaterThan(0);
   });
 });

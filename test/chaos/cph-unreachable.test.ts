@@ -37,14 +37,22 @@ describe('chaos: CPH unreachable for minutes', function () {
   it('reports Stalled CphUnavailable, backs off, and recovers without a restart', async function () {
     const steady = world.takePhones(5);
     const wanted = world.takePhones(5);
-    await world.routes.create(namespace, 'steady', { trafficType: 'routing', phoneIds: steady, driftCheckInterval: '20s' });
+    await world.routes.create(namespace, 'steady', {
+      trafficType: 'routing',
+      phoneIds: steady,
+      driftCheckInterval: '20s',
+    });
     await world.routes.waitForCondition(namespace, 'steady', 'Ready', 'True', 'InSync');
 
     await world.admin.resetCounters();
     await world.admin.setFaults({ unreachable: true });
     const outageStart = Date.now();
     // Work arrives during the outage: a new resource whose phones need a change.
-    await world.routes.create(namespace, 'wanted', { trafficType: 'routing', phoneIds: wanted, driftCheckInterval: '20s' });
+    await world.routes.create(namespace, 'wanted', {
+      trafficType: 'routing',
+      phoneIds: wanted,
+      driftCheckInterval: '20s',
+    });
     // Call counts per 20 s window show the backoff.
     const windows: number[] = [];
     let last = 0;
@@ -58,10 +66,16 @@ describe('chaos: CPH unreachable for minutes', function () {
           windowStart = Date.now();
         }
         const [a, b] = [await world.routes.get(namespace, 'steady'), await world.routes.get(namespace, 'wanted')];
-        const both = [a, b].every((r) => condition(r, 'Stalled')?.status === 'True' && condition(r, 'Stalled')?.reason === 'CphUnavailable');
+        const both = [a, b].every(
+          (r) => condition(r, 'Stalled')?.status === 'True' && condition(r, 'Stalled')?.reason === 'CphUnavailable',
+        );
         return both ? [a!, b!] : undefined;
       },
-      { timeoutMs: CPH_UNAVAILABLE_STALL_MS + 120_000, intervalMs: 500, what: 'both resources Stalled with CphUnavailable' },
+      {
+        timeoutMs: CPH_UNAVAILABLE_STALL_MS + 120_000,
+        intervalMs: 500,
+        what: 'both resources Stalled with CphUnavailable',
+      },
     );
     const stalledAfterMs = Date.now() - outageStart;
     for (const route of stalled) {
@@ -69,15 +83,18 @@ describe('chaos: CPH unreachable for minutes', function () {
       expect(condition(route, 'Stalled')?.message).to.match(/CPH/);
     }
     // Keep the outage going a while longer to see the rate settle (bounded by a count of windows).
-    await waitFor(async () => {
-      const total = (await world.admin.counters()).total;
-      if (Date.now() - windowStart >= 20_000) {
-        windows.push(total - last);
-        last = total;
-        windowStart = Date.now();
-      }
-      return windows.length >= 6;
-    }, { timeoutMs: 200_000, intervalMs: 500, what: 'six 20 s windows of the outage' });
+    await waitFor(
+      async () => {
+        const total = (await world.admin.counters()).total;
+        if (Date.now() - windowStart >= 20_000) {
+          windows.push(total - last);
+          last = total;
+          windowStart = Date.now();
+        }
+        return windows.length >= 6;
+      },
+      { timeoutMs: 200_000, intervalMs: 500, what: 'six 20 s windows of the outage' },
+    );
     const outage = await world.admin.counters();
     const outageMs = Date.now() - outageStart;
     expect(operator!.child.exitCode, 'the operator is still running').to.equal(null);

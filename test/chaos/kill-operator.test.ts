@@ -11,7 +11,17 @@ import { CONTROL_PLANE_START_TIMEOUT_MS } from '../support/control-plane.js';
 import type { OperatorProcess } from '../support/operator-process.js';
 import { condition, freshNamespace } from '../support/routes.js';
 import { waitFor } from '../support/wait.js';
-import { chaosOperator, chaosWorld, checkTruth, dumpOnFailure, expectNoSecrets, figure, prng, sk, type ChaosWorld } from './chaos-support.js';
+import {
+  chaosOperator,
+  chaosWorld,
+  checkTruth,
+  dumpOnFailure,
+  expectNoSecrets,
+  figure,
+  prng,
+  sk,
+  type ChaosWorld,
+} from './chaos-support.js';
 
 const KILLS = 20;
 const RESOURCES = 3;
@@ -38,11 +48,15 @@ describe('chaos: kill -9 of the operator during convergence', function () {
 
   it(`converges after each of ${KILLS} kills, status consistent, no change resent for a phone on (or moving to) its route`, async function () {
     const namespace = await freshNamespace(world.kc, 'kill');
-    const resources = Array.from({ length: RESOURCES }, (_, i) => ({ name: `kill-${i}`, phoneIds: world.takePhones(PHONES_EACH) }));
+    const resources = Array.from({ length: RESOURCES }, (_, i) => ({
+      name: `kill-${i}`,
+      phoneIds: world.takePhones(PHONES_EACH),
+    }));
     const rand = prng(0x9e11);
     await world.admin.resetCounters();
     operator = await chaosOperator(world, { name: 'operator-0', namespaces: [namespace] });
-    for (const r of resources) await world.routes.create(namespace, r.name, { trafficType: 'routing', phoneIds: r.phoneIds });
+    for (const r of resources)
+      await world.routes.create(namespace, r.name, { trafficType: 'routing', phoneIds: r.phoneIds });
     const killPoints: number[] = [];
     let quietKills = 0;
     let routeChanges = 0;
@@ -66,7 +80,11 @@ describe('chaos: kill -9 of the operator during convergence', function () {
           if ((await world.admin.counters()).total >= calls0 + after) return true;
           for (const r of resources) {
             const route = await world.routes.get(namespace, r.name);
-            if (route?.status?.observedGeneration !== route?.metadata.generation || condition(route, 'Ready')?.reason !== 'InSync') return false;
+            if (
+              route?.status?.observedGeneration !== route?.metadata.generation ||
+              condition(route, 'Ready')?.reason !== 'InSync'
+            )
+              return false;
           }
           quiet = true;
           return true;
@@ -81,12 +99,18 @@ describe('chaos: kill -9 of the operator during convergence', function () {
       for (const r of resources) {
         await world.routes.waitForCondition(namespace, r.name, 'Ready', 'True', 'InSync', 120_000);
       }
-      await waitFor(async () => (await world.admin.counters()).jobs.running === 0, { timeoutMs: 30_000, what: 'no job running' });
+      await waitFor(async () => (await world.admin.counters()).jobs.running === 0, {
+        timeoutMs: 30_000,
+        what: 'no job running',
+      });
       const simPhones = new Map((await world.admin.phones()).map((p) => [p.phone_id, p]));
       for (const r of resources) checkTruth((await world.routes.get(namespace, r.name))!, simPhones, r.phoneIds);
       const c = await world.admin.counters();
       expect(c.costlyRepeats.total, `after kill ${kill}: route changes for phones already on their route`).to.equal(0);
-      expect((c.resendsWhileRunning as { total: number }).total, `after kill ${kill}: resends while a job ran`).to.equal(0);
+      expect(
+        (c.resendsWhileRunning as { total: number }).total,
+        `after kill ${kill}: resends while a job ran`,
+      ).to.equal(0);
     }
     const c = await world.admin.counters();
     allLogs.push(...operator.logs());
@@ -95,6 +119,13 @@ describe('chaos: kill -9 of the operator during convergence', function () {
         `${routeChanges} phone route changes wanted, ${c.routeWrites.total} sent, ${c.jobs.succeeded} jobs succeeded, ${c.jobs.failed} failed; costly repeats 0; resends while running 0; lost 0`,
     );
     expect(c.routeWrites.total).to.equal(routeChanges);
-    await expectNoSecrets(world.kc, [namespace], allLogs, [sk], world.routes, resources.map((r) => [namespace, r.name] as [string, string]));
+    await expectNoSecrets(
+      world.kc,
+      [namespace],
+      allLogs,
+      [sk],
+      world.routes,
+      resources.map((r) => [namespace, r.name] as [string, string]),
+    );
   });
 });

@@ -52,23 +52,38 @@ describe('chaos: leader failover with two replicas', function () {
     const namespace = await freshNamespace(world.kc, 'failover');
     const args = [
       '--leader-elect',
-      '--leader-election-namespace', namespace,
-      '--leader-election-id', LEASE_NAME,
-      '--namespaces', namespace,
-      '--leader-election-lease-duration', `${LEASE_S}s`,
-      '--leader-election-renew-deadline', '10s',
-      '--leader-election-retry-period', `${RETRY_S}s`,
+      '--leader-election-namespace',
+      namespace,
+      '--leader-election-id',
+      LEASE_NAME,
+      '--namespaces',
+      namespace,
+      '--leader-election-lease-duration',
+      `${LEASE_S}s`,
+      '--leader-election-renew-deadline',
+      '10s',
+      '--leader-election-retry-period',
+      `${RETRY_S}s`,
     ];
     a = await chaosOperator(world, { name: 'replica-a', credentials: replicaA, extraArgs: args });
     b = await chaosOperator(world, { name: 'replica-b', credentials: replicaB, extraArgs: args });
-    await waitFor(async () => (await a!.metric('leader')) + (await b!.metric('leader')) === 1, { timeoutMs: 60_000, what: 'one leader' });
-    const [leader, standby, leaderAk, standbyAk] = (await a.metric('leader')) === 1 ? [a, b, replicaA.ak, replicaB.ak] : [b, a, replicaB.ak, replicaA.ak];
+    await waitFor(async () => (await a!.metric('leader')) + (await b!.metric('leader')) === 1, {
+      timeoutMs: 60_000,
+      what: 'one leader',
+    });
+    const [leader, standby, leaderAk, standbyAk] =
+      (await a.metric('leader')) === 1 ? [a, b, replicaA.ak, replicaB.ak] : [b, a, replicaB.ak, replicaA.ak];
     await world.admin.resetCounters();
 
     const resources = Array.from({ length: 3 }, (_, i) => ({ name: `failover-${i}`, phoneIds: world.takePhones(40) }));
-    for (const r of resources) await world.routes.create(namespace, r.name, { trafficType: 'routing', phoneIds: r.phoneIds });
+    for (const r of resources)
+      await world.routes.create(namespace, r.name, { trafficType: 'routing', phoneIds: r.phoneIds });
     // Kill the leader once it has started writing.
-    await waitFor(async () => (await world.admin.writes()).length > 0, { timeoutMs: 60_000, intervalMs: 20, what: 'the leader writing' });
+    await waitFor(async () => (await world.admin.writes()).length > 0, {
+      timeoutMs: 60_000,
+      intervalMs: 20,
+      what: 'the leader writing',
+    });
     const leases = world.kc.makeApiClient(CoordinationV1Api);
     const oldHolder = (await leases.readNamespacedLease({ namespace, name: LEASE_NAME })).spec?.holderIdentity;
     expect(oldHolder, 'the leader holds the Lease').to.be.a('string').and.not.empty;
@@ -76,16 +91,26 @@ describe('chaos: leader failover with two replicas', function () {
     const killedAt = Date.now(); // taken before the kill, so the measured takeover can only be longer
     await leader.stop('SIGKILL');
     // A generous deadline, so that a slow takeover fails on the bound below with its measured time.
-    await waitFor(async () => (await standby.metric('leader')) === 1, { timeoutMs: boundMs + 60_000, intervalMs: 100, what: 'the standby leading' });
+    await waitFor(async () => (await standby.metric('leader')) === 1, {
+      timeoutMs: boundMs + 60_000,
+      intervalMs: 100,
+      what: 'the standby leading',
+    });
     const leaderSeenMs = Date.now() - killedAt;
     const lease = await leases.readNamespacedLease({ namespace, name: LEASE_NAME });
-    expect(lease.spec?.holderIdentity, 'the standby holds the Lease').to.be.a('string').and.not.empty.and.not.equal(oldHolder);
+    expect(lease.spec?.holderIdentity, 'the standby holds the Lease')
+      .to.be.a('string')
+      .and.not.empty.and.not.equal(oldHolder);
     // client-node types MicroTime as a Date but hands over the wire's string: read either.
     const acquiredAt = Date.parse(String(lease.spec?.acquireTime ?? ''));
     expect(acquiredAt, 'the Lease says when the standby took it').to.be.a('number').and.not.NaN;
     const takeoverMs = acquiredAt - killedAt;
-    expect(takeoverMs, `standby took over ${takeoverMs} ms after the kill; bound ${boundMs} ms + ${REQUEST_ALLOWANCE_MS} ms for requests`).to.be.at.most(boundMs + REQUEST_ALLOWANCE_MS);
-    for (const r of resources) await world.routes.waitForCondition(namespace, r.name, 'Ready', 'True', 'InSync', 120_000);
+    expect(
+      takeoverMs,
+      `standby took over ${takeoverMs} ms after the kill; bound ${boundMs} ms + ${REQUEST_ALLOWANCE_MS} ms for requests`,
+    ).to.be.at.most(boundMs + REQUEST_ALLOWANCE_MS);
+    for (const r of resources)
+      await world.routes.waitForCondition(namespace, r.name, 'Ready', 'True', 'InSync', 120_000);
     // The new leader also writes: flip one resource.
     await world.routes.patchSpec(namespace, resources[0]!.name, { trafficType: 'direct' });
     await world.routes.waitForCondition(namespace, resources[0]!.name, 'Ready', 'True', 'InSync', 120_000);

@@ -84,7 +84,11 @@ function checkPhone(p: Phone): void {
   expect(p.status === undefined || Number.isInteger(p.status), 'status').to.equal(true);
   expect([undefined, 'direct', 'routing']).to.include(p.trafficType);
   // A route CPH sent that is neither direct nor routing is kept as sent: printable, at most 64 characters.
-  expect(p.unknownTrafficType === undefined || (p.trafficType === undefined && /^[\x20-\x7e]{1,64}$/.test(p.unknownTrafficType)), 'unknownTrafficType').to.equal(true);
+  expect(
+    p.unknownTrafficType === undefined ||
+      (p.trafficType === undefined && /^[\x20-\x7e]{1,64}$/.test(p.unknownTrafficType)),
+    'unknownTrafficType',
+  ).to.equal(true);
   expect(optString(p.imei) && optString(p.imageId) && optString(p.createTime), 'optional strings').to.equal(true);
   expect([undefined, true, false]).to.include(p.vncEnable);
 }
@@ -93,7 +97,9 @@ function checkJob(j: Job): void {
   expect(isString(j.jobId) && j.jobId !== '', 'jobId').to.equal(true);
   expect(Number.isInteger(j.statusCode), 'statusCode').to.equal(true);
   expect(['running', 'succeeded', 'failed', 'unknown']).to.include(j.status);
-  expect(optString(j.errorCode) && optString(j.errorMessage) && optString(j.phoneId), 'optional strings').to.equal(true);
+  expect(optString(j.errorCode) && optString(j.errorMessage) && optString(j.phoneId), 'optional strings').to.equal(
+    true,
+  );
 }
 
 const sent = Array.from({ length: 5 }, (_, i) => i.toString(16).padStart(32, '0'));
@@ -108,7 +114,10 @@ const targets: Target[] = [
       expect(Array.isArray(list.phones)).to.equal(true);
       list.phones.forEach(checkPhone);
       // An entry that cannot be a phone is skipped and named, never a failure of the page.
-      for (const skipped of list.skipped) expect(isString(skipped.field) && ['noPhoneId', 'notAnObject'].includes(skipped.reason), 'skipped').to.equal(true);
+      for (const skipped of list.skipped)
+        expect(isString(skipped.field) && ['noPhoneId', 'notAnObject'].includes(skipped.reason), 'skipped').to.equal(
+          true,
+        );
       expect(Number.isInteger(list.count) && list.count >= 0).to.equal(true);
     },
   },
@@ -122,17 +131,30 @@ const targets: Target[] = [
     name: 'ImportTraffic',
     valid: () => ({
       request_id: 'r-import',
-      jobs: sent.map((id, i) => (i === 4 ? { phone_id: id, job_id: '', error_code: 'CPS.0005', error_msg: 'not found' } : { phone_id: id, job_id: `job-${i}`, error_code: null, error_msg: null })),
+      jobs: sent.map((id, i) =>
+        i === 4
+          ? { phone_id: id, job_id: '', error_code: 'CPS.0005', error_msg: 'not found' }
+          : { phone_id: id, job_id: `job-${i}`, error_code: null, error_msg: null },
+      ),
     }),
     parse: (v) => parseTrafficResponse(v, sent),
     check: (r) => {
       const result = r as ReturnType<typeof parseTrafficResponse>;
       expect(result.requestId === undefined || (isString(result.requestId) && result.requestId !== '')).to.equal(true);
       for (const j of result.jobs) expect(isString(j.phoneId) && isString(j.jobId) && j.jobId !== '').to.equal(true);
-      for (const e of result.errors) expect(isString(e.phoneId) && isString(e.errorCode) && isString(e.errorMessage)).to.equal(true);
+      for (const e of result.errors)
+        expect(isString(e.phoneId) && isString(e.errorCode) && isString(e.errorMessage)).to.equal(true);
       // No phone that was sent falls through the cracks: each has exactly one of a job, an error, or an unknown outcome.
-      const outcomes = [...result.jobs.map((j) => j.phoneId), ...result.errors.map((e) => e.phoneId), ...result.unconfirmed.map((u) => u.phoneId)];
-      for (const id of sent) expect(outcomes.filter((o) => o === id), `phone ${id} answered once`).to.have.length(1);
+      const outcomes = [
+        ...result.jobs.map((j) => j.phoneId),
+        ...result.errors.map((e) => e.phoneId),
+        ...result.unconfirmed.map((u) => u.phoneId),
+      ];
+      for (const id of sent)
+        expect(
+          outcomes.filter((o) => o === id),
+          `phone ${id} answered once`,
+        ).to.have.length(1);
     },
   },
   {
@@ -149,7 +171,13 @@ const targets: Target[] = [
   },
   {
     name: 'IAM token',
-    valid: () => ({ token: { expires_at: '2026-01-04T09:05:22.701000Z', issued_at: '2026-01-03T09:05:22.701000Z', methods: ['password'] } }),
+    valid: () => ({
+      token: {
+        expires_at: '2026-01-04T09:05:22.701000Z',
+        issued_at: '2026-01-03T09:05:22.701000Z',
+        methods: ['password'],
+      },
+    }),
     parse: parseIamToken,
     check: (r) => {
       const t = r as ReturnType<typeof parseIamToken>;
@@ -162,28 +190,50 @@ const targets: Target[] = [
 function hostileValue(rand: () => number, depth = 0): unknown {
   const pick = Math.floor(rand() * 22);
   switch (pick) {
-    case 0: return null;
-    case 1: return '';
-    case 2: return 'x'.repeat(1 + Math.floor(rand() * 200_000)); // huge string
-    case 3: return Math.floor(rand() * 2 ** 53) * (rand() < 0.5 ? -1 : 1);
-    case 4: return rand() * 1e308;
-    case 5: return 1.5;
-    case 6: return -1;
-    case 7: return true;
-    case 8: return [];
-    case 9: return {};
-    case 10: return depth < 3 ? Array.from({ length: Math.floor(rand() * 5) }, () => hostileValue(rand, depth + 1)) : [];
-    case 11: return depth < 3 ? { nested: hostileValue(rand, depth + 1) } : {};
-    case 12: return '\u0000\uffff\ud800'; // NUL, non-character, lone surrogate
-    case 13: return 'routing ';
-    case 14: return 'ROUTING';
-    case 15: return '<html><body>502 Bad Gateway</body></html>';
-    case 16: return JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}');
-    case 17: return 'direct';
-    case 18: return '2';
-    case 19: return 1e21;
-    case 20: return Array.from({ length: 1000 }, (_, i) => i);
-    default: return 'not-a-date';
+    case 0:
+      return null;
+    case 1:
+      return '';
+    case 2:
+      return 'x'.repeat(1 + Math.floor(rand() * 200_000)); // huge string
+    case 3:
+      return Math.floor(rand() * 2 ** 53) * (rand() < 0.5 ? -1 : 1);
+    case 4:
+      return rand() * 1e308;
+    case 5:
+      return 1.5;
+    case 6:
+      return -1;
+    case 7:
+      return true;
+    case 8:
+      return [];
+    case 9:
+      return {};
+    case 10:
+      return depth < 3 ? Array.from({ length: Math.floor(rand() * 5) }, () => hostileValue(rand, depth + 1)) : [];
+    case 11:
+      return depth < 3 ? { nested: hostileValue(rand, depth + 1) } : {};
+    case 12:
+      return '\u0000\uffff\ud800'; // NUL, non-character, lone surrogate
+    case 13:
+      return 'routing ';
+    case 14:
+      return 'ROUTING';
+    case 15:
+      return '<html><body>502 Bad Gateway</body></html>';
+    case 16:
+      return JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}');
+    case 17:
+      return 'direct';
+    case 18:
+      return '2';
+    case 19:
+      return 1e21;
+    case 20:
+      return Array.from({ length: 1000 }, (_, i) => i);
+    default:
+      return 'not-a-date';
   }
 }
 
@@ -204,8 +254,16 @@ function mutate(value: unknown, rand: () => number): unknown {
       value.push(hostileValue(rand));
       return value;
     }
-    const key = rand() < 0.3 ? ['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString'][Math.floor(rand() * 5)]! : `extra_${Math.floor(rand() * 100)}`;
-    Object.defineProperty(record, key, { value: hostileValue(rand), enumerable: true, writable: true, configurable: true });
+    const key =
+      rand() < 0.3
+        ? ['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString'][Math.floor(rand() * 5)]!
+        : `extra_${Math.floor(rand() * 100)}`;
+    Object.defineProperty(record, key, {
+      value: hostileValue(rand),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
     return value;
   }
   const key = keys[Math.floor(rand() * keys.length)]!;
@@ -225,17 +283,24 @@ function mutate(value: unknown, rand: () => number): unknown {
 function damageText(text: string, rand: () => number): string {
   const op = Math.floor(rand() * 8);
   switch (op) {
-    case 0: return text.slice(0, Math.floor(rand() * text.length)); // truncated
-    case 1: return text.slice(Math.floor(rand() * text.length));
+    case 0:
+      return text.slice(0, Math.floor(rand() * text.length)); // truncated
+    case 1:
+      return text.slice(Math.floor(rand() * text.length));
     case 2: {
       const at = Math.floor(rand() * text.length);
       return text.slice(0, at) + String.fromCharCode(Math.floor(rand() * 0xffff)) + text.slice(at + 1);
     }
-    case 3: return deep(1 + Math.floor(rand() * 5000));
-    case 4: return `${text}${text}`; // two bodies back to back
-    case 5: return Buffer.from(text).toString('latin1');
-    case 6: return '\ufeff' + text; // byte-order mark
-    default: return text.replace(/"/g, rand() < 0.5 ? "'" : '');
+    case 3:
+      return deep(1 + Math.floor(rand() * 5000));
+    case 4:
+      return `${text}${text}`; // two bodies back to back
+    case 5:
+      return Buffer.from(text).toString('latin1');
+    case 6:
+      return '\ufeff' + text; // byte-order mark
+    default:
+      return text.replace(/"/g, rand() < 0.5 ? "'" : '');
   }
 }
 
@@ -246,7 +311,9 @@ describe('chaos: fuzzed CPH answers through the parse layer', function () {
 
   after(() => {
     // The figure docs/reliability.md quotes.
-    process.stdout.write(`      parse fuzz: ${totals.cases} cases: ${totals.parsed} parsed to valid shapes, ${totals.refused} refused with a ParseError, ${totals.notJson} not JSON; 0 crashes\n`);
+    process.stdout.write(
+      `      parse fuzz: ${totals.cases} cases: ${totals.parsed} parsed to valid shapes, ${totals.refused} refused with a ParseError, ${totals.notJson} not JSON; 0 crashes\n`,
+    );
   });
 
   for (const [index, target] of targets.entries()) {
@@ -273,7 +340,9 @@ describe('chaos: fuzzed CPH answers through the parse layer', function () {
           result = target.parse(json);
         } catch (error) {
           if (!(error instanceof ParseError)) {
-            throw new Error(`case ${i}: ${target.name} threw ${(error as Error)?.name}: ${(error as Error)?.message} for ${text.slice(0, 300)}`);
+            throw new Error(
+              `case ${i}: ${target.name} threw ${(error as Error)?.name}: ${(error as Error)?.message} for ${text.slice(0, 300)}`,
+            );
           }
           expect(error.field, `case ${i}: the ParseError names a field`).to.be.a('string').and.not.equal('');
           refused += 1;
@@ -282,7 +351,9 @@ describe('chaos: fuzzed CPH answers through the parse layer', function () {
         try {
           target.check(result);
         } catch (error) {
-          throw new Error(`case ${i}: ${target.name} returned a bad shape (${(error as Error).message}) for ${text.slice(0, 300)}`);
+          throw new Error(
+            `case ${i}: ${target.name} returned a bad shape (${(error as Error).message}) for ${text.slice(0, 300)}`,
+          );
         }
         // The error reader never throws, whatever the body.
         parseErrorBody(json);
@@ -301,11 +372,13 @@ describe('chaos: fuzzed CPH answers through the parse layer', function () {
   }
 
   it('credential-shaped text in CPH messages is scrubbed before it can reach logs, events or status', () => {
-    const hostile = 'denied: Signature=0123456789abcdef0123456789abcdef Authorization: SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, X-Auth-Token: MIIabcdefghijklmnop eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.sig';
+    const hostile =
+      'denied: Signature=0123456789abcdef0123456789abcdef Authorization: SDK-HMAC-SHA256 Access=AK, SignedHeaders=host, X-Auth-Token: MIIabcdefghijklmnop eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.sig';
     const texts = [
       parseErrorBody({ error_code: 'APIGW.0301', error_msg: hostile }).errorMessage ?? '',
       parseErrorBody({ error: { code: 'APIGW.0301', message: hostile } }).errorMessage ?? '',
-      parseTrafficResponse({ request_id: 'r', jobs: [{ phone_id: 'p', error_code: 'X', error_msg: hostile }] }).errors[0]!.errorMessage,
+      parseTrafficResponse({ request_id: 'r', jobs: [{ phone_id: 'p', error_code: 'X', error_msg: hostile }] })
+        .errors[0]!.errorMessage,
       parseShowJob({ job_id: 'j', status: -1, error_msg: hostile, execute_msg: hostile }).errorMessage ?? '',
     ];
     for (const text of texts) {
@@ -317,7 +390,10 @@ describe('chaos: fuzzed CPH answers through the parse layer', function () {
   it('parseErrorBody reads any JSON value without throwing', () => {
     const rand = prng(42);
     for (let i = 0; i < 2_000; i++) {
-      const value = mutate({ request_id: 'r', error_code: 'CPS.0003', error_msg: 'boom', error: { code: 'X', message: 'y' } }, rand);
+      const value = mutate(
+        { request_id: 'r', error_code: 'CPS.0003', error_msg: 'boom', error: { code: 'X', message: 'y' } },
+        rand,
+      );
       const info = parseErrorBody(value);
       for (const v of Object.values(info)) expect(v).to.be.a('string');
     }

@@ -43,7 +43,11 @@ const TARGETS: readonly BuildTarget[] = [
   { name: 'etcd', goPackage: 'go.etcd.io/etcd/server/v3', version: ETCD_VERSION },
   { name: 'kube-apiserver', goPackage: 'k8s.io/kubernetes/cmd/kube-apiserver', version: KUBERNETES_VERSION },
   // Built after kube-apiserver: most of its packages are then already in the Go build cache.
-  { name: 'kube-controller-manager', goPackage: 'k8s.io/kubernetes/cmd/kube-controller-manager', version: KUBERNETES_VERSION },
+  {
+    name: 'kube-controller-manager',
+    goPackage: 'k8s.io/kubernetes/cmd/kube-controller-manager',
+    version: KUBERNETES_VERSION,
+  },
 ];
 
 /**
@@ -86,7 +90,11 @@ function formatElapsed(ms: number): string {
   return seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`;
 }
 
-function run(command: string, args: readonly string[], options: { env: NodeJS.ProcessEnv; onStderrLine?: (line: string) => void }): Promise<{ stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: readonly string[],
+  options: { env: NodeJS.ProcessEnv; onStderrLine?: (line: string) => void },
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: GO_MODULE_DIR, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -103,34 +111,58 @@ function run(command: string, args: readonly string[], options: { env: NodeJS.Pr
         if (!/^[\w.\-/]+$/.test(line)) stderr += `${line}\n`;
       }
     });
-    child.on('error', (error) => reject(new Error(`cannot run ${command}: ${error.message} (is Go installed and on PATH?)`)));
+    child.on('error', (error) =>
+      reject(new Error(`cannot run ${command}: ${error.message} (is Go installed and on PATH?)`)),
+    );
     child.on('close', (code, signal) => {
       if (pending && !/^[\w.\-/]+$/.test(pending)) stderr += pending;
       if (code === 0) resolve({ stdout, stderr });
-      else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${stderr.slice(-8000)}`));
+      else
+        reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${stderr.slice(-8000)}`));
     });
   });
 }
 
 async function buildTarget(target: BuildTarget, outputPath: string, progress: ProgressSink): Promise<void> {
-  const env: NodeJS.ProcessEnv = { ...process.env, CGO_ENABLED: '0', GOFLAGS: `${process.env.GOFLAGS ?? ''} -buildvcs=false`.trim() };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CGO_ENABLED: '0',
+    GOFLAGS: `${process.env.GOFLAGS ?? ''} -buildvcs=false`.trim(),
+  };
   const started = Date.now();
-  progress(`building ${target.name} ${target.version}: a one-time step of several minutes (cached in ${dirname(outputPath)})`);
+  progress(
+    `building ${target.name} ${target.version}: a one-time step of several minutes (cached in ${dirname(outputPath)})`,
+  );
   const { stdout: depsOut } = await run('go', ['list', '-deps', target.goPackage], { env });
   const total = depsOut.split('\n').filter((line) => line.trim() !== '').length;
   let compiled = 0;
   const ticker = setInterval(() => {
-    progress(`  ${target.name}: ${compiled} of at most ${total} packages compiled, ${formatElapsed(Date.now() - started)} elapsed`);
+    progress(
+      `  ${target.name}: ${compiled} of at most ${total} packages compiled, ${formatElapsed(Date.now() - started)} elapsed`,
+    );
   }, 15_000);
   const temporary = `${outputPath}.partial-${process.pid}`;
   try {
     const buildDate = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    await run('go', ['build', '-v', '-trimpath', '-ldflags', versionLdflags(KUBERNETES_VERSION, buildDate), '-o', temporary, target.goPackage], {
-      env,
-      onStderrLine: (line) => {
-        if (/^[\w.\-/]+$/.test(line)) compiled += 1;
+    await run(
+      'go',
+      [
+        'build',
+        '-v',
+        '-trimpath',
+        '-ldflags',
+        versionLdflags(KUBERNETES_VERSION, buildDate),
+        '-o',
+        temporary,
+        target.goPackage,
+      ],
+      {
+        env,
+        onStderrLine: (line) => {
+          if (/^[\w.\-/]+$/.test(line)) compiled += 1;
+        },
       },
-    });
+    );
     await rename(temporary, outputPath);
   } finally {
     clearInterval(ticker);
@@ -158,14 +190,25 @@ async function removeAbandonedPartials(cacheDir: string): Promise<void> {
  * Returns the cached binaries, building those that are missing. Safe to call from several processes: each
  * build writes to its own temporary file and the last rename wins with an identical binary.
  */
-export async function ensureControlPlaneBinaries(options: { progress?: ProgressSink } = {}): Promise<ControlPlaneBinaries> {
+export async function ensureControlPlaneBinaries(
+  options: { progress?: ProgressSink } = {},
+): Promise<ControlPlaneBinaries> {
   const progress = options.progress ?? defaultProgress;
   const cacheDir = controlPlaneCacheDir();
   await mkdir(cacheDir, { recursive: true });
   await removeAbandonedPartials(cacheDir);
-  const paths = { etcd: join(cacheDir, 'etcd'), 'kube-apiserver': join(cacheDir, 'kube-apiserver'), 'kube-controller-manager': join(cacheDir, 'kube-controller-manager') };
+  const paths = {
+    etcd: join(cacheDir, 'etcd'),
+    'kube-apiserver': join(cacheDir, 'kube-apiserver'),
+    'kube-controller-manager': join(cacheDir, 'kube-controller-manager'),
+  };
   for (const target of TARGETS) {
     if (!(await isExecutable(paths[target.name]))) await buildTarget(target, paths[target.name], progress);
   }
-  return { etcd: paths.etcd, kubeApiserver: paths['kube-apiserver'], kubeControllerManager: paths['kube-controller-manager'], version: KUBERNETES_VERSION };
+  return {
+    etcd: paths.etcd,
+    kubeApiserver: paths['kube-apiserver'],
+    kubeControllerManager: paths['kube-controller-manager'],
+    version: KUBERNETES_VERSION,
+  };
 }

@@ -39,7 +39,6 @@ function readState(): ClusterState | undefined {
   }
 }
 
-
 /** True if `pid` is alive and its command line mentions our state directory (guards against PID reuse). */
 function isOurs(pid: number | undefined): boolean {
   if (!isAlive(pid)) return false;
@@ -119,7 +118,13 @@ function clearStaleState(state: ClusterState | undefined): void {
       }
     }
   }
-  for (const path of [STATE_FILE, KUBECONFIG, join(STATE_DIR, 'pki'), join(STATE_DIR, 'etcd'), join(STATE_DIR, 'owner.json')]) {
+  for (const path of [
+    STATE_FILE,
+    KUBECONFIG,
+    join(STATE_DIR, 'pki'),
+    join(STATE_DIR, 'etcd'),
+    join(STATE_DIR, 'owner.json'),
+  ]) {
     rmSync(path, { recursive: true, force: true });
   }
 }
@@ -132,7 +137,9 @@ async function up(): Promise<number> {
       printUsage(existing);
       return 0;
     }
-    process.stderr.write(`A control plane process (pid ${existing.daemonPid}) is running but not healthy; restarting it.\n`);
+    process.stderr.write(
+      `A control plane process (pid ${existing.daemonPid}) is running but not healthy; restarting it.\n`,
+    );
     await down({ quiet: true });
   }
   clearStaleState(readState());
@@ -161,11 +168,15 @@ async function up(): Promise<number> {
       return 0;
     }
     if (daemon.exitCode !== null || daemon.signalCode !== null || !isAlive(daemon.pid)) {
-      process.stderr.write(`the control plane failed to start; ${display(DAEMON_LOG)}:\n${readFileSync(DAEMON_LOG, 'utf8')}\n`);
+      process.stderr.write(
+        `the control plane failed to start; ${display(DAEMON_LOG)}:\n${readFileSync(DAEMON_LOG, 'utf8')}\n`,
+      );
       return 1;
     }
     if (Date.now() > deadline) {
-      process.stderr.write(`the control plane did not become ready in time; see ${display(DAEMON_LOG)} and ${display(LOG_DIR)}/\n`);
+      process.stderr.write(
+        `the control plane did not become ready in time; see ${display(DAEMON_LOG)} and ${display(LOG_DIR)}/\n`,
+      );
       await down({ quiet: true });
       return 1;
     }
@@ -178,7 +189,9 @@ async function serve(): Promise<void> {
   // The operator's namespace exists from the start, so `kubectl apply --dry-run=server -k deploy/` can be
   // tried on this cluster once the CRDs are (a dry run creates nothing, not even the namespace its objects
   // need; the account `default` needs its CRD: `kubectl apply -k crds/` first, as deploy/README.md says).
-  execFileSync('kubectl', ['--kubeconfig', plane.kubeconfigPath, 'create', 'namespace', 'cph-route-operator-system'], { stdio: 'ignore' });
+  execFileSync('kubectl', ['--kubeconfig', plane.kubeconfigPath, 'create', 'namespace', 'cph-route-operator-system'], {
+    stdio: 'ignore',
+  });
   const state: ClusterState = {
     daemonPid: process.pid,
     etcdPid: plane.pids.etcd,
@@ -204,7 +217,8 @@ async function serve(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal, 0));
   // If either child dies, say so and take the rest down rather than serve half a control plane.
   setInterval(() => {
-    if (!isAlive(plane.pids.etcd) || !isAlive(plane.pids.kubeApiserver) || !isAlive(plane.pids.kubeControllerManager)) void shutdown('a control plane process exited; see logs/', 1);
+    if (!isAlive(plane.pids.etcd) || !isAlive(plane.pids.kubeApiserver) || !isAlive(plane.pids.kubeControllerManager))
+      void shutdown('a control plane process exited; see logs/', 1);
   }, 2000);
 }
 
@@ -221,7 +235,11 @@ async function down(options: { quiet?: boolean } = {}): Promise<number> {
   if (isAlive(state.daemonPid)) process.kill(state.daemonPid, 'SIGKILL');
   // The daemon's children die with it (parent-death signal); wait for that, then make sure.
   const childDeadline = Date.now() + 10_000;
-  while ((isOurs(state.etcdPid) || isOurs(state.kubeApiserverPid) || isOurs(state.kubeControllerManagerPid)) && Date.now() < childDeadline) await sleep(100);
+  while (
+    (isOurs(state.etcdPid) || isOurs(state.kubeApiserverPid) || isOurs(state.kubeControllerManagerPid)) &&
+    Date.now() < childDeadline
+  )
+    await sleep(100);
   clearStaleState(state);
   if (!options.quiet) process.stdout.write('Stopped the local control plane.\n');
   return 0;
@@ -251,7 +269,9 @@ async function main(argv: readonly string[]): Promise<void> {
       return;
     case 'ensure': {
       const binaries = await ensureControlPlaneBinaries();
-      process.stdout.write(`control plane ${binaries.version} ready in the cache:\n  ${binaries.etcd}\n  ${binaries.kubeApiserver}\n  ${binaries.kubeControllerManager}\n`);
+      process.stdout.write(
+        `control plane ${binaries.version} ready in the cache:\n  ${binaries.etcd}\n  ${binaries.kubeApiserver}\n  ${binaries.kubeControllerManager}\n`,
+      );
       return;
     }
     case 'serve':

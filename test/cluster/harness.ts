@@ -91,7 +91,8 @@ function loadClientNode(): Promise<ClientNode> {
 }
 
 function loadedClientNode(): ClientNode {
-  if (!clientNode) throw new Error('@kubernetes/client-node is not loaded: start the control plane without loadClient: false');
+  if (!clientNode)
+    throw new Error('@kubernetes/client-node is not loaded: start the control plane without loadClient: false');
   return clientNode;
 }
 
@@ -103,7 +104,12 @@ const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
  * namespace's content, then the namespace), the ServiceAccount controller (a `default` ServiceAccount in every
  * namespace) and the token controller (Secrets of type service-account-token get their token).
  */
-const CONTROLLERS: readonly string[] = ['garbage-collector-controller', 'namespace-controller', 'serviceaccount-controller', 'serviceaccount-token-controller'];
+const CONTROLLERS: readonly string[] = [
+  'garbage-collector-controller',
+  'namespace-controller',
+  'serviceaccount-controller',
+  'serviceaccount-token-controller',
+];
 
 // ---------------------------------------------------------------------------------------------------------
 // Process bookkeeping: every running control plane is registered here until it has stopped, so that signal
@@ -135,7 +141,8 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
 function killEverythingNow(): void {
   for (const plane of running) {
     for (const child of plane.children) killGroup(child.pid, 'SIGKILL');
-    for (const path of plane.removeOnStop) rmSync(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+    for (const path of plane.removeOnStop)
+      rmSync(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   }
   running.clear();
 }
@@ -235,7 +242,9 @@ function setprivPath(): string | null {
   const probe = spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'true'], { stdio: 'ignore' });
   setprivChecked = probe.status === 0 ? 'setpriv' : null;
   if (setprivChecked === null) {
-    process.stderr.write('warning: setpriv --pdeathsig is unavailable; control plane children may outlive a SIGKILLed test process\n');
+    process.stderr.write(
+      'warning: setpriv --pdeathsig is unavailable; control plane children may outlive a SIGKILLed test process\n',
+    );
   }
   return setprivChecked;
 }
@@ -244,7 +253,9 @@ function startChild(binary: string, args: readonly string[], logFile: string): C
   const fd = openSync(logFile, 'a');
   try {
     const wrapper = setprivPath();
-    const [command, commandArgs] = wrapper ? [wrapper, ['--pdeathsig', 'SIGKILL', '--', binary, ...args]] : [binary, [...args]];
+    const [command, commandArgs] = wrapper
+      ? [wrapper, ['--pdeathsig', 'SIGKILL', '--', binary, ...args]]
+      : [binary, [...args]];
     // detached: its own process group, so a terminal's Ctrl-C reaches only us and we stop the children in order.
     const child = spawn(command, commandArgs, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env } });
     child.unref(); // never keep the test process alive by itself
@@ -279,11 +290,15 @@ async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
 
 async function freeLoopbackPorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolveServer, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolveServer(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolveServer, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolveServer(server));
+        }),
+    ),
   );
   const ports = servers.map((server) => (server.address() as AddressInfo).port);
   await Promise.all(servers.map((server) => new Promise((resolveClose) => server.close(resolveClose))));
@@ -304,7 +319,10 @@ interface ProbeResult {
 }
 
 /** `insecure`: a server whose self-signed certificate we did not make (kube-controller-manager's own /healthz). */
-function probe(url: string, tls?: { ca: string; cert: string; key: string } | { insecure: true }): Promise<ProbeResult> {
+function probe(
+  url: string,
+  tls?: { ca: string; cert: string; key: string } | { insecure: true },
+): Promise<ProbeResult> {
   return new Promise((resolveProbe, reject) => {
     const requestFn = url.startsWith('https:') ? httpsRequest : httpRequest;
     const tlsOptions = tls === undefined ? {} : 'insecure' in tls ? { rejectUnauthorized: false } : tls;
@@ -321,7 +339,10 @@ function probe(url: string, tls?: { ca: string; cert: string; key: string } | { 
 }
 
 class StartError extends Error {
-  constructor(message: string, readonly portConflict: boolean) {
+  constructor(
+    message: string,
+    readonly portConflict: boolean,
+  ) {
     super(message);
     this.name = 'StartError';
   }
@@ -357,7 +378,12 @@ async function waitFor(
   }
 }
 
-function clientCertKubeconfig(server: string, pki: ControlPlanePki, user: string, client: { certPem: string; keyPem: string }): string {
+function clientCertKubeconfig(
+  server: string,
+  pki: ControlPlanePki,
+  user: string,
+  client: { certPem: string; keyPem: string },
+): string {
   const b64 = (text: string): string => Buffer.from(text).toString('base64');
   const context = `${user}@local`;
   return [
@@ -408,7 +434,12 @@ function tokenKubeconfig(server: string, caPem: string, token: string): string {
 }
 
 function statusCodeOf(error: unknown): number | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'number') {
+  if (
+    typeof error === 'object' &&
+    error !== null &&
+    'code' in error &&
+    typeof (error as { code: unknown }).code === 'number'
+  ) {
     return (error as { code: number }).code;
   }
   return undefined;
@@ -431,7 +462,9 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
   const etcdDir = join(dataDir, 'etcd');
   const kubeconfigPath = join(dataDir, 'kubeconfig');
   const ownerFile = join(dataDir, OWNER_FILE);
-  const removeOnStop = ownsDir ? [dataDir] : [pkiDir, etcdDir, kubeconfigPath, ownerFile, ...(ownsLogDir ? [logDir] : [])];
+  const removeOnStop = ownsDir
+    ? [dataDir]
+    : [pkiDir, etcdDir, kubeconfigPath, ownerFile, ...(ownsLogDir ? [logDir] : [])];
 
   const children: ChildProcess[] = [];
   let stopping: Promise<void> | undefined;
@@ -441,7 +474,8 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
     stop: () => {
       stopping ??= (async () => {
         for (const child of [...children].reverse()) await stopChild(child, 15_000); // controller-manager, apiserver, then etcd
-        for (const path of removeOnStop) await rm(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+        for (const path of removeOnStop)
+          await rm(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
         running.delete(entry);
         if (running.size === 0) uninstallHandlers();
       })();
@@ -454,7 +488,8 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
   const clientLoading = options.loadClient === false ? undefined : loadClientNode();
   try {
     await mkdir(dataDir, { recursive: true });
-    if (!ownsDir) for (const path of [pkiDir, etcdDir, kubeconfigPath]) await rm(path, { recursive: true, force: true });
+    if (!ownsDir)
+      for (const path of [pkiDir, etcdDir, kubeconfigPath]) await rm(path, { recursive: true, force: true });
     await mkdir(logDir, { recursive: true });
     await mkdir(pkiDir, { recursive: true, mode: 0o700 });
     await mkdir(etcdDir, { recursive: true, mode: 0o700 });
@@ -505,32 +540,38 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
     owner.etcd = etcd.pid;
     writeFileSync(ownerFile, JSON.stringify(owner));
     const etcdWatch = [{ name: 'etcd', child: etcd, log: etcdLog }];
-    await waitFor('etcd /health', async () => (await probe(`${etcdUrl}/health`)).body.includes('"health":"true"'), readyDeadline, etcdWatch);
+    await waitFor(
+      'etcd /health',
+      async () => (await probe(`${etcdUrl}/health`)).body.includes('"health":"true"'),
+      readyDeadline,
+      etcdWatch,
+    );
 
     const server = `https://127.0.0.1:${apiserverPort}`;
-    const launchApiserver = (): ChildProcess => startChild(
-      binaries.kubeApiserver,
-      [
-        `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${apiserverPort}`,
-        `--cert-dir=${pkiDir}`,
-        `--tls-cert-file=${file('serving.crt')}`,
-        `--tls-private-key-file=${file('serving.key')}`,
-        `--client-ca-file=${file('client-ca.crt')}`,
-        '--authorization-mode=RBAC',
-        `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
-        `--service-account-key-file=${file('sa.pub')}`,
-        `--service-account-signing-key-file=${file('sa.key')}`,
-        `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
-        '--service-cluster-ip-range=10.96.0.0/16',
-        '--endpoint-reconciler-type=none', // 127.0.0.1 is not a valid Endpoints address; nothing routes to it anyway
-        '--profiling=false',
-        ...(options.apiserverArgs ?? []),
-      ],
-      apiserverLog,
-    );
+    const launchApiserver = (): ChildProcess =>
+      startChild(
+        binaries.kubeApiserver,
+        [
+          `--etcd-servers=${etcdUrl}`,
+          '--bind-address=127.0.0.1',
+          '--advertise-address=127.0.0.1',
+          `--secure-port=${apiserverPort}`,
+          `--cert-dir=${pkiDir}`,
+          `--tls-cert-file=${file('serving.crt')}`,
+          `--tls-private-key-file=${file('serving.key')}`,
+          `--client-ca-file=${file('client-ca.crt')}`,
+          '--authorization-mode=RBAC',
+          `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+          `--service-account-key-file=${file('sa.pub')}`,
+          `--service-account-signing-key-file=${file('sa.key')}`,
+          `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
+          '--service-cluster-ip-range=10.96.0.0/16',
+          '--endpoint-reconciler-type=none', // 127.0.0.1 is not a valid Endpoints address; nothing routes to it anyway
+          '--profiling=false',
+          ...(options.apiserverArgs ?? []),
+        ],
+        apiserverLog,
+      );
     const apiserver = launchApiserver();
     const apiserverIndex = children.length;
     children.push(apiserver);
@@ -544,14 +585,23 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
       return result.status === 200 && result.body.trim() === 'ok';
     };
     await waitFor('kube-apiserver /readyz', apiserverReady, readyDeadline, watched);
-    await waitFor('the default namespace', async () => (await probe(`${server}/api/v1/namespaces/default`, tls)).status === 200, readyDeadline, watched);
+    await waitFor(
+      'the default namespace',
+      async () => (await probe(`${server}/api/v1/namespaces/default`, tls)).status === 200,
+      readyDeadline,
+      watched,
+    );
 
     await writeFile(kubeconfigPath, clientCertKubeconfig(server, pki, ADMIN_USER, pki.admin), { mode: 0o600 });
 
     // kube-controller-manager, with the controllers deletion needs (see the header). It talks to the API
     // server with its own client certificate and runs every controller under it.
     const controllerManagerKubeconfig = join(pkiDir, 'controller-manager.kubeconfig');
-    await writeFile(controllerManagerKubeconfig, clientCertKubeconfig(server, pki, CONTROLLER_MANAGER_USER, pki.controllerManager), { mode: 0o600 });
+    await writeFile(
+      controllerManagerKubeconfig,
+      clientCertKubeconfig(server, pki, CONTROLLER_MANAGER_USER, pki.controllerManager),
+      { mode: 0o600 },
+    );
     const controllerManager = startChild(
       binaries.kubeControllerManager,
       [
@@ -571,9 +621,18 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
     children.push(controllerManager);
     owner.kubeControllerManager = controllerManager.pid;
     writeFileSync(ownerFile, JSON.stringify(owner));
-    const everything = [...watched, { name: 'kube-controller-manager', child: controllerManager, log: controllerManagerLog }];
+    const everything = [
+      ...watched,
+      { name: 'kube-controller-manager', child: controllerManager, log: controllerManagerLog },
+    ];
     // Ready when it serves /healthz and its ServiceAccount controller has done its first work.
-    await waitFor('kube-controller-manager /healthz', async () => (await probe(`https://127.0.0.1:${controllerManagerPort}/healthz`, { insecure: true })).body.trim() === 'ok', readyDeadline, everything);
+    await waitFor(
+      'kube-controller-manager /healthz',
+      async () =>
+        (await probe(`https://127.0.0.1:${controllerManagerPort}/healthz`, { insecure: true })).body.trim() === 'ok',
+      readyDeadline,
+      everything,
+    );
     await waitFor(
       'the default ServiceAccount (made by kube-controller-manager)',
       async () => (await probe(`${server}/api/v1/namespaces/default/serviceaccounts/default`, tls)).status === 200,
@@ -583,7 +642,11 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
 
     if (clientLoading) await clientLoading;
     const caFile = file('ca.crt');
-    const pids = { etcd: etcd.pid as number, kubeApiserver: apiserver.pid as number, kubeControllerManager: controllerManager.pid as number };
+    const pids = {
+      etcd: etcd.pid as number,
+      kubeApiserver: apiserver.pid as number,
+      kubeControllerManager: controllerManager.pid as number,
+    };
 
     const kubeConfig = (): KubeConfig => {
       const config = new (loadedClientNode().KubeConfig)();
@@ -605,7 +668,9 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
       async mintToken(namespace: string, serviceAccount: string, expirationSeconds = 3600): Promise<string> {
         const core = kubeConfig().makeApiClient(loadedClientNode().CoreV1Api);
         await createIfMissing(() => core.createNamespace({ body: { metadata: { name: namespace } } }));
-        await createIfMissing(() => core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: serviceAccount, namespace } } }));
+        await createIfMissing(() =>
+          core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: serviceAccount, namespace } } }),
+        );
         const tokenRequest = await core.createNamespacedServiceAccountToken({
           name: serviceAccount,
           namespace,
@@ -638,10 +703,12 @@ async function startOnce(binaries: ControlPlaneBinaries, options: StartControlPl
         pids.kubeApiserver = next.pid as number;
         owner.kubeApiserver = next.pid;
         writeFileSync(ownerFile, JSON.stringify(owner));
-        await waitFor('kube-apiserver /readyz after a restart', apiserverReady, Date.now() + (options.readyTimeoutMs ?? 120_000), [
-          ...etcdWatch,
-          { name: 'kube-apiserver', child: next, log: apiserverLog },
-        ]);
+        await waitFor(
+          'kube-apiserver /readyz after a restart',
+          apiserverReady,
+          Date.now() + (options.readyTimeoutMs ?? 120_000),
+          [...etcdWatch, { name: 'kube-apiserver', child: next, log: apiserverLog }],
+        );
       },
     };
   } catch (error) {

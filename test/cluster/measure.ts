@@ -22,7 +22,10 @@ function cpuSeconds(pid: number): number {
 const starts = Number(process.argv[2] ?? 3);
 const idleSeconds = Number(process.argv[3] ?? 60);
 await ensureControlPlaneBinaries();
-const load = (): string => loadavg().map((value) => value.toFixed(1)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ');
 
 for (let run = 1; run <= starts; run += 1) {
   const began = performance.now();

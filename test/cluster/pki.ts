@@ -125,7 +125,9 @@ function issueCertificate(request: CertificateRequest): Issued {
   } else {
     extensions.push({ name: 'basicConstraints', cA: false });
     extensions.push({ name: 'keyUsage', digitalSignature: true, critical: true });
-    extensions.push(request.kind === 'server' ? { name: 'extKeyUsage', serverAuth: true } : { name: 'extKeyUsage', clientAuth: true });
+    extensions.push(
+      request.kind === 'server' ? { name: 'extKeyUsage', serverAuth: true } : { name: 'extKeyUsage', clientAuth: true },
+    );
   }
   const altNames = [
     ...(request.dnsNames ?? []).map((value) => ({ type: 2, value })),
@@ -158,8 +160,14 @@ function issueCertificate(request: CertificateRequest): Issued {
 
 /** Makes every certificate and key a control plane on 127.0.0.1 needs, in a few milliseconds. */
 export async function createControlPlanePki(): Promise<ControlPlanePki> {
-  const [servingCaKey, servingKey, clientCaKey, adminKey, controllerManagerKey, serviceAccountKey] = await Promise.all(Array.from({ length: 6 }, () => ecKey()));
-  const servingCa = issueCertificate({ commonName: 'cph-route-operator test serving CA', key: servingCaKey, kind: 'ca' });
+  const [servingCaKey, servingKey, clientCaKey, adminKey, controllerManagerKey, serviceAccountKey] = await Promise.all(
+    Array.from({ length: 6 }, () => ecKey()),
+  );
+  const servingCa = issueCertificate({
+    commonName: 'cph-route-operator test serving CA',
+    key: servingCaKey,
+    kind: 'ca',
+  });
   const serving = issueCertificate({
     commonName: 'kube-apiserver',
     key: servingKey,
@@ -169,8 +177,20 @@ export async function createControlPlanePki(): Promise<ControlPlanePki> {
     dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
   });
   const clientCa = issueCertificate({ commonName: 'cph-route-operator test client CA', key: clientCaKey, kind: 'ca' });
-  const admin = issueCertificate({ commonName: ADMIN_USER, organization: ADMIN_GROUP, key: adminKey, kind: 'client', issuer: clientCa });
-  const controllerManager = issueCertificate({ commonName: CONTROLLER_MANAGER_USER, organization: ADMIN_GROUP, key: controllerManagerKey, kind: 'client', issuer: clientCa });
+  const admin = issueCertificate({
+    commonName: ADMIN_USER,
+    organization: ADMIN_GROUP,
+    key: adminKey,
+    kind: 'client',
+    issuer: clientCa,
+  });
+  const controllerManager = issueCertificate({
+    commonName: CONTROLLER_MANAGER_USER,
+    organization: ADMIN_GROUP,
+    key: controllerManagerKey,
+    kind: 'client',
+    issuer: clientCa,
+  });
   const certified = (issued: Issued): CertifiedKey => ({ certPem: issued.certPem, keyPem: issued.key.privateKeyPem });
   return {
     servingCa: certified(servingCa),

@@ -48,7 +48,8 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
   let phones: SimPhone[];
   /** Phones no other test has used, so tests never disturb each other. */
   const takePhones = phoneDealer(() => phones);
-  const routesOf = async (ids: readonly string[]): Promise<string[]> => Promise.all(ids.map(async (id) => (await admin.phone(id)).traffic_type));
+  const routesOf = async (ids: readonly string[]): Promise<string[]> =>
+    Promise.all(ids.map(async (id) => (await admin.phone(id)).traffic_type));
   const gone = async (read: () => Promise<unknown>): Promise<boolean> => {
     try {
       await read();
@@ -91,7 +92,8 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`--- operator log (last 60 lines) ---\n${operator.logs().slice(-60).join('\n')}\n`);
+    if (this.currentTest?.state === 'failed')
+      process.stderr.write(`--- operator log (last 60 lines) ---\n${operator.logs().slice(-60).join('\n')}\n`);
     // Every test leaves the operator running: no crash, no restart.
     expect(operator.child.exitCode, 'the operator is still running').to.equal(null);
     expect((await fetch(`${operator.healthUrl}/healthz`)).ok).to.equal(true);
@@ -105,7 +107,8 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
     await routes.create(ns, 'revert-a', { trafficType: 'routing', phoneIds: revertA, deletionPolicy: 'Revert' });
     await routes.create(ns, 'revert-b', { trafficType: 'routing', phoneIds: revertB, deletionPolicy: 'Revert' });
     await routes.create(ns, 'retain', { trafficType: 'routing', phoneIds: retained });
-    for (const name of ['revert-a', 'revert-b', 'retain']) await routes.waitForCondition(ns, name, 'Ready', 'True', 'InSync');
+    for (const name of ['revert-a', 'revert-b', 'retain'])
+      await routes.waitForCondition(ns, name, 'Ready', 'True', 'InSync');
     await waitFor(async () => (await admin.counters()).jobs.running === 0, { what: 'no job running' });
     const before = await admin.counters();
     const writesBefore = (await admin.writes()).at(-1)?.seq ?? 0;
@@ -118,7 +121,9 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
     const writes = await admin.writes(writesBefore);
     const reverted = (await routesOf([...revertA, ...revertB])).filter((t) => t === 'direct').length;
     expect(reverted, 'every phone of the Revert routes back on direct').to.equal(200);
-    expect(await routesOf(retained), 'the Retain route leaves its phones alone').to.deep.equal(retained.map(() => 'routing'));
+    expect(await routesOf(retained), 'the Retain route leaves its phones alone').to.deep.equal(
+      retained.map(() => 'routing'),
+    );
     const calls = (after.byOperation.ImportTraffic?.total ?? 0) - (before.byOperation.ImportTraffic?.total ?? 0);
     const phoneWrites = after.routeWrites.total - before.routeWrites.total;
     expect(phoneWrites, 'each reverted phone written once').to.equal(200);
@@ -126,7 +131,10 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
     expect(writes.every((w) => w.trafficType === 'direct')).to.equal(true);
     expect(after.costlyRepeats.total - before.costlyRepeats.total).to.equal(0);
     // Events cannot be created in a terminating namespace: such writes are refused and logged, never fatal.
-    const refusedEvents = operator.logs().slice(logLinesBefore).filter((line) => line.includes('event write failed')).length;
+    const refusedEvents = operator
+      .logs()
+      .slice(logLinesBefore)
+      .filter((line) => line.includes('event write failed')).length;
     process.stdout.write(
       `deletion figure: namespace with 2 Revert routes (200 phones) and 1 Retain route (50 phones) gone ${seconds.toFixed(1)} s after the delete; ` +
         `phones reverted ${reverted} of 200, Retain phones untouched 50 of 50; route writes ${phoneWrites} phones in ${calls} phones-traffic calls; costly repeats 0; ` +
@@ -138,9 +146,22 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
     const kc = cp.kubeConfig();
     const ns = await freshNamespace(kc, 'del-acct');
     const ids = takePhones(20);
-    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'cph' }, stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk } } });
-    await createNamespacedAccount(kc, ns, 'own', { endpoint: sim.url, projectId, credentials: { secretRef: { name: 'cph' } }, phoneScope: {} });
-    await routes.create(ns, 'revert', { trafficType: 'routing', phoneIds: ids, deletionPolicy: 'Revert', accountRef: { kind: 'CloudPhoneAccount', name: 'own' } });
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'cph' }, stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk } },
+    });
+    await createNamespacedAccount(kc, ns, 'own', {
+      endpoint: sim.url,
+      projectId,
+      credentials: { secretRef: { name: 'cph' } },
+      phoneScope: {},
+    });
+    await routes.create(ns, 'revert', {
+      trafficType: 'routing',
+      phoneIds: ids,
+      deletionPolicy: 'Revert',
+      accountRef: { kind: 'CloudPhoneAccount', name: 'own' },
+    });
     await routes.waitForCondition(ns, 'revert', 'Ready', 'True', 'InSync');
     await waitFor(async () => (await admin.counters()).jobs.running === 0, { what: 'no job running' });
     const started = Date.now();
@@ -150,13 +171,20 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
     await waitFor(namespaceGone(ns), { timeoutMs: 120_000, intervalMs: 200, what: `namespace ${ns} gone` });
     const seconds = (Date.now() - started) / 1000;
     expect(await routesOf(ids), 'every phone back on direct').to.deep.equal(ids.map(() => 'direct'));
-    process.stdout.write(`deletion figure: namespace with a CloudPhoneAccount, its Secret and a Revert route (20 phones) gone ${seconds.toFixed(1)} s after the delete; 20 of 20 phones reverted with the account the route was bound to\n`);
+    process.stdout.write(
+      `deletion figure: namespace with a CloudPhoneAccount, its Secret and a Revert route (20 phones) gone ${seconds.toFixed(1)} s after the delete; 20 of 20 phones reverted with the account the route was bound to\n`,
+    );
   });
 
   it('a revert that cannot finish (CPH unreachable) says why, then lets the namespace go at spec.revertTimeout', async () => {
     const ns = await freshNamespace(cp.kubeConfig(), 'del-down');
     const ids = takePhones(5);
-    await routes.create(ns, 'stuck', { trafficType: 'routing', phoneIds: ids, deletionPolicy: 'Revert', revertTimeout: '15s' });
+    await routes.create(ns, 'stuck', {
+      trafficType: 'routing',
+      phoneIds: ids,
+      deletionPolicy: 'Revert',
+      revertTimeout: '15s',
+    });
     await routes.waitForCondition(ns, 'stuck', 'Ready', 'True', 'InSync');
     await admin.setFaults({ unreachable: true });
     try {
@@ -169,15 +197,29 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
           const message = condition(route, 'Ready')?.message ?? '';
           return /spec\.revertTimeout 15s/.test(message) ? message : undefined;
         },
-        { timeoutMs: 15_000, intervalMs: 200, what: 'the status saying the deletion waits for the revert until its deadline' },
+        {
+          timeoutMs: 15_000,
+          intervalMs: 200,
+          what: 'the status saying the deletion waits for the revert until its deadline',
+        },
       );
       expect(waiting).to.match(/CPH could not be used|deleting/);
-      await waitFor(namespaceGone(ns), { timeoutMs: 90_000, intervalMs: 200, what: `namespace ${ns} gone after the revert timeout` });
+      await waitFor(namespaceGone(ns), {
+        timeoutMs: 90_000,
+        intervalMs: 200,
+        what: `namespace ${ns} gone after the revert timeout`,
+      });
       const seconds = (Date.now() - started) / 1000;
       expect(seconds, 'not before the revert timeout').to.be.at.least(15);
       expect(await routesOf(ids), 'the phones keep the route they had').to.deep.equal(ids.map(() => 'routing'));
-      expect(operator.logs().some((line) => line.includes('revert abandoned at its deadline') && line.includes(`${ns}/stuck`))).to.equal(true);
-      process.stdout.write(`deletion figure: CPH unreachable, revertTimeout 15s: namespace gone ${seconds.toFixed(1)} s after the delete, 0 of 5 phones reverted (given up)\n`);
+      expect(
+        operator
+          .logs()
+          .some((line) => line.includes('revert abandoned at its deadline') && line.includes(`${ns}/stuck`)),
+      ).to.equal(true);
+      process.stdout.write(
+        `deletion figure: CPH unreachable, revertTimeout 15s: namespace gone ${seconds.toFixed(1)} s after the delete, 0 of 5 phones reverted (given up)\n`,
+      );
     } finally {
       await admin.setFaults({ unreachable: false });
     }
@@ -187,26 +229,49 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
     it(`routes owned by a ConfigMap deleted with propagationPolicy ${propagationPolicy} are collected, reverted first`, async () => {
       const ns = await freshNamespace(cp.kubeConfig(), `del-${propagationPolicy.toLowerCase()}`);
       const owner = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owner' } } });
-      const ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata?.uid ?? '', blockOwnerDeletion: true }];
+      const ownerReferences = [
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          name: 'owner',
+          uid: owner.metadata?.uid ?? '',
+          blockOwnerDeletion: true,
+        },
+      ];
       const reverting = takePhones(10);
       const kept = takePhones(10);
-      for (const [name, ids, deletionPolicy] of [['owned-revert', reverting, 'Revert'], ['owned-retain', kept, 'Retain']] as const) {
+      for (const [name, ids, deletionPolicy] of [
+        ['owned-revert', reverting, 'Revert'],
+        ['owned-retain', kept, 'Retain'],
+      ] as const) {
         await objects.createNamespacedCustomObject({
           group,
           version,
           namespace: ns,
           plural,
-          body: { apiVersion: `${group}/${version}`, kind: 'CloudPhoneRoute', metadata: { name, namespace: ns, ownerReferences }, spec: { trafficType: 'routing', phoneIds: ids, deletionPolicy } },
+          body: {
+            apiVersion: `${group}/${version}`,
+            kind: 'CloudPhoneRoute',
+            metadata: { name, namespace: ns, ownerReferences },
+            spec: { trafficType: 'routing', phoneIds: ids, deletionPolicy },
+          },
         });
         await routes.waitForCondition(ns, name, 'Ready', 'True', 'InSync');
       }
       await core.deleteNamespacedConfigMap({ namespace: ns, name: 'owner', propagationPolicy });
       if (propagationPolicy === 'Foreground') {
         // The owner waits for its blocking dependents: once it is gone, the revert has happened.
-        await waitFor(() => gone(() => core.readNamespacedConfigMap({ namespace: ns, name: 'owner' })), { timeoutMs: 90_000, what: 'the owner gone after its dependents' });
+        await waitFor(() => gone(() => core.readNamespacedConfigMap({ namespace: ns, name: 'owner' })), {
+          timeoutMs: 90_000,
+          what: 'the owner gone after its dependents',
+        });
         expect(await routesOf(reverting)).to.deep.equal(reverting.map(() => 'direct'));
       }
-      for (const name of ['owned-revert', 'owned-retain']) await waitFor(async () => (await routes.get(ns, name)) === undefined, { timeoutMs: 90_000, what: `${name} collected` });
+      for (const name of ['owned-revert', 'owned-retain'])
+        await waitFor(async () => (await routes.get(ns, name)) === undefined, {
+          timeoutMs: 90_000,
+          what: `${name} collected`,
+        });
       expect(await routesOf(reverting)).to.deep.equal(reverting.map(() => 'direct'));
       expect(await routesOf(kept)).to.deep.equal(kept.map(() => 'routing'));
     });
@@ -217,7 +282,17 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
     const ids = takePhones(10);
     await routes.create(ns, 'foreground', { trafficType: 'routing', phoneIds: ids, deletionPolicy: 'Revert' });
     await routes.waitForCondition(ns, 'foreground', 'Ready', 'True', 'InSync');
-    await run('kubectl', ['--kubeconfig', cp.kubeconfigPath, '-n', ns, 'delete', 'cpr', 'foreground', '--cascade=foreground', '--timeout=90s']);
+    await run('kubectl', [
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '-n',
+      ns,
+      'delete',
+      'cpr',
+      'foreground',
+      '--cascade=foreground',
+      '--timeout=90s',
+    ]);
     expect(await routes.get(ns, 'foreground')).to.equal(undefined);
     expect(await routesOf(ids)).to.deep.equal(ids.map(() => 'direct'));
   });
@@ -226,14 +301,25 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
     const kc = cp.kubeConfig();
     const ns = await freshNamespace(kc, 'del-crd');
     const reverting = takePhones(10);
-    await routes.create(ns, 'before-crd-delete', { trafficType: 'routing', phoneIds: reverting, deletionPolicy: 'Revert' });
+    await routes.create(ns, 'before-crd-delete', {
+      trafficType: 'routing',
+      phoneIds: reverting,
+      deletionPolicy: 'Revert',
+    });
     await routes.create(ns, 'retained', { trafficType: 'routing', phoneIds: takePhones(5) });
     await routes.waitForCondition(ns, 'before-crd-delete', 'Ready', 'True', 'InSync');
     const pid = operator.child.pid;
     const extensions = kc.makeApiClient(ApiextensionsV1Api);
     try {
       // The CRD's deletion deletes its objects first; the Revert route holds it until the phones are back.
-      await run('kubectl', ['--kubeconfig', cp.kubeconfigPath, 'delete', 'crd', `${plural}.${group}`, '--timeout=120s']);
+      await run('kubectl', [
+        '--kubeconfig',
+        cp.kubeconfigPath,
+        'delete',
+        'crd',
+        `${plural}.${group}`,
+        '--timeout=120s',
+      ]);
       expect(await gone(() => extensions.readCustomResourceDefinition({ name: `${plural}.${group}` }))).to.equal(true);
       expect(await routesOf(reverting)).to.deep.equal(reverting.map(() => 'direct'));
     } finally {

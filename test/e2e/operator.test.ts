@@ -66,7 +66,8 @@ describe('operator end to end', function () {
   });
 
   afterEach(function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`--- operator log (last 60 lines) ---\n${operator.logs().slice(-60).join('\n')}\n`);
+    if (this.currentTest?.state === 'failed')
+      process.stderr.write(`--- operator log (last 60 lines) ---\n${operator.logs().slice(-60).join('\n')}\n`);
   });
 
   it('converges a new resource: Ready, job IDs in status, every phone on its route', async () => {
@@ -88,7 +89,16 @@ describe('operator end to end', function () {
   it('works with kubectl wait --for=condition=Ready', async () => {
     const ns = await freshNamespace(cp.kubeConfig());
     await routes.create(ns, 'waited', { trafficType: 'routing', phoneIds: takePhones(2) });
-    const { stdout } = await run('kubectl', ['--kubeconfig', cp.kubeconfigPath, '-n', ns, 'wait', '--for=condition=Ready', 'cpr/waited', '--timeout=60s']);
+    const { stdout } = await run('kubectl', [
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '-n',
+      ns,
+      'wait',
+      '--for=condition=Ready',
+      'cpr/waited',
+      '--timeout=60s',
+    ]);
     expect(stdout).to.include('condition met');
   });
 
@@ -99,7 +109,10 @@ describe('operator end to end', function () {
     await routes.waitForCondition(ns, 'drift', 'Ready', 'True', 'InSync');
     const victim = ids[1] as string;
     await admin.drift(victim, 'direct');
-    await waitFor(async () => (await admin.phone(victim)).traffic_type === 'routing', { timeoutMs: 10_000 + 15_000, what: 'the drifted phone back on routing' });
+    await waitFor(async () => (await admin.phone(victim)).traffic_type === 'routing', {
+      timeoutMs: 10_000 + 15_000,
+      what: 'the drifted phone back on routing',
+    });
   });
 
   it('shows per-phone errors (unknown phone, failed job) without blocking the other phones', async () => {
@@ -129,8 +142,13 @@ describe('operator end to end', function () {
       await admin.setFaults({ failJobsForPhones: [] });
     }
     // The failed change is held back, then tried again (30 s backoff) and succeeds now that jobs pass.
-    await waitFor(async () => (await admin.phone(ids[0] as string)).traffic_type === 'routing', { timeoutMs: 75_000, what: 'the failed phone retried after its backoff' });
-    await waitFor(async () => (await routes.get(ns, 'errors'))?.status?.summary?.inSync === 3, { what: 'the retried phone in sync in status' });
+    await waitFor(async () => (await admin.phone(ids[0] as string)).traffic_type === 'routing', {
+      timeoutMs: 75_000,
+      what: 'the failed phone retried after its backoff',
+    });
+    await waitFor(async () => (await routes.get(ns, 'errors'))?.status?.summary?.inSync === 3, {
+      what: 'the retried phone in sync in status',
+    });
   });
 
   it('a fleet where 1 % of phones are odd: a sweep still corrects every other phone, and reports the odd ones (issue 16)', async () => {
@@ -145,13 +163,26 @@ describe('operator end to end', function () {
     const ordinary = ids.slice(10, 20);
     const skippedBefore = await operator.metric('cph_phone_entries_skipped_total', { reason: 'noPhoneId' });
     for (const id of [noId, oddRoute, noStatus, noServer, ...ordinary]) await admin.drift(id, 'direct');
-    await admin.setQuirks({ phones: { [noId]: { omit: ['phone_id'] }, [oddRoute]: { trafficType: 'tunnel' }, [noStatus]: { omit: ['status'] }, [noServer]: { omit: ['server_id'] } } });
+    await admin.setQuirks({
+      phones: {
+        [noId]: { omit: ['phone_id'] },
+        [oddRoute]: { trafficType: 'tunnel' },
+        [noStatus]: { omit: ['status'] },
+        [noServer]: { omit: ['server_id'] },
+      },
+    });
     try {
       const corrected = [oddRoute, noServer, ...ordinary];
-      await waitFor(async () => (await Promise.all(corrected.map(async (id) => (await admin.phone(id)).traffic_type))).every((t) => t === 'routing'), {
-        timeoutMs: 60_000,
-        what: 'the drifted ordinary phones, the one of odd route and the one without server_id back on routing',
-      });
+      await waitFor(
+        async () =>
+          (await Promise.all(corrected.map(async (id) => (await admin.phone(id)).traffic_type))).every(
+            (t) => t === 'routing',
+          ),
+        {
+          timeoutMs: 60_000,
+          what: 'the drifted ordinary phones, the one of odd route and the one without server_id back on routing',
+        },
+      );
       const route = await waitFor(
         async () => {
           const r = await routes.get(ns, 'odd');
@@ -160,17 +191,26 @@ describe('operator end to end', function () {
         },
         { timeoutMs: 30_000, what: 'the skipped phone not found and the phone without status waiting' },
       );
-      const entry = (id: string): Record<string, unknown> | undefined => route.status?.phones?.find((e) => e.phoneId === id);
+      const entry = (id: string): Record<string, unknown> | undefined =>
+        route.status?.phones?.find((e) => e.phoneId === id);
       expect(entry(noId)).to.include({ state: 'NotFound' });
       expect(entry(noStatus)).to.include({ state: 'Waiting' });
       expect(String(entry(noStatus)?.errorMessage)).to.match(/no status/);
       expect((await admin.phone(noId)).traffic_type, 'a phone the list cannot name is not changed').to.equal('direct');
       expect((await admin.phone(noStatus)).traffic_type, 'a phone not known to run is not changed').to.equal('direct');
-      expect(await operator.metric('cph_phone_entries_skipped_total', { reason: 'noPhoneId' })).to.be.greaterThan(skippedBefore);
+      expect(await operator.metric('cph_phone_entries_skipped_total', { reason: 'noPhoneId' })).to.be.greaterThan(
+        skippedBefore,
+      );
       const events = kc.makeApiClient(EventsV1Api);
-      await waitFor(async () => (await events.listNamespacedEvent({ namespace: ns })).items.some((e) => e.reason === 'PhoneEntriesSkipped' && e.regarding?.name === 'odd'), {
-        what: 'a PhoneEntriesSkipped Event on the resource',
-      });
+      await waitFor(
+        async () =>
+          (await events.listNamespacedEvent({ namespace: ns })).items.some(
+            (e) => e.reason === 'PhoneEntriesSkipped' && e.regarding?.name === 'odd',
+          ),
+        {
+          what: 'a PhoneEntriesSkipped Event on the resource',
+        },
+      );
     } finally {
       await admin.setQuirks({ phones: {} });
     }
@@ -198,7 +238,9 @@ describe('operator end to end', function () {
     await routes.waitForCondition(ns, 'want-routing', 'Ready', 'False');
     const again = (await admin.counters()).routeWrites.byPhone[shared] ?? 0;
     expect(again).to.equal(settled);
-    await waitFor(async () => (await admin.phone(onlyA)).traffic_type === 'routing', { what: 'the unshared phone of want-routing on routing' });
+    await waitFor(async () => (await admin.phone(onlyA)).traffic_type === 'routing', {
+      what: 'the unshared phone of want-routing on routing',
+    });
     expect((await admin.counters()).routeWrites.byPhone[shared] ?? 0).to.equal(settled);
   });
 
@@ -208,7 +250,9 @@ describe('operator end to end', function () {
     await admin.setFaults({ jobMs: 3000 });
     try {
       await routes.create(ns, 'flip', { trafficType: 'routing', phoneIds: ids });
-      await waitFor(async () => ((await routes.get(ns, 'flip'))?.status?.summary?.pending ?? 0) > 0, { what: 'jobs pending' });
+      await waitFor(async () => ((await routes.get(ns, 'flip'))?.status?.summary?.pending ?? 0) > 0, {
+        what: 'jobs pending',
+      });
       await routes.patchSpec(ns, 'flip', { trafficType: 'direct' });
     } finally {
       await admin.setFaults({ jobMs: 600 });
@@ -224,10 +268,16 @@ describe('operator end to end', function () {
     await routes.create(ns, 'pause', { trafficType: 'routing', phoneIds: ids, driftCheckInterval: '10s' });
     await routes.waitForCondition(ns, 'pause', 'Ready', 'True', 'InSync');
     await routes.patchSpec(ns, 'pause', { suspend: true });
-    await waitFor(async () => JSON.stringify((await routes.get(ns, 'pause'))?.status?.conditions ?? []).includes('Suspended'), { what: 'Suspended reason' });
+    await waitFor(
+      async () => JSON.stringify((await routes.get(ns, 'pause'))?.status?.conditions ?? []).includes('Suspended'),
+      { what: 'Suspended reason' },
+    );
     const writesBefore = (await admin.counters()).routeWrites.byPhone[ids[0] as string] ?? 0;
     await admin.drift(ids[0] as string, 'direct');
-    await waitFor(async () => ((await routes.get(ns, 'pause'))?.status?.summary?.drifted ?? 0) === 1, { timeoutMs: 30_000, what: 'drift reported while suspended' });
+    await waitFor(async () => ((await routes.get(ns, 'pause'))?.status?.summary?.drifted ?? 0) === 1, {
+      timeoutMs: 30_000,
+      what: 'drift reported while suspended',
+    });
     expect((await admin.counters()).routeWrites.byPhone[ids[0] as string] ?? 0).to.equal(writesBefore);
     expect((await admin.phone(ids[0] as string)).traffic_type).to.equal('direct');
     await routes.patchSpec(ns, 'pause', { suspend: false });
@@ -242,7 +292,10 @@ describe('operator end to end', function () {
     await routes.waitForCondition(ns, 'revert', 'Ready', 'True', 'InSync');
     expect((await routes.get(ns, 'revert'))?.metadata.finalizers).to.include('cloudphone.dev/route-finalizer');
     await routes.delete(ns, 'revert');
-    await waitFor(async () => (await routes.get(ns, 'revert')) === undefined, { timeoutMs: 60_000, what: 'the resource gone' });
+    await waitFor(async () => (await routes.get(ns, 'revert')) === undefined, {
+      timeoutMs: 60_000,
+      what: 'the resource gone',
+    });
     for (const id of ids) expect((await admin.phone(id)).traffic_type).to.equal('direct');
   });
 
@@ -250,19 +303,50 @@ describe('operator end to end', function () {
     const kc = cp.kubeConfig();
     const ns = await freshNamespace(kc);
     const core = kc.makeApiClient(CoreV1Api);
-    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'cph' }, stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: 'wrong-secret-key' } } });
-    await createNamespacedAccount(kc, ns, 'own', { endpoint: sim.url, projectId, credentials: { secretRef: { name: 'cph' } }, phoneScope: {} });
-    await routes.create(ns, 'creds', { trafficType: 'routing', phoneIds: takePhones(2), accountRef: { kind: 'CloudPhoneAccount', name: 'own' } });
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name: 'cph' },
+        stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: 'wrong-secret-key' },
+      },
+    });
+    await createNamespacedAccount(kc, ns, 'own', {
+      endpoint: sim.url,
+      projectId,
+      credentials: { secretRef: { name: 'cph' } },
+      phoneScope: {},
+    });
+    await routes.create(ns, 'creds', {
+      trafficType: 'routing',
+      phoneIds: takePhones(2),
+      accountRef: { kind: 'CloudPhoneAccount', name: 'own' },
+    });
     const stalled = await routes.waitForCondition(ns, 'creds', 'Stalled', 'True', 'CredentialsInvalid');
     expect(condition(stalled, 'Stalled')?.message).to.not.include('wrong-secret-key');
-    await core.replaceNamespacedSecret({ namespace: ns, name: 'cph', body: { metadata: { name: 'cph' }, stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk } } });
+    await core.replaceNamespacedSecret({
+      namespace: ns,
+      name: 'cph',
+      body: { metadata: { name: 'cph' }, stringData: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk } },
+    });
     await routes.waitForCondition(ns, 'creds', 'Ready', 'True', 'InSync', 90_000);
     // The account object heals too (Secrets are not watched: at its next look, within a sweep or its retry).
     const api = kc.makeApiClient(CustomObjectsApi);
     await waitFor(
       async () => {
-        const account = (await api.getNamespacedCustomObject({ group: 'cloudphone.dev', version: 'v1alpha1', namespace: ns, plural: 'cloudphoneaccounts', name: 'own' })) as { status?: { conditions?: Array<{ type: string; status: string; reason: string }>; phonesInScope?: number } };
-        return account.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True' && c.reason === 'CredentialsVerified') && account.status.phonesInScope === 400;
+        const account = (await api.getNamespacedCustomObject({
+          group: 'cloudphone.dev',
+          version: 'v1alpha1',
+          namespace: ns,
+          plural: 'cloudphoneaccounts',
+          name: 'own',
+        })) as {
+          status?: { conditions?: Array<{ type: string; status: string; reason: string }>; phonesInScope?: number };
+        };
+        return (
+          account.status?.conditions?.some(
+            (c) => c.type === 'Ready' && c.status === 'True' && c.reason === 'CredentialsVerified',
+          ) && account.status.phonesInScope === 400
+        );
       },
       { timeoutMs: 90_000, what: 'the CloudPhoneAccount Ready with 400 phones in scope' },
     );
@@ -278,7 +362,12 @@ describe('operator end to end', function () {
     const counters0 = await admin.counters();
     const sweeps0 = await operator.metric('cph_calls_total', { operation: 'ListCloudPhones' });
     // Two sweeps at the 10 s interval.
-    await waitFor(async () => (await operator.metric('cph_calls_total', { operation: 'ListCloudPhones' })) >= sweeps0 + 2 * Math.ceil(400 / 100), { timeoutMs: 40_000, what: 'two inventory sweeps' });
+    await waitFor(
+      async () =>
+        (await operator.metric('cph_calls_total', { operation: 'ListCloudPhones' })) >=
+        sweeps0 + 2 * Math.ceil(400 / 100),
+      { timeoutMs: 40_000, what: 'two inventory sweeps' },
+    );
     const counters1 = await admin.counters();
     expect(await operator.metric('kube_writes_total')).to.equal(writes0);
     const writeCalls = (c: typeof counters0): number => c.byOperation.ImportTraffic?.total ?? 0;
@@ -290,8 +379,22 @@ describe('operator end to end', function () {
     await operator.stop();
     const kc = cp.kubeConfig();
     const ns = await freshNamespace(kc, 'lease');
-    const extra = ['--leader-elect', '--leader-election-namespace', ns, '--job-poll-interval', '300ms', '--namespaces', ns];
-    const common = { kubeconfigPath: cp.kubeconfigPath, cphEndpoint: sim.url, projectId, caFile, env: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk } };
+    const extra = [
+      '--leader-elect',
+      '--leader-election-namespace',
+      ns,
+      '--job-poll-interval',
+      '300ms',
+      '--namespaces',
+      ns,
+    ];
+    const common = {
+      kubeconfigPath: cp.kubeconfigPath,
+      cphEndpoint: sim.url,
+      projectId,
+      caFile,
+      env: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk },
+    };
     const a = await startOperator({ ...common, name: 'replica-a', extraArgs: extra });
     const b = await startOperator({ ...common, name: 'replica-b', extraArgs: extra });
     try {
@@ -303,14 +406,22 @@ describe('operator end to end', function () {
       expect(await leader.metric('reconciles_total')).to.be.greaterThan(0);
       expect(await standby.metric('reconciles_total')).to.equal(0);
       expect(await standby.metric('cph_calls_total')).to.equal(0);
-      const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: ns, name: 'cph-route-operator-leader' });
+      const lease = await kc
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ namespace: ns, name: 'cph-route-operator-leader' });
       expect(lease.spec?.holderIdentity).to.be.a('string').and.not.empty;
       // The leader goes away; the standby takes over within the lease duration and acts.
       await leader.stop('SIGKILL');
-      await waitFor(async () => (await standby.metric('leader')) === 1, { timeoutMs: 30_000, what: 'the standby leading' });
+      await waitFor(async () => (await standby.metric('leader')) === 1, {
+        timeoutMs: 30_000,
+        what: 'the standby leading',
+      });
       // Drift made after the takeover is corrected by the new leader's next sweep (10 s interval).
       await admin.drift(ids[0] as string, 'direct');
-      await waitFor(async () => (await admin.phone(ids[0] as string)).traffic_type === 'routing', { timeoutMs: 45_000, what: 'the new leader correcting drift' });
+      await waitFor(async () => (await admin.phone(ids[0] as string)).traffic_type === 'routing', {
+        timeoutMs: 45_000,
+        what: 'the new leader correcting drift',
+      });
     } finally {
       await a.stop();
       await b.stop();

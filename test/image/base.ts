@@ -29,7 +29,10 @@ function debianRelease(): string {
   const osRelease = readFileSync('/etc/os-release', 'utf8');
   const codename = /^VERSION_CODENAME=(\w+)$/m.exec(osRelease)?.[1];
   if (!/^ID=debian$/m.test(osRelease) || !codename) {
-    throw new PodmanError('BaseBuildFailed', 'the local build base is made with mmdebstrap from the machine\'s own Debian release; this machine is not Debian');
+    throw new PodmanError(
+      'BaseBuildFailed',
+      "the local build base is made with mmdebstrap from the machine's own Debian release; this machine is not Debian",
+    );
   }
   return codename;
 }
@@ -37,7 +40,11 @@ function debianRelease(): string {
 function buildBase(): BuildBase {
   const nodeVersion = process.version.replace(/^v/, '');
   const release = debianRelease();
-  return { name: `localhost/cph-route-operator-base:node${nodeVersion}-${release}`, nodeVersion, debianRelease: release };
+  return {
+    name: `localhost/cph-route-operator-base:node${nodeVersion}-${release}`,
+    nodeVersion,
+    debianRelease: release,
+  };
 }
 
 function cacheDir(): string {
@@ -47,16 +54,24 @@ function cacheDir(): string {
 function run(command: string, args: string[]): void {
   const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.error || result.status !== 0) {
-    throw new PodmanError('BaseBuildFailed', `${command} ${args.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`})`, { cause: result.error });
+    throw new PodmanError(
+      'BaseBuildFailed',
+      `${command} ${args.join(' ')} failed (${result.error?.message ?? `exit ${result.status}`})`,
+      { cause: result.error },
+    );
   }
 }
 
 /** Imports the root filesystem in `rootfs` as `name`: tar's output piped into `podman import`. */
 async function importRootfs(rootfs: string, base: BuildBase): Promise<void> {
-  const tar = spawn('tar', ['-C', rootfs, '--numeric-owner', '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const tar = spawn('tar', ['-C', rootfs, '--numeric-owner', '-cf', '-', '.'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const tarDone = new Promise<void>((resolve, reject) => {
     tar.once('error', reject);
-    tar.once('close', (code) => (code === 0 ? resolve() : reject(new PodmanError('BaseBuildFailed', `tar of ${rootfs} exited ${code}`))));
+    tar.once('close', (code) =>
+      code === 0 ? resolve() : reject(new PodmanError('BaseBuildFailed', `tar of ${rootfs} exited ${code}`)),
+    );
   });
   await Promise.all([
     podman(

@@ -16,12 +16,25 @@ async function build(): Promise<void> {
   const baseSeconds = (Date.now() - started) / 1000;
   process.stdout.write(`== podman build --build-arg NODE_IMAGE=${base.name} --tag ${OPERATOR_IMAGE}\n`);
   await podman(
-    ['build', '--pull=never', '--network=host', '--build-arg', `NODE_IMAGE=${base.name}`, '--tag', OPERATOR_IMAGE, '--file', join(REPO_ROOT, 'Dockerfile'), REPO_ROOT],
+    [
+      'build',
+      '--pull=never',
+      '--network=host',
+      '--build-arg',
+      `NODE_IMAGE=${base.name}`,
+      '--tag',
+      OPERATOR_IMAGE,
+      '--file',
+      join(REPO_ROOT, 'Dockerfile'),
+      REPO_ROOT,
+    ],
     { echo: true },
   );
   const image = await inspectImage(OPERATOR_IMAGE);
   const seconds = (Date.now() - started) / 1000;
-  process.stdout.write(`== built ${OPERATOR_IMAGE} in ${seconds.toFixed(1)} s (base ${baseSeconds.toFixed(1)} s, podman build ${(seconds - baseSeconds).toFixed(1)} s)\n`);
+  process.stdout.write(
+    `== built ${OPERATOR_IMAGE} in ${seconds.toFixed(1)} s (base ${baseSeconds.toFixed(1)} s, podman build ${(seconds - baseSeconds).toFixed(1)} s)\n`,
+  );
   process.stdout.write(`image ID ${image.id}\nsize ${mebibytes(image.sizeBytes)} (${image.sizeBytes} bytes)\n`);
 }
 

@@ -14,12 +14,27 @@
  */
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoordinationV1Api, loadAllYaml, type V1Container, type V1Deployment } from '@kubernetes/client-node';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
+import {
+  CONTROL_PLANE_START_TIMEOUT_MS,
+  sharedControlPlane,
+  uniqueName,
+  type ControlPlane,
+} from '../support/control-plane.js';
 import { freePort, superviseOperator, type OperatorProcess } from '../support/operator-process.js';
 import { Routes, freshNamespace } from '../support/routes.js';
 import { SimAdmin } from '../support/sim-admin.js';
@@ -37,7 +52,8 @@ const CPH_CA_PATH = '/etc/cph-ca/ca.crt';
 
 function kubectl(args: string[]): string {
   const result = spawnSync('kubectl', args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
-  if (result.error || result.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.error?.message ?? result.stderr}`);
+  if (result.error || result.status !== 0)
+    throw new Error(`kubectl ${args.join(' ')}: ${result.error?.message ?? result.stderr}`);
   return result.stdout;
 }
 
@@ -50,10 +66,13 @@ interface RenderedDeploy {
 /** deploy/ as `kubectl apply -k deploy/` sends it: the operator Deployment, its container and its namespace. */
 function renderDeploy(): RenderedDeploy {
   const objects = loadAllYaml(kubectl(['kustomize', 'deploy'])) as { kind?: string; metadata?: { name?: string } }[];
-  const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'cph-route-operator') as V1Deployment | undefined;
+  const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'cph-route-operator') as
+    | V1Deployment
+    | undefined;
   const container = deployment?.spec?.template.spec?.containers.find((c) => c.name === 'operator');
   const namespace = deployment?.metadata?.namespace;
-  if (!deployment || !container || !namespace) throw new Error('deploy/ renders no Deployment cph-route-operator with an "operator" container');
+  if (!deployment || !container || !namespace)
+    throw new Error('deploy/ renders no Deployment cph-route-operator with an "operator" container');
   return { namespace, deployment, container };
 }
 
@@ -94,7 +113,8 @@ function podmanRunArgs({ deployment, container }: RenderedDeploy, pod: PodContex
     if (variable.value !== undefined) env[variable.name] = variable.value;
     else if (from?.fieldRef?.fieldPath === 'metadata.namespace') env[variable.name] = pod.podNamespace;
     else if (from?.fieldRef?.fieldPath === 'metadata.name') env[variable.name] = pod.podName;
-    else if (from?.secretKeyRef?.name === 'cph-credentials' && credentials[from.secretKeyRef.key] !== undefined) env[variable.name] = credentials[from.secretKeyRef.key]!;
+    else if (from?.secretKeyRef?.name === 'cph-credentials' && credentials[from.secretKeyRef.key] !== undefined)
+      env[variable.name] = credentials[from.secretKeyRef.key]!;
     else throw new Error(`env ${variable.name}: no translation for ${JSON.stringify(from)}`);
   }
   Object.assign(env, pod.extraEnv);
@@ -110,10 +130,13 @@ function podmanRunArgs({ deployment, container }: RenderedDeploy, pod: PodContex
   const args = [...(container.args ?? []), ...pod.overlayArgs].map((arg) => {
     // The kubelet's $(VAR) expansion, then the container ports moved to the free host ports.
     const expanded = arg.replace(/\$\(([A-Z_][A-Z0-9_]*)\)/g, (whole, name: string) => env[name] ?? whole);
-    return expanded.replace(/^(--(?:metrics|health-probe)-bind-address=[^:]*:)(\d+)$/, (whole, prefix: string, port: string) => {
-      const hostPort = hostPorts.get(Number(port));
-      return hostPort === undefined ? whole : `${prefix}${hostPort}`;
-    });
+    return expanded.replace(
+      /^(--(?:metrics|health-probe)-bind-address=[^:]*:)(\d+)$/,
+      (whole, prefix: string, port: string) => {
+        const hostPort = hostPorts.get(Number(port));
+        return hostPort === undefined ? whole : `${prefix}${hostPort}`;
+      },
+    );
   });
   const run = ['run', '--rm', '--pull=never', '--network=host', '--name', pod.podName, '--hostname', pod.podName];
   if (security.runAsUser === undefined) throw new Error('deploy/ sets no runAsUser');
@@ -122,7 +145,8 @@ function podmanRunArgs({ deployment, container }: RenderedDeploy, pod: PodContex
   if (security.allowPrivilegeEscalation === false) run.push('--security-opt', 'no-new-privileges');
   for (const cap of security.capabilities?.drop ?? []) run.push('--cap-drop', cap);
   if (security.capabilities?.add?.length) throw new Error('deploy/ adds capabilities: not translated');
-  if (security.seccompProfile && security.seccompProfile.type !== 'RuntimeDefault') throw new Error('only the RuntimeDefault seccomp profile (podman\'s default) is translated');
+  if (security.seccompProfile && security.seccompProfile.type !== 'RuntimeDefault')
+    throw new Error("only the RuntimeDefault seccomp profile (podman's default) is translated");
   const limits = container.resources?.limits ?? {};
   if (limits.memory) run.push('--memory', podmanMemory(limits.memory));
   if (limits.cpu) run.push('--cpus', podmanCpus(limits.cpu));
@@ -154,7 +178,8 @@ describe('the container image (podman, as deploy/ runs it)', function () {
   this.timeout(CONTROL_PLANE_START_TIMEOUT_MS);
 
   before(async function () {
-    if (!(await imageExists(OPERATOR_IMAGE))) throw new Error(`${OPERATOR_IMAGE} is missing: run npm run image:build first`);
+    if (!(await imageExists(OPERATOR_IMAGE)))
+      throw new Error(`${OPERATOR_IMAGE} is missing: run npm run image:build first`);
   });
 
   describe('contents', () => {
@@ -170,34 +195,65 @@ describe('the container image (podman, as deploy/ runs it)', function () {
     });
 
     it('holds node, its shared libraries and the operator only: no shell, no npm, no package manager, no simulator', () => {
-      const top = files.filter((f) => !f.path.includes('/')).map((f) => f.path).sort();
+      const top = files
+        .filter((f) => !f.path.includes('/'))
+        .map((f) => f.path)
+        .sort();
       expect(top).to.deep.equal(['app', 'etc', 'lib', 'lib64', 'tmp', 'usr']);
       const paths = new Set(files.map((f) => f.path));
       expect(paths.has('usr/local/bin/node')).to.equal(true);
-      expect(files.filter((f) => f.path.startsWith('usr/') && !f.isDirectory).map((f) => f.path)).to.deep.equal(['usr/local/bin/node']);
-      for (const absent of ['bin', 'sbin', 'usr/bin', 'usr/local/lib/node_modules', 'app/dist/simulator', 'app/src', 'app/test']) {
+      expect(files.filter((f) => f.path.startsWith('usr/') && !f.isDirectory).map((f) => f.path)).to.deep.equal([
+        'usr/local/bin/node',
+      ]);
+      for (const absent of [
+        'bin',
+        'sbin',
+        'usr/bin',
+        'usr/local/lib/node_modules',
+        'app/dist/simulator',
+        'app/src',
+        'app/test',
+      ]) {
         expect(paths.has(absent), absent).to.equal(false);
       }
-      expect(files.filter((f) => /(^|\/)(npm|npx|sh|bash|dash|apt|dpkg)$/.test(f.path) && !f.isDirectory).map((f) => f.path)).to.deep.equal([]);
+      expect(
+        files.filter((f) => /(^|\/)(npm|npx|sh|bash|dash|apt|dpkg)$/.test(f.path) && !f.isDirectory).map((f) => f.path),
+      ).to.deep.equal([]);
       expect(files.filter((f) => f.path.startsWith('app/dist/') && f.path.endsWith('.map'))).to.deep.equal([]);
       expect(paths.has('app/dist/main.js') && paths.has('app/package.json')).to.equal(true);
     });
 
     it("holds exactly package-lock.json's production dependencies: no dev dependency, no node-forge", () => {
-      const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; optional?: boolean }> };
+      const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+        packages: Record<string, { dev?: boolean; optional?: boolean }>;
+      };
       const locked = Object.entries(lock.packages).filter(([path]) => path.startsWith('node_modules/'));
       const production = new Set(locked.filter(([, entry]) => !entry.dev).map(([path]) => path));
-      const inImage = new Set(files.map((f) => f.path.replace(/^app\//, '')).filter((path) => lock.packages[path] !== undefined));
-      expect([...inImage].filter((path) => !production.has(path)), 'dev dependencies in the image').to.deep.equal([]);
-      const required = locked.filter(([path, entry]) => !entry.dev && !entry.optional && !inImage.has(path)).map(([path]) => path);
+      const inImage = new Set(
+        files.map((f) => f.path.replace(/^app\//, '')).filter((path) => lock.packages[path] !== undefined),
+      );
+      expect(
+        [...inImage].filter((path) => !production.has(path)),
+        'dev dependencies in the image',
+      ).to.deep.equal([]);
+      const required = locked
+        .filter(([path, entry]) => !entry.dev && !entry.optional && !inImage.has(path))
+        .map(([path]) => path);
       expect(required, 'production dependencies missing').to.deep.equal([]);
-      const topLevel = files.filter((f) => /^app\/node_modules\/(@[^/]+\/)?[^@./][^/]*$/.test(f.path)).map((f) => f.path.replace(/^app\//, ''));
-      expect(topLevel.filter((path) => !production.has(path)), 'packages package-lock.json does not name').to.deep.equal([]);
+      const topLevel = files
+        .filter((f) => /^app\/node_modules\/(@[^/]+\/)?[^@./][^/]*$/.test(f.path))
+        .map((f) => f.path.replace(/^app\//, ''));
+      expect(
+        topLevel.filter((path) => !production.has(path)),
+        'packages package-lock.json does not name',
+      ).to.deep.equal([]);
       expect(files.some((f) => f.path === 'app/node_modules/node-forge')).to.equal(false);
     });
 
     it('is owned by root and writable by nobody else, but for /tmp', () => {
-      const writable = files.filter((f) => (f.mode & 0o002) !== 0 && (f.mode & 0o170000) !== 0o120000).map((f) => f.path);
+      const writable = files
+        .filter((f) => (f.mode & 0o002) !== 0 && (f.mode & 0o170000) !== 0o120000)
+        .map((f) => f.path);
       expect(writable).to.deep.equal(['tmp']);
       expect(files.filter((f) => f.uid !== 0).map((f) => f.path)).to.deep.equal([]);
     });
@@ -213,7 +269,8 @@ describe('the container image (podman, as deploy/ runs it)', function () {
     let runArgs: string[] = [];
     let scratch = '';
     const removeContainer = (): void => {
-      if (podName) spawnSync('podman', ['rm', '--force', '--time', '0', podName], { env: podmanEnv(), stdio: 'ignore' });
+      if (podName)
+        spawnSync('podman', ['rm', '--force', '--time', '0', podName], { env: podmanEnv(), stdio: 'ignore' });
     };
 
     before(async () => {
@@ -221,7 +278,16 @@ describe('the container image (podman, as deploy/ runs it)', function () {
       cp = await sharedControlPlane();
       // As README's install: the CRDs first (the default account's kind must be served), then deploy/.
       kubectl(['--kubeconfig', cp.kubeconfigPath, 'apply', '-f', 'crds/']);
-      kubectl(['--kubeconfig', cp.kubeconfigPath, 'wait', '--for=condition=Established', '--timeout=60s', 'crd/cloudphoneroutes.cloudphone.dev', 'crd/clustercloudphoneaccounts.cloudphone.dev', 'crd/cloudphoneaccounts.cloudphone.dev']);
+      kubectl([
+        '--kubeconfig',
+        cp.kubeconfigPath,
+        'wait',
+        '--for=condition=Established',
+        '--timeout=60s',
+        'crd/cloudphoneroutes.cloudphone.dev',
+        'crd/clustercloudphoneaccounts.cloudphone.dev',
+        'crd/cloudphoneaccounts.cloudphone.dev',
+      ]);
       kubectl(['--kubeconfig', cp.kubeconfigPath, 'apply', '-k', 'deploy/']);
       // What the kubelet projects into the pod: the ServiceAccount's token, the cluster CA and the namespace;
       // readable by the container's user, as the kubelet makes them.
@@ -230,17 +296,51 @@ describe('the container image (podman, as deploy/ runs it)', function () {
       const serviceAccountDir = join(scratch, 'serviceaccount');
       mkdirSync(serviceAccountDir, { mode: 0o755 });
       const serviceAccount = rendered.deployment.spec!.template.spec!.serviceAccountName!;
-      writeFileSync(join(serviceAccountDir, 'token'), await cp.mintToken(rendered.namespace, serviceAccount, 3600), { mode: 0o644 });
+      writeFileSync(join(serviceAccountDir, 'token'), await cp.mintToken(rendered.namespace, serviceAccount, 3600), {
+        mode: 0o644,
+      });
       copyFileSync(cp.caFile, join(serviceAccountDir, 'ca.crt'));
       chmodSync(join(serviceAccountDir, 'ca.crt'), 0o644);
       writeFileSync(join(serviceAccountDir, 'namespace'), rendered.namespace, { mode: 0o644 });
       const caFile = join(scratch, 'cph-ca.crt');
-      sim = await startSimulator({ tls: true, caOut: caFile, phones: 50, seed: 19, projectId, ak: credentials.HUAWEICLOUD_SDK_AK!, sk: credentials.HUAWEICLOUD_SDK_SK!, jobMs: 600 });
+      sim = await startSimulator({
+        tls: true,
+        caOut: caFile,
+        phones: 50,
+        seed: 19,
+        projectId,
+        ak: credentials.HUAWEICLOUD_SDK_AK!,
+        sk: credentials.HUAWEICLOUD_SDK_SK!,
+        jobMs: 600,
+      });
       admin = new SimAdmin(sim.url, sim.caPem);
       // The Secret README's install creates, and the default account pointed at the simulator as an overlay
       // would point it at a region and project.
-      kubectl(['--kubeconfig', cp.kubeconfigPath, '-n', rendered.namespace, 'create', 'secret', 'generic', 'cph-credentials', ...Object.entries(credentials).map(([key, value]) => `--from-literal=${key}=${value}`)]);
-      kubectl(['--kubeconfig', cp.kubeconfigPath, 'patch', 'clustercloudphoneaccount', 'default', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/region' }, { op: 'add', path: '/spec/endpoint', value: sim.url }, { op: 'replace', path: '/spec/projectId', value: projectId }])]);
+      kubectl([
+        '--kubeconfig',
+        cp.kubeconfigPath,
+        '-n',
+        rendered.namespace,
+        'create',
+        'secret',
+        'generic',
+        'cph-credentials',
+        ...Object.entries(credentials).map(([key, value]) => `--from-literal=${key}=${value}`),
+      ]);
+      kubectl([
+        '--kubeconfig',
+        cp.kubeconfigPath,
+        'patch',
+        'clustercloudphoneaccount',
+        'default',
+        '--type=json',
+        '-p',
+        JSON.stringify([
+          { op: 'remove', path: '/spec/region' },
+          { op: 'add', path: '/spec/endpoint', value: sim.url },
+          { op: 'replace', path: '/spec/projectId', value: projectId },
+        ]),
+      ]);
 
       podName = uniqueName('cph-route-operator');
       process.once('exit', removeContainer);
@@ -277,14 +377,22 @@ describe('the container image (podman, as deploy/ runs it)', function () {
 
     afterEach(function () {
       if (this.currentTest?.state !== 'failed') return;
-      process.stderr.write(`--- podman ${runArgs.join(' ')}\n--- container log (last 60 lines) ---\n${operator?.logs().slice(-60).join('\n') ?? ''}\n`);
+      process.stderr.write(
+        `--- podman ${runArgs.join(' ')}\n--- container log (last 60 lines) ---\n${operator?.logs().slice(-60).join('\n') ?? ''}\n`,
+      );
     });
 
     it("answers the Deployment's liveness and readiness probes, and serves /metrics", async () => {
-      const probes = [rendered.container.livenessProbe?.httpGet?.path, rendered.container.readinessProbe?.httpGet?.path];
+      const probes = [
+        rendered.container.livenessProbe?.httpGet?.path,
+        rendered.container.readinessProbe?.httpGet?.path,
+      ];
       expect(probes).to.deep.equal(['/healthz', '/readyz']);
       for (const path of probes) {
-        await waitFor(async () => (await fetch(`${operator!.healthUrl}${path!}`)).ok, { timeoutMs: 60_000, what: `${path} answering 200` });
+        await waitFor(async () => (await fetch(`${operator!.healthUrl}${path!}`)).ok, {
+          timeoutMs: 60_000,
+          what: `${path} answering 200`,
+        });
       }
       const metrics = await (await fetch(operator!.metricsUrl)).text();
       expect(metrics).to.match(/^# TYPE reconciles_total counter$/m);
@@ -292,8 +400,14 @@ describe('the container image (podman, as deploy/ runs it)', function () {
     });
 
     it('takes the leader Lease in its namespace under its pod name', async () => {
-      await waitFor(async () => (await operator!.metric('leader')) === 1, { timeoutMs: 60_000, what: 'the operator leading' });
-      const lease = await cp.kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: rendered.namespace, name: 'cph-route-operator-leader' });
+      await waitFor(async () => (await operator!.metric('leader')) === 1, {
+        timeoutMs: 60_000,
+        what: 'the operator leading',
+      });
+      const lease = await cp
+        .kubeConfig()
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ namespace: rendered.namespace, name: 'cph-route-operator-leader' });
       expect(lease.spec?.holderIdentity).to.equal(podName);
     });
 
@@ -326,7 +440,10 @@ describe('the container image (podman, as deploy/ runs it)', function () {
       const seconds = (Date.now() - started) / 1000;
       expect(code, 'exit code').to.equal(0);
       expect(seconds).to.be.below(graceSeconds);
-      const lease = await cp.kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: rendered.namespace, name: 'cph-route-operator-leader' });
+      const lease = await cp
+        .kubeConfig()
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ namespace: rendered.namespace, name: 'cph-route-operator-leader' });
       expect(lease.spec?.holderIdentity ?? '').to.equal('');
       expect(operator!.logs().some((line) => line.includes('released the lease'))).to.equal(true);
       for (const line of operator!.logs()) expect(line).to.not.match(/EROFS|read-only file system/i);

@@ -50,7 +50,11 @@ export function requirePodman(): void {
   for (const tool of ['podman', 'runc']) {
     const found = spawnSync(tool, ['--version'], { encoding: 'utf8' });
     if (found.error || found.status !== 0) {
-      throw new PodmanError('PodmanMissing', `${tool} is not installed: apt-get install podman runc (as .ci/run does)`, { cause: found.error });
+      throw new PodmanError(
+        'PodmanMissing',
+        `${tool} is not installed: apt-get install podman runc (as .ci/run does)`,
+        { cause: found.error },
+      );
     }
   }
 }
@@ -58,7 +62,10 @@ export function requirePodman(): void {
 /** Runs `podman ARGS` to its end; rejects with PodmanFailed (and podman's stderr) on a non-zero exit. */
 export function podman(args: string[], options: PodmanOptions = {}): Promise<PodmanResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('podman', args, { env: podmanEnv(), stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const child = spawn('podman', args, {
+      env: podmanEnv(),
+      stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -70,11 +77,19 @@ export function podman(args: string[], options: PodmanOptions = {}): Promise<Pod
       if (options.echo) process.stderr.write(chunk);
     });
     if (options.input && child.stdin) options.input.pipe(child.stdin);
-    child.once('error', (error) => reject(new PodmanError('PodmanMissing', `cannot run podman: ${error.message}`, { cause: error })));
+    child.once('error', (error) =>
+      reject(new PodmanError('PodmanMissing', `cannot run podman: ${error.message}`, { cause: error })),
+    );
     child.once('close', (code) => {
       const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
       if (code === 0) resolve(result);
-      else reject(new PodmanError('PodmanFailed', `podman ${args.join(' ')} exited ${code}:\n${result.stderr.trim().split('\n').slice(-20).join('\n')}`));
+      else
+        reject(
+          new PodmanError(
+            'PodmanFailed',
+            `podman ${args.join(' ')} exited ${code}:\n${result.stderr.trim().split('\n').slice(-20).join('\n')}`,
+          ),
+        );
     });
   });
 }
@@ -97,7 +112,8 @@ export interface ImageInfo {
 export async function inspectImage(name: string): Promise<ImageInfo> {
   const { stdout } = await podman(['image', 'inspect', '--format', '{{.Id}} {{.Size}}', name]);
   const match = /^([0-9a-f]{64}) (\d+)$/.exec(stdout.trim());
-  if (!match) throw new PodmanError('PodmanFailed', `podman image inspect ${name}: unexpected output "${stdout.trim()}"`);
+  if (!match)
+    throw new PodmanError('PodmanFailed', `podman image inspect ${name}: unexpected output "${stdout.trim()}"`);
   return { id: match[1]!, sizeBytes: Number(match[2]) };
 }
 

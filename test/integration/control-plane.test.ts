@@ -30,7 +30,12 @@ import {
 import { expect } from 'chai';
 import { parse as parseYaml } from 'yaml';
 import { ETCD_VERSION, KUBERNETES_VERSION, controlPlaneCacheDir } from '../cluster/build.js';
-import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
+import {
+  CONTROL_PLANE_START_TIMEOUT_MS,
+  sharedControlPlane,
+  uniqueName,
+  type ControlPlane,
+} from '../support/control-plane.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GROUP = 'harness.test.cloudphone.dev';
@@ -82,7 +87,9 @@ describe('test control plane: the Go module that builds it', function () {
 
   it('requires the Kubernetes and etcd releases the harness reports', function () {
     expect(goMod).to.match(new RegExp(`^\\s*k8s\\.io/kubernetes ${KUBERNETES_VERSION.replace(/\./g, '\\.')}$`, 'm'));
-    expect(goMod).to.match(new RegExp(`^\\s*go\\.etcd\\.io/etcd/server/v3 ${ETCD_VERSION.replace(/\./g, '\\.')}$`, 'm'));
+    expect(goMod).to.match(
+      new RegExp(`^\\s*go\\.etcd\\.io/etcd/server/v3 ${ETCD_VERSION.replace(/\./g, '\\.')}$`, 'm'),
+    );
   });
 
   it('replaces every staging module with the matching v0.Y.Z release', function () {
@@ -117,20 +124,26 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
   });
 
   it('gives a kubeconfig that kubectl accepts', function () {
-    const kubectl = spawnSync('kubectl', ['--kubeconfig', plane.kubeconfigPath, 'get', '--raw', '/readyz'], { encoding: 'utf8' });
+    const kubectl = spawnSync('kubectl', ['--kubeconfig', plane.kubeconfigPath, 'get', '--raw', '/readyz'], {
+      encoding: 'utf8',
+    });
     if (kubectl.error) this.skip(); // kubectl is not on this machine
     expect(kubectl.stderr).to.equal('');
     expect(kubectl.stdout.trim()).to.equal('ok');
   });
 
   it('applies a CRD from a YAML file and waits until it is Established', async function () {
-    const crd = parseYaml(readFileSync(join(here, 'fixtures', 'widget-crd.yaml'), 'utf8')) as V1CustomResourceDefinition;
+    const crd = parseYaml(
+      readFileSync(join(here, 'fixtures', 'widget-crd.yaml'), 'utf8'),
+    ) as V1CustomResourceDefinition;
     const extensions = kc.makeApiClient(ApiextensionsV1Api);
     const created = await statusCodeOf(() => extensions.createCustomResourceDefinition({ body: crd }));
     expect([200, 409]).to.include(created); // 409: an earlier test in this process applied it already
     const established = await eventually('the Widget CRD to be Established', async () => {
       const current = await extensions.readCustomResourceDefinition({ name: 'widgets.harness.test.cloudphone.dev' });
-      return current.status?.conditions?.find((condition) => condition.type === 'Established' && condition.status === 'True');
+      return current.status?.conditions?.find(
+        (condition) => condition.type === 'Established' && condition.status === 'True',
+      );
     });
     expect(established.reason).to.equal('InitialNamesAccepted');
   });
@@ -159,7 +172,13 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
       })) as Widget;
       expect(createdWidget.metadata.generation).to.equal(1);
 
-      const fetched = (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name: 'first' })) as Widget;
+      const fetched = (await objects.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        name: 'first',
+      })) as Widget;
       expect(fetched.spec).to.deep.equal({ size: 3 });
 
       const added = await eventually('the ADDED watch event', async () => {
@@ -170,7 +189,13 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
 
       // The structural schema is enforced by the server: size above the maximum is rejected with 422.
       const invalid = await statusCodeOf(() =>
-        objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: widget('too-big', namespace, 1000) }),
+        objects.createNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+          body: widget('too-big', namespace, 1000),
+        }),
       );
       expect(invalid).to.equal(422);
     } finally {
@@ -180,7 +205,13 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
 
   it('updates the /status subresource with a merge patch, leaving spec and generation alone', async function () {
     const objects = kc.makeApiClient(CustomObjectsApi);
-    await objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: widget('statusful', namespace, 5) });
+    await objects.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: PLURAL,
+      body: widget('statusful', namespace, 5),
+    });
 
     // client-node 1.4.0 sends JSON Patch (application/json-patch+json) by default; a status object needs merge
     // patch, chosen per call through the Content-Type header option.
@@ -201,7 +232,14 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
 
     // And the main resource ignores status: a spec update bumps generation and keeps the status as it was.
     const updated = (await objects.patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name: 'statusful', body: { spec: { size: 6 }, status: { phase: 'Ignored' } } },
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        name: 'statusful',
+        body: { spec: { size: 6 }, status: { phase: 'Ignored' } },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     )) as Widget;
     expect(updated.metadata.generation).to.equal(2);
@@ -237,15 +275,57 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
       expect(review.status?.userInfo?.username).to.equal(`system:serviceaccount:${namespace}:${serviceAccount}`);
 
       const asServiceAccount = tokenConfig.makeApiClient(CustomObjectsApi);
-      const listWidgets = (ns: string) => () => asServiceAccount.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL });
+      const listWidgets = (ns: string) => () =>
+        asServiceAccount.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL });
       // The RBAC authorizer learns of new roles through its informers: poll until the grant is visible.
-      await eventually('the Role to allow listing widgets', async () => ((await statusCodeOf(listWidgets(namespace))) === 200 ? true : undefined));
-      expect(await statusCodeOf(() => asServiceAccount.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name: 'first' }))).to.be.oneOf([200, 404]);
+      await eventually('the Role to allow listing widgets', async () =>
+        (await statusCodeOf(listWidgets(namespace))) === 200 ? true : undefined,
+      );
+      expect(
+        await statusCodeOf(() =>
+          asServiceAccount.getNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: PLURAL,
+            name: 'first',
+          }),
+        ),
+      ).to.be.oneOf([200, 404]);
 
-      expect(await statusCodeOf(() => asServiceAccount.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: widget('denied', namespace, 1) })), 'create is not granted').to.equal(403);
-      expect(await statusCodeOf(() => asServiceAccount.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name: 'statusful', body: { status: { phase: 'x' } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))), 'status is not granted').to.equal(403);
+      expect(
+        await statusCodeOf(() =>
+          asServiceAccount.createNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: PLURAL,
+            body: widget('denied', namespace, 1),
+          }),
+        ),
+        'create is not granted',
+      ).to.equal(403);
+      expect(
+        await statusCodeOf(() =>
+          asServiceAccount.patchNamespacedCustomObjectStatus(
+            {
+              group: GROUP,
+              version: VERSION,
+              namespace,
+              plural: PLURAL,
+              name: 'statusful',
+              body: { status: { phase: 'x' } },
+            },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          ),
+        ),
+        'status is not granted',
+      ).to.equal(403);
       expect(await statusCodeOf(listWidgets('default')), 'the Role binds only in its namespace').to.equal(403);
-      expect(await statusCodeOf(() => tokenConfig.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace })), 'secrets are not granted').to.equal(403);
+      expect(
+        await statusCodeOf(() => tokenConfig.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace })),
+        'secrets are not granted',
+      ).to.equal(403);
     } finally {
       await rm(tokenDir, { recursive: true, force: true });
     }
@@ -263,14 +343,21 @@ describe('test control plane: kube-controller-manager', function () {
   });
 
   it('is built from the same module and version as kube-apiserver', function () {
-    const version = spawnSync(join(controlPlaneCacheDir(), 'kube-controller-manager'), ['--version'], { encoding: 'utf8' });
+    const version = spawnSync(join(controlPlaneCacheDir(), 'kube-controller-manager'), ['--version'], {
+      encoding: 'utf8',
+    });
     expect(version.stdout.trim()).to.equal(`Kubernetes ${KUBERNETES_VERSION}`);
   });
 
   it('gives every new namespace its default ServiceAccount', async function () {
     const namespace = uniqueName('kcm-sa');
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await eventually('the default ServiceAccount', async () => (await statusCodeOf(() => core.readNamespacedServiceAccount({ namespace, name: 'default' }))) === 200 || undefined);
+    await eventually(
+      'the default ServiceAccount',
+      async () =>
+        (await statusCodeOf(() => core.readNamespacedServiceAccount({ namespace, name: 'default' }))) === 200 ||
+        undefined,
+    );
   });
 
   it('collects garbage: a ConfigMap owned by a deleted ConfigMap goes too', async function () {
@@ -280,7 +367,12 @@ describe('test control plane: kube-controller-manager', function () {
     const ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata?.uid ?? '' }];
     await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'owned', ownerReferences } } });
     await core.deleteNamespacedConfigMap({ namespace, name: 'owner' });
-    await eventually('the owned ConfigMap collected', async () => (await statusCodeOf(() => core.readNamespacedConfigMap({ namespace, name: 'owned' }))) === 404 || undefined, 60_000);
+    await eventually(
+      'the owned ConfigMap collected',
+      async () =>
+        (await statusCodeOf(() => core.readNamespacedConfigMap({ namespace, name: 'owned' }))) === 404 || undefined,
+      60_000,
+    );
   });
 
   it('finishes deleting a namespace: its content goes, then the namespace', async function () {
@@ -288,7 +380,11 @@ describe('test control plane: kube-controller-manager', function () {
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'content' } } });
     await core.deleteNamespace({ name: namespace });
-    await eventually('the namespace gone', async () => (await statusCodeOf(() => core.readNamespace({ name: namespace }))) === 404 || undefined, 60_000);
+    await eventually(
+      'the namespace gone',
+      async () => (await statusCodeOf(() => core.readNamespace({ name: namespace }))) === 404 || undefined,
+      60_000,
+    );
   });
 });
 
@@ -343,8 +439,12 @@ describe('test control plane: lifecycle', function () {
     it(`stops etcd, kube-apiserver and kube-controller-manager and removes their files when the owner gets ${signal}`, async function () {
       this.timeout(240_000);
       const { child, started } = await startInChild();
-      expect(alive(started.pids.etcd) && alive(started.pids.kubeApiserver) && alive(started.pids.kubeControllerManager)).to.equal(true);
-      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, exitSignal) => resolve(exitSignal)));
+      expect(
+        alive(started.pids.etcd) && alive(started.pids.kubeApiserver) && alive(started.pids.kubeControllerManager),
+      ).to.equal(true);
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child.once('exit', (_code, exitSignal) => resolve(exitSignal)),
+      );
       child.kill(signal);
       expect(await exited, 'the owner ends by the same signal after cleaning up').to.equal(signal);
       expect(alive(started.pids.kubeControllerManager), 'kube-controller-manager gone').to.equal(false);
@@ -360,7 +460,9 @@ describe('test control plane: lifecycle', function () {
     child.kill('SIGKILL');
     // The children carry a parent-death signal (setpriv --pdeathsig), so the kernel ends them.
     await eventually('etcd, kube-apiserver and kube-controller-manager to die with their owner', async () =>
-      !alive(started.pids.etcd) && !alive(started.pids.kubeApiserver) && !alive(started.pids.kubeControllerManager) ? true : undefined,
+      !alive(started.pids.etcd) && !alive(started.pids.kubeApiserver) && !alive(started.pids.kubeControllerManager)
+        ? true
+        : undefined,
     );
     // The next start in any process removes the directory the killed owner left.
     const { sweepAbandonedControlPlanes } = await import('../cluster/harness.js');

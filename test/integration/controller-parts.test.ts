@@ -35,7 +35,12 @@ describe('controller parts against the simulator', function () {
   beforeEach(async () => {
     sim = await startSimulator({ projectId, ak, sk, phones: 750, seed: 3, jobMs: 300, rateLimit: 0 });
     admin = new SimAdmin(sim.url);
-    client = new CphClient({ endpoint: sim.url, projectId, auth: new AkSkAuth({ ak, sk }, systemClock), logger: silentLogger() });
+    client = new CphClient({
+      endpoint: sim.url,
+      projectId,
+      auth: new AkSkAuth({ ak, sk }, systemClock),
+      logger: silentLogger(),
+    });
   });
 
   afterEach(async () => {
@@ -44,10 +49,16 @@ describe('controller parts against the simulator', function () {
     await sim.close();
   });
 
-  const calls = async (operation: string): Promise<number> => (await admin.counters()).byOperation[operation]?.total ?? 0;
+  const calls = async (operation: string): Promise<number> =>
+    (await admin.counters()).byOperation[operation]?.total ?? 0;
 
   it('inventory: concurrent callers share one sweep of ceil(N/100) list calls', async () => {
-    const inventory = new PhoneInventory({ cph: cphPortOf(client), clock: systemClock, logger: silentLogger(), intervalMs: 60_000 });
+    const inventory = new PhoneInventory({
+      cph: cphPortOf(client),
+      clock: systemClock,
+      logger: silentLogger(),
+      intervalMs: 60_000,
+    });
     const snapshots = await Promise.all(Array.from({ length: 25 }, () => inventory.fresh(60_000)));
     expect(new Set(snapshots).size).to.equal(1);
     expect(snapshots[0]?.phones.size).to.equal(750);
@@ -56,7 +67,9 @@ describe('controller parts against the simulator', function () {
     expect(await calls('ListCloudPhones'), 'a fresh snapshot is reused').to.equal(8);
     // A complete sweep is the truth: phones it did not see do not exist, and cost no detail call.
     expect(snapshots[0]?.complete).to.equal(true);
-    const unknown = await Promise.all(Array.from({ length: 500 }, (_, i) => inventory.lookup(`ffff${String(i).padStart(28, '0')}`)));
+    const unknown = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => inventory.lookup(`ffff${String(i).padStart(28, '0')}`)),
+    );
     expect(unknown.every((phone) => phone === undefined)).to.equal(true);
     expect(await calls('ShowCloudPhoneDetail')).to.equal(0);
   });
@@ -64,7 +77,12 @@ describe('controller parts against the simulator', function () {
   it('route writer + job tracker: 250 phones of 10 owners in 3 calls, jobs followed to the end with few polls', async () => {
     const ended: JobOutcome[] = [];
     const owners = new Set<string>();
-    const inventory = new PhoneInventory({ cph: cphPortOf(client), clock: systemClock, logger: silentLogger(), intervalMs: 60_000 });
+    const inventory = new PhoneInventory({
+      cph: cphPortOf(client),
+      clock: systemClock,
+      logger: silentLogger(),
+      intervalMs: 60_000,
+    });
     const tracker = new JobTracker({
       cph: cphPortOf(client),
       clock: systemClock,
@@ -78,15 +96,29 @@ describe('controller parts against the simulator', function () {
       onRouteConfirmed: (phoneId, trafficType) => inventory.recordRoute(phoneId, trafficType),
     });
     tracker.start();
-    const writer = new RouteWriter({ portFor: () => cphPortOf(client), tracker, clock: systemClock, logger: silentLogger(), lingerMs: 30 });
+    const writer = new RouteWriter({
+      portFor: () => cphPortOf(client),
+      tracker,
+      clock: systemClock,
+      logger: silentLogger(),
+      lingerMs: 30,
+    });
     const phones = (await admin.phones()).slice(0, 250).map((p) => p.phone_id);
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, r) => writer.submit(phones.slice(r * 25, r * 25 + 25).map((phoneId) => ({ phoneId, trafficType: 'routing' as const, owner: `ns/r${r}`, credentialId })))),
+      Array.from({ length: 10 }, (_, r) =>
+        writer.submit(
+          phones
+            .slice(r * 25, r * 25 + 25)
+            .map((phoneId) => ({ phoneId, trafficType: 'routing' as const, owner: `ns/r${r}`, credentialId })),
+        ),
+      ),
     );
     expect(results.flat().every((r) => r.jobId && r.requestId)).to.equal(true);
     expect(await calls('ImportTraffic')).to.equal(3);
     // A second submit of a phone with a job in flight sends nothing.
-    const again = await writer.submit([{ phoneId: phones[0] as string, trafficType: 'routing', owner: 'ns/other', credentialId }]);
+    const again = await writer.submit([
+      { phoneId: phones[0] as string, trafficType: 'routing', owner: 'ns/other', credentialId },
+    ]);
     expect(again[0]?.jobId).to.equal(results[0]?.[0]?.jobId);
     expect(await calls('ImportTraffic')).to.equal(3);
     await waitFor(() => ended.length === 250, { timeoutMs: 20_000, what: 'every job ended' });
@@ -151,7 +183,10 @@ describe('controller parts against the simulator', function () {
     tracker.start();
     try {
       // The fast jobs are read long before the slow ones (20 s) end.
-      await waitFor(() => ended.length === 3, { timeoutMs: 8_000, what: 'the fast request read while the slow one runs' });
+      await waitFor(() => ended.length === 3, {
+        timeoutMs: 8_000,
+        what: 'the fast request read while the slow one runs',
+      });
       expect(ended.map((o) => o.requestId)).to.deep.equal([fast.requestId, fast.requestId, fast.requestId]);
     } finally {
       await tracker.stop();
@@ -173,7 +208,9 @@ describe('controller parts against the simulator', function () {
     tracker.start();
     await tracker.adopt([requestIdOf(first)], 'ns/adopter');
     // Once adopt resolves, the request has been polled: its jobs are known, running or ended.
-    expect(phones.every((id) => tracker.inFlight(id) !== undefined || tracker.outcome(id) !== undefined)).to.equal(true);
+    expect(phones.every((id) => tracker.inFlight(id) !== undefined || tracker.outcome(id) !== undefined)).to.equal(
+      true,
+    );
     await waitFor(() => ended.length === 3, { timeoutMs: 10_000, what: 'adopted jobs ended' });
     expect(ended.map((o) => o.jobId).sort()).to.deep.equal(first.jobs.map((j) => j.jobId).sort());
     await tracker.stop();
@@ -218,18 +255,36 @@ describe('controller parts against the simulator', function () {
         hooks: {
           onSwept: () => undefined,
           onSweepFailed: () => undefined,
-          ...(plans ? { onPhonesRead: (acct: Account, phones: readonly ObservedPhone[], sweep: number) => plans.pageRead(acct, phones, sweep) } : {}),
+          ...(plans
+            ? {
+                onPhonesRead: (acct: Account, phones: readonly ObservedPhone[], sweep: number) =>
+                  plans.pageRead(acct, phones, sweep),
+              }
+            : {}),
           onJobsEnded: () => undefined,
           onCphCall: () => undefined,
           onRouteCall: () => undefined,
         },
       });
-      account.addCredential(credentialId, new CphClient({ endpoint: sim.url, projectId, auth: new AkSkAuth({ ak, sk }, systemClock), logger: silentLogger() }));
+      account.addCredential(
+        credentialId,
+        new CphClient({
+          endpoint: sim.url,
+          projectId,
+          auth: new AkSkAuth({ ak, sk }, systemClock),
+          logger: silentLogger(),
+        }),
+      );
       await account.verify(credentialId);
       account.tracker.start();
       return account;
     };
-    const planned = (r: CloudPhoneRoute): PlannedResource => ({ route: r, stamp: planStamp(r.metadata), credentialId, scope: {} });
+    const planned = (r: CloudPhoneRoute): PlannedResource => ({
+      route: r,
+      stamp: planStamp(r.metadata),
+      credentialId,
+      scope: {},
+    });
 
     const route = (name: string, trafficType: TrafficType, phoneIds: string[]): CloudPhoneRoute => ({
       apiVersion: 'cloudphone.dev/v1alpha1',
@@ -239,16 +294,28 @@ describe('controller parts against the simulator', function () {
     });
 
     it('sends full calls while the sweep reads, the rest after it, nothing twice, nothing conflicted; job ends update the plan exactly', async () => {
-      const direct = (await admin.phones()).filter((phone) => phone.traffic_type === 'direct').map((phone) => phone.phone_id);
+      const direct = (await admin.phones())
+        .filter((phone) => phone.traffic_type === 'direct')
+        .map((phone) => phone.phone_id);
       expect(direct.length).to.be.at.least(390);
       // a: 250 phones to routing; b: 130 others to routing; c: 10 of a's phones to direct (a conflict).
       const resources = new Map<string, PlannedResource>();
-      for (const r of [route('a', 'routing', direct.slice(0, 250)), route('b', 'routing', direct.slice(250, 380)), route('c', 'direct', direct.slice(0, 10))])
+      for (const r of [
+        route('a', 'routing', direct.slice(0, 250)),
+        route('b', 'routing', direct.slice(250, 380)),
+        route('c', 'direct', direct.slice(0, 10)),
+      ])
         resources.set(`ns/${r.metadata.name}`, planned(r));
       const sources = { owners: () => [...resources.keys()], resource: (key: string) => resources.get(key) };
       const requeued = new Set<string>();
       const events: string[] = [];
-      const options = { sources, events: { record: (_ref: unknown, _type: string, reason: string) => void events.push(reason) }, clock: systemClock, logger: silentLogger(), requeue: (keys: Iterable<string>) => [...keys].forEach((key) => requeued.add(key)) };
+      const options = {
+        sources,
+        events: { record: (_ref: unknown, _type: string, reason: string) => void events.push(reason) },
+        clock: systemClock,
+        logger: silentLogger(),
+        requeue: (keys: Iterable<string>) => [...keys].forEach((key) => requeued.add(key)),
+      };
       const plans = new AccountPlans(options);
       const account = await followingAccount(plans);
       try {
@@ -284,19 +351,30 @@ describe('controller parts against the simulator', function () {
     });
 
     it('after a spec change mid-flight, jobs that end on the old route leave the phones drifted in the updated plan, and they are sent again', async () => {
-      const direct = (await admin.phones()).filter((phone) => phone.traffic_type === 'direct').map((phone) => phone.phone_id);
+      const direct = (await admin.phones())
+        .filter((phone) => phone.traffic_type === 'direct')
+        .map((phone) => phone.phone_id);
       const resources = new Map<string, PlannedResource>();
       const a = route('a', 'routing', direct.slice(0, 5));
       resources.set('ns/a', planned(a));
       const sources = { owners: () => [...resources.keys()], resource: (key: string) => resources.get(key) };
-      const plans = new AccountPlans({ sources, events: { record: () => undefined }, clock: systemClock, logger: silentLogger() });
+      const plans = new AccountPlans({
+        sources,
+        events: { record: () => undefined },
+        clock: systemClock,
+        logger: silentLogger(),
+      });
       const account = await followingAccount();
       try {
         await account.inventory.sweep();
         const first = await plans.plan(account);
         await plans.send(account, first, 'ns/a');
         // The spec turns back to direct while the routing jobs run.
-        const changed = { ...a, metadata: { ...a.metadata, generation: 2 }, spec: { ...a.spec, trafficType: 'direct' as const } };
+        const changed = {
+          ...a,
+          metadata: { ...a.metadata, generation: 2 },
+          spec: { ...a.spec, trafficType: 'direct' as const },
+        };
         resources.set('ns/a', planned(changed));
         const during = await plans.plan(account);
         expect(during.resources.get('ns/a')?.counts).to.include({ total: 5, pending: 5 });
@@ -304,7 +382,13 @@ describe('controller parts against the simulator', function () {
         const after = await plans.plan(account);
         // The jobs set routing; the resource now wants direct: the phones drift and are sent again.
         expect(after.resources.get('ns/a')?.counts).to.include({ total: 5, drifted: 5 });
-        expect(after.changes.map((c) => c.trafficType)).to.deep.equal(['direct', 'direct', 'direct', 'direct', 'direct']);
+        expect(after.changes.map((c) => c.trafficType)).to.deep.equal([
+          'direct',
+          'direct',
+          'direct',
+          'direct',
+          'direct',
+        ]);
       } finally {
         await account.stop();
       }

@@ -23,14 +23,37 @@ export const iamPassword = 'correct horse battery staple';
 export const iamDomain = 'acme';
 
 /** Retries fast, so tests of the retry bounds do not wait seconds for backoff (Retry-After is still honoured). */
-export const fastRetry: Partial<RetryPolicy> = { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20, throttleDelayMs: { min: 5, max: 10 }, maxElapsedMs: 10_000 };
+export const fastRetry: Partial<RetryPolicy> = {
+  maxAttempts: 3,
+  baseDelayMs: 5,
+  maxDelayMs: 20,
+  throttleDelayMs: { min: 5, max: 10 },
+  maxElapsedMs: 10_000,
+};
 
 export async function simulator(options: Partial<SimulatorOptions> = {}): Promise<RunningSimulator> {
-  return startSimulator({ projectId, ak, sk, iamUser, iamPassword, iamDomain, phones: 250, seed: 7, jobMs: 50, rateLimit: 0, ...options });
+  return startSimulator({
+    projectId,
+    ak,
+    sk,
+    iamUser,
+    iamPassword,
+    iamDomain,
+    phones: 250,
+    seed: 7,
+    jobMs: 50,
+    rateLimit: 0,
+    ...options,
+  });
 }
 
 /** The admin API (/_sim/), over HTTP or HTTPS with the simulator's CA. */
-export async function admin(sim: RunningSimulator, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Json> {
+export async function admin(
+  sim: RunningSimulator,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<Json> {
   const agent = sim.url.startsWith('https:') ? new https.Agent({ ca: sim.caPem }) : new http.Agent();
   try {
     const res = await nodeFetch.default(sim.url + path, {
@@ -79,7 +102,10 @@ export async function setFaults(sim: RunningSimulator, settings: Record<string, 
 }
 
 /** Phone IDs from the simulator's own inventory, in its order. */
-export async function simPhoneIds(sim: RunningSimulator, limit?: number): Promise<Array<{ phoneId: string; trafficType: string }>> {
+export async function simPhoneIds(
+  sim: RunningSimulator,
+  limit?: number,
+): Promise<Array<{ phoneId: string; trafficType: string }>> {
   const list = await admin(sim, 'GET', `/_sim/phones${limit === undefined ? '' : `?limit=${limit}`}`);
   const phones = list.at('phones');
   if (!Array.isArray(phones)) throw new Error('no phones in /_sim/phones');
@@ -96,7 +122,14 @@ export class LogCapture {
 
   private stream(): PassThrough {
     const stream = new PassThrough();
-    stream.on('data', (chunk: Buffer) => this.lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== '')));
+    stream.on('data', (chunk: Buffer) =>
+      this.lines.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l !== ''),
+      ),
+    );
     return stream;
   }
 
@@ -127,7 +160,10 @@ export interface ClientHarness {
   logs: LogCapture;
 }
 
-export function client(sim: RunningSimulator, overrides: Partial<CphClientOptions> & { auth?: CphAuth; clock?: Clock } = {}): ClientHarness {
+export function client(
+  sim: RunningSimulator,
+  overrides: Partial<CphClientOptions> & { auth?: CphAuth; clock?: Clock } = {},
+): ClientHarness {
   const calls: CphCallRecord[] = [];
   const logs = new LogCapture();
   const clock = overrides.clock ?? systemClock;

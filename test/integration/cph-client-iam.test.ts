@@ -10,7 +10,17 @@ import { CphError, isAuthError } from '../../src/cph/errors.js';
 import { systemClock, type Clock } from '../../src/runtime/clock.js';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { waitFor } from '../support/wait.js';
-import { admin, client, counters, iamDomain, iamPassword, iamUser, projectId, resetCounters, simulator } from './cph-client-helpers.js';
+import {
+  admin,
+  client,
+  counters,
+  iamDomain,
+  iamPassword,
+  iamUser,
+  projectId,
+  resetCounters,
+  simulator,
+} from './cph-client-helpers.js';
 
 class ShiftedClock implements Clock {
   offsetMs = 0;
@@ -31,7 +41,14 @@ function tokenAuth(sim: RunningSimulator, clock: Clock, password = iamPassword):
     project: { id: projectId },
     clock,
     caPem: sim.caPem,
-    retryPolicy: { maxAttempts: 3, maxElapsedMs: 5_000, baseDelayMs: 5, maxDelayMs: 20, throttleDelayMs: { min: 5, max: 10 }, maxRetryAfterMs: 2_000 },
+    retryPolicy: {
+      maxAttempts: 3,
+      maxElapsedMs: 5_000,
+      baseDelayMs: 5,
+      maxDelayMs: 20,
+      throttleDelayMs: { min: 5, max: 10 },
+      maxRetryAfterMs: 2_000,
+    },
   });
 }
 
@@ -53,7 +70,8 @@ describe('CphClient with IAM tokens against the simulator', function () {
     const auth = tokenAuth(sim, clock);
     const { client: cph } = client(sim, { auth, clock });
     await resetCounters(sim);
-    const burst = (n: number): Promise<unknown[]> => Promise.all(Array.from({ length: n }, (_, i) => cph.listPhones({ offset: i, limit: 1 })));
+    const burst = (n: number): Promise<unknown[]> =>
+      Promise.all(Array.from({ length: n }, (_, i) => cph.listPhones({ offset: i, limit: 1 })));
     await burst(40);
     let seen = await counters(sim);
     expect(seen.num('byOperation', 'IamToken', 'total')).to.equal(1);
@@ -62,7 +80,11 @@ describe('CphClient with IAM tokens against the simulator', function () {
     // 23.5 h later the 24 h token is inside its renewal hour: calls go on with it while one renewal runs.
     clock.offsetMs = 23.5 * hour;
     await burst(20);
-    await waitFor(async () => (await counters(sim)).num('byOperation', 'IamToken', 'total') === 2, { timeoutMs: 10_000, intervalMs: 20, what: 'the background renewal' });
+    await waitFor(async () => (await counters(sim)).num('byOperation', 'IamToken', 'total') === 2, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      what: 'the background renewal',
+    });
     await burst(20);
     seen = await counters(sim);
     expect(seen.num('byOperation', 'IamToken', 'total')).to.equal(2);
@@ -162,7 +184,12 @@ describe('CphClient with IAM tokens against the simulator', function () {
   });
 
   it('scopes by project name as well as by ID', async () => {
-    const auth = new IamTokenAuth({ iamEndpoint: sim.url, credentials: { user: iamUser, password: iamPassword, domain: iamDomain }, project: { name: 'cn-north-4' }, clock });
+    const auth = new IamTokenAuth({
+      iamEndpoint: sim.url,
+      credentials: { user: iamUser, password: iamPassword, domain: iamDomain },
+      project: { name: 'cn-north-4' },
+      clock,
+    });
     const { client: cph } = client(sim, { auth, clock });
     expect((await cph.listPhones({ limit: 1 })).phones).to.have.length(1);
     expect(JSON.stringify(auth)).to.not.contain(iamPassword);

@@ -9,7 +9,18 @@ import { CphError } from '../../src/cph/errors.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import type { RunningSimulator } from '../../src/simulator/index.js';
 import { waitFor } from '../support/wait.js';
-import { client, counters, iamDomain, iamPassword, iamUser, projectId, requestIdOf, resetCounters, simPhoneIds, simulator } from './cph-client-helpers.js';
+import {
+  client,
+  counters,
+  iamDomain,
+  iamPassword,
+  iamUser,
+  projectId,
+  requestIdOf,
+  resetCounters,
+  simPhoneIds,
+  simulator,
+} from './cph-client-helpers.js';
 
 describe('CphClient against the simulator over HTTPS', function () {
   this.timeout(60_000);
@@ -82,12 +93,23 @@ describe('CphClient against the simulator over HTTPS', function () {
   });
 
   it('IAM tokens over HTTPS: trusted with the CA, refused without it', async () => {
-    const withCa = new IamTokenAuth({ iamEndpoint: sim.url, credentials: { user: iamUser, password: iamPassword, domain: iamDomain }, project: { id: projectId }, clock: systemClock, caPem: sim.caPem });
+    const withCa = new IamTokenAuth({
+      iamEndpoint: sim.url,
+      credentials: { user: iamUser, password: iamPassword, domain: iamDomain },
+      project: { id: projectId },
+      clock: systemClock,
+      caPem: sim.caPem,
+    });
     const { client: cph } = client(sim, { auth: withCa });
     expect((await cph.listPhones({ limit: 1 })).phones).to.have.length(1);
     cph.close();
     withCa.close();
-    const withoutCa = new IamTokenAuth({ iamEndpoint: sim.url, credentials: { user: iamUser, password: iamPassword, domain: iamDomain }, project: { id: projectId }, clock: systemClock });
+    const withoutCa = new IamTokenAuth({
+      iamEndpoint: sim.url,
+      credentials: { user: iamUser, password: iamPassword, domain: iamDomain },
+      project: { id: projectId },
+      clock: systemClock,
+    });
     const err = await withoutCa.token().then(
       () => undefined,
       (e: unknown) => e,

@@ -12,7 +12,21 @@ import type { RunningSimulator } from '../../src/simulator/index.js';
 import { waitFor } from '../support/wait.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { TokenBucket } from '../../src/cph/rate-limiter.js';
-import { admin, ak, client, counters, projectId, RecordingClock, requestIdOf, resetCounters, setFaults, simPhoneIds, simulator, sk, type ClientHarness } from './cph-client-helpers.js';
+import {
+  admin,
+  ak,
+  client,
+  counters,
+  projectId,
+  RecordingClock,
+  requestIdOf,
+  resetCounters,
+  setFaults,
+  simPhoneIds,
+  simulator,
+  sk,
+  type ClientHarness,
+} from './cph-client-helpers.js';
 
 async function rejection(promise: Promise<unknown>): Promise<CphError> {
   try {
@@ -39,7 +53,10 @@ async function jobsUntilDone(cph: CphClient, requestIds: string[]): Promise<Job[
  * out at once, every later call waits until the test advances `gate`. `bucket.available()` is minus the
  * number of calls waiting there, so between advances the test sees (and steers) what is in flight.
  */
-function gatedClient(sim: RunningSimulator, overrides: Partial<CphClientOptions> = {}): ClientHarness & { gate: FakeClock; bucket: TokenBucket } {
+function gatedClient(
+  sim: RunningSimulator,
+  overrides: Partial<CphClientOptions> = {},
+): ClientHarness & { gate: FakeClock; bucket: TokenBucket } {
   const gate = new FakeClock(Date.now());
   const bucket = new TokenBucket({ qps: 1, burst: 1, clock: gate });
   return { ...client(sim, { rateLimiter: bucket, ...overrides }), gate, bucket };
@@ -67,12 +84,18 @@ async function openGate(gate: FakeClock, bucket: TokenBucket, work: Promise<unkn
 
 async function listCalls(sim: RunningSimulator, ...status: string[]): Promise<number> {
   const seen = await counters(sim);
-  return status.length === 0 ? seen.num('byOperation', 'ListCloudPhones', 'total') : seen.num('byOperation', 'ListCloudPhones', 'byStatus', ...status);
+  return status.length === 0
+    ? seen.num('byOperation', 'ListCloudPhones', 'total')
+    : seen.num('byOperation', 'ListCloudPhones', 'byStatus', ...status);
 }
 
 /** Waits until the sweep's first page was answered and `waiting` later pages wait at the gate. */
 async function firstPageAnswered(sim: RunningSimulator, bucket: TokenBucket, waiting: number): Promise<void> {
-  await waitFor(async () => (await listCalls(sim)) === 1 && bucket.available() === -waiting, { timeoutMs: 10_000, intervalMs: 10, what: `the first page and ${waiting} waiting pages` });
+  await waitFor(async () => (await listCalls(sim)) === 1 && bucket.available() === -waiting, {
+    timeoutMs: 10_000,
+    intervalMs: 10,
+    what: `the first page and ${waiting} waiting pages`,
+  });
 }
 
 describe('CphClient against the simulator (HTTP, AK/SK)', function () {
@@ -127,7 +150,13 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       expect(detail.requestId).to.be.a('string');
       const err = await rejection(cph.getPhone('0'.repeat(32)));
       expect(isNotFound(err)).to.equal(true);
-      expect(err).to.include({ httpStatus: 404, errorCode: 'CPS.0005', operation: 'ShowCloudPhoneDetail', retryable: false, attempts: 1 });
+      expect(err).to.include({
+        httpStatus: 404,
+        errorCode: 'CPS.0005',
+        operation: 'ShowCloudPhoneDetail',
+        retryable: false,
+        attempts: 1,
+      });
       expect(err.requestId).to.be.a('string').and.not.equal('');
       cph.close();
     });
@@ -153,7 +182,13 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       const firstJob = result.jobs[0];
       if (!firstJob) throw new Error('no job');
       const shown = await cph.getJob(firstJob.jobId);
-      expect(shown).to.include({ jobId: firstJob.jobId, phoneId: firstJob.phoneId, status: 'succeeded', errorCode: undefined, requestId: undefined });
+      expect(shown).to.include({
+        jobId: firstJob.jobId,
+        phoneId: firstJob.phoneId,
+        status: 'succeeded',
+        errorCode: undefined,
+        requestId: undefined,
+      });
       expect(shown.callRequestId).to.be.a('string');
       // CPH's job entries do not name their request: after a poll of several, jobs are matched by job ID.
       expect(jobs.every((j) => j.requestId === undefined)).to.equal(true);
@@ -164,7 +199,7 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       cph.close();
     });
 
-    it('returns an unknown phone as a per-phone CPS.0005 error inside the 200, beside the others\' jobs', async () => {
+    it("returns an unknown phone as a per-phone CPS.0005 error inside the 200, beside the others' jobs", async () => {
       const { client: cph } = client(sim);
       const [known] = await simPhoneIds(sim, 1);
       if (!known) throw new Error('no phone');
@@ -265,9 +300,15 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
         const sweep = cph.listAllPhones();
         await firstPageAnswered(big, bucket, 4);
         // The next four list calls are held, unanswered, by the simulator; each times out after 1 s and is retried.
-        await admin(big, 'POST', '/_sim/faults/script', { faults: [{ kind: 'timeout', operation: 'ListCloudPhones', count: 4 }] });
+        await admin(big, 'POST', '/_sim/faults/script', {
+          faults: [{ kind: 'timeout', operation: 'ListCloudPhones', count: 4 }],
+        });
         await gate.advance(4_000);
-        await waitFor(async () => (await listCalls(big, 'timeout')) === 4, { timeoutMs: 10_000, intervalMs: 10, what: 'four held list calls' });
+        await waitFor(async () => (await listCalls(big, 'timeout')) === 4, {
+          timeoutMs: 10_000,
+          intervalMs: 10,
+          what: 'four held list calls',
+        });
         expect(big.server.hung.size).to.equal(4);
         expect(await listCalls(big, '200')).to.equal(1);
         const fewest = await openGate(gate, bucket, sweep);
@@ -303,7 +344,12 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
     it('a failing page fails the sweep with its error, aborts the page in flight and sends no other', async () => {
       const big = await simulator({ phones: 950 });
       try {
-        const { client: cph, gate, bucket, calls } = gatedClient(big, { retryPolicy: { maxAttempts: 1 }, timeoutMs: 30_000 });
+        const {
+          client: cph,
+          gate,
+          bucket,
+          calls,
+        } = gatedClient(big, { retryPolicy: { maxAttempts: 1 }, timeoutMs: 30_000 });
         const failed = rejection(cph.listAllPhones());
         await firstPageAnswered(big, bucket, 4);
         await admin(big, 'POST', '/_sim/faults/script', {
@@ -313,13 +359,21 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
           ],
         });
         await gate.advance(1_000);
-        await waitFor(async () => (await listCalls(big, 'timeout')) === 1, { timeoutMs: 10_000, intervalMs: 10, what: 'the held page' });
+        await waitFor(async () => (await listCalls(big, 'timeout')) === 1, {
+          timeoutMs: 10_000,
+          intervalMs: 10,
+          what: 'the held page',
+        });
         await gate.advance(1_000);
         const err = await failed;
         expect(err).to.include({ operation: 'ListCloudPhones', httpStatus: 500, errorCode: 'CPS.0003' });
         // The held page was cancelled by the client (not left to its 30 s timeout), and the simulator saw it go.
         expect(calls.filter((c) => c.outcome === 'aborted').map((c) => c.errorCode)).to.deep.equal(['Aborted']);
-        await waitFor(() => big.server.hung.size === 0, { timeoutMs: 10_000, intervalMs: 10, what: 'the held connection to close' });
+        await waitFor(() => big.server.hung.size === 0, {
+          timeoutMs: 10_000,
+          intervalMs: 10,
+          what: 'the held connection to close',
+        });
         // The two pages waiting at the rate limiter gave their slots back and were never sent.
         expect(bucket.available()).to.equal(0);
         await gate.advance(10_000);
@@ -330,7 +384,7 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       }
     });
 
-    it('a caller\'s abort ends a parallel sweep as Aborted', async () => {
+    it("a caller's abort ends a parallel sweep as Aborted", async () => {
       const big = await simulator({ phones: 950 });
       try {
         const { client: cph, bucket } = gatedClient(big);
@@ -389,7 +443,10 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
         cph.getPhone(''),
         cph.getPhone('../jobs'),
         cph.setTrafficTypeBatch('routing', []),
-        cph.setTrafficTypeBatch('routing', Array.from({ length: 101 }, (_, i) => `p${i}`)),
+        cph.setTrafficTypeBatch(
+          'routing',
+          Array.from({ length: 101 }, (_, i) => `p${i}`),
+        ),
         cph.setTrafficType('tunnel' as 'routing', ['a']),
         cph.listJobs({ requestIds: [] }),
         cph.listJobs({ requestId: 'a', requestIds: ['b'] } as unknown as { requestId: string }),
@@ -398,7 +455,13 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
         expect(err.errorCode).to.equal('InvalidArgument');
       }
       expect((await counters(sim)).num('total')).to.equal(0);
-      expect(await cph.setTrafficType('routing', [])).to.deep.equal({ batches: [], jobs: [], errors: [], unconfirmed: [], complete: true });
+      expect(await cph.setTrafficType('routing', [])).to.deep.equal({
+        batches: [],
+        jobs: [],
+        errors: [],
+        unconfirmed: [],
+        complete: true,
+      });
       cph.close();
     });
 
@@ -421,7 +484,9 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
     });
 
     it('a bad signature fails at once with 401 APIGW.0301, and the client stops before the gateway would lock the AK', async () => {
-      const { client: cph, logs } = client(sim, { auth: new AkSkAuth({ ak, sk: 'not-the-secret-key-at-all' }, new RecordingClock()) });
+      const { client: cph, logs } = client(sim, {
+        auth: new AkSkAuth({ ak, sk: 'not-the-secret-key-at-all' }, new RecordingClock()),
+      });
       await resetCounters(sim);
       const first = await rejection(cph.listPhones());
       expect(isAuthError(first)).to.equal(true);
@@ -432,7 +497,12 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       const held = await rejection(cph.listPhones());
       expect(held.errorCode).to.equal('AuthSuspended');
       expect(isAuthError(held)).to.equal(true);
-      await rejection(cph.setTrafficType('routing', ['a']).then((r) => { const b = r.batches[0]; if (b?.state !== 'sent') throw b?.error; }));
+      await rejection(
+        cph.setTrafficType('routing', ['a']).then((r) => {
+          const b = r.batches[0];
+          if (b?.state !== 'sent') throw b?.error;
+        }),
+      );
       const seen = await counters(sim);
       expect(seen.num('byOperation', 'ListCloudPhones', 'total')).to.equal(3);
       expect(seen.num('byOperation', 'ImportTraffic', 'total')).to.equal(0);
@@ -539,7 +609,11 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
 
     it('honours Retry-After on 429 APIGW.0308, and the total-time bound stops a wait that would overrun', async () => {
       const clock = new RecordingClock();
-      const { client: cph } = client(sim, { clock, auth: new AkSkAuth({ ak, sk }, clock), retryPolicy: { maxAttempts: 2, maxElapsedMs: 10_000 } });
+      const { client: cph } = client(sim, {
+        clock,
+        auth: new AkSkAuth({ ak, sk }, clock),
+        retryPolicy: { maxAttempts: 2, maxElapsedMs: 10_000 },
+      });
       await setFaults(sim, { faultRate: 1, faultKinds: ['429'], retryAfterSeconds: 1 });
       const err = await rejection(cph.listPhones());
       expect(isThrottle(err)).to.equal(true);
@@ -547,7 +621,11 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       expect(clock.sleeps).to.include(1000);
       cph.close();
       const bounded = new RecordingClock();
-      const { client: impatient } = client(sim, { clock: bounded, auth: new AkSkAuth({ ak, sk }, bounded), retryPolicy: { maxAttempts: 5, maxElapsedMs: 2_000 } });
+      const { client: impatient } = client(sim, {
+        clock: bounded,
+        auth: new AkSkAuth({ ak, sk }, bounded),
+        retryPolicy: { maxAttempts: 5, maxElapsedMs: 2_000 },
+      });
       await setFaults(sim, { retryAfterSeconds: 3 });
       await resetCounters(sim);
       const quick = await rejection(impatient.listPhones());
@@ -557,7 +635,7 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       impatient.close();
     });
 
-    it('rides out the gateway\'s rate limit: bursts over it are throttled, retried, and all succeed', async () => {
+    it("rides out the gateway's rate limit: bursts over it are throttled, retried, and all succeed", async () => {
       const { client: cph } = client(sim, { retryPolicy: { maxAttempts: 5, maxElapsedMs: 30_000 } });
       await setFaults(sim, { rateLimit: 5 });
       await resetCounters(sim);
@@ -577,7 +655,10 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       expect(result.complete).to.equal(false);
       expect(result.batches.map((b) => b.state)).to.deep.equal(['failed', 'notSent', 'notSent']);
       await setFaults(sim, { faultRate: 0 });
-      const retry = await cph.setTrafficType('routing', result.batches.flatMap((b) => (b.state === 'sent' ? [] : b.phoneIds)));
+      const retry = await cph.setTrafficType(
+        'routing',
+        result.batches.flatMap((b) => (b.state === 'sent' ? [] : b.phoneIds)),
+      );
       expect(retry.complete).to.equal(true);
       expect(retry.jobs).to.have.length(201);
       cph.close();
@@ -591,11 +672,24 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       const a = client(sim, { clock, auth: new AkSkAuth({ ak, sk }, clock), rateLimiter: bucket }).client;
       const b = client(sim, { clock, auth: new AkSkAuth({ ak, sk }, clock), rateLimiter: bucket }).client;
       await resetCounters(sim);
-      const all = Promise.all([a.listPhones({ limit: 1 }), b.listPhones({ limit: 1 }), a.listPhones({ limit: 1 }), b.listPhones({ limit: 1 })]);
-      await waitFor(async () => (await counters(sim)).num('byOperation', 'ListCloudPhones', 'total') === 2, { timeoutMs: 10_000, intervalMs: 20, what: 'the burst of two' });
+      const all = Promise.all([
+        a.listPhones({ limit: 1 }),
+        b.listPhones({ limit: 1 }),
+        a.listPhones({ limit: 1 }),
+        b.listPhones({ limit: 1 }),
+      ]);
+      await waitFor(async () => (await counters(sim)).num('byOperation', 'ListCloudPhones', 'total') === 2, {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+        what: 'the burst of two',
+      });
       expect(bucket.available()).to.equal(-2);
       await clock.advance(1_000);
-      await waitFor(async () => (await counters(sim)).num('byOperation', 'ListCloudPhones', 'total') === 3, { timeoutMs: 10_000, intervalMs: 20, what: 'the third call' });
+      await waitFor(async () => (await counters(sim)).num('byOperation', 'ListCloudPhones', 'total') === 3, {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+        what: 'the third call',
+      });
       await clock.advance(1_000);
       expect(await all).to.have.length(4);
       expect((await counters(sim)).num('byOperation', 'ListCloudPhones', 'total')).to.equal(4);
@@ -603,13 +697,17 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
       b.close();
     });
 
-    it('a caller\'s AbortSignal ends a hung call at once (Aborted, not retried)', async () => {
+    it("a caller's AbortSignal ends a hung call at once (Aborted, not retried)", async () => {
       const { client: cph } = client(sim, { timeoutMs: 30_000 });
       await setFaults(sim, { faultRate: 1, faultKinds: ['timeout'] });
       await resetCounters(sim);
       const controller = new AbortController();
       const pending = rejection(cph.listPhones({}, { signal: controller.signal }));
-      await waitFor(async () => (await counters(sim)).num('byOperation', 'ListCloudPhones', 'total') === 1, { timeoutMs: 10_000, intervalMs: 20, what: 'the request to arrive' });
+      await waitFor(async () => (await counters(sim)).num('byOperation', 'ListCloudPhones', 'total') === 1, {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+        what: 'the request to arrive',
+      });
       controller.abort(new Error('shutting down'));
       const err = await pending;
       expect(err).to.include({ errorCode: 'Aborted', retryable: false, attempts: 1 });
@@ -624,9 +722,22 @@ describe('CphClient against the simulator (HTTP, AK/SK)', function () {
     it('logs each call at debug with operation and request ID, and never a credential', async () => {
       const { client: cph, logs, calls } = client(sim);
       const page = await cph.listPhones({ limit: 1 });
-      const line = logs.lines.map((l): unknown => JSON.parse(l)).find((l) => typeof l === 'object' && l !== null && Reflect.get(l, 'operation') === 'ListCloudPhones');
-      expect(line).to.include({ operation: 'ListCloudPhones', requestId: page.requestId, httpStatus: 200, outcome: 'success' });
-      expect(calls[0]).to.include({ operation: 'ListCloudPhones', outcome: 'success', httpStatus: 200, attempt: 1, requestId: page.requestId });
+      const line = logs.lines
+        .map((l): unknown => JSON.parse(l))
+        .find((l) => typeof l === 'object' && l !== null && Reflect.get(l, 'operation') === 'ListCloudPhones');
+      expect(line).to.include({
+        operation: 'ListCloudPhones',
+        requestId: page.requestId,
+        httpStatus: 200,
+        outcome: 'success',
+      });
+      expect(calls[0]).to.include({
+        operation: 'ListCloudPhones',
+        outcome: 'success',
+        httpStatus: 200,
+        attempt: 1,
+        requestId: page.requestId,
+      });
       expect(calls[0]?.durationMs).to.be.a('number');
       expect(logs.text()).to.not.contain(sk);
       expect(logs.text()).to.not.contain('Signature=');

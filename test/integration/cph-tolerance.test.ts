@@ -15,7 +15,15 @@ import { Account } from '../../src/controller/accounts.js';
 import { AccountPlans, planStamp, type PlannedResource } from '../../src/controller/account-plans.js';
 import type { CloudPhoneRoute } from '../../src/api/v1alpha1/types.js';
 import { waitFor } from '../support/wait.js';
-import { admin, client, counters, resetCounters, simPhoneIds, simulator, type ClientHarness } from './cph-client-helpers.js';
+import {
+  admin,
+  client,
+  counters,
+  resetCounters,
+  simPhoneIds,
+  simulator,
+  type ClientHarness,
+} from './cph-client-helpers.js';
 
 describe('CPH answers read per phone (issue 16)', function () {
   this.timeout(60_000);
@@ -52,7 +60,13 @@ describe('CPH answers read per phone (issue 16)', function () {
     it('reads a phone with an unknown traffic_type, or without server_id, phone_name or status', async () => {
       const [odd, noServer, noName, noStatus, noRoute] = ids as [string, string, string, string, string];
       await quirks({
-        phones: { [odd]: { trafficType: 'tunnel' }, [noServer]: { omit: ['server_id'] }, [noName]: { omit: ['phone_name'] }, [noStatus]: { omit: ['status'] }, [noRoute]: { omit: ['traffic_type'] } },
+        phones: {
+          [odd]: { trafficType: 'tunnel' },
+          [noServer]: { omit: ['server_id'] },
+          [noName]: { omit: ['phone_name'] },
+          [noStatus]: { omit: ['status'] },
+          [noRoute]: { omit: ['traffic_type'] },
+        },
       });
       const sweep = await h.client.listAllPhones();
       expect(sweep.phones).to.have.length(250);
@@ -95,9 +109,25 @@ describe('CPH answers read per phone (issue 16)', function () {
 
     it('the route writer reports a job it cannot follow (no request ID) and an entry with neither job nor error as unconfirmed', async () => {
       await quirks({ trafficRequestId: 'none', noJobFor: [ids[1]] });
-      const tracker = new JobTracker({ cph: cphPortOf(h.client), clock: systemClock, logger: silentLogger(), onJobsEnded: () => undefined, onRouteConfirmed: () => undefined });
-      const writer = new RouteWriter({ portFor: () => cphPortOf(h.client), tracker, clock: systemClock, logger: silentLogger(), lingerMs: 5 });
-      const results = await writer.submit(ids.slice(0, 2).map((phoneId) => ({ phoneId, trafficType: 'routing' as const, owner: 'ns/a', credentialId: 'odd' })));
+      const tracker = new JobTracker({
+        cph: cphPortOf(h.client),
+        clock: systemClock,
+        logger: silentLogger(),
+        onJobsEnded: () => undefined,
+        onRouteConfirmed: () => undefined,
+      });
+      const writer = new RouteWriter({
+        portFor: () => cphPortOf(h.client),
+        tracker,
+        clock: systemClock,
+        logger: silentLogger(),
+        lingerMs: 5,
+      });
+      const results = await writer.submit(
+        ids
+          .slice(0, 2)
+          .map((phoneId) => ({ phoneId, trafficType: 'routing' as const, owner: 'ns/a', credentialId: 'odd' })),
+      );
       expect(results[0]).to.include({ unconfirmed: true });
       expect(results[0]?.jobId).to.match(/^[0-9a-f]{32}$/);
       expect(results[1]).to.deep.equal({ phoneId: ids[1], trafficType: 'routing', unconfirmed: true });
@@ -118,23 +148,45 @@ describe('CPH answers read per phone (issue 16)', function () {
     });
 
     it('CPS.0001 answered with HTTP 400 refuses the account: the remaining batches are not sent', async () => {
-      await quirks({ refuse: { httpStatus: 400, errorCode: 'CPS.0001', errorMsg: 'no permission', operation: 'ImportTraffic' } });
+      await quirks({
+        refuse: { httpStatus: 400, errorCode: 'CPS.0001', errorMsg: 'no permission', operation: 'ImportTraffic' },
+      });
       const result = await h.client.setTrafficType('routing', ids);
       expect(result.batches.map((b) => b.state)).to.deep.equal(['failed', 'notSent', 'notSent']);
       expect(await importCalls()).to.equal(1);
     });
 
     it('the route writer sends one call to an account that refuses, and fails the rest unsent', async () => {
-      await quirks({ refuse: { httpStatus: 400, errorCode: 'CPS.0001', errorMsg: 'no permission', operation: 'ImportTraffic' } });
-      const tracker = new JobTracker({ cph: cphPortOf(h.client), clock: systemClock, logger: silentLogger(), onJobsEnded: () => undefined, onRouteConfirmed: () => undefined });
-      const writer = new RouteWriter({ portFor: () => cphPortOf(h.client), tracker, clock: systemClock, logger: silentLogger(), lingerMs: 5 });
-      const results = await writer.submit(ids.map((phoneId) => ({ phoneId, trafficType: 'routing' as const, owner: 'ns/a', credentialId: 'odd' })));
-      expect(results.every((r) => r.callError instanceof CphError && r.callError.errorCode === 'CPS.0001')).to.equal(true);
+      await quirks({
+        refuse: { httpStatus: 400, errorCode: 'CPS.0001', errorMsg: 'no permission', operation: 'ImportTraffic' },
+      });
+      const tracker = new JobTracker({
+        cph: cphPortOf(h.client),
+        clock: systemClock,
+        logger: silentLogger(),
+        onJobsEnded: () => undefined,
+        onRouteConfirmed: () => undefined,
+      });
+      const writer = new RouteWriter({
+        portFor: () => cphPortOf(h.client),
+        tracker,
+        clock: systemClock,
+        logger: silentLogger(),
+        lingerMs: 5,
+      });
+      const results = await writer.submit(
+        ids.map((phoneId) => ({ phoneId, trafficType: 'routing' as const, owner: 'ns/a', credentialId: 'odd' })),
+      );
+      expect(results.every((r) => r.callError instanceof CphError && r.callError.errorCode === 'CPS.0001')).to.equal(
+        true,
+      );
       expect(await importCalls()).to.equal(1);
       // Once the account answers again, calls go out in parallel as before.
       await quirks({ refuse: null });
       await resetCounters(sim);
-      const again = await writer.submit(ids.map((phoneId) => ({ phoneId, trafficType: 'routing' as const, owner: 'ns/a', credentialId: 'odd' })));
+      const again = await writer.submit(
+        ids.map((phoneId) => ({ phoneId, trafficType: 'routing' as const, owner: 'ns/a', credentialId: 'odd' })),
+      );
       expect(again.every((r) => r.jobId !== undefined)).to.equal(true);
       expect(await importCalls()).to.equal(3);
     });
@@ -150,7 +202,13 @@ describe('a sweep over a fleet where 1 % of phones are odd (issue 16)', function
     const phones = await simPhoneIds(sim);
     const ids = phones.map((p) => p.phoneId);
     // 10 odd phones of 1000, spread over the pages: 2 of each kind.
-    const odd = { noId: [ids[5], ids[505]], unknownRoute: [ids[105], ids[605]], noStatus: [ids[205], ids[705]], noServer: [ids[305], ids[805]], noName: [ids[405], ids[905]] };
+    const odd = {
+      noId: [ids[5], ids[505]],
+      unknownRoute: [ids[105], ids[605]],
+      noStatus: [ids[205], ids[705]],
+      noServer: [ids[305], ids[805]],
+      noName: [ids[405], ids[905]],
+    };
     const quirk: Record<string, unknown> = {};
     for (const id of odd.noId) quirk[id as string] = { omit: ['phone_id'] };
     for (const id of odd.unknownRoute) quirk[id as string] = { trafficType: 'ROUTING-V2' };
@@ -159,9 +217,21 @@ describe('a sweep over a fleet where 1 % of phones are odd (issue 16)', function
     for (const id of odd.noName) quirk[id as string] = { omit: ['phone_name'] };
     await admin(sim, 'POST', '/_sim/quirks', { phones: quirk });
 
-    const route: CloudPhoneRoute = { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneRoute', metadata: { name: 'all', namespace: 'ns', generation: 1 }, spec: { trafficType: 'routing', phoneIds: ids } };
-    const resources = new Map<string, PlannedResource>([['ns/all', { route, stamp: planStamp(route.metadata), credentialId: 'odd', scope: {} }]]);
-    const plans = new AccountPlans({ sources: { owners: () => ['ns/all'], resource: (key) => resources.get(key) }, events: { record: () => undefined }, clock: systemClock, logger: silentLogger() });
+    const route: CloudPhoneRoute = {
+      apiVersion: 'cloudphone.dev/v1alpha1',
+      kind: 'CloudPhoneRoute',
+      metadata: { name: 'all', namespace: 'ns', generation: 1 },
+      spec: { trafficType: 'routing', phoneIds: ids },
+    };
+    const resources = new Map<string, PlannedResource>([
+      ['ns/all', { route, stamp: planStamp(route.metadata), credentialId: 'odd', scope: {} }],
+    ]);
+    const plans = new AccountPlans({
+      sources: { owners: () => ['ns/all'], resource: (key) => resources.get(key) },
+      events: { record: () => undefined },
+      clock: systemClock,
+      logger: silentLogger(),
+    });
     const account = new Account({
       key: 'odd',
       description: 'odd account',
@@ -169,7 +239,13 @@ describe('a sweep over a fleet where 1 % of phones are odd (issue 16)', function
       clock: systemClock,
       logger: silentLogger(),
       jobPollIntervalMs: 100,
-      hooks: { onSwept: () => undefined, onSweepFailed: () => undefined, onJobsEnded: () => undefined, onCphCall: () => undefined, onRouteCall: () => undefined },
+      hooks: {
+        onSwept: () => undefined,
+        onSweepFailed: () => undefined,
+        onJobsEnded: () => undefined,
+        onCphCall: () => undefined,
+        onRouteCall: () => undefined,
+      },
     });
     account.addCredential('odd', h.client);
     await account.verify('odd');

@@ -11,9 +11,21 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
+import {
+  CONTROL_PLANE_START_TIMEOUT_MS,
+  sharedControlPlane,
+  uniqueName,
+  type ControlPlane,
+} from '../support/control-plane.js';
 import { expectRefusedNaming, refusal } from '../support/admission.js';
 import { waitFor } from '../support/wait.js';
 import { accountObject, baseSpecs, invalidAccountCases, validAccountCases } from '../fixtures/account-corpus.js';
@@ -29,10 +41,17 @@ import {
   type AccountKind,
   type CloudPhoneAccountStatus,
 } from '../../src/api/v1alpha1/account-types.js';
-import { AMBIENT_REFUSED_MESSAGE, canonicalAccountStatus, parseAccountObject, parseAccountSpec } from '../../src/api/v1alpha1/account-parse.js';
+import {
+  AMBIENT_REFUSED_MESSAGE,
+  canonicalAccountStatus,
+  parseAccountObject,
+  parseAccountSpec,
+} from '../../src/api/v1alpha1/account-parse.js';
 import { formatTime, setCondition } from '../../src/api/v1alpha1/conditions.js';
 
-const crdFiles = [CLUSTER_ACCOUNT_CRD_NAME, NAMESPACED_ACCOUNT_CRD_NAME].map((name) => fileURLToPath(new URL(`../../crds/${name}.yaml`, import.meta.url)));
+const crdFiles = [CLUSTER_ACCOUNT_CRD_NAME, NAMESPACED_ACCOUNT_CRD_NAME].map((name) =>
+  fileURLToPath(new URL(`../../crds/${name}.yaml`, import.meta.url)),
+);
 
 describe('account CRDs on a real API server', function () {
   this.timeout(CONTROL_PLANE_START_TIMEOUT_MS);
@@ -42,14 +61,28 @@ describe('account CRDs on a real API server', function () {
   let namespace: string;
   let serial = 0;
 
-  const kubectl = (...args: string[]) => spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, ...args], { encoding: 'utf8' });
+  const kubectl = (...args: string[]) =>
+    spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, ...args], { encoding: 'utf8' });
 
   /** Creates `body` as an account of `kind`; cluster accounts get a name unique to this run. */
   function create(kind: AccountKind, body: Record<string, unknown>): Promise<unknown> {
-    if (kind === CLUSTER_ACCOUNT_KIND) return objects.createClusterCustomObject({ group: GROUP, version: VERSION, plural: CLUSTER_ACCOUNT_PLURAL, body });
-    return objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: NAMESPACED_ACCOUNT_PLURAL, body });
+    if (kind === CLUSTER_ACCOUNT_KIND)
+      return objects.createClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: CLUSTER_ACCOUNT_PLURAL,
+        body,
+      });
+    return objects.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: NAMESPACED_ACCOUNT_PLURAL,
+      body,
+    });
   }
-  const objectFor = (kind: AccountKind, prefix: string, spec: unknown): Record<string, unknown> => accountObject(kind, `${namespace}-${prefix}-${serial++}`, spec, namespace);
+  const objectFor = (kind: AccountKind, prefix: string, spec: unknown): Record<string, unknown> =>
+    accountObject(kind, `${namespace}-${prefix}-${serial++}`, spec, namespace);
 
   before(async () => {
     controlPlane = await sharedControlPlane();
@@ -60,7 +93,13 @@ describe('account CRDs on a real API server', function () {
   });
 
   it('are accepted by kubectl apply and become Established with their names', async () => {
-    const apply = kubectl('apply', '--server-side', '--field-manager', 'crd-test', ...crdFiles.flatMap((file) => ['-f', file]));
+    const apply = kubectl(
+      'apply',
+      '--server-side',
+      '--field-manager',
+      'crd-test',
+      ...crdFiles.flatMap((file) => ['-f', file]),
+    );
     expect(apply.status, apply.stderr).to.equal(0);
     const api = kc.makeApiClient(ApiextensionsV1Api);
     for (const [name, shortName, scope] of [
@@ -70,13 +109,18 @@ describe('account CRDs on a real API server', function () {
       const established = await waitFor(
         async () => {
           const current = await api.readCustomResourceDefinition({ name });
-          return current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? current : undefined;
+          return current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
+            ? current
+            : undefined;
         },
         { timeoutMs: 60_000, what: `${name} Established` },
       );
       const conditions = established.status?.conditions ?? [];
       expect(conditions.find((c) => c.type === 'NamesAccepted')?.status, name).to.equal('True');
-      expect(conditions.find((c) => c.type === 'NonStructuralSchema'), name).to.equal(undefined);
+      expect(
+        conditions.find((c) => c.type === 'NonStructuralSchema'),
+        name,
+      ).to.equal(undefined);
       expect(established.spec.scope).to.equal(scope);
       expect(established.status?.acceptedNames?.shortNames).to.deep.equal([shortName]);
       expect(established.status?.acceptedNames?.categories).to.deep.equal(['cloudphone']);
@@ -87,7 +131,12 @@ describe('account CRDs on a real API server', function () {
     await waitFor(
       async () => {
         await objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: CLUSTER_ACCOUNT_PLURAL });
-        await objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: NAMESPACED_ACCOUNT_PLURAL });
+        await objects.listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: NAMESPACED_ACCOUNT_PLURAL,
+        });
         return true;
       },
       { timeoutMs: 60_000, what: 'the account resources to be served' },
@@ -123,8 +172,22 @@ describe('account CRDs on a real API server', function () {
 
   it("refuses ambient on a CloudPhoneAccount through kubectl too, with the reason in words (not 'unknown field')", () => {
     const file = join(tmpdir(), `${namespace}-ambient.json`);
-    writeFileSync(file, JSON.stringify(accountObject(NAMESPACED_ACCOUNT_KIND, 'borrowed', { ...baseSpecs[NAMESPACED_ACCOUNT_KIND], credentials: { ambient: true } }, namespace)));
-    for (const args of [['apply', '-f', file], ['apply', '--server-side', '-f', file], ['create', '-f', file]]) {
+    writeFileSync(
+      file,
+      JSON.stringify(
+        accountObject(
+          NAMESPACED_ACCOUNT_KIND,
+          'borrowed',
+          { ...baseSpecs[NAMESPACED_ACCOUNT_KIND], credentials: { ambient: true } },
+          namespace,
+        ),
+      ),
+    );
+    for (const args of [
+      ['apply', '-f', file],
+      ['apply', '--server-side', '-f', file],
+      ['create', '-f', file],
+    ]) {
       const result = kubectl(...args);
       expect(result.status, args.join(' ')).to.not.equal(0);
       expect(result.stderr, args.join(' ')).to.contain(AMBIENT_REFUSED_MESSAGE).and.not.contain('unknown field');
@@ -139,20 +202,55 @@ describe('account CRDs on a real API server', function () {
       const now = Date.parse('2026-11-28T06:53:00Z');
       const status: CloudPhoneAccountStatus = canonicalAccountStatus({
         observedGeneration: 1,
-        conditions: setCondition(undefined, { type: 'Ready', status: 'True', reason: 'CredentialsVerified', message: 'A list call with these credentials succeeded', observedGeneration: 1 }, now),
+        conditions: setCondition(
+          undefined,
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'CredentialsVerified',
+            message: 'A list call with these credentials succeeded',
+            observedGeneration: 1,
+          },
+          now,
+        ),
         phonesInScope: 10_000,
         phonesObservedAt: formatTime(now),
       });
       const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
       const patched =
         kind === CLUSTER_ACCOUNT_KIND
-          ? await objects.patchClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: CLUSTER_ACCOUNT_PLURAL, name, body: { status } }, merge)
-          : await objects.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: NAMESPACED_ACCOUNT_PLURAL, name, body: { status } }, merge);
+          ? await objects.patchClusterCustomObjectStatus(
+              { group: GROUP, version: VERSION, plural: CLUSTER_ACCOUNT_PLURAL, name, body: { status } },
+              merge,
+            )
+          : await objects.patchNamespacedCustomObjectStatus(
+              { group: GROUP, version: VERSION, namespace, plural: NAMESPACED_ACCOUNT_PLURAL, name, body: { status } },
+              merge,
+            );
       expect(parseAccountObject(patched, kind).status, kind).to.deep.equal(status);
       const refused = await refusal(() =>
         kind === CLUSTER_ACCOUNT_KIND
-          ? objects.patchClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: CLUSTER_ACCOUNT_PLURAL, name, body: { status: { phonesInScope: -1 } } }, merge)
-          : objects.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: NAMESPACED_ACCOUNT_PLURAL, name, body: { status: { phonesInScope: -1 } } }, merge),
+          ? objects.patchClusterCustomObjectStatus(
+              {
+                group: GROUP,
+                version: VERSION,
+                plural: CLUSTER_ACCOUNT_PLURAL,
+                name,
+                body: { status: { phonesInScope: -1 } },
+              },
+              merge,
+            )
+          : objects.patchNamespacedCustomObjectStatus(
+              {
+                group: GROUP,
+                version: VERSION,
+                namespace,
+                plural: NAMESPACED_ACCOUNT_PLURAL,
+                name,
+                body: { status: { phonesInScope: -1 } },
+              },
+              merge,
+            ),
       );
       expectRefusedNaming(refused, 'status.phonesInScope');
     }
@@ -171,11 +269,31 @@ describe('account CRDs on a real API server', function () {
     await create(NAMESPACED_ACCOUNT_KIND, body);
     const get = kubectl('get', 'cpa', name, '-n', namespace);
     expect(get.status, get.stderr).to.equal(0);
-    expect(get.stdout.split('\n')[0]!.split(/\s+/)).to.deep.equal(['NAME', 'REGION', 'ENDPOINT', 'PROJECT', 'READY', 'REASON', 'PHONES', 'AGE']);
-    expect(get.stdout.split('\n')[1]).to.contain('https://cph.cn-east-3.myhuaweicloud.com').and.contain(baseSpecs[NAMESPACED_ACCOUNT_KIND].projectId as string);
+    expect(get.stdout.split('\n')[0]!.split(/\s+/)).to.deep.equal([
+      'NAME',
+      'REGION',
+      'ENDPOINT',
+      'PROJECT',
+      'READY',
+      'REASON',
+      'PHONES',
+      'AGE',
+    ]);
+    expect(get.stdout.split('\n')[1])
+      .to.contain('https://cph.cn-east-3.myhuaweicloud.com')
+      .and.contain(baseSpecs[NAMESPACED_ACCOUNT_KIND].projectId as string);
     const getCluster = kubectl('get', 'ccpa');
     expect(getCluster.status, getCluster.stderr).to.equal(0);
-    expect(getCluster.stdout.split('\n')[0]!.split(/\s+/)).to.deep.equal(['NAME', 'REGION', 'ENDPOINT', 'PROJECT', 'READY', 'REASON', 'PHONES', 'AGE']);
+    expect(getCluster.stdout.split('\n')[0]!.split(/\s+/)).to.deep.equal([
+      'NAME',
+      'REGION',
+      'ENDPOINT',
+      'PROJECT',
+      'READY',
+      'REASON',
+      'PHONES',
+      'AGE',
+    ]);
     const category = kubectl('get', 'cloudphone', '-n', namespace, '-o', 'name');
     expect(category.stdout).to.contain(`cloudphoneaccount.cloudphone.dev/${name}`);
   });

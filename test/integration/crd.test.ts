@@ -16,7 +16,12 @@ import {
   type KubeConfig,
 } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
+import {
+  CONTROL_PLANE_START_TIMEOUT_MS,
+  sharedControlPlane,
+  uniqueName,
+  type ControlPlane,
+} from '../support/control-plane.js';
 import { expectRefusedNaming, refusal } from '../support/admission.js';
 import { invalidRouteCases, routeObject, validRouteCases, PHONE_A } from '../fixtures/route-corpus.js';
 import { CRD_NAME, GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/constants.js';
@@ -36,7 +41,8 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -59,7 +65,20 @@ describe('CloudPhoneRoute CRD on a real API server', function () {
   it('is accepted by kubectl apply and becomes Established with its names', async () => {
     // kubectl, as users apply it. (Beware: passing the parsed YAML to client-node's typed API drops every
     // key its models spell differently, such as enum, default and x-kubernetes-validations; use loadYaml.)
-    const apply = spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, 'apply', '--server-side', '--field-manager', 'crd-test', '-f', crdPath], { encoding: 'utf8' });
+    const apply = spawnSync(
+      'kubectl',
+      [
+        '--kubeconfig',
+        controlPlane.kubeconfigPath,
+        'apply',
+        '--server-side',
+        '--field-manager',
+        'crd-test',
+        '-f',
+        crdPath,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(apply.status, apply.stderr).to.equal(0);
     const api = kc.makeApiClient(ApiextensionsV1Api);
     const established = await eventually('the CRD to be Established', async () => {
@@ -86,7 +105,12 @@ describe('CloudPhoneRoute CRD on a real API server', function () {
     for (const [i, c] of invalidRouteCases.entries()) {
       it(`${c.name} -> ${c.field}`, async () => {
         const body = routeObject(`invalid-${i}`, c.spec, namespace);
-        expectRefusedNaming(await refusal(() => objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body })), c.field);
+        expectRefusedNaming(
+          await refusal(() =>
+            objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body }),
+          ),
+          c.field,
+        );
       });
     }
   });
@@ -126,9 +150,27 @@ describe('CloudPhoneRoute CRD on a real API server', function () {
       plural: PLURAL,
       body: routeObject(name, { trafficType: 'routing', phoneIds: ids }, namespace),
     });
-    const phones = new Map(ids.map((p, i) => [p, { trafficType: i < 3000 ? ('direct' as const) : ('routing' as const), status: i % 7 === 0 ? 8 : 2 }]));
-    const holds = ids.slice(0, 1500).map((phoneId) => ({ phoneId, trafficType: 'routing' as const, errorCode: 'CPS.0003', errorMessage: 'internal error', jobId: `job-${phoneId}`, requestId: 'req-1' }));
-    const plan = planRoutes({ resources: [{ key: `${namespace}/${name}`, trafficType: 'routing', phoneIds: [...ids, 'ghost'], suspended: false }], phones, holds });
+    const phones = new Map(
+      ids.map((p, i) => [
+        p,
+        { trafficType: i < 3000 ? ('direct' as const) : ('routing' as const), status: i % 7 === 0 ? 8 : 2 },
+      ]),
+    );
+    const holds = ids.slice(0, 1500).map((phoneId) => ({
+      phoneId,
+      trafficType: 'routing' as const,
+      errorCode: 'CPS.0003',
+      errorMessage: 'internal error',
+      jobId: `job-${phoneId}`,
+      requestId: 'req-1',
+    }));
+    const plan = planRoutes({
+      resources: [
+        { key: `${namespace}/${name}`, trafficType: 'routing', phoneIds: [...ids, 'ghost'], suspended: false },
+      ],
+      phones,
+      holds,
+    });
     const status = nextStatus({ generation: 1, plan: plan.resources[0]!, now: Date.now() });
     const patched = await objects.patchNamespacedCustomObjectStatus(
       { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status } },
@@ -140,12 +182,22 @@ describe('CloudPhoneRoute CRD on a real API server', function () {
   });
 
   it('kubectl explain reads the descriptions, kubectl get shows the columns', async () => {
-    const explain = spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, 'explain', 'cloudphoneroutes.spec.driftCheckInterval'], { encoding: 'utf8' });
+    const explain = spawnSync(
+      'kubectl',
+      ['--kubeconfig', controlPlane.kubeconfigPath, 'explain', 'cloudphoneroutes.spec.driftCheckInterval'],
+      { encoding: 'utf8' },
+    );
     expect(explain.status, explain.stderr).to.equal(0);
     expect(explain.stdout).to.contain('At least 10s');
-    const explainRoot = spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, 'explain', 'cpr.spec'], { encoding: 'utf8' });
+    const explainRoot = spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, 'explain', 'cpr.spec'], {
+      encoding: 'utf8',
+    });
     expect(explainRoot.stdout).to.contain('trafficType').and.contain('deletionPolicy').and.contain('accountRef');
-    const explainRef = spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, 'explain', 'cpr.spec.accountRef'], { encoding: 'utf8' });
+    const explainRef = spawnSync(
+      'kubectl',
+      ['--kubeconfig', controlPlane.kubeconfigPath, 'explain', 'cpr.spec.accountRef'],
+      { encoding: 'utf8' },
+    );
     expect(explainRef.stdout).to.contain('--default-account');
     await objects.createNamespacedCustomObject({
       group: GROUP,
@@ -154,10 +206,26 @@ describe('CloudPhoneRoute CRD on a real API server', function () {
       plural: PLURAL,
       body: routeObject('columns', { trafficType: 'routing', phoneIds: [PHONE_A] }, namespace),
     });
-    const get = spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, 'get', 'cpr', 'columns', '-n', namespace], { encoding: 'utf8' });
+    const get = spawnSync(
+      'kubectl',
+      ['--kubeconfig', controlPlane.kubeconfigPath, 'get', 'cpr', 'columns', '-n', namespace],
+      { encoding: 'utf8' },
+    );
     expect(get.status, get.stderr).to.equal(0);
-    expect(get.stdout.split('\n')[0]!.split(/\s+/)).to.deep.equal(['NAME', 'TRAFFIC', 'READY', 'IN-SYNC', 'TOTAL', 'REASON', 'AGE']);
-    const category = spawnSync('kubectl', ['--kubeconfig', controlPlane.kubeconfigPath, 'get', 'cloudphone', '-n', namespace, '-o', 'name'], { encoding: 'utf8' });
+    expect(get.stdout.split('\n')[0]!.split(/\s+/)).to.deep.equal([
+      'NAME',
+      'TRAFFIC',
+      'READY',
+      'IN-SYNC',
+      'TOTAL',
+      'REASON',
+      'AGE',
+    ]);
+    const category = spawnSync(
+      'kubectl',
+      ['--kubeconfig', controlPlane.kubeconfigPath, 'get', 'cloudphone', '-n', namespace, '-o', 'name'],
+      { encoding: 'utf8' },
+    );
     expect(category.stdout).to.contain('cloudphoneroute.cloudphone.dev/columns');
   });
 });

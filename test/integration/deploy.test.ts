@@ -21,7 +21,12 @@ import { parseAllDocuments } from 'yaml';
 import { clusterAccountResource, namespacedAccountResource } from '../../src/operator.js';
 import { KubeClient, PatchStrategy, loadKubeConfig, resourcePath } from '../../src/runtime/kube-client.js';
 import { startSimulator } from '../../src/simulator/index.js';
-import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
+import {
+  CONTROL_PLANE_START_TIMEOUT_MS,
+  sharedControlPlane,
+  uniqueName,
+  type ControlPlane,
+} from '../support/control-plane.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { Routes } from '../support/routes.js';
 import { SimAdmin } from '../support/sim-admin.js';
@@ -94,7 +99,8 @@ function kubectl(args: string[], options: { kubeconfig?: string; input?: string 
 
 function mustKubectl(args: string[], options: { kubeconfig?: string; input?: string } = {}): KubectlResult {
   const result = kubectl(args, options);
-  if (result.status !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${result.status}:\n${result.stderr}${result.stdout}`);
+  if (result.status !== 0)
+    throw new Error(`kubectl ${args.join(' ')} exited ${result.status}:\n${result.stderr}${result.stdout}`);
   return result;
 }
 
@@ -127,7 +133,12 @@ function applyObjects(kubeconfig: string, items: object[]): void {
 
 /** A Secret holding an access key pair under the keys accounts read by default. */
 function credentialsSecret(name: string, namespace: string, credentials: { ak: string; sk: string }): object {
-  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData: { HUAWEICLOUD_SDK_AK: credentials.ak, HUAWEICLOUD_SDK_SK: credentials.sk } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace },
+    stringData: { HUAWEICLOUD_SDK_AK: credentials.ak, HUAWEICLOUD_SDK_SK: credentials.sk },
+  };
 }
 
 /**
@@ -180,14 +191,28 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         ].sort(),
       );
       for (const object of base) {
-        const clusterScoped = ['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ClusterCloudPhoneAccount'].includes(object.kind);
-        expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).to.equal(clusterScoped ? undefined : OPERATOR_NAMESPACE);
+        const clusterScoped = [
+          'Namespace',
+          'CustomResourceDefinition',
+          'ClusterRole',
+          'ClusterRoleBinding',
+          'ClusterCloudPhoneAccount',
+        ].includes(object.kind);
+        expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).to.equal(
+          clusterScoped ? undefined : OPERATOR_NAMESPACE,
+        );
       }
     });
 
     it('the CRDs are those of crds/ (the route and the two account kinds), the one source of truth', () => {
-      const fromFiles = parseAllDocuments(mustKubectl(['kustomize', 'crds']).stdout).map((d) => d.toJSON() as K8sObject);
-      expect(fromFiles.map((crd) => crd.metadata.name)).to.have.members(['cloudphoneroutes.cloudphone.dev', 'clustercloudphoneaccounts.cloudphone.dev', 'cloudphoneaccounts.cloudphone.dev']);
+      const fromFiles = parseAllDocuments(mustKubectl(['kustomize', 'crds']).stdout).map(
+        (d) => d.toJSON() as K8sObject,
+      );
+      expect(fromFiles.map((crd) => crd.metadata.name)).to.have.members([
+        'cloudphoneroutes.cloudphone.dev',
+        'clustercloudphoneaccounts.cloudphone.dev',
+        'cloudphoneaccounts.cloudphone.dev',
+      ]);
       for (const fromFile of fromFiles) {
         const rendered = find(base, 'CustomResourceDefinition', fromFile.metadata.name);
         const { labels: _renderedLabels, ...renderedMeta } = rendered.metadata;
@@ -209,7 +234,10 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
       expect(args).to.include(`--default-account=${account.metadata.name}`);
       // Its Secret is read where the pod runs, which is where the base puts the Secret's readers (Role below).
       expect(args).to.include('--cluster-resource-namespace=$(POD_NAMESPACE)');
-      expect(args.some((a) => a.startsWith('--allowed-endpoint-hosts')), 'the default allowlist is kept').to.equal(false);
+      expect(
+        args.some((a) => a.startsWith('--allowed-endpoint-hosts')),
+        'the default allowlist is kept',
+      ).to.equal(false);
     });
 
     it('every overlay renders: example (account patched, Secret from a .env file), single-namespace, argocd/app', () => {
@@ -225,40 +253,69 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
       expect(container.image).to.equal('registry.example.com/platform/cph-route-operator:0.1.0');
       expect(container.args).to.include('--allowed-endpoint-hosts=*.myhuaweicloud.com,cph-proxy.platform.example.com');
       for (const object of example) {
-        const clusterScoped = ['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ClusterCloudPhoneAccount'].includes(object.kind);
-        expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).to.equal(clusterScoped ? undefined : OPERATOR_NAMESPACE);
+        const clusterScoped = [
+          'Namespace',
+          'CustomResourceDefinition',
+          'ClusterRole',
+          'ClusterRoleBinding',
+          'ClusterCloudPhoneAccount',
+        ].includes(object.kind);
+        expect(object.metadata.namespace, `${object.kind}/${object.metadata.name}`).to.equal(
+          clusterScoped ? undefined : OPERATOR_NAMESPACE,
+        );
       }
 
       const single = render('deploy/overlays/single-namespace');
       // Only the cluster-scoped kinds keep a ClusterRole: no Role can grant them.
-      expect(single.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding').map((o) => `${o.kind}/${o.metadata.name}`)).to.deep.equal([
+      expect(
+        single
+          .filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')
+          .map((o) => `${o.kind}/${o.metadata.name}`),
+      ).to.deep.equal([
         'ClusterRole/cph-route-operator-cluster-accounts',
         'ClusterRoleBinding/cph-route-operator-cluster-accounts',
       ]);
       const role = find(single, 'Role', 'cph-route-operator');
       expect(role.metadata.namespace).to.equal(SINGLE_NAMESPACE);
       // The base's ClusterRole cph-route-operator and secret-reader rules, in the watched namespace.
-      expect(role.rules).to.deep.equal([...(find(base, 'ClusterRole', 'cph-route-operator').rules ?? []), ...(find(base, 'ClusterRole', 'cph-route-operator-secret-reader').rules ?? [])]);
-      expect(find(single, 'Role', 'cph-route-operator-cluster-account-secrets').metadata.namespace).to.equal(OPERATOR_NAMESPACE);
-      expect(find(single, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0].args).to.include(`--namespaces=${SINGLE_NAMESPACE}`);
+      expect(role.rules).to.deep.equal([
+        ...(find(base, 'ClusterRole', 'cph-route-operator').rules ?? []),
+        ...(find(base, 'ClusterRole', 'cph-route-operator-secret-reader').rules ?? []),
+      ]);
+      expect(find(single, 'Role', 'cph-route-operator-cluster-account-secrets').metadata.namespace).to.equal(
+        OPERATOR_NAMESPACE,
+      );
+      expect(find(single, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0].args).to.include(
+        `--namespaces=${SINGLE_NAMESPACE}`,
+      );
       expect(find(single, 'ClusterCloudPhoneAccount', 'default').metadata.namespace).to.equal(undefined);
 
       const argo = render('deploy/argocd/app');
       expect(argo.some((o) => o.kind === 'CloudPhoneRoute')).to.equal(true);
-      expect(find(argo, 'ClusterCloudPhoneAccount', 'default').metadata.annotations).to.include({ 'argocd.argoproj.io/sync-wave': '1' });
+      expect(find(argo, 'ClusterCloudPhoneAccount', 'default').metadata.annotations).to.include({
+        'argocd.argoproj.io/sync-wave': '1',
+      });
     });
 
     it('credentials.env is ignored by Git, its template is not', () => {
-      const ignored = spawnSync('git', ['check-ignore', '-q', 'deploy/overlays/example/credentials.env'], { cwd: root });
+      const ignored = spawnSync('git', ['check-ignore', '-q', 'deploy/overlays/example/credentials.env'], {
+        cwd: root,
+      });
       expect(ignored.status, 'credentials.env must be ignored').to.equal(0);
-      const template = spawnSync('git', ['check-ignore', '-q', 'deploy/overlays/example/credentials.env.template'], { cwd: root });
+      const template = spawnSync('git', ['check-ignore', '-q', 'deploy/overlays/example/credentials.env.template'], {
+        cwd: root,
+      });
       expect(template.status, 'the template must not be ignored').to.equal(1);
     });
 
     describe('least-privilege RBAC', () => {
       it('the operator ClusterRole grants exactly the verbs the reconcilers use on routes, namespaced accounts, their status and events', () => {
         expect(find(base, 'ClusterRole', 'cph-route-operator').rules).to.deep.equal([
-          { apiGroups: ['cloudphone.dev'], resources: ['cloudphoneroutes'], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
+          {
+            apiGroups: ['cloudphone.dev'],
+            resources: ['cloudphoneroutes'],
+            verbs: ['get', 'list', 'watch', 'update', 'patch'],
+          },
           { apiGroups: ['cloudphone.dev'], resources: ['cloudphoneroutes/status'], verbs: ['get', 'update', 'patch'] },
           { apiGroups: ['cloudphone.dev'], resources: ['cloudphoneroutes/finalizers'], verbs: ['update'] },
           { apiGroups: ['cloudphone.dev'], resources: ['cloudphoneaccounts'], verbs: ['list', 'watch'] },
@@ -273,27 +330,40 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           { apiGroups: ['cloudphone.dev'], resources: ['clustercloudphoneaccounts/status'], verbs: ['patch'] },
           { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
         ]);
-        expect(find(base, 'ClusterRoleBinding', 'cph-route-operator-cluster-accounts').roleRef).to.deep.include({ kind: 'ClusterRole', name: 'cph-route-operator-cluster-accounts' });
+        expect(find(base, 'ClusterRoleBinding', 'cph-route-operator-cluster-accounts').roleRef).to.deep.include({
+          kind: 'ClusterRole',
+          name: 'cph-route-operator-cluster-accounts',
+        });
       });
 
-      it('Secrets are get-only: cluster accounts\' in the operator namespace (a Role), namespaced accounts\' in a ClusterRole of its own; Leases only in the operator namespace', () => {
+      it("Secrets are get-only: cluster accounts' in the operator namespace (a Role), namespaced accounts' in a ClusterRole of its own; Leases only in the operator namespace", () => {
         const clusterAccountSecrets = find(base, 'Role', 'cph-route-operator-cluster-account-secrets');
         expect(clusterAccountSecrets.metadata.namespace).to.equal(OPERATOR_NAMESPACE);
-        expect(clusterAccountSecrets.rules).to.deep.equal([{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }]);
-        expect(find(base, 'RoleBinding', 'cph-route-operator-cluster-account-secrets').roleRef).to.deep.include({ kind: 'Role', name: clusterAccountSecrets.metadata.name });
+        expect(clusterAccountSecrets.rules).to.deep.equal([
+          { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+        ]);
+        expect(find(base, 'RoleBinding', 'cph-route-operator-cluster-account-secrets').roleRef).to.deep.include({
+          kind: 'Role',
+          name: clusterAccountSecrets.metadata.name,
+        });
         expect(find(base, 'ClusterRole', 'cph-route-operator-secret-reader').rules).to.deep.equal([
           { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
         ]);
         const leases = find(base, 'Role', 'cph-route-operator-leader-election');
         expect(leases.metadata.namespace).to.equal(OPERATOR_NAMESPACE);
-        expect(leases.rules).to.deep.equal([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+        expect(leases.rules).to.deep.equal([
+          { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+        ]);
       });
 
       it('no rule anywhere uses a wildcard, and every binding binds only the operator ServiceAccount', () => {
         const all = [...base, ...render('deploy/overlays/single-namespace')];
         for (const role of all.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole')) {
           for (const rule of role.rules ?? []) {
-            expect([...rule.apiGroups, ...rule.resources, ...rule.verbs], `${role.kind}/${role.metadata.name}`).to.not.include('*');
+            expect(
+              [...rule.apiGroups, ...rule.resources, ...rule.verbs],
+              `${role.kind}/${role.metadata.name}`,
+            ).to.not.include('*');
           }
         }
         for (const binding of all.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
@@ -315,10 +385,17 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         const container = pod.containers[0];
         expect(container.args).to.include('--leader-elect');
         expect(container.args).to.include('--leader-election-namespace=$(POD_NAMESPACE)');
-        expect(container.env.find((e: { name: string }) => e.name === 'POD_NAMESPACE').valueFrom.fieldRef.fieldPath).to.equal('metadata.namespace');
-        const overlays = [base, render('deploy/overlays/single-namespace'), withExampleCredentials(() => render('deploy/overlays/example'))];
+        expect(
+          container.env.find((e: { name: string }) => e.name === 'POD_NAMESPACE').valueFrom.fieldRef.fieldPath,
+        ).to.equal('metadata.namespace');
+        const overlays = [
+          base,
+          render('deploy/overlays/single-namespace'),
+          withExampleCredentials(() => render('deploy/overlays/example')),
+        ];
         for (const objects of overlays) {
-          for (const arg of find(objects, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0].args as string[]) {
+          for (const arg of find(objects, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0]
+            .args as string[]) {
             expect(OPERATOR_FLAGS, arg).to.include(arg.split('=')[0]);
           }
         }
@@ -327,12 +404,21 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
       it('passes only flags that `cph-route-operator --help` documents', function () {
         if (!existsSync(join(root, 'src/main.ts'))) this.skip(); // the command lands with the reconciler
         this.timeout(60_000);
-        const help = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--help'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+        const help = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', '--help'], {
+          cwd: root,
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
         expect(help.status, help.stderr).to.equal(0);
         const documented = new Set([...help.stdout.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
-        const overlays = [base, render('deploy/overlays/single-namespace'), withExampleCredentials(() => render('deploy/overlays/example'))];
+        const overlays = [
+          base,
+          render('deploy/overlays/single-namespace'),
+          withExampleCredentials(() => render('deploy/overlays/example')),
+        ];
         for (const objects of overlays) {
-          for (const arg of find(objects, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0].args as string[]) {
+          for (const arg of find(objects, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0]
+            .args as string[]) {
             expect([...documented], arg).to.include(arg.split('=')[0]);
           }
         }
@@ -340,18 +426,27 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
 
       it('probes /healthz and /readyz on the health port 8081, serves metrics on 8080, with requests and limits', () => {
         const container = find(base, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0];
-        const ports = Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
+        const ports = Object.fromEntries(
+          container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]),
+        );
         expect(ports).to.deep.equal({ metrics: 8080, health: 8081 });
         expect(container.args).to.include('--metrics-bind-address=:8080');
         expect(container.args).to.include('--health-probe-bind-address=:8081');
         expect(container.livenessProbe.httpGet).to.deep.equal({ path: '/healthz', port: 'health' });
         expect(container.readinessProbe.httpGet).to.deep.equal({ path: '/readyz', port: 'health' });
-        expect(container.resources).to.deep.equal({ requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+        expect(container.resources).to.deep.equal({
+          requests: { cpu: '50m', memory: '128Mi' },
+          limits: { cpu: '500m', memory: '256Mi' },
+        });
       });
 
       it('is locked down: non-root 65532, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp', () => {
         const pod = find(base, 'Deployment', 'cph-route-operator').spec.template.spec;
-        expect(pod.securityContext).to.deep.include({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+        expect(pod.securityContext).to.deep.include({
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          seccompProfile: { type: 'RuntimeDefault' },
+        });
         expect(pod.containers[0].securityContext).to.deep.include({
           runAsNonRoot: true,
           runAsUser: 65532,
@@ -360,13 +455,26 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           capabilities: { drop: ['ALL'] },
           seccompProfile: { type: 'RuntimeDefault' },
         });
-        expect(find(base, 'Namespace', OPERATOR_NAMESPACE).metadata.labels).to.include({ 'pod-security.kubernetes.io/enforce': 'restricted' });
+        expect(find(base, 'Namespace', OPERATOR_NAMESPACE).metadata.labels).to.include({
+          'pod-security.kubernetes.io/enforce': 'restricted',
+        });
       });
 
       it('holds no CPH credentials in its environment: the default account reads them from its Secret', () => {
-        for (const objects of [base, render('deploy/overlays/single-namespace'), withExampleCredentials(() => render('deploy/overlays/example'))]) {
-          const env = find(objects, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0].env as { name: string; valueFrom?: { secretKeyRef?: unknown } }[];
-          expect(env.filter((e) => e.name.startsWith('HUAWEICLOUD_') || e.valueFrom?.secretKeyRef !== undefined).map((e) => e.name)).to.deep.equal([]);
+        for (const objects of [
+          base,
+          render('deploy/overlays/single-namespace'),
+          withExampleCredentials(() => render('deploy/overlays/example')),
+        ]) {
+          const env = find(objects, 'Deployment', 'cph-route-operator').spec.template.spec.containers[0].env as {
+            name: string;
+            valueFrom?: { secretKeyRef?: unknown };
+          }[];
+          expect(
+            env
+              .filter((e) => e.name.startsWith('HUAWEICLOUD_') || e.valueFrom?.secretKeyRef !== undefined)
+              .map((e) => e.name),
+          ).to.deep.equal([]);
         }
       });
 
@@ -374,19 +482,28 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         const deployment = find(base, 'Deployment', 'cph-route-operator');
         const podLabels = deployment.spec.template.metadata.labels;
         expect(deployment.spec.selector.matchLabels).to.deep.equal(podLabels);
-        expect(deployment.spec.template.spec.topologySpreadConstraints[0]).to.deep.include({ topologyKey: 'kubernetes.io/hostname', maxSkew: 1 });
+        expect(deployment.spec.template.spec.topologySpreadConstraints[0]).to.deep.include({
+          topologyKey: 'kubernetes.io/hostname',
+          maxSkew: 1,
+        });
         const pdb = find(base, 'PodDisruptionBudget', 'cph-route-operator');
         expect(pdb.spec.minAvailable).to.equal(1);
         expect(pdb.spec.selector.matchLabels).to.deep.equal(podLabels);
         const service = find(base, 'Service', 'cph-route-operator-metrics');
         expect(service.spec.selector).to.deep.equal(podLabels);
-        expect(service.spec.ports).to.deep.equal([{ name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' }]);
+        expect(service.spec.ports).to.deep.equal([
+          { name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' },
+        ]);
         const policy = find(base, 'NetworkPolicy', 'cph-route-operator');
         expect(policy.spec.podSelector.matchLabels).to.deep.equal(podLabels);
         expect(policy.spec.policyTypes).to.deep.equal(['Ingress', 'Egress']);
-        const ingressPorts = policy.spec.ingress.flatMap((r: { ports: { port: number }[] }) => r.ports.map((p) => p.port));
+        const ingressPorts = policy.spec.ingress.flatMap((r: { ports: { port: number }[] }) =>
+          r.ports.map((p) => p.port),
+        );
         expect(ingressPorts).to.deep.equal([8080, 8081]);
-        const egressPorts = policy.spec.egress.flatMap((r: { ports: { port: number; protocol: string }[] }) => r.ports.map((p) => `${p.port}/${p.protocol}`));
+        const egressPorts = policy.spec.egress.flatMap((r: { ports: { port: number; protocol: string }[] }) =>
+          r.ports.map((p) => `${p.port}/${p.protocol}`),
+        );
         expect(egressPorts.sort()).to.deep.equal(['443/TCP', '53/TCP', '53/UDP', '6443/TCP']);
       });
     });
@@ -418,22 +535,34 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
       mustKubectl(['apply', '-k', 'crds/'], { kubeconfig: admin });
       mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', 'crds/'], { kubeconfig: admin });
       const result = mustKubectl(['apply', '--dry-run=server', '-k', 'deploy/'], { kubeconfig: admin });
-      expect(result.stdout).to.match(/deployment\.apps\/cph-route-operator (created|configured|unchanged) \(server dry run\)/);
-      expect(result.stdout).to.match(/customresourcedefinition\.apiextensions\.k8s\.io\/cloudphoneroutes\.cloudphone\.dev .*\(server dry run\)/);
-      expect(result.stdout).to.match(/clustercloudphoneaccount\.cloudphone\.dev\/default (created|configured|unchanged) \(server dry run\)/);
+      expect(result.stdout).to.match(
+        /deployment\.apps\/cph-route-operator (created|configured|unchanged) \(server dry run\)/,
+      );
+      expect(result.stdout).to.match(
+        /customresourcedefinition\.apiextensions\.k8s\.io\/cloudphoneroutes\.cloudphone\.dev .*\(server dry run\)/,
+      );
+      expect(result.stdout).to.match(
+        /clustercloudphoneaccount\.cloudphone\.dev\/default (created|configured|unchanged) \(server dry run\)/,
+      );
       expect(seriousWarnings(result.stderr)).to.deep.equal([]);
     });
 
     it('every overlay passes kubectl apply --dry-run=server too', function () {
       this.timeout(120_000);
-      const example = withExampleCredentials(() => mustKubectl(['apply', '--dry-run=server', '-k', 'deploy/overlays/example/'], { kubeconfig: admin }));
+      const example = withExampleCredentials(() =>
+        mustKubectl(['apply', '--dry-run=server', '-k', 'deploy/overlays/example/'], { kubeconfig: admin }),
+      );
       expect(example.stdout).to.match(/secret\/cph-credentials (created|configured|unchanged) \(server dry run\)/);
-      expect(example.stdout).to.match(/clustercloudphoneaccount\.cloudphone\.dev\/default (created|configured|unchanged) \(server dry run\)/);
+      expect(example.stdout).to.match(
+        /clustercloudphoneaccount\.cloudphone\.dev\/default (created|configured|unchanged) \(server dry run\)/,
+      );
       expect(seriousWarnings(example.stderr)).to.deep.equal([]);
       if (kubectl(['get', 'namespace', SINGLE_NAMESPACE], { kubeconfig: admin }).status !== 0) {
         mustKubectl(['create', 'namespace', SINGLE_NAMESPACE], { kubeconfig: admin });
       }
-      const single = mustKubectl(['apply', '--dry-run=server', '-k', 'deploy/overlays/single-namespace/'], { kubeconfig: admin });
+      const single = mustKubectl(['apply', '--dry-run=server', '-k', 'deploy/overlays/single-namespace/'], {
+        kubeconfig: admin,
+      });
       expect(single.stdout).to.match(/role\.rbac\.authorization\.k8s\.io\/cph-route-operator .*\(server dry run\)/);
       expect(seriousWarnings(single.stderr)).to.deep.equal([]);
     });
@@ -443,10 +572,14 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
       mustKubectl(['apply', '-k', 'deploy/'], { kubeconfig: admin });
       mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', 'crds/'], { kubeconfig: admin });
       mustKubectl(['-n', OPERATOR_NAMESPACE, 'get', 'serviceaccount', SERVICE_ACCOUNT], { kubeconfig: admin });
-      const account = JSON.parse(mustKubectl(['get', 'ccpa', 'default', '-o', 'json'], { kubeconfig: admin }).stdout) as { metadata: { namespace?: string }; spec: { credentials: unknown } };
+      const account = JSON.parse(
+        mustKubectl(['get', 'ccpa', 'default', '-o', 'json'], { kubeconfig: admin }).stdout,
+      ) as { metadata: { namespace?: string }; spec: { credentials: unknown } };
       expect(account.metadata.namespace).to.equal(undefined);
       // The CRD defaults the key names, which are those the operator reads by default.
-      expect(account.spec.credentials).to.deep.equal({ secretRef: { name: 'cph-credentials', accessKeyKey: 'HUAWEICLOUD_SDK_AK', secretKeyKey: 'HUAWEICLOUD_SDK_SK' } });
+      expect(account.spec.credentials).to.deep.equal({
+        secretRef: { name: 'cph-credentials', accessKeyKey: 'HUAWEICLOUD_SDK_AK', secretKeyKey: 'HUAWEICLOUD_SDK_SK' },
+      });
     });
 
     it('the Argo CD Application source (deploy/argocd/app, with a sample route) passes the server dry run once the CRD exists', function () {
@@ -464,13 +597,23 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         mustKubectl(['apply', '-k', 'deploy/'], { kubeconfig: admin });
         const token = await cp.mintToken(OPERATOR_NAMESPACE, SERVICE_ACCOUNT, 3600);
         saKubeconfig = await cp.writeKubeconfigForToken(token, join(scratch, 'operator.kubeconfig'));
-        expect(mustKubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], { kubeconfig: saKubeconfig }).stdout).to.equal(SA_USER);
+        expect(
+          mustKubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], { kubeconfig: saKubeconfig })
+            .stdout,
+        ).to.equal(SA_USER);
         routeNamespace = uniqueName('deploy-rbac');
         mustKubectl(['create', 'namespace', routeNamespace], { kubeconfig: admin });
       });
 
       const canI = (verb: string, resource: string, where: string[], subresource?: string): boolean => {
-        const args = ['auth', 'can-i', verb, resource, ...where, ...(subresource ? [`--subresource=${subresource}`] : [])];
+        const args = [
+          'auth',
+          'can-i',
+          verb,
+          resource,
+          ...where,
+          ...(subresource ? [`--subresource=${subresource}`] : []),
+        ];
         const result = kubectl(args, { kubeconfig: saKubeconfig });
         if (result.status !== 0 && result.status !== 1) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
         return result.stdout.trim() === 'yes';
@@ -480,8 +623,17 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         const everywhere = ['--all-namespaces'];
         const inRoutes = () => ['-n', routeNamespace];
         const allowed: [string, string, string[], string?][] = [
-          ...['get', 'list', 'watch', 'update', 'patch'].map((v): [string, string, string[]] => [v, 'cloudphoneroutes.cloudphone.dev', everywhere]),
-          ...['get', 'update', 'patch'].map((v): [string, string, string[], string] => [v, 'cloudphoneroutes.cloudphone.dev', inRoutes(), 'status']),
+          ...['get', 'list', 'watch', 'update', 'patch'].map((v): [string, string, string[]] => [
+            v,
+            'cloudphoneroutes.cloudphone.dev',
+            everywhere,
+          ]),
+          ...['get', 'update', 'patch'].map((v): [string, string, string[], string] => [
+            v,
+            'cloudphoneroutes.cloudphone.dev',
+            inRoutes(),
+            'status',
+          ]),
           ['update', 'cloudphoneroutes.cloudphone.dev', inRoutes(), 'finalizers'],
           ['list', 'cloudphoneaccounts.cloudphone.dev', everywhere],
           ['watch', 'cloudphoneaccounts.cloudphone.dev', everywhere],
@@ -495,7 +647,11 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           ['patch', 'events.events.k8s.io', inRoutes()],
           ['get', 'secrets', ['-n', OPERATOR_NAMESPACE]],
           ['get', 'secrets', everywhere],
-          ...['get', 'create', 'update'].map((v): [string, string, string[]] => [v, 'leases.coordination.k8s.io', ['-n', OPERATOR_NAMESPACE]]),
+          ...['get', 'create', 'update'].map((v): [string, string, string[]] => [
+            v,
+            'leases.coordination.k8s.io',
+            ['-n', OPERATOR_NAMESPACE],
+          ]),
         ];
         const refused = allowed.filter(([verb, resource, where, sub]) => !canI(verb, resource, where, sub));
         expect(refused.map((a) => a.join(' '))).to.deep.equal([]);
@@ -562,21 +718,64 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
             spec: { trafficType: 'routing', phoneIds: ['631056bfb66b4f4ea02ba25f04830cb4'] },
           }),
         });
-        mustKubectl(['-n', routeNamespace, 'create', 'secret', 'generic', 'cph-account', '--from-literal=HUAWEICLOUD_SDK_AK=ak', '--from-literal=HUAWEICLOUD_SDK_SK=sk'], {
-          kubeconfig: admin,
-        });
+        mustKubectl(
+          [
+            '-n',
+            routeNamespace,
+            'create',
+            'secret',
+            'generic',
+            'cph-account',
+            '--from-literal=HUAWEICLOUD_SDK_AK=ak',
+            '--from-literal=HUAWEICLOUD_SDK_SK=sk',
+          ],
+          {
+            kubeconfig: admin,
+          },
+        );
         const as = { kubeconfig: saKubeconfig };
         // The informer: a cluster-wide list, then a watch from its resourceVersion.
-        const list = JSON.parse(mustKubectl(['get', '--raw', '/apis/cloudphone.dev/v1alpha1/cloudphoneroutes?limit=500'], as).stdout) as {
+        const list = JSON.parse(
+          mustKubectl(['get', '--raw', '/apis/cloudphone.dev/v1alpha1/cloudphoneroutes?limit=500'], as).stdout,
+        ) as {
           metadata: { resourceVersion: string };
           items: { metadata: { name: string } }[];
         };
         expect(list.items.map((i) => i.metadata.name)).to.include(route);
-        mustKubectl(['get', '--raw', `/apis/cloudphone.dev/v1alpha1/cloudphoneroutes?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=${list.metadata.resourceVersion}`], as);
-        // The finalizer (deletionPolicy Revert) on the resource, the status on its subresource.
-        mustKubectl(['-n', routeNamespace, 'patch', 'cloudphoneroutes.cloudphone.dev', route, '--type=merge', '-p', '{"metadata":{"finalizers":["cloudphone.dev/route-finalizer"]}}'], as);
         mustKubectl(
-          ['-n', routeNamespace, 'patch', 'cloudphoneroutes.cloudphone.dev', route, '--subresource=status', '--type=merge', '-p', '{"status":{"observedGeneration":1}}'],
+          [
+            'get',
+            '--raw',
+            `/apis/cloudphone.dev/v1alpha1/cloudphoneroutes?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=${list.metadata.resourceVersion}`,
+          ],
+          as,
+        );
+        // The finalizer (deletionPolicy Revert) on the resource, the status on its subresource.
+        mustKubectl(
+          [
+            '-n',
+            routeNamespace,
+            'patch',
+            'cloudphoneroutes.cloudphone.dev',
+            route,
+            '--type=merge',
+            '-p',
+            '{"metadata":{"finalizers":["cloudphone.dev/route-finalizer"]}}',
+          ],
+          as,
+        );
+        mustKubectl(
+          [
+            '-n',
+            routeNamespace,
+            'patch',
+            'cloudphoneroutes.cloudphone.dev',
+            route,
+            '--subresource=status',
+            '--type=merge',
+            '-p',
+            '{"status":{"observedGeneration":1}}',
+          ],
           as,
         );
         // An events.k8s.io/v1 Event about the route.
@@ -593,7 +792,12 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
             reason: 'RouteChanged',
             type: 'Normal',
             note: 'Changed the route of 1 phone to routing',
-            regarding: { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneRoute', name: route, namespace: routeNamespace },
+            regarding: {
+              apiVersion: 'cloudphone.dev/v1alpha1',
+              kind: 'CloudPhoneRoute',
+              name: route,
+              namespace: routeNamespace,
+            },
           }),
         });
         // The leader Lease: create, read, renew.
@@ -608,29 +812,78 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           }),
         });
         // Renewal is an update (PUT with the resourceVersion read), as client-go's leader election does.
-        const held = JSON.parse(mustKubectl(['-n', OPERATOR_NAMESPACE, 'get', 'lease', lease, '-o', 'json'], as).stdout) as { spec: Record<string, unknown> };
+        const held = JSON.parse(
+          mustKubectl(['-n', OPERATOR_NAMESPACE, 'get', 'lease', lease, '-o', 'json'], as).stdout,
+        ) as { spec: Record<string, unknown> };
         held.spec.renewTime = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
         mustKubectl(['replace', '-f', '-'], { ...as, input: JSON.stringify(held) });
         // A CloudPhoneAccount's Secret in its namespace; a ClusterCloudPhoneAccount's in the operator's.
         mustKubectl(['-n', routeNamespace, 'get', 'secret', 'cph-account'], as);
         const clusterSecret = uniqueName('cluster-account-secret');
-        mustKubectl(['-n', OPERATOR_NAMESPACE, 'create', 'secret', 'generic', clusterSecret, '--from-literal=HUAWEICLOUD_SDK_AK=ak'], { kubeconfig: admin });
+        mustKubectl(
+          [
+            '-n',
+            OPERATOR_NAMESPACE,
+            'create',
+            'secret',
+            'generic',
+            clusterSecret,
+            '--from-literal=HUAWEICLOUD_SDK_AK=ak',
+          ],
+          { kubeconfig: admin },
+        );
         mustKubectl(['-n', OPERATOR_NAMESPACE, 'get', 'secret', clusterSecret], as);
         // The account informers (cluster-wide and in the watched namespaces) and the namespace informer.
-        const accountSpec = { region: 'cn-north-4', projectId: 'deployrbacproject', credentials: { secretRef: { name: 'cph-account' } }, phoneScope: {} };
+        const accountSpec = {
+          region: 'cn-north-4',
+          projectId: 'deployrbacproject',
+          credentials: { secretRef: { name: 'cph-account' } },
+          phoneScope: {},
+        };
         const clusterAccount = uniqueName('ccpa');
         const teamAccount = uniqueName('cpa');
         applyObjects(admin, [
-          { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'ClusterCloudPhoneAccount', metadata: { name: clusterAccount }, spec: accountSpec },
-          { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneAccount', metadata: { name: teamAccount, namespace: routeNamespace }, spec: accountSpec },
+          {
+            apiVersion: 'cloudphone.dev/v1alpha1',
+            kind: 'ClusterCloudPhoneAccount',
+            metadata: { name: clusterAccount },
+            spec: accountSpec,
+          },
+          {
+            apiVersion: 'cloudphone.dev/v1alpha1',
+            kind: 'CloudPhoneAccount',
+            metadata: { name: teamAccount, namespace: routeNamespace },
+            spec: accountSpec,
+          },
         ]);
         for (const plural of ['clustercloudphoneaccounts', 'cloudphoneaccounts']) {
-          const accounts = JSON.parse(mustKubectl(['get', '--raw', `/apis/cloudphone.dev/v1alpha1/${plural}?limit=500`], as).stdout) as { metadata: { resourceVersion: string }; items: { metadata: { name: string } }[] };
-          expect(accounts.items.map((i) => i.metadata.name), plural).to.include(plural === 'cloudphoneaccounts' ? teamAccount : clusterAccount);
-          mustKubectl(['get', '--raw', `/apis/cloudphone.dev/v1alpha1/${plural}?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=${accounts.metadata.resourceVersion}`], as);
+          const accounts = JSON.parse(
+            mustKubectl(['get', '--raw', `/apis/cloudphone.dev/v1alpha1/${plural}?limit=500`], as).stdout,
+          ) as { metadata: { resourceVersion: string }; items: { metadata: { name: string } }[] };
+          expect(
+            accounts.items.map((i) => i.metadata.name),
+            plural,
+          ).to.include(plural === 'cloudphoneaccounts' ? teamAccount : clusterAccount);
+          mustKubectl(
+            [
+              'get',
+              '--raw',
+              `/apis/cloudphone.dev/v1alpha1/${plural}?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=${accounts.metadata.resourceVersion}`,
+            ],
+            as,
+          );
         }
-        const namespaces = JSON.parse(mustKubectl(['get', '--raw', '/api/v1/namespaces?limit=500'], as).stdout) as { metadata: { resourceVersion: string } };
-        mustKubectl(['get', '--raw', `/api/v1/namespaces?watch=1&timeoutSeconds=1&resourceVersion=${namespaces.metadata.resourceVersion}`], as);
+        const namespaces = JSON.parse(mustKubectl(['get', '--raw', '/api/v1/namespaces?limit=500'], as).stdout) as {
+          metadata: { resourceVersion: string };
+        };
+        mustKubectl(
+          [
+            'get',
+            '--raw',
+            `/api/v1/namespaces?watch=1&timeoutSeconds=1&resourceVersion=${namespaces.metadata.resourceVersion}`,
+          ],
+          as,
+        );
         // Both accounts' status, as the operator writes it: a merge patch on the subresource, without a GET
         // first (kubectl patch would GET the object, which the operator never does and may not).
         const client = await KubeClient.create(loadKubeConfig(saKubeconfig));
@@ -639,7 +892,12 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
             [clusterAccountResource, undefined, clusterAccount],
             [namespacedAccountResource, routeNamespace, teamAccount],
           ] as const) {
-            await client.request({ method: 'PATCH', path: resourcePath(resource, { namespace, name, subresource: 'status' }), body: { status: { observedGeneration: 1 } }, contentType: PatchStrategy.MergePatch });
+            await client.request({
+              method: 'PATCH',
+              path: resourcePath(resource, { namespace, name, subresource: 'status' }),
+              body: { status: { observedGeneration: 1 } },
+              contentType: PatchStrategy.MergePatch,
+            });
           }
         } finally {
           client.close();
@@ -647,11 +905,25 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
         mustKubectl(['delete', 'clustercloudphoneaccounts.cloudphone.dev', clusterAccount], { kubeconfig: admin });
         mustKubectl(['-n', OPERATOR_NAMESPACE, 'delete', 'secret', clusterSecret], { kubeconfig: admin });
         // Leave the route deletable by others (no operator runs here to remove the finalizer).
-        mustKubectl(['-n', routeNamespace, 'patch', 'cloudphoneroutes.cloudphone.dev', route, '--type=merge', '-p', '{"metadata":{"finalizers":null}}'], as);
+        mustKubectl(
+          [
+            '-n',
+            routeNamespace,
+            'patch',
+            'cloudphoneroutes.cloudphone.dev',
+            route,
+            '--type=merge',
+            '-p',
+            '{"metadata":{"finalizers":null}}',
+          ],
+          as,
+        );
       });
 
       it('a call outside its RBAC is refused with a message naming the user, verb, resource and namespace', () => {
-        const result = kubectl(['-n', routeNamespace, 'delete', 'cloudphoneroutes.cloudphone.dev', 'anything'], { kubeconfig: saKubeconfig });
+        const result = kubectl(['-n', routeNamespace, 'delete', 'cloudphoneroutes.cloudphone.dev', 'anything'], {
+          kubeconfig: saKubeconfig,
+        });
         expect(result.status).to.not.equal(0);
         expect(result.stderr).to.contain('Forbidden');
         expect(result.stderr).to.contain(SA_USER);
@@ -697,11 +969,19 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
               apiVersion: 'cloudphone.dev/v1alpha1',
               kind: 'CloudPhoneAccount',
               metadata: { name: teamAccount, namespace: routeNamespace },
-              spec: { endpoint: simulator.url, projectId: simulator.projectId, credentials: { secretRef: { name: `${teamAccount}-credentials` } }, phoneScope: {} },
+              spec: {
+                endpoint: simulator.url,
+                projectId: simulator.projectId,
+                credentials: { secretRef: { name: `${teamAccount}-credentials` } },
+                phoneScope: {},
+              },
             },
           ]);
           const args = deploymentArgs(rendered);
-          expect(args).to.include.members(['--default-account=default', `--cluster-resource-namespace=${OPERATOR_NAMESPACE}`]);
+          expect(args).to.include.members([
+            '--default-account=default',
+            `--cluster-resource-namespace=${OPERATOR_NAMESPACE}`,
+          ]);
           operator = await startOperator({
             name: 'operator-as-serviceaccount',
             kubeconfigPath: saKubeconfig,
@@ -721,9 +1001,18 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
             driftCheckInterval: '10s',
             deletionPolicy: 'Revert',
           });
-          const ready = await routes.waitForCondition(routeNamespace, 'default-account', 'Ready', 'True', undefined, 90_000);
+          const ready = await routes.waitForCondition(
+            routeNamespace,
+            'default-account',
+            'Ready',
+            'True',
+            undefined,
+            90_000,
+          );
           for (const id of phones.slice(0, 3)) expect((await sim.phone(id)).traffic_type, id).to.equal('routing');
-          expect(ready.metadata.finalizers, 'finalizer set (deletionPolicy Revert)').to.include('cloudphone.dev/route-finalizer');
+          expect(ready.metadata.finalizers, 'finalizer set (deletionPolicy Revert)').to.include(
+            'cloudphone.dev/route-finalizer',
+          );
 
           // A route through the team's CloudPhoneAccount (get on Secrets in its namespace).
           await routes.create(routeNamespace, 'own-account', {
@@ -736,31 +1025,54 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
 
           // Both accounts' status was written (patch on their status subresources): credentials verified.
           const accountReady = (args: string[]) => async (): Promise<boolean> => {
-            const object = JSON.parse(mustKubectl([...args, '-o', 'json'], { kubeconfig: admin }).stdout) as { status?: { conditions?: { type: string; status: string }[] } };
+            const object = JSON.parse(mustKubectl([...args, '-o', 'json'], { kubeconfig: admin }).stdout) as {
+              status?: { conditions?: { type: string; status: string }[] };
+            };
             return object.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
           };
-          await waitFor(accountReady(['get', 'ccpa', 'default']), { timeoutMs: 60_000, what: 'ClusterCloudPhoneAccount default Ready' });
-          await waitFor(accountReady(['-n', routeNamespace, 'get', 'cpa', teamAccount]), { timeoutMs: 60_000, what: `CloudPhoneAccount ${teamAccount} Ready` });
+          await waitFor(accountReady(['get', 'ccpa', 'default']), {
+            timeoutMs: 60_000,
+            what: 'ClusterCloudPhoneAccount default Ready',
+          });
+          await waitFor(accountReady(['-n', routeNamespace, 'get', 'cpa', teamAccount]), {
+            timeoutMs: 60_000,
+            what: `CloudPhoneAccount ${teamAccount} Ready`,
+          });
 
           // Drift behind the operator's back is corrected.
           await sim.drift(phones[0]!, 'direct');
-          await waitFor(async () => (await sim.phone(phones[0]!)).traffic_type === 'routing', { timeoutMs: 60_000, what: `${phones[0]} back on routing` });
+          await waitFor(async () => (await sim.phone(phones[0]!)).traffic_type === 'routing', {
+            timeoutMs: 60_000,
+            what: `${phones[0]} back on routing`,
+          });
 
           // Events were recorded (events.k8s.io create/patch).
-          const events = JSON.parse(mustKubectl(['-n', routeNamespace, 'get', 'events.events.k8s.io', '-o', 'json'], { kubeconfig: admin }).stdout) as {
+          const events = JSON.parse(
+            mustKubectl(['-n', routeNamespace, 'get', 'events.events.k8s.io', '-o', 'json'], { kubeconfig: admin })
+              .stdout,
+          ) as {
             items: { regarding?: { name?: string } }[];
           };
-          expect(events.items.some((e) => e.regarding?.name === 'default-account'), 'an event about the route').to.equal(true);
+          expect(
+            events.items.some((e) => e.regarding?.name === 'default-account'),
+            'an event about the route',
+          ).to.equal(true);
 
           // It holds its Lease in its own namespace.
-          const lease = JSON.parse(mustKubectl(['-n', OPERATOR_NAMESPACE, 'get', 'lease', leaseName, '-o', 'json'], { kubeconfig: admin }).stdout) as {
+          const lease = JSON.parse(
+            mustKubectl(['-n', OPERATOR_NAMESPACE, 'get', 'lease', leaseName, '-o', 'json'], { kubeconfig: admin })
+              .stdout,
+          ) as {
             spec: { holderIdentity?: string };
           };
           expect(lease.spec.holderIdentity ?? '').to.not.equal('');
 
           // Deletion with Revert: phones back to direct, then the finalizer goes and so does the route.
           await routes.delete(routeNamespace, 'default-account');
-          await waitFor(async () => (await routes.get(routeNamespace, 'default-account')) === undefined, { timeoutMs: 90_000, what: 'default-account gone' });
+          await waitFor(async () => (await routes.get(routeNamespace, 'default-account')) === undefined, {
+            timeoutMs: 90_000,
+            what: 'default-account gone',
+          });
           for (const id of phones.slice(0, 3)) expect((await sim.phone(id)).traffic_type, id).to.equal('direct');
 
           // Not one call was refused.
@@ -769,9 +1081,21 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           expect(await operator.stop('SIGTERM')).to.equal(0);
         } catch (error) {
           // What the operator saw and wrote, for whoever reads the failure.
-          const status = kubectl(['-n', routeNamespace, 'get', 'cloudphoneroutes.cloudphone.dev,cloudphoneaccounts.cloudphone.dev', '-o', 'yaml'], { kubeconfig: admin }).stdout;
+          const status = kubectl(
+            [
+              '-n',
+              routeNamespace,
+              'get',
+              'cloudphoneroutes.cloudphone.dev,cloudphoneaccounts.cloudphone.dev',
+              '-o',
+              'yaml',
+            ],
+            { kubeconfig: admin },
+          ).stdout;
           const account = kubectl(['get', 'ccpa', 'default', '-o', 'yaml'], { kubeconfig: admin }).stdout;
-          console.error(`--- routes and accounts in ${routeNamespace}:\n${status}\n--- ccpa default:\n${account}\n--- operator log (last 100 lines):\n${operator?.logs().slice(-100).join('\n') ?? '(not started)'}`);
+          console.error(
+            `--- routes and accounts in ${routeNamespace}:\n${status}\n--- ccpa default:\n${account}\n--- operator log (last 100 lines):\n${operator?.logs().slice(-100).join('\n') ?? '(not started)'}`,
+          );
           throw error;
         } finally {
           await operator?.stop('SIGKILL');
@@ -802,17 +1126,58 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
             items: [
               { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: limited, namespace: OPERATOR_NAMESPACE } },
               { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: limited }, rules },
-              { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: limited }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: limited }, subjects },
-              { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: `${limited}-secrets` }, rules: find(rendered, 'ClusterRole', 'cph-route-operator-secret-reader').rules },
-              { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${limited}-secrets` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${limited}-secrets` }, subjects },
-              { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${limited}-cluster-accounts` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cph-route-operator-cluster-accounts' }, subjects },
-              { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: limited, namespace: OPERATOR_NAMESPACE }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: leases.metadata.name }, subjects },
+              {
+                apiVersion: 'rbac.authorization.k8s.io/v1',
+                kind: 'ClusterRoleBinding',
+                metadata: { name: limited },
+                roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: limited },
+                subjects,
+              },
+              {
+                apiVersion: 'rbac.authorization.k8s.io/v1',
+                kind: 'ClusterRole',
+                metadata: { name: `${limited}-secrets` },
+                rules: find(rendered, 'ClusterRole', 'cph-route-operator-secret-reader').rules,
+              },
+              {
+                apiVersion: 'rbac.authorization.k8s.io/v1',
+                kind: 'ClusterRoleBinding',
+                metadata: { name: `${limited}-secrets` },
+                roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${limited}-secrets` },
+                subjects,
+              },
+              {
+                apiVersion: 'rbac.authorization.k8s.io/v1',
+                kind: 'ClusterRoleBinding',
+                metadata: { name: `${limited}-cluster-accounts` },
+                roleRef: {
+                  apiGroup: 'rbac.authorization.k8s.io',
+                  kind: 'ClusterRole',
+                  name: 'cph-route-operator-cluster-accounts',
+                },
+                subjects,
+              },
+              {
+                apiVersion: 'rbac.authorization.k8s.io/v1',
+                kind: 'RoleBinding',
+                metadata: { name: limited, namespace: OPERATOR_NAMESPACE },
+                roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: leases.metadata.name },
+                subjects,
+              },
             ],
           }),
         });
-        const kubeconfig = await cp.writeKubeconfigForToken(await cp.mintToken(OPERATOR_NAMESPACE, limited, 3600), join(scratch, 'limited.kubeconfig'));
+        const kubeconfig = await cp.writeKubeconfigForToken(
+          await cp.mintToken(OPERATOR_NAMESPACE, limited, 3600),
+          join(scratch, 'limited.kubeconfig'),
+        );
         const credentials = { ak: 'AKDEPLOYSA0000000003', sk: 'deploy-sa-secret-key-0003' };
-        const simulator = await startSimulator({ projectId: 'deploysaproject0000000000000002', credentials: [credentials], phones: 8, jobMs: 200 });
+        const simulator = await startSimulator({
+          projectId: 'deploysaproject0000000000000002',
+          credentials: [credentials],
+          phones: 8,
+          jobMs: 200,
+        });
         const sim = new SimAdmin(simulator.url);
         const namespace = uniqueName('deploy-limited');
         mustKubectl(['create', 'namespace', namespace], { kubeconfig: admin });
@@ -826,18 +1191,42 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
             adminKubeconfigPath: admin,
             cphEndpoint: simulator.url,
             projectId: simulator.projectId,
-            env: { HUAWEICLOUD_SDK_AK: credentials.ak, HUAWEICLOUD_SDK_SK: credentials.sk, POD_NAMESPACE: OPERATOR_NAMESPACE },
-            extraArgs: ['--leader-elect', `--leader-election-namespace=${OPERATOR_NAMESPACE}`, `--leader-election-id=${uniqueName('leader')}`, `--namespaces=${namespace}`],
+            env: {
+              HUAWEICLOUD_SDK_AK: credentials.ak,
+              HUAWEICLOUD_SDK_SK: credentials.sk,
+              POD_NAMESPACE: OPERATOR_NAMESPACE,
+            },
+            extraArgs: [
+              '--leader-elect',
+              `--leader-election-namespace=${OPERATOR_NAMESPACE}`,
+              `--leader-election-id=${uniqueName('leader')}`,
+              `--namespaces=${namespace}`,
+            ],
           });
-          await new Routes(cp.kubeConfig()).create(namespace, 'cannot-write-status', { trafficType: 'routing', phoneIds: phones });
+          await new Routes(cp.kubeConfig()).create(namespace, 'cannot-write-status', {
+            trafficType: 'routing',
+            phoneIds: phones,
+          });
           const line = await waitFor(
-            () => operator!.logs().find((l) => /forbidden/i.test(l) && /status/.test(l) && l.includes(`system:serviceaccount:${OPERATOR_NAMESPACE}:${limited}`)),
+            () =>
+              operator!
+                .logs()
+                .find(
+                  (l) =>
+                    /forbidden/i.test(l) &&
+                    /status/.test(l) &&
+                    l.includes(`system:serviceaccount:${OPERATOR_NAMESPACE}:${limited}`),
+                ),
             { timeoutMs: 60_000, what: 'a log line naming the refused status write and the ServiceAccount' },
           );
-          expect(line).to.contain('cannot patch resource \\"cloudphoneroutes/status\\" in API group \\"cloudphone.dev\\"');
+          expect(line).to.contain(
+            'cannot patch resource \\"cloudphoneroutes/status\\" in API group \\"cloudphone.dev\\"',
+          );
           expect(line).to.contain(namespace);
         } catch (error) {
-          console.error(`--- operator log (last 60 lines):\n${operator?.logs().slice(-60).join('\n') ?? '(not started)'}`);
+          console.error(
+            `--- operator log (last 60 lines):\n${operator?.logs().slice(-60).join('\n') ?? '(not started)'}`,
+          );
           throw error;
         } finally {
           await operator?.stop('SIGKILL');
@@ -876,30 +1265,60 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
             `RoleBinding/${SINGLE_NAMESPACE}`,
           ].sort(),
         );
-        if (kubectl(['get', 'namespace', SINGLE_NAMESPACE], { kubeconfig: admin }).status !== 0) mustKubectl(['create', 'namespace', SINGLE_NAMESPACE], { kubeconfig: admin });
-        applyObjects(admin, [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: single, namespace: OPERATOR_NAMESPACE } }, ...rbac]);
-        const kubeconfig = await cp.writeKubeconfigForToken(await cp.mintToken(OPERATOR_NAMESPACE, single, 3600), join(scratch, 'single.kubeconfig'));
-        const can = (args: string[]): boolean => kubectl(['auth', 'can-i', ...args], { kubeconfig }).stdout.trim() === 'yes';
+        if (kubectl(['get', 'namespace', SINGLE_NAMESPACE], { kubeconfig: admin }).status !== 0)
+          mustKubectl(['create', 'namespace', SINGLE_NAMESPACE], { kubeconfig: admin });
+        applyObjects(admin, [
+          { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: single, namespace: OPERATOR_NAMESPACE } },
+          ...rbac,
+        ]);
+        const kubeconfig = await cp.writeKubeconfigForToken(
+          await cp.mintToken(OPERATOR_NAMESPACE, single, 3600),
+          join(scratch, 'single.kubeconfig'),
+        );
+        const can = (args: string[]): boolean =>
+          kubectl(['auth', 'can-i', ...args], { kubeconfig }).stdout.trim() === 'yes';
         expect(can(['get', 'secrets', '-n', SINGLE_NAMESPACE]), 'Secrets of the watched namespace').to.equal(true);
         expect(can(['get', 'secrets', '-n', OPERATOR_NAMESPACE]), 'Secrets of the operator namespace').to.equal(true);
         expect(can(['get', 'secrets', '-n', routeNamespace]), 'Secrets of another namespace').to.equal(false);
-        expect(can(['list', 'cloudphoneroutes.cloudphone.dev', '--all-namespaces']), 'routes everywhere').to.equal(false);
+        expect(can(['list', 'cloudphoneroutes.cloudphone.dev', '--all-namespaces']), 'routes everywhere').to.equal(
+          false,
+        );
 
         const credentials = { ak: 'AKDEPLOYSINGLE000001', sk: 'deploy-single-secret-key-0001' };
         const teamCredentials = { ak: 'AKDEPLOYSINGLE000002', sk: 'deploy-single-secret-key-0002' };
-        const simulator = await startSimulator({ projectId: 'deploysingleproject000000000001', credentials: [credentials, teamCredentials], phones: 8, jobMs: 200 });
+        const simulator = await startSimulator({
+          projectId: 'deploysingleproject000000000001',
+          credentials: [credentials, teamCredentials],
+          phones: 8,
+          jobMs: 200,
+        });
         const sim = new SimAdmin(simulator.url);
         const clusterAccount = uniqueName('single-ccpa');
         const teamAccount = uniqueName('single-cpa');
         let operator: OperatorProcess | undefined;
         try {
           const phones = (await sim.phones()).slice(0, 4).map((p) => p.phone_id);
-          const spec = (secretName: string) => ({ endpoint: simulator.url, projectId: simulator.projectId, credentials: { secretRef: { name: secretName } }, phoneScope: {} });
+          const spec = (secretName: string) => ({
+            endpoint: simulator.url,
+            projectId: simulator.projectId,
+            credentials: { secretRef: { name: secretName } },
+            phoneScope: {},
+          });
           applyObjects(admin, [
             credentialsSecret(clusterAccount, OPERATOR_NAMESPACE, credentials),
-            { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'ClusterCloudPhoneAccount', metadata: { name: clusterAccount }, spec: spec(clusterAccount) },
+            {
+              apiVersion: 'cloudphone.dev/v1alpha1',
+              kind: 'ClusterCloudPhoneAccount',
+              metadata: { name: clusterAccount },
+              spec: spec(clusterAccount),
+            },
             credentialsSecret(teamAccount, SINGLE_NAMESPACE, teamCredentials),
-            { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneAccount', metadata: { name: teamAccount, namespace: SINGLE_NAMESPACE }, spec: spec(teamAccount) },
+            {
+              apiVersion: 'cloudphone.dev/v1alpha1',
+              kind: 'CloudPhoneAccount',
+              metadata: { name: teamAccount, namespace: SINGLE_NAMESPACE },
+              spec: spec(teamAccount),
+            },
           ]);
           // The overlay's arguments, but this test's own account as the default.
           const args = deploymentArgs(render('deploy/overlays/single-namespace'), ['default-account']);
@@ -917,7 +1336,11 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           const viaCluster = uniqueName('single-default');
           const viaTeam = uniqueName('single-team');
           await routes.create(SINGLE_NAMESPACE, viaCluster, { trafficType: 'routing', phoneIds: phones.slice(0, 2) });
-          await routes.create(SINGLE_NAMESPACE, viaTeam, { trafficType: 'routing', phoneIds: phones.slice(2, 4), accountRef: { kind: 'CloudPhoneAccount', name: teamAccount } });
+          await routes.create(SINGLE_NAMESPACE, viaTeam, {
+            trafficType: 'routing',
+            phoneIds: phones.slice(2, 4),
+            accountRef: { kind: 'CloudPhoneAccount', name: teamAccount },
+          });
           await routes.waitForCondition(SINGLE_NAMESPACE, viaCluster, 'Ready', 'True', undefined, 90_000);
           await routes.waitForCondition(SINGLE_NAMESPACE, viaTeam, 'Ready', 'True', undefined, 90_000);
           for (const id of phones) expect((await sim.phone(id)).traffic_type, id).to.equal('routing');
@@ -926,7 +1349,9 @@ describe('deploy/ (kustomize base, overlays, RBAC)', () => {
           await routes.delete(SINGLE_NAMESPACE, viaCluster);
           await routes.delete(SINGLE_NAMESPACE, viaTeam);
         } catch (error) {
-          console.error(`--- operator log (last 60 lines):\n${operator?.logs().slice(-60).join('\n') ?? '(not started)'}`);
+          console.error(
+            `--- operator log (last 60 lines):\n${operator?.logs().slice(-60).join('\n') ?? '(not started)'}`,
+          );
           throw error;
         } finally {
           await operator?.stop('SIGKILL');

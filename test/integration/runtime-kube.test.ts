@@ -27,12 +27,22 @@ import { StatusWriter } from '../../src/runtime/status-writer.js';
 import { Controller } from '../../src/runtime/controller.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { silentLogger } from '../../src/runtime/logger.js';
-import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, uniqueName, type ControlPlane } from '../support/control-plane.js';
+import {
+  CONTROL_PLANE_START_TIMEOUT_MS,
+  sharedControlPlane,
+  uniqueName,
+  type ControlPlane,
+} from '../support/control-plane.js';
 import { startControlPlane } from '../cluster/harness.js';
 import { waitFor } from '../support/wait.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const widgetRef: ResourceRef = { group: 'runtime-test.cloudphone.dev', version: 'v1', plural: 'widgets', namespaced: true };
+const widgetRef: ResourceRef = {
+  group: 'runtime-test.cloudphone.dev',
+  version: 'v1',
+  plural: 'widgets',
+  namespaced: true,
+};
 const secretRef: ResourceRef = { group: '', version: 'v1', plural: 'secrets', namespaced: true };
 
 interface Widget extends KubeObject {
@@ -85,7 +95,9 @@ async function freezableProxy(target: URL): Promise<{ port: number; freeze(): vo
  * A TCP proxy in front of the API server that can be held: `hold()` resets every open connection and every
  * new one until `release()`, as a network partition does; the client keeps trying meanwhile.
  */
-async function holdableProxy(target: URL): Promise<{ port: number; hold(): void; release(): void; close(): Promise<void> }> {
+async function holdableProxy(
+  target: URL,
+): Promise<{ port: number; hold(): void; release(): void; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   let held = false;
   const server = net.createServer((downstream) => {
@@ -126,15 +138,22 @@ async function holdableProxy(target: URL): Promise<{ port: number; hold(): void;
 
 /** etcd's v3 HTTP gateway (JSON over the client URL): the store's current revision, and compaction up to a revision. */
 async function etcdRevision(etcdUrl: string): Promise<number> {
-  const response = await fetch(`${etcdUrl}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('/').toString('base64'), limit: 1 }) });
+  const response = await fetch(`${etcdUrl}/v3/kv/range`, {
+    method: 'POST',
+    body: JSON.stringify({ key: Buffer.from('/').toString('base64'), limit: 1 }),
+  });
   const body: unknown = await response.json();
-  const revision = typeof body === 'object' && body !== null ? Reflect.get(Reflect.get(body, 'header') ?? {}, 'revision') : undefined;
+  const revision =
+    typeof body === 'object' && body !== null ? Reflect.get(Reflect.get(body, 'header') ?? {}, 'revision') : undefined;
   if (typeof revision !== 'string') throw new Error(`etcd range: no header.revision in ${JSON.stringify(body)}`);
   return Number(revision);
 }
 
 async function etcdCompact(etcdUrl: string, revision: number): Promise<void> {
-  const response = await fetch(`${etcdUrl}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(revision), physical: true }) });
+  const response = await fetch(`${etcdUrl}/v3/kv/compaction`, {
+    method: 'POST',
+    body: JSON.stringify({ revision: String(revision), physical: true }),
+  });
   if (!response.ok) throw new Error(`etcd compaction: HTTP ${response.status} ${await response.text()}`);
 }
 
@@ -161,17 +180,27 @@ describe('informer after a real etcd compaction', function () {
     kc.loadFromString(plane.kubeConfig().exportConfig());
     kc.clusters = kc.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${proxy.port}` }));
     const proxied = await KubeClient.create(kc);
-    const informer = new Informer<KubeObject & { data?: Record<string, string> }>({ client: proxied, resource: configMaps, namespaces: ['compaction'], clock: systemClock, logger: silentLogger(), backoffMaxMs: 1_000 });
+    const informer = new Informer<KubeObject & { data?: Record<string, string> }>({
+      client: proxied,
+      resource: configMaps,
+      namespaces: ['compaction'],
+      clock: systemClock,
+      logger: silentLogger(),
+      backoffMaxMs: 1_000,
+    });
     const seen: string[] = [];
     informer.addEventHandler({
       onAdd: (o) => seen.push(`add ${o.metadata.name}`),
       onUpdate: (_, o) => seen.push(`update ${o.metadata.name}`),
       onDelete: (o) => seen.push(`delete ${o.metadata.name}`),
     });
-    const maps = direct.resource<KubeObject & { data?: Record<string, string> }>(configMaps, (raw) => parseKubeObject(raw));
+    const maps = direct.resource<KubeObject & { data?: Record<string, string> }>(configMaps, (raw) =>
+      parseKubeObject(raw),
+    );
     try {
       await direct.request({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name: 'compaction' } } });
-      for (const name of ['a', 'b', 'c']) await maps.create('compaction', { metadata: { name, namespace: 'compaction' }, data: { v: '1' } });
+      for (const name of ['a', 'b', 'c'])
+        await maps.create('compaction', { metadata: { name, namespace: 'compaction' }, data: { v: '1' } });
       informer.start();
       await informer.waitForSync();
       await waitFor(() => informer.list().length === 3, { what: 'the three ConfigMaps in the cache' });
@@ -180,21 +209,41 @@ describe('informer after a real etcd compaction', function () {
       // Cut the informer off, change things it does not see, and compact etcd past all of it.
       proxy.hold();
       await maps.create('compaction', { metadata: { name: 'd', namespace: 'compaction' }, data: { v: '1' } });
-      await direct.request({ method: 'PATCH', path: resourcePath(configMaps, { namespace: 'compaction', name: 'a' }), contentType: 'application/merge-patch+json', body: { data: { v: '2' } } });
-      await direct.request({ method: 'DELETE', path: resourcePath(configMaps, { namespace: 'compaction', name: 'b' }) });
+      await direct.request({
+        method: 'PATCH',
+        path: resourcePath(configMaps, { namespace: 'compaction', name: 'a' }),
+        contentType: 'application/merge-patch+json',
+        body: { data: { v: '2' } },
+      });
+      await direct.request({
+        method: 'DELETE',
+        path: resourcePath(configMaps, { namespace: 'compaction', name: 'b' }),
+      });
       const revision = await etcdRevision(plane.etcdUrl);
       expect(revision).to.be.greaterThan(watchedFrom);
       await etcdCompact(plane.etcdUrl, revision);
       const failuresBefore = informer.stats.failures;
-      await waitFor(() => informer.stats.failures > failuresBefore, { what: 'the informer to fail to reach the API server while held' });
+      await waitFor(() => informer.stats.failures > failuresBefore, {
+        what: 'the informer to fail to reach the API server while held',
+      });
       const goneBefore = informer.stats.goneRelists;
       const listsBefore = informer.stats.lists;
       proxy.release();
 
-      await waitFor(() => informer.stats.goneRelists > goneBefore, { timeoutMs: 30_000, what: 'a 410 Gone from the compacted revision' });
-      await waitFor(() => informer.list().length === 3 && informer.get('compaction/a')?.data?.['v'] === '2', { what: 'the cache to match the server' });
+      await waitFor(() => informer.stats.goneRelists > goneBefore, {
+        timeoutMs: 30_000,
+        what: 'a 410 Gone from the compacted revision',
+      });
+      await waitFor(() => informer.list().length === 3 && informer.get('compaction/a')?.data?.['v'] === '2', {
+        what: 'the cache to match the server',
+      });
       expect(informer.stats.lists).to.be.greaterThan(listsBefore);
-      expect(informer.list().map((o) => o.metadata.name).sort()).to.deep.equal(['a', 'c', 'd']);
+      expect(
+        informer
+          .list()
+          .map((o) => o.metadata.name)
+          .sort(),
+      ).to.deep.equal(['a', 'c', 'd']);
       expect(seen).to.include.members(['add d', 'update a', 'delete b']);
       // And the informer goes on watching from the new list.
       await maps.create('compaction', { metadata: { name: 'e', namespace: 'compaction' }, data: { v: '1' } });
@@ -251,7 +300,11 @@ describe('runtime against a real kube-apiserver', function () {
     widgets = client.resource<Widget>(widgetRef, (raw) => parseKubeObject(raw) as Widget);
     const crd = parseYaml(readFileSync(join(here, 'fixtures/runtime/widgets.yaml'), 'utf8')) as unknown;
     try {
-      await client.request({ method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: crd });
+      await client.request({
+        method: 'POST',
+        path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+        body: crd,
+      });
     } catch (err) {
       if (!(err instanceof Error && /409/.test(err.message))) throw err;
     }
@@ -281,7 +334,11 @@ describe('runtime against a real kube-apiserver', function () {
         // Watches that end and reconnect, as informers do.
         for (let i = 0; i < 5; i++) {
           const abort = new AbortController();
-          const body = await client.watchStream(resourcePath(widgetRef, { namespace: ns }), { timeoutSeconds: 1 }, abort.signal);
+          const body = await client.watchStream(
+            resourcePath(widgetRef, { namespace: ns }),
+            { timeoutSeconds: 1 },
+            abort.signal,
+          );
           await new Promise<void>((resolve) => {
             body.on('end', resolve);
             body.on('close', resolve);
@@ -363,7 +420,10 @@ describe('runtime against a real kube-apiserver', function () {
       await informer.waitForSync();
       for (let i = 0; i < 3; i++) {
         const before = informer.stats.watches;
-        await waitFor(() => informer.stats.watches > before, { what: 'the server to close the watch', timeoutMs: 10_000 });
+        await waitFor(() => informer.stats.watches > before, {
+          what: 'the server to close the watch',
+          timeoutMs: 10_000,
+        });
         await widgets.create(ns, widget(ns, `w${i}`));
       }
       await waitFor(() => seen.length === 3, { what: 'three add events' });
@@ -381,7 +441,9 @@ describe('runtime against a real kube-apiserver', function () {
       kc.loadFromString(cp.kubeConfig().exportConfig());
       const cluster = kc.getCurrentCluster();
       if (!cluster) throw new Error('no cluster');
-      kc.clusters = kc.clusters.map((c) => (c.name === cluster.name ? { ...c, server: `https://127.0.0.1:${proxy.port}` } : c));
+      kc.clusters = kc.clusters.map((c) =>
+        c.name === cluster.name ? { ...c, server: `https://127.0.0.1:${proxy.port}` } : c,
+      );
       const proxied = await KubeClient.create(kc);
       stoppers.push(() => proxied.close());
       const { informer, seen } = startInformer<Widget>({
@@ -404,7 +466,11 @@ describe('runtime against a real kube-apiserver', function () {
       const abort = new AbortController();
       let first: unknown;
       try {
-        const body = await client.watchStream(resourcePath(widgetRef, { namespace: ns }), { resourceVersion: '1' }, abort.signal);
+        const body = await client.watchStream(
+          resourcePath(widgetRef, { namespace: ns }),
+          { resourceVersion: '1' },
+          abort.signal,
+        );
         first = await new Promise<unknown>((resolve, reject) => {
           let text = '';
           body.on('data', (chunk: Buffer) => {
@@ -436,7 +502,9 @@ describe('runtime against a real kube-apiserver', function () {
         logger: silentLogger(),
       });
       const updates: string[] = [];
-      informer.addEventHandler({ onUpdate: (_, s) => updates.push(Buffer.from(s.data?.ak ?? '', 'base64').toString()) });
+      informer.addEventHandler({
+        onUpdate: (_, s) => updates.push(Buffer.from(s.data?.ak ?? '', 'base64').toString()),
+      });
       informer.start();
       stoppers.push(() => informer.stop());
       await informer.waitForSync();
@@ -490,7 +558,12 @@ describe('runtime against a real kube-apiserver', function () {
   });
 
   describe('leader election', () => {
-    function elector(ns: string, identity: string, log: string[], timing: { lease: number; renew: number; retry: number }) {
+    function elector(
+      ns: string,
+      identity: string,
+      log: string[],
+      timing: { lease: number; renew: number; retry: number },
+    ) {
       const abort = new AbortController();
       const e = new LeaderElector({
         client,
@@ -540,7 +613,10 @@ describe('runtime against a real kube-apiserver', function () {
       expect(one.e.isLeader() && two.e.isLeader()).to.equal(false);
       leader.abort.abort();
       await leader.done;
-      await waitFor(() => standby.e.isLeader(), { what: 'the standby to take over after the release', timeoutMs: 20_000 });
+      await waitFor(() => standby.e.isLeader(), {
+        what: 'the standby to take over after the release',
+        timeoutMs: 20_000,
+      });
       expect(leader.e.isLeader()).to.equal(false);
       const leaderName = leader.e.identity;
       const standbyName = standby.e.identity;
@@ -597,7 +673,12 @@ describe('runtime against a real kube-apiserver', function () {
       await recorder.flush();
       expect(recorder.stats.failed).to.equal(0);
       const list = (await client.request({ method: 'GET', path: resourcePath(eventResource, { namespace: ns }) })) as {
-        items: { reason: string; note: string; regarding: { name: string; uid?: string }; series?: { count: number } }[];
+        items: {
+          reason: string;
+          note: string;
+          regarding: { name: string; uid?: string };
+          series?: { count: number };
+        }[];
       };
       const failed = list.items.filter((e) => e.reason === 'JobFailed');
       expect(failed).to.have.length(1);
@@ -614,7 +695,11 @@ describe('runtime against a real kube-apiserver', function () {
       const { informer } = startInformer<Widget>({ namespaces: [ns] });
       await informer.waitForSync();
       const writer = new StatusWriter({ client, resource: widgetRef, logger: silentLogger() });
-      const status = { observedGeneration: 1, summary: { total: 2, inSync: 2 }, conditions: [{ type: 'Ready', status: 'True' }] };
+      const status = {
+        observedGeneration: 1,
+        summary: { total: 2, inSync: 2 },
+        conditions: [{ type: 'Ready', status: 'True' }],
+      };
       expect((await writer.update(created, status)).outcome).to.equal('written');
       // The same status again, from the stale object and from the informer once it catches up: no write.
       expect((await writer.update(created, { ...status })).outcome).to.equal('unchanged');
@@ -628,8 +713,13 @@ describe('runtime against a real kube-apiserver', function () {
       expect(writer.writes).to.equal(1);
       // A removed field is removed on the server.
       const observed = informer.get(`${ns}/w`) as Widget;
-      expect((await writer.update(observed, { observedGeneration: 1, conditions: status.conditions })).outcome).to.equal('written');
-      expect((await widgets.get(ns, 'w'))?.status).to.deep.equal({ observedGeneration: 1, conditions: status.conditions });
+      expect(
+        (await writer.update(observed, { observedGeneration: 1, conditions: status.conditions })).outcome,
+      ).to.equal('written');
+      expect((await widgets.get(ns, 'w'))?.status).to.deep.equal({
+        observedGeneration: 1,
+        conditions: status.conditions,
+      });
     });
 
     it('refuses a status computed from a stale object (conflict) and reports a deleted object as gone', async () => {

@@ -18,8 +18,10 @@ describe('CPH simulator: phones, routes and jobs', function () {
   const clock = new ManualClock(Date.UTC(2026, 2, 1, 8, 0, 0));
   let phones: SimPhoneView[];
   const get = (path: string) => rawRequest(sim, { path, sign: key, date: new Date(clock.now()) });
-  const post = (path: string, body: object) => rawRequest(sim, { method: 'POST', path, body, sign: key, date: new Date(clock.now()) });
-  const traffic = (trafficType: string, ids: string[]) => post(`/v1/${project}/cloud-phone/phones-traffic`, { traffic_type: trafficType, phone_ids: ids });
+  const post = (path: string, body: object) =>
+    rawRequest(sim, { method: 'POST', path, body, sign: key, date: new Date(clock.now()) });
+  const traffic = (trafficType: string, ids: string[]) =>
+    post(`/v1/${project}/cloud-phone/phones-traffic`, { traffic_type: trafficType, phone_ids: ids });
 
   before(async () => {
     sim = await startSimulator({ phones: 250, seed: 11, projectId: project, ...key, clock, jobMs: 6000, rateLimit: 0 });
@@ -28,7 +30,12 @@ describe('CPH simulator: phones, routes and jobs', function () {
   after(() => sim.close());
   beforeEach(async () => {
     await admin(sim, 'POST', '/_sim/readings', {
-      jobErrorFields: 'documented', notFoundStatus: 404, maxListLimit: 200, restartOnRouteChange: false, refuseNotRunning: false, repeatCreatesJob: true,
+      jobErrorFields: 'documented',
+      notFoundStatus: 404,
+      maxListLimit: 200,
+      restartOnRouteChange: false,
+      refuseNotRunning: false,
+      repeatCreatesJob: true,
     });
     await admin(sim, 'POST', '/_sim/faults', { jobFailureRate: 0, jobMs: 6000 });
     await admin(sim, 'POST', '/_sim/counters/reset');
@@ -68,7 +75,9 @@ describe('CPH simulator: phones, routes and jobs', function () {
       expect(poolA.length).to.be.greaterThan(0).and.lessThan(250);
       const byName = await get(`/v1/${project}/cloud-phone/phones?phone_name=pool-a-&limit=10`);
       expect(byName.json.count).to.equal(poolA.length);
-      expect(byName.json.phones.map((p: SimPhoneView) => p.phone_id)).to.deep.equal(poolA.slice(0, 10).map((p) => p.phone_id));
+      expect(byName.json.phones.map((p: SimPhoneView) => p.phone_id)).to.deep.equal(
+        poolA.slice(0, 10).map((p) => p.phone_id),
+      );
       const fuzzy = await get(`/v1/${project}/cloud-phone/phones?phone_name=${encodeURIComponent('-0012')}`);
       expect(fuzzy.json.count).to.equal(phones.filter((p) => p.phone_name.includes('-0012')).length);
 
@@ -85,7 +94,9 @@ describe('CPH simulator: phones, routes and jobs', function () {
       expect((await get(`/v1/${project}/cloud-phone/phones?status=99`)).json.error_code).to.equal('CPS.0010');
       expect((await get(`/v1/${project}/cloud-phone/phones?type=1`)).json.count).to.equal(0);
       expect((await get(`/v1/${project}/cloud-phone/phones?type=0`)).json.count).to.equal(250);
-      expect((await get(`/v1/${project}/cloud-phone/phones?server_id=${'x'.repeat(65)}`)).json.error_code).to.equal('CPS.0016');
+      expect((await get(`/v1/${project}/cloud-phone/phones?server_id=${'x'.repeat(65)}`)).json.error_code).to.equal(
+        'CPS.0016',
+      );
     });
   });
 
@@ -108,7 +119,12 @@ describe('CPH simulator: phones, routes and jobs', function () {
       const write = await traffic('routing', [phone.phone_id]);
       const jobId = write.json.jobs[0].job_id;
       const running = await get(`/v1/${project}/cloud-phone/jobs/${jobId}`);
-      expect(running.json).to.include({ status: 1, end_time: null, phone_id: phone.phone_id, server_id: phone.server_id });
+      expect(running.json).to.include({
+        status: 1,
+        end_time: null,
+        phone_id: phone.phone_id,
+        server_id: phone.server_id,
+      });
       expect((await admin(sim, 'GET', `/_sim/phones/${phone.phone_id}`)).traffic_type).to.equal('direct');
       clock.advance(5999);
       expect((await get(`/v1/${project}/cloud-phone/jobs/${jobId}`)).json.status).to.equal(1);
@@ -135,9 +151,17 @@ describe('CPH simulator: phones, routes and jobs', function () {
     });
 
     it('mixes jobs and per-phone errors in one 200: unknown CPS.0005, malformed CPS.0004', async () => {
-      const res = await traffic('routing', [phones[12]!.phone_id, 'ffffffffffffffffffffffffffffffff', 'not a phone id!']);
+      const res = await traffic('routing', [
+        phones[12]!.phone_id,
+        'ffffffffffffffffffffffffffffffff',
+        'not a phone id!',
+      ]);
       expect(res.status).to.equal(200);
-      expect(res.json.jobs.map((j: { error_code?: string }) => j.error_code ?? 'job')).to.deep.equal(['job', 'CPS.0005', 'CPS.0004']);
+      expect(res.json.jobs.map((j: { error_code?: string }) => j.error_code ?? 'job')).to.deep.equal([
+        'job',
+        'CPS.0005',
+        'CPS.0004',
+      ]);
     });
 
     it('renders absent fields as null or "" everywhere under the other readings', async () => {
@@ -145,7 +169,9 @@ describe('CPH simulator: phones, routes and jobs', function () {
       const a = await traffic('routing', [phones[13]!.phone_id, 'ffffffffffffffffffffffffffffffff']);
       expect(a.json.jobs[0]).to.include({ error_code: null, error_msg: null });
       expect(a.json.jobs[1]).to.include({ job_id: null, error_code: 'CPS.0005' });
-      expect((await get(`/v1/${project}/cloud-phone/jobs?request_id=${a.json.request_id}`)).json.jobs[0].error_code).to.equal(null);
+      expect(
+        (await get(`/v1/${project}/cloud-phone/jobs?request_id=${a.json.request_id}`)).json.jobs[0].error_code,
+      ).to.equal(null);
       await admin(sim, 'POST', '/_sim/readings', { jobErrorFields: 'empty' });
       const shown = await get(`/v1/${project}/cloud-phone/jobs/${a.json.jobs[0].job_id}`);
       expect(shown.json).to.include({ error_code: '', error_msg: '', execute_msg: '' });
@@ -153,8 +179,16 @@ describe('CPH simulator: phones, routes and jobs', function () {
 
     it('refuses bad bodies: invalid traffic_type, not JSON, ids not strings', async () => {
       expect((await traffic('sideways', [phones[0]!.phone_id])).status).to.equal(400);
-      expect((await post(`/v1/${project}/cloud-phone/phones-traffic`, { traffic_type: 'direct', phone_ids: [1] })).status).to.equal(400);
-      const notJson = await rawRequest(sim, { method: 'POST', path: `/v1/${project}/cloud-phone/phones-traffic`, body: '{', sign: key, date: new Date(clock.now()) });
+      expect(
+        (await post(`/v1/${project}/cloud-phone/phones-traffic`, { traffic_type: 'direct', phone_ids: [1] })).status,
+      ).to.equal(400);
+      const notJson = await rawRequest(sim, {
+        method: 'POST',
+        path: `/v1/${project}/cloud-phone/phones-traffic`,
+        body: '{',
+        sign: key,
+        date: new Date(clock.now()),
+      });
       expect(notJson.status).to.equal(400);
       expect(notJson.json.error_code).to.equal('APIGW.0201');
     });
@@ -197,16 +231,25 @@ describe('CPH simulator: phones, routes and jobs', function () {
 
     it('lists jobs of up to 20 request IDs with offset and limit, and refuses 21 or none', async () => {
       const requestIds: string[] = [];
-      for (let i = 0; i < 3; i++) requestIds.push((await traffic('routing', [phones[20 + 2 * i]!.phone_id, phones[21 + 2 * i]!.phone_id])).json.request_id);
+      for (let i = 0; i < 3; i++)
+        requestIds.push(
+          (await traffic('routing', [phones[20 + 2 * i]!.phone_id, phones[21 + 2 * i]!.phone_id])).json.request_id,
+        );
       const all = await get(`/v1/${project}/cloud-phone/jobs?request_ids=${requestIds.join(',')}&request_id=ignored`);
       expect(all.json.jobs).to.have.length(6);
       const page = await get(`/v1/${project}/cloud-phone/jobs?request_ids=${requestIds.join(',')}&offset=2&limit=3`);
-      expect(page.json.jobs.map((j: { job_id: string }) => j.job_id)).to.deep.equal(all.json.jobs.slice(2, 5).map((j: { job_id: string }) => j.job_id));
+      expect(page.json.jobs.map((j: { job_id: string }) => j.job_id)).to.deep.equal(
+        all.json.jobs.slice(2, 5).map((j: { job_id: string }) => j.job_id),
+      );
       const many = Array.from({ length: 21 }, (_, i) => i.toString(16).padStart(32, '0')).join(',');
       expect((await get(`/v1/${project}/cloud-phone/jobs?request_ids=${many}`)).status).to.equal(400);
       expect((await get(`/v1/${project}/cloud-phone/jobs`)).status).to.equal(400);
-      expect((await get(`/v1/${project}/cloud-phone/jobs?request_id=${requestIds[0]}&limit=101`)).json.error_code).to.equal('CPS.0002');
-      expect((await get(`/v1/${project}/cloud-phone/jobs/ffffffffffffffffffffffffffffffff`)).json.error_code).to.equal('CPS.0005');
+      expect(
+        (await get(`/v1/${project}/cloud-phone/jobs?request_id=${requestIds[0]}&limit=101`)).json.error_code,
+      ).to.equal('CPS.0002');
+      expect((await get(`/v1/${project}/cloud-phone/jobs/ffffffffffffffffffffffffffffffff`)).json.error_code).to.equal(
+        'CPS.0005',
+      );
     });
   });
 
@@ -221,13 +264,24 @@ describe('CPH simulator: phones, routes and jobs', function () {
     });
 
     it('drifts many phones at once by prefix or IDs', async () => {
-      const byPrefix = await admin(sim, 'POST', '/_sim/traffic', { traffic_type: 'routing', phone_name_prefix: 'pool-c-' });
+      const byPrefix = await admin(sim, 'POST', '/_sim/traffic', {
+        traffic_type: 'routing',
+        phone_name_prefix: 'pool-c-',
+      });
       const poolC = phones.filter((p) => p.phone_name.startsWith('pool-c-'));
       expect(byPrefix.matched).to.equal(poolC.length);
       const listed = await get(`/v1/${project}/cloud-phone/phones?phone_name=pool-c-&limit=200`);
       expect(listed.json.phones.every((p: SimPhoneView) => p.traffic_type === 'routing')).to.equal(true);
-      const back = await admin(sim, 'POST', '/_sim/traffic', { traffic_type: 'direct', phone_ids: [...poolC.map((p) => p.phone_id), 'ffffffffffffffffffffffffffffffff'] });
-      expect(back).to.deep.equal({ matched: poolC.length, changed: poolC.length, unknown: 1, request_id: back.request_id });
+      const back = await admin(sim, 'POST', '/_sim/traffic', {
+        traffic_type: 'direct',
+        phone_ids: [...poolC.map((p) => p.phone_id), 'ffffffffffffffffffffffffffffffff'],
+      });
+      expect(back).to.deep.equal({
+        matched: poolC.length,
+        changed: poolC.length,
+        unknown: 1,
+        request_id: back.request_id,
+      });
     });
 
     it('logs every ImportTraffic call with identity, phones and request_id, and flags overlapping writers', async () => {
@@ -242,7 +296,10 @@ describe('CPH simulator: phones, routes and jobs', function () {
         date: new Date(clock.now()),
       });
       const { writes } = await admin(sim, 'GET', '/_sim/writes');
-      expect(writes.map((w: { requestId: string }) => w.requestId)).to.deep.equal([first.json.request_id, second.json.request_id]);
+      expect(writes.map((w: { requestId: string }) => w.requestId)).to.deep.equal([
+        first.json.request_id,
+        second.json.request_id,
+      ]);
       expect(writes[0]).to.include({ identity: 'ak:AK', trafficType: 'routing', jobs: 1, errors: 0 });
       expect(writes[0].phoneIds).to.deep.equal([phone.phone_id]);
       expect(writes[1].userAgent).to.equal('replica-2');

@@ -61,10 +61,20 @@ describe('CPH simulator: authentication', function () {
   it('requires x-sdk-date among the signed headers', async () => {
     const url = new URL(listPath, sim.url);
     const sdkDate = formatSdkDate(at());
-    const auth = signRequest({ method: 'GET', url, headers: { 'Content-Type': 'application/json' }, body: '' }, good, at());
+    const auth = signRequest(
+      { method: 'GET', url, headers: { 'Content-Type': 'application/json' }, body: '' },
+      good,
+      at(),
+    );
     // Rewrite SignedHeaders to drop x-sdk-date: the gateway must refuse whatever the signature.
     const header = auth.Authorization.replace(/SignedHeaders=[^,]+/, 'SignedHeaders=content-type;host');
-    const res = await send(sim, url, 'GET', { 'Content-Type': 'application/json', 'X-Sdk-Date': sdkDate, Authorization: header }, '');
+    const res = await send(
+      sim,
+      url,
+      'GET',
+      { 'Content-Type': 'application/json', 'X-Sdk-Date': sdkDate, Authorization: header },
+      '',
+    );
     expect(res.status).to.equal(401);
     expect(res.json.error_code).to.equal('APIGW.0301');
   });
@@ -95,7 +105,8 @@ describe('CPH simulator: authentication', function () {
   it('counts only consecutive failures: a good signature resets the count', async () => {
     const bad = { ak: 'AK', sk: 'nope' };
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 4; i++) expect((await rawRequest(sim, { path: listPath, sign: bad, date: at() })).status).to.equal(401);
+      for (let i = 0; i < 4; i++)
+        expect((await rawRequest(sim, { path: listPath, sign: bad, date: at() })).status).to.equal(401);
       expect((await rawRequest(sim, { path: listPath, sign: good, date: at() })).status).to.equal(200);
     }
   });
@@ -107,7 +118,10 @@ describe('CPH simulator: authentication', function () {
       headers: { 'Content-Type': 'application/json;charset=utf8' },
       body: {
         auth: {
-          identity: { methods: ['password'], password: { user: { name: 'ops', password: 'pw', domain: { name: 'acme' } } } },
+          identity: {
+            methods: ['password'],
+            password: { user: { name: 'ops', password: 'pw', domain: { name: 'acme' } } },
+          },
           scope: { project: { name: 'cn-east-3' } },
         },
       },
@@ -131,7 +145,10 @@ describe('CPH simulator: authentication', function () {
 
   it('refuses a wrong password with 401 and an unknown or revoked token with APIGW.0301', async () => {
     const body = (password: string) => ({
-      auth: { identity: { methods: ['password'], password: { user: { name: 'ops', password, domain: { name: 'acme' } } } }, scope: { project: { name: 'r' } } },
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: 'ops', password, domain: { name: 'acme' } } } },
+        scope: { project: { name: 'r' } },
+      },
     });
     const wrong = await rawRequest(sim, { method: 'POST', path: '/v3/auth/tokens', body: body('bad') });
     expect(wrong.status).to.equal(401);

@@ -23,7 +23,28 @@ describe('cph-sim command', function () {
     const caOut = join(dir, 'ca.pem');
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/simulator/cli.ts', '--port', '0', '--tls', '--ca-out', caOut, '--phones', '300', '--seed', '7', '--project-id', 'P', '--ak', 'AK', '--sk', 'SK', '--log-format', 'json'],
+      [
+        '--import',
+        'tsx',
+        'src/simulator/cli.ts',
+        '--port',
+        '0',
+        '--tls',
+        '--ca-out',
+        caOut,
+        '--phones',
+        '300',
+        '--seed',
+        '7',
+        '--project-id',
+        'P',
+        '--ak',
+        'AK',
+        '--sk',
+        'SK',
+        '--log-format',
+        'json',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const proc = child;
@@ -42,7 +63,10 @@ describe('cph-sim command', function () {
 
     const target = new URL('/v1/P/cloud-phone/phones?limit=1', url);
     const headers = { 'Content-Type': 'application/json' };
-    const signed = { ...headers, ...signRequest({ method: 'GET', url: target, headers, body: '' }, { ak: 'AK', sk: 'SK' }, new Date()) };
+    const signed = {
+      ...headers,
+      ...signRequest({ method: 'GET', url: target, headers, body: '' }, { ak: 'AK', sk: 'SK' }, new Date()),
+    };
     const body = await new Promise<{ status: number; json: { count: number } }>((resolve, reject) => {
       https
         .get(target, { headers: signed, ca, agent: false }, (res) => {
@@ -62,16 +86,38 @@ describe('cph-sim command', function () {
 
   it('documents every flag in --help', async () => {
     const help = await new Promise<string>((resolve, reject) => {
-      const proc = spawn(process.execPath, ['--import', 'tsx', 'src/simulator/cli.ts', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const proc = spawn(process.execPath, ['--import', 'tsx', 'src/simulator/cli.ts', '--help'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
       proc.once('exit', () => resolve(out));
       proc.once('error', reject);
     });
     for (const flag of [
-      '--host', '--port', '--tls', '--ca-out', '--phones', '--seed', '--project-id', '--ak', '--sk', '--iam-user', '--iam-password', '--iam-domain',
-      '--latency-ms', '--job-ms', '--job-failure-rate', '--fault-rate', '--rate-limit', '--job-error-fields', '--not-found-status',
-      '--max-list-limit', '--restart-on-route-change', '--refuse-not-running', '--repeat-creates-job',
+      '--host',
+      '--port',
+      '--tls',
+      '--ca-out',
+      '--phones',
+      '--seed',
+      '--project-id',
+      '--ak',
+      '--sk',
+      '--iam-user',
+      '--iam-password',
+      '--iam-domain',
+      '--latency-ms',
+      '--job-ms',
+      '--job-failure-rate',
+      '--fault-rate',
+      '--rate-limit',
+      '--job-error-fields',
+      '--not-found-status',
+      '--max-list-limit',
+      '--restart-on-route-change',
+      '--refuse-not-running',
+      '--repeat-creates-job',
     ]) {
       expect(help).to.contain(flag);
     }

@@ -53,7 +53,8 @@ describe('CPH simulator: faults, throttling and determinism', function () {
     );
     // Wait until the simulator holds the request, then give up as a client would.
     const deadline = Date.now() + 10_000;
-    while ((await admin(sim, 'GET', '/_sim/counters')).faults.timeout !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while ((await admin(sim, 'GET', '/_sim/counters')).faults.timeout !== 1 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
     abort.abort();
     expect(await pending).to.equal('AbortError');
     const counters = await admin(sim, 'GET', '/_sim/counters');
@@ -67,7 +68,8 @@ describe('CPH simulator: faults, throttling and determinism', function () {
       () => 'failed',
     );
     const deadline = Date.now() + 10_000;
-    while ((await admin(sim, 'GET', '/_sim/counters')).faults.timeout !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while ((await admin(sim, 'GET', '/_sim/counters')).faults.timeout !== 1 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
     await sim.close();
     expect(await pending).to.equal('failed');
   });
@@ -81,7 +83,10 @@ describe('CPH simulator: faults, throttling and determinism', function () {
       path: `/v1/${project}/cloud-phone/phones-traffic`,
       body: { traffic_type: 'routing', phone_ids: [phones[0].phone_id] },
       sign: key,
-    }).then(() => 'answered', () => 'failed');
+    }).then(
+      () => 'answered',
+      () => 'failed',
+    );
     expect(outcome).to.equal('failed');
     const counters = await admin(sim, 'GET', '/_sim/counters');
     expect(counters.byOperation.ImportTraffic.byStatus).to.deep.equal({ lost: 1 });
@@ -103,24 +108,42 @@ describe('CPH simulator: faults, throttling and determinism', function () {
     const sim = await start({ faultScript: [{ kind: '503', operation: 'ImportTraffic', count: 2 }] });
     const { phones } = await admin(sim, 'GET', '/_sim/phones?limit=1');
     const write = () =>
-      rawRequest(sim, { method: 'POST', path: `/v1/${project}/cloud-phone/phones-traffic`, body: { traffic_type: 'routing', phone_ids: [phones[0].phone_id] }, sign: key });
+      rawRequest(sim, {
+        method: 'POST',
+        path: `/v1/${project}/cloud-phone/phones-traffic`,
+        body: { traffic_type: 'routing', phone_ids: [phones[0].phone_id] },
+        sign: key,
+      });
     expect((await rawRequest(sim, { path: listPath, sign: key })).status).to.equal(200);
     expect((await write()).status).to.equal(503);
-    expect((await admin(sim, 'GET', '/_sim/faults/script')).faults).to.deep.equal([{ kind: '503', operation: 'ImportTraffic', count: 1 }]);
+    expect((await admin(sim, 'GET', '/_sim/faults/script')).faults).to.deep.equal([
+      { kind: '503', operation: 'ImportTraffic', count: 1 },
+    ]);
     expect((await write()).status).to.equal(503);
     expect((await write()).status).to.equal(200);
-    await admin(sim, 'POST', '/_sim/faults/script', { faults: [{ kind: '429' }, { kind: '500', operation: 'ListJobs' }] });
+    await admin(sim, 'POST', '/_sim/faults/script', {
+      faults: [{ kind: '429' }, { kind: '500', operation: 'ListJobs' }],
+    });
     expect((await rawRequest(sim, { path: listPath, sign: key })).status).to.equal(429);
     expect((await rawRequest(sim, { path: listPath, sign: key })).status).to.equal(200);
-    expect((await rawRequest(sim, { path: `/v1/${project}/cloud-phone/jobs?request_id=x`, sign: key })).status).to.equal(500);
-    const refused = await rawRequest(sim, { method: 'POST', path: '/_sim/faults/script', body: { faults: [{ kind: 'meteor' }] } });
+    expect(
+      (await rawRequest(sim, { path: `/v1/${project}/cloud-phone/jobs?request_id=x`, sign: key })).status,
+    ).to.equal(500);
+    const refused = await rawRequest(sim, {
+      method: 'POST',
+      path: '/_sim/faults/script',
+      body: { faults: [{ kind: 'meteor' }] },
+    });
     expect(refused.status).to.equal(400);
   });
 
   it('acts unreachable on demand', async () => {
     const sim = await start();
     await admin(sim, 'POST', '/_sim/faults', { unreachable: true });
-    const outcome = await rawRequest(sim, { path: listPath, sign: key }).then(() => 'answered', () => 'failed');
+    const outcome = await rawRequest(sim, { path: listPath, sign: key }).then(
+      () => 'answered',
+      () => 'failed',
+    );
     expect(outcome).to.equal('failed');
     await admin(sim, 'POST', '/_sim/faults', { unreachable: false });
     expect((await rawRequest(sim, { path: listPath, sign: key })).status).to.equal(200);
@@ -136,7 +159,11 @@ describe('CPH simulator: faults, throttling and determinism', function () {
     expect(throttled.json.error_code).to.equal('APIGW.0308');
     expect(Number(throttled.headers['retry-after'])).to.be.at.least(1);
     // Per API: another operation still passes in the same second.
-    const jobs = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/jobs?request_id=x`, sign: key, date: new Date(clock.now()) });
+    const jobs = await rawRequest(sim, {
+      path: `/v1/${project}/cloud-phone/jobs?request_id=x`,
+      sign: key,
+      date: new Date(clock.now()),
+    });
     expect(jobs.status).to.equal(200);
     clock.advance(1000);
     expect((await list()).status).to.equal(200);
@@ -144,7 +171,14 @@ describe('CPH simulator: faults, throttling and determinism', function () {
   });
 
   it('is deterministic for a seed: phones, request IDs, job outcomes and faults', async () => {
-    const options: Partial<SimulatorOptions> = { seed: 42, jobMs: 0, jobFailureRate: 0.5, faultRate: 0.3, faultKinds: ['500', '503', '429'], rateLimit: 0 };
+    const options: Partial<SimulatorOptions> = {
+      seed: 42,
+      jobMs: 0,
+      jobFailureRate: 0.5,
+      faultRate: 0.3,
+      faultKinds: ['500', '503', '429'],
+      rateLimit: 0,
+    };
     const run = async (seed: number) => {
       const sim = await start({ ...options, seed });
       const { phones } = await admin(sim, 'GET', '/_sim/phones');
@@ -158,11 +192,17 @@ describe('CPH simulator: faults, throttling and determinism', function () {
         });
         trace.push(`${res.status}:${res.json.request_id}`);
         if (res.status === 200) {
-          const job = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/jobs/${res.json.jobs[0].job_id}`, sign: key });
+          const job = await rawRequest(sim, {
+            path: `/v1/${project}/cloud-phone/jobs/${res.json.jobs[0].job_id}`,
+            sign: key,
+          });
           trace.push(`job:${job.status}:${job.json?.status}`);
         }
       }
-      return { ids: phones.map((p: { phone_id: string; phone_name: string }) => `${p.phone_id}/${p.phone_name}`), trace };
+      return {
+        ids: phones.map((p: { phone_id: string; phone_name: string }) => `${p.phone_id}/${p.phone_name}`),
+        trace,
+      };
     };
     const a = await run(42);
     const b = await run(42);
@@ -184,7 +224,11 @@ describe('CPH simulator: faults, throttling and determinism', function () {
     await rawRequest(sim, { method: 'POST', path, body, sign: { ak: 'AK2', sk: 'SK2' } });
     const counters = await admin(sim, 'GET', '/_sim/counters');
     expect(counters.overlappingWrites.total).to.equal(1);
-    expect(counters.overlappingWrites.samples[0]).to.include({ phoneId: phones[0].phone_id, runningIdentity: 'ak:AK', identity: 'ak:AK2' });
+    expect(counters.overlappingWrites.samples[0]).to.include({
+      phoneId: phones[0].phone_id,
+      runningIdentity: 'ak:AK',
+      identity: 'ak:AK2',
+    });
     expect(counters.routeWrites.byPhone[phones[0].phone_id]).to.equal(2);
     expect(counters.resendsWhileRunning.byPhone[phones[0].phone_id]).to.equal(1);
     expect(counters.costlyRepeats.total).to.equal(0);

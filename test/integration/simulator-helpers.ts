@@ -30,11 +30,19 @@ export interface RawRequestOptions {
 
 export function rawRequest(sim: RunningSimulator, options: RawRequestOptions): Promise<RawResponse> {
   const url = new URL(options.path, sim.url);
-  const body = options.body === undefined ? '' : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  const body =
+    options.body === undefined ? '' : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
   const headers: Record<string, string> = { 'Content-Type': 'application/json', ...options.headers };
   if (options.token !== undefined) headers['X-Auth-Token'] = options.token;
   if (options.sign) {
-    Object.assign(headers, signRequest({ method: options.method ?? 'GET', url, headers: { ...headers }, body }, options.sign, options.date ?? new Date()));
+    Object.assign(
+      headers,
+      signRequest(
+        { method: options.method ?? 'GET', url, headers: { ...headers }, body },
+        options.sign,
+        options.date ?? new Date(),
+      ),
+    );
   }
   return send(sim, url, options.method ?? 'GET', headers, body, options.signal);
 }
@@ -82,7 +90,8 @@ export function send(
 }
 
 /** Admin API call (no auth). */
-export async function admin(sim: RunningSimulator, method: string, path: string, body?: object): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function admin(sim: RunningSimulator, method: string, path: string, body?: object): Promise<any> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   const res = await rawRequest(sim, { method, path, ...(body !== undefined ? { body } : {}) });
   if (res.status !== 200) throw new Error(`admin ${method} ${path}: ${res.status} ${res.text}`);
   return res.json;

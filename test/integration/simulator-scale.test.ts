@@ -20,9 +20,15 @@ describe('CPH simulator at 100,000 phones', function () {
     expect(last.json.phones).to.have.length(100);
     expect(last.json.phones[99].phone_name).to.equal('pool-a-000001');
     const server = last.json.phones[0].server_id;
-    const onServer = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/phones?server_id=${server}`, sign: key });
+    const onServer = await rawRequest(sim, {
+      path: `/v1/${project}/cloud-phone/phones?server_id=${server}`,
+      sign: key,
+    });
     expect(onServer.json.count).to.equal(8);
-    const named = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/phones?phone_name=pool-d-&offset=24900&limit=200`, sign: key });
+    const named = await rawRequest(sim, {
+      path: `/v1/${project}/cloud-phone/phones?phone_name=pool-d-&offset=24900&limit=200`,
+      sign: key,
+    });
     expect(named.json.count).to.equal(25_000);
     expect(named.json.phones).to.have.length(100);
     const phoneId = named.json.phones[0].phone_id;

@@ -18,15 +18,46 @@ const project = 'P';
 
 /** Documented field sets (../shared/cph-api.md sections 1 to 4, and the published examples). */
 const phoneFields = [
-  'availability_zone', 'create_time', 'has_encrypt', 'image_id', 'image_version', 'imei', 'metadata', 'phone_id',
-  'phone_model_name', 'phone_name', 'server_id', 'status', 'traffic_type', 'type', 'update_time', 'vnc_enable', 'volume_mode',
+  'availability_zone',
+  'create_time',
+  'has_encrypt',
+  'image_id',
+  'image_version',
+  'imei',
+  'metadata',
+  'phone_id',
+  'phone_model_name',
+  'phone_name',
+  'server_id',
+  'status',
+  'traffic_type',
+  'type',
+  'update_time',
+  'vnc_enable',
+  'volume_mode',
 ].sort();
 const detailFields = [...phoneFields, 'access_infos', 'phone_data_volume', 'property', 'request_id'].sort();
-const jobFields = ['begin_time', 'end_time', 'error_code', 'error_msg', 'execute_msg', 'job_id', 'phone_id', 'server_id', 'status'].sort();
+const jobFields = [
+  'begin_time',
+  'end_time',
+  'error_code',
+  'error_msg',
+  'execute_msg',
+  'job_id',
+  'phone_id',
+  'server_id',
+  'status',
+].sort();
 const cphTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 /** Signs with the official SDK and sends exactly the bytes it hashed (JSON.stringify of `data`). */
-async function sdkCall(sim: RunningSimulator, method: string, path: string, query?: Record<string, string>, data?: object) {
+async function sdkCall(
+  sim: RunningSimulator,
+  method: string,
+  path: string,
+  query?: Record<string, string>,
+  data?: object,
+) {
   const credential = new BasicCredentials().withAk(credentials.ak).withSk(credentials.sk);
   const headers = AKSKSigner.sign(
     { endpoint: sim.url + path, method, headers: { 'content-type': 'application/json' }, queryParams: query, data },
@@ -78,7 +109,10 @@ describe('CPH simulator over HTTPS: acceptance and contract', function () {
       const res = await sdkCall(sim, 'GET', `/v1/${project}/cloud-phone/phones`, { phone_name: phoneName, limit: '5' });
       expect(res.status, `${phoneName}: ${res.text}`).to.equal(200);
     }
-    const ours = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/jobs?request_ids=b,a&request_id=x&request_id=a%20b`, sign: credentials });
+    const ours = await rawRequest(sim, {
+      path: `/v1/${project}/cloud-phone/jobs?request_ids=b,a&request_id=x&request_id=a%20b`,
+      sign: credentials,
+    });
     expect(ours.status, ours.text).to.equal(200);
   });
 
@@ -126,7 +160,11 @@ describe('CPH simulator over HTTPS: acceptance and contract', function () {
     });
     expect(res.status).to.equal(200);
     expect(res.json.jobs).to.deep.equal([
-      { phone_id: '0123456789abcdef0123456789abcdef', error_code: 'CPS.0005', error_msg: 'Phone 0123456789abcdef0123456789abcdef not found' },
+      {
+        phone_id: '0123456789abcdef0123456789abcdef',
+        error_code: 'CPS.0005',
+        error_msg: 'Phone 0123456789abcdef0123456789abcdef not found',
+      },
     ]);
   });
 
@@ -151,7 +189,10 @@ describe('CPH simulator over HTTPS: acceptance and contract', function () {
 
   it('renders ShowCloudPhoneDetail with the phone fields plus request_id, access_infos, property, phone_data_volume', async () => {
     const list = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/phones?limit=1`, sign: credentials });
-    const res = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/phones/${list.json.phones[0].phone_id}`, sign: credentials });
+    const res = await rawRequest(sim, {
+      path: `/v1/${project}/cloud-phone/phones/${list.json.phones[0].phone_id}`,
+      sign: credentials,
+    });
     expect(res.status).to.equal(200);
     expect(Object.keys(res.json).sort()).to.deep.equal(detailFields);
     expect(res.json.request_id).to.equal(res.headers['x-request-id']);
@@ -160,7 +201,10 @@ describe('CPH simulator over HTTPS: acceptance and contract', function () {
   });
 
   it('renders ImportTraffic like the published example: request_id and jobs of phone_id and job_id', async () => {
-    const list = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/phones?limit=1&offset=500`, sign: credentials });
+    const list = await rawRequest(sim, {
+      path: `/v1/${project}/cloud-phone/phones?limit=1&offset=500`,
+      sign: credentials,
+    });
     const phoneId = list.json.phones[0].phone_id;
     const res = await rawRequest(sim, {
       method: 'POST',
@@ -174,7 +218,10 @@ describe('CPH simulator over HTTPS: acceptance and contract', function () {
   });
 
   it('renders ShowJob with null and ListJobs with "" for absent error fields, as the two examples do', async () => {
-    const list = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/phones?limit=1&offset=600`, sign: credentials });
+    const list = await rawRequest(sim, {
+      path: `/v1/${project}/cloud-phone/phones?limit=1&offset=600`,
+      sign: credentials,
+    });
     const phoneId = list.json.phones[0].phone_id;
     const write = await rawRequest(sim, {
       method: 'POST',
@@ -190,11 +237,21 @@ describe('CPH simulator over HTTPS: acceptance and contract', function () {
       shown = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/jobs/${jobId}`, sign: credentials });
     }
     expect(Object.keys(shown.json).sort()).to.deep.equal([...jobFields, 'request_id'].sort());
-    expect(shown.json).to.include({ job_id: jobId, phone_id: phoneId, status: 2, error_code: null, error_msg: null, execute_msg: null });
+    expect(shown.json).to.include({
+      job_id: jobId,
+      phone_id: phoneId,
+      status: 2,
+      error_code: null,
+      error_msg: null,
+      execute_msg: null,
+    });
     expect(shown.json.begin_time).to.match(cphTime);
     expect(shown.json.end_time).to.match(cphTime);
 
-    const listed = await rawRequest(sim, { path: `/v1/${project}/cloud-phone/jobs?request_id=${write.json.request_id}`, sign: credentials });
+    const listed = await rawRequest(sim, {
+      path: `/v1/${project}/cloud-phone/jobs?request_id=${write.json.request_id}`,
+      sign: credentials,
+    });
     expect(Object.keys(listed.json).sort()).to.deep.equal(['jobs', 'request_id']);
     expect(Object.keys(listed.json.jobs[0]).sort()).to.deep.equal(jobFields);
     expect(listed.json.jobs[0]).to.include({ status: 2, error_code: '', error_msg: '', execute_msg: '' });
@@ -204,11 +261,22 @@ describe('CPH simulator over HTTPS: acceptance and contract', function () {
   });
 
   it('answers the published ImportTraffic example request with a job for its phone', async () => {
-    const example = await startSimulator({ phones: 10, seed: 1, projectId: project, ...credentials, fixedPhoneIds: ['631056bfb66b4f4ea02ba25f04830cb4'] });
+    const example = await startSimulator({
+      phones: 10,
+      seed: 1,
+      projectId: project,
+      ...credentials,
+      fixedPhoneIds: ['631056bfb66b4f4ea02ba25f04830cb4'],
+    });
     try {
       // The request body exactly as published, bytes included.
       const body = '{\n  "traffic_type" : "routing",\n  "phone_ids" : [ "631056bfb66b4f4ea02ba25f04830cb4" ]\n}';
-      const res = await rawRequest(example, { method: 'POST', path: `/v1/${project}/cloud-phone/phones-traffic`, body, sign: credentials });
+      const res = await rawRequest(example, {
+        method: 'POST',
+        path: `/v1/${project}/cloud-phone/phones-traffic`,
+        body,
+        sign: credentials,
+      });
       expect(res.status).to.equal(200);
       expect(Object.keys(res.json).sort()).to.deep.equal(['jobs', 'request_id']);
       expect(res.json.jobs).to.have.length(1);

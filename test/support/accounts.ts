@@ -14,22 +14,48 @@ function isConflict(error: unknown): boolean {
 }
 
 /** Creates a ClusterCloudPhoneAccount, or replaces the spec of the one of that name. */
-export async function applyClusterAccount(kc: KubeConfig, name: string, spec: ClusterCloudPhoneAccountSpec): Promise<void> {
+export async function applyClusterAccount(
+  kc: KubeConfig,
+  name: string,
+  spec: ClusterCloudPhoneAccountSpec,
+): Promise<void> {
   const api = kc.makeApiClient(CustomObjectsApi);
   const body = { apiVersion: `${group}/${version}`, kind: 'ClusterCloudPhoneAccount', metadata: { name }, spec };
   try {
     await api.createClusterCustomObject({ group, version, plural: 'clustercloudphoneaccounts', body });
   } catch (error) {
     if (!isConflict(error)) throw error;
-    const existing = (await api.getClusterCustomObject({ group, version, plural: 'clustercloudphoneaccounts', name })) as { metadata?: { resourceVersion?: string } };
-    await api.replaceClusterCustomObject({ group, version, plural: 'clustercloudphoneaccounts', name, body: { ...body, metadata: { name, resourceVersion: existing.metadata?.resourceVersion } } });
+    const existing = (await api.getClusterCustomObject({
+      group,
+      version,
+      plural: 'clustercloudphoneaccounts',
+      name,
+    })) as { metadata?: { resourceVersion?: string } };
+    await api.replaceClusterCustomObject({
+      group,
+      version,
+      plural: 'clustercloudphoneaccounts',
+      name,
+      body: { ...body, metadata: { name, resourceVersion: existing.metadata?.resourceVersion } },
+    });
   }
 }
 
 /** Creates a CloudPhoneAccount in `namespace`. */
-export async function createNamespacedAccount(kc: KubeConfig, namespace: string, name: string, spec: ClusterCloudPhoneAccountSpec): Promise<void> {
+export async function createNamespacedAccount(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  spec: ClusterCloudPhoneAccountSpec,
+): Promise<void> {
   const api = kc.makeApiClient(CustomObjectsApi);
-  await api.createNamespacedCustomObject({ group, version, namespace, plural: 'cloudphoneaccounts', body: { apiVersion: `${group}/${version}`, kind: 'CloudPhoneAccount', metadata: { name, namespace }, spec } });
+  await api.createNamespacedCustomObject({
+    group,
+    version,
+    namespace,
+    plural: 'cloudphoneaccounts',
+    body: { apiVersion: `${group}/${version}`, kind: 'CloudPhoneAccount', metadata: { name, namespace }, spec },
+  });
 }
 
 /** The name of the ambient ClusterCloudPhoneAccount of a simulator (endpoint and project): one per simulator. */

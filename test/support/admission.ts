@@ -11,7 +11,9 @@ export interface StatusBody {
 }
 
 /** The API server's refusal of what `create` sends, or undefined when it was accepted. */
-export async function refusal(create: () => Promise<unknown>): Promise<{ code: number; status: StatusBody } | undefined> {
+export async function refusal(
+  create: () => Promise<unknown>,
+): Promise<{ code: number; status: StatusBody } | undefined> {
   try {
     await create();
     return undefined;

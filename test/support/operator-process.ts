@@ -169,7 +169,9 @@ export async function superviseOperator(child: ChildProcess, options: SuperviseO
     throw new Error(`${String(error)}\n${lines.slice(-40).join('\n')}`);
   });
   if (started === 'exited') {
-    throw new Error(`${name} exited with ${child.exitCode ?? child.signalCode} before /healthz answered:\n${lines.slice(-40).join('\n')}`);
+    throw new Error(
+      `${name} exited with ${child.exitCode ?? child.signalCode} before /healthz answered:\n${lines.slice(-40).join('\n')}`,
+    );
   }
   return operator;
 }

@@ -19,7 +19,9 @@ import { waitFor } from './wait.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The project's CRDs (the route's and the two account kinds'), in the order crds/Kustomization lists them. */
-export const crdPaths = ['cloudphoneroutes', 'clustercloudphoneaccounts', 'cloudphoneaccounts'].map((plural) => path.join(repoRoot, `crds/${plural}.cloudphone.dev.yaml`));
+export const crdPaths = ['cloudphoneroutes', 'clustercloudphoneaccounts', 'cloudphoneaccounts'].map((plural) =>
+  path.join(repoRoot, `crds/${plural}.cloudphone.dev.yaml`),
+);
 const group = 'cloudphone.dev';
 const version = 'v1alpha1';
 const plural = 'cloudphoneroutes';
@@ -35,7 +37,14 @@ export interface RouteCondition {
 export interface RouteObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace: string; generation?: number; resourceVersion?: string; finalizers?: string[]; deletionTimestamp?: string };
+  metadata: {
+    name: string;
+    namespace: string;
+    generation?: number;
+    resourceVersion?: string;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+  };
   spec: Record<string, unknown>;
   status?: {
     observedGeneration?: number;

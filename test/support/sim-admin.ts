@@ -33,7 +33,9 @@ export interface SimCounters {
 export function phoneDealer(all: () => readonly SimPhone[]): (n: number) => string[] {
   let next = 0;
   return (n) => {
-    const taken = all().slice(next, next + n).map((p) => p.phone_id);
+    const taken = all()
+      .slice(next, next + n)
+      .map((p) => p.phone_id);
     next += n;
     if (taken.length < n) throw new Error('the simulator has too few phones for the tests');
     return taken;
@@ -47,7 +49,9 @@ export class SimAdmin {
     readonly url: string,
     caPem?: string,
   ) {
-    this.agent = url.startsWith('https:') ? new https.Agent({ keepAlive: true, ...(caPem ? { ca: caPem } : {}) }) : new http.Agent({ keepAlive: true });
+    this.agent = url.startsWith('https:')
+      ? new https.Agent({ keepAlive: true, ...(caPem ? { ca: caPem } : {}) })
+      : new http.Agent({ keepAlive: true });
   }
 
   private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -56,11 +60,20 @@ export class SimAdmin {
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const request = (target.protocol === 'https:' ? https : http).request(
         target,
-        { method, agent: this.agent, headers: payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } },
+        {
+          method,
+          agent: this.agent,
+          headers:
+            payload === undefined
+              ? {}
+              : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
+        },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
           response.on('error', reject);
         },
       );

@@ -1,6 +1,17 @@
 import { expect } from 'chai';
-import { labelSelectorMatches, namespaceAdmitted, phoneInScope, phoneScopeMatcher, type PhoneFacts } from '../../src/api/v1alpha1/account-rules.js';
-import type { ClusterCloudPhoneAccountSpec, LabelSelector, LabelSelectorRequirement, PhoneScope } from '../../src/api/v1alpha1/account-types.js';
+import {
+  labelSelectorMatches,
+  namespaceAdmitted,
+  phoneInScope,
+  phoneScopeMatcher,
+  type PhoneFacts,
+} from '../../src/api/v1alpha1/account-rules.js';
+import type {
+  ClusterCloudPhoneAccountSpec,
+  LabelSelector,
+  LabelSelectorRequirement,
+  PhoneScope,
+} from '../../src/api/v1alpha1/account-types.js';
 
 const spec = (extra: Partial<ClusterCloudPhoneAccountSpec>): ClusterCloudPhoneAccountSpec => ({
   region: 'cn-east-3',
@@ -9,7 +20,10 @@ const spec = (extra: Partial<ClusterCloudPhoneAccountSpec>): ClusterCloudPhoneAc
   phoneScope: {},
   ...extra,
 });
-const ns = (name: string, labels: Record<string, string> = {}): { name: string; labels: Record<string, string> } => ({ name, labels });
+const ns = (name: string, labels: Record<string, string> = {}): { name: string; labels: Record<string, string> } => ({
+  name,
+  labels,
+});
 
 describe('api/v1alpha1 account-rules', () => {
   describe('labelSelectorMatches: apimachinery semantics', () => {
@@ -34,13 +48,49 @@ describe('api/v1alpha1 account-rules', () => {
       ['Exists, absent', { matchExpressions: [{ key: 'tier', operator: 'Exists' }] }, false],
       ['DoesNotExist, absent', { matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }] }, true],
       ['DoesNotExist, present', { matchExpressions: [{ key: 'team', operator: 'DoesNotExist' }] }, false],
-      ['Exists with values: refused by apimachinery, matches nothing', { matchExpressions: [{ key: 'team', operator: 'Exists', values: ['a'] }] }, false],
-      ['DoesNotExist with values: matches nothing', { matchExpressions: [{ key: 'tier', operator: 'DoesNotExist', values: ['a'] }] }, false],
-      ['In without values: matches nothing', { matchExpressions: [{ key: 'team', operator: 'In', values: [] }] }, false],
+      [
+        'Exists with values: refused by apimachinery, matches nothing',
+        { matchExpressions: [{ key: 'team', operator: 'Exists', values: ['a'] }] },
+        false,
+      ],
+      [
+        'DoesNotExist with values: matches nothing',
+        { matchExpressions: [{ key: 'tier', operator: 'DoesNotExist', values: ['a'] }] },
+        false,
+      ],
+      [
+        'In without values: matches nothing',
+        { matchExpressions: [{ key: 'team', operator: 'In', values: [] }] },
+        false,
+      ],
       ['NotIn without values: matches nothing', { matchExpressions: [{ key: 'tier', operator: 'NotIn' }] }, false],
-      ['labels and expressions must all hold', { matchLabels: { team: 'a' }, matchExpressions: [{ key: 'env', operator: 'In', values: ['dev'] }, { key: 'tier', operator: 'DoesNotExist' }] }, true],
-      ['one failing expression is enough', { matchLabels: { team: 'a' }, matchExpressions: [{ key: 'env', operator: 'In', values: ['dev'] }, { key: 'team', operator: 'DoesNotExist' }] }, false],
-      ['a failing label beside passing expressions', { matchLabels: { team: 'b' }, matchExpressions: [{ key: 'env', operator: 'Exists' }] }, false],
+      [
+        'labels and expressions must all hold',
+        {
+          matchLabels: { team: 'a' },
+          matchExpressions: [
+            { key: 'env', operator: 'In', values: ['dev'] },
+            { key: 'tier', operator: 'DoesNotExist' },
+          ],
+        },
+        true,
+      ],
+      [
+        'one failing expression is enough',
+        {
+          matchLabels: { team: 'a' },
+          matchExpressions: [
+            { key: 'env', operator: 'In', values: ['dev'] },
+            { key: 'team', operator: 'DoesNotExist' },
+          ],
+        },
+        false,
+      ],
+      [
+        'a failing label beside passing expressions',
+        { matchLabels: { team: 'b' }, matchExpressions: [{ key: 'env', operator: 'Exists' }] },
+        false,
+      ],
     ];
     for (const [name, selector, expected] of table) {
       it(`${name}: ${expected}`, () => expect(labelSelectorMatches(selector, labels)).to.equal(expected));
@@ -50,8 +100,12 @@ describe('api/v1alpha1 account-rules', () => {
       expect(labelSelectorMatches({ matchExpressions: [odd] }, labels)).to.equal(false);
     });
     it('reads own label keys only, never the prototype', () => {
-      expect(labelSelectorMatches({ matchExpressions: [{ key: 'constructor', operator: 'Exists' }] }, {})).to.equal(false);
-      expect(labelSelectorMatches({ matchExpressions: [{ key: 'toString', operator: 'DoesNotExist' }] }, {})).to.equal(true);
+      expect(labelSelectorMatches({ matchExpressions: [{ key: 'constructor', operator: 'Exists' }] }, {})).to.equal(
+        false,
+      );
+      expect(labelSelectorMatches({ matchExpressions: [{ key: 'toString', operator: 'DoesNotExist' }] }, {})).to.equal(
+        true,
+      );
       const proto = JSON.parse('{"__proto__": "x"}') as Record<string, string>; // an own key named __proto__, as JSON can carry
       expect(labelSelectorMatches({ matchLabels: proto }, {})).to.equal(false);
       expect(labelSelectorMatches({ matchLabels: proto }, proto)).to.equal(true);
@@ -77,7 +131,10 @@ describe('api/v1alpha1 account-rules', () => {
       expect(namespaceAdmitted(s, ns('z'))).to.equal(false);
     });
     it('admits by name OR by selector when both are set', () => {
-      const s = spec({ namespaces: ['named'], namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In', values: ['a'] }] } });
+      const s = spec({
+        namespaces: ['named'],
+        namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In', values: ['a'] }] },
+      });
       expect(namespaceAdmitted(s, ns('named'))).to.equal(true);
       expect(namespaceAdmitted(s, ns('labelled', { team: 'a' }))).to.equal(true);
       expect(namespaceAdmitted(s, ns('neither', { team: 'b' }))).to.equal(false);
@@ -95,7 +152,11 @@ describe('api/v1alpha1 account-rules', () => {
       expect(namespaceAdmitted(spec({ namespaceSelector: refused, namespaces: ['a'] }), ns('a'))).to.equal(true);
     });
     it('takes a whole spec: nothing else in it matters', () => {
-      const s = spec({ namespaces: ['a'], phoneScope: { serverIds: ['s'] }, credentials: { secretRef: { name: 'x' } } });
+      const s = spec({
+        namespaces: ['a'],
+        phoneScope: { serverIds: ['s'] },
+        credentials: { secretRef: { name: 'x' } },
+      });
       expect(namespaceAdmitted(s, ns('a'))).to.equal(true);
     });
   });
@@ -110,11 +171,27 @@ describe('api/v1alpha1 account-rules', () => {
       nothing: {},
     };
     const table: Array<[string, PhoneScope, string[]]> = [
-      ['{} admits every phone, even one the operator knows nothing of', {}, ['full', 'otherServer', 'otherName', 'noServer', 'noName', 'nothing']],
-      ['empty lists are as absent', { serverIds: [], phoneNamePrefixes: [] }, ['full', 'otherServer', 'otherName', 'noServer', 'noName', 'nothing']],
-      ['serverIds: phones on those servers; a phone without one is outside', { serverIds: ['s1'] }, ['full', 'otherName', 'noName']],
+      [
+        '{} admits every phone, even one the operator knows nothing of',
+        {},
+        ['full', 'otherServer', 'otherName', 'noServer', 'noName', 'nothing'],
+      ],
+      [
+        'empty lists are as absent',
+        { serverIds: [], phoneNamePrefixes: [] },
+        ['full', 'otherServer', 'otherName', 'noServer', 'noName', 'nothing'],
+      ],
+      [
+        'serverIds: phones on those servers; a phone without one is outside',
+        { serverIds: ['s1'] },
+        ['full', 'otherName', 'noName'],
+      ],
       ['serverIds, several', { serverIds: ['s1', 's2'] }, ['full', 'otherServer', 'otherName', 'noName']],
-      ['phoneNamePrefixes: names starting with one; a phone without a name is outside', { phoneNamePrefixes: ['pool-a-'] }, ['full', 'otherServer', 'noServer']],
+      [
+        'phoneNamePrefixes: names starting with one; a phone without a name is outside',
+        { phoneNamePrefixes: ['pool-a-'] },
+        ['full', 'otherServer', 'noServer'],
+      ],
       ['phoneNamePrefixes, several', { phoneNamePrefixes: ['pool-b-', 'pool-a-1'] }, ['full', 'otherName']],
       ['both: both must hold', { serverIds: ['s1'], phoneNamePrefixes: ['pool-a-'] }, ['full']],
       ['serverIds set, prefixes empty', { serverIds: ['s2'], phoneNamePrefixes: [] }, ['otherServer']],
@@ -134,9 +211,15 @@ describe('api/v1alpha1 account-rules', () => {
       expect(phoneInScope({ serverIds: ['S1'] }, { serverId: 's1' })).to.equal(false);
     });
     it('phoneScopeMatcher gives the same answers for many phones, and does not follow later changes to the scope', () => {
-      const scope: PhoneScope = { serverIds: Array.from({ length: 1000 }, (_, i) => `s${i}`), phoneNamePrefixes: ['p-'] };
+      const scope: PhoneScope = {
+        serverIds: Array.from({ length: 1000 }, (_, i) => `s${i}`),
+        phoneNamePrefixes: ['p-'],
+      };
       const inScope = phoneScopeMatcher(scope);
-      const fleet = Array.from({ length: 2000 }, (_, i) => ({ serverId: `s${i}`, phoneName: i % 2 === 0 ? `p-${i}` : `q-${i}` }));
+      const fleet = Array.from({ length: 2000 }, (_, i) => ({
+        serverId: `s${i}`,
+        phoneName: i % 2 === 0 ? `p-${i}` : `q-${i}`,
+      }));
       expect(fleet.filter(inScope).length).to.equal(500);
       for (const phone of fleet.slice(990, 1010)) expect(inScope(phone)).to.equal(phoneInScope(scope, phone));
       scope.serverIds!.push('s1999');

@@ -23,7 +23,17 @@ describe('api/v1alpha1 conditions', () => {
   });
 
   it('has every reason the issue asks for, each a CamelCase word matching the CRD pattern', () => {
-    for (const wanted of ['InSync', 'ApplyingRoute', 'JobsPending', 'JobFailed', 'PhonesNotFound', 'Conflict', 'CredentialsInvalid', 'CphUnavailable', 'Suspended']) {
+    for (const wanted of [
+      'InSync',
+      'ApplyingRoute',
+      'JobsPending',
+      'JobFailed',
+      'PhonesNotFound',
+      'Conflict',
+      'CredentialsInvalid',
+      'CphUnavailable',
+      'Suspended',
+    ]) {
       expect(reasons).to.include(wanted);
     }
     for (const reason of reasons) expect(reason).to.match(/^[A-Z][A-Za-z]*$/);
@@ -32,9 +42,18 @@ describe('api/v1alpha1 conditions', () => {
   });
 
   it('stalls only on what a person must fix', () => {
-    expect([...stallingReasons].sort()).to.deep.equal(
-      ['AccountNotAllowed', 'AccountNotFound', 'AccountRestricted', 'Conflict', 'CredentialsInvalid', 'EndpointNotAllowed', 'InvalidSpec', 'PermissionDenied', 'PhonesNotFound', 'PhonesOutOfScope'],
-    );
+    expect([...stallingReasons].sort()).to.deep.equal([
+      'AccountNotAllowed',
+      'AccountNotFound',
+      'AccountRestricted',
+      'Conflict',
+      'CredentialsInvalid',
+      'EndpointNotAllowed',
+      'InvalidSpec',
+      'PermissionDenied',
+      'PhonesNotFound',
+      'PhonesOutOfScope',
+    ]);
     expect(stallingReasons.has(Reason.CphUnavailable)).to.equal(false);
     expect(stallingReasons.has(Reason.Throttled)).to.equal(false);
   });
@@ -50,7 +69,14 @@ describe('api/v1alpha1 conditions', () => {
 
     it('adds a condition stamped with now', () => {
       expect(setCondition(undefined, ready('True', Reason.InSync, 'ok'), T0)).to.deep.equal([
-        { type: 'Ready', status: 'True', observedGeneration: 1, lastTransitionTime: '2026-11-28T06:00:00Z', reason: 'InSync', message: 'ok' },
+        {
+          type: 'Ready',
+          status: 'True',
+          observedGeneration: 1,
+          lastTransitionTime: '2026-11-28T06:00:00Z',
+          reason: 'InSync',
+          message: 'ok',
+        },
       ]);
     });
 
@@ -64,7 +90,9 @@ describe('api/v1alpha1 conditions', () => {
 
     it('moves lastTransitionTime when the status changes', () => {
       const first = setCondition([], ready('False', Reason.JobsPending, '3 pending'), T0);
-      expect(setCondition(first, ready('True', Reason.InSync, 'ok'), T1)[0]!.lastTransitionTime).to.equal('2026-11-28T06:05:00Z');
+      expect(setCondition(first, ready('True', Reason.InSync, 'ok'), T1)[0]!.lastTransitionTime).to.equal(
+        '2026-11-28T06:05:00Z',
+      );
     });
 
     it('is idempotent: the same update gives a deep-equal list', () => {
@@ -91,12 +119,18 @@ describe('api/v1alpha1 conditions', () => {
     });
 
     it('omits observedGeneration when not given', () => {
-      expect(setCondition([], { type: 'Ready', status: 'True', reason: Reason.InSync, message: '' }, T0)[0]).to.not.have.property('observedGeneration');
+      expect(
+        setCondition([], { type: 'Ready', status: 'True', reason: Reason.InSync, message: '' }, T0)[0],
+      ).to.not.have.property('observedGeneration');
     });
   });
 
   it('removeCondition, findCondition, isConditionTrue', () => {
-    const list = setCondition(setCondition([], { type: 'Ready', status: 'False', reason: Reason.Conflict, message: '' }, T0), { type: 'Stalled', status: 'True', reason: Reason.Conflict, message: '' }, T0);
+    const list = setCondition(
+      setCondition([], { type: 'Ready', status: 'False', reason: Reason.Conflict, message: '' }, T0),
+      { type: 'Stalled', status: 'True', reason: Reason.Conflict, message: '' },
+      T0,
+    );
     expect(isConditionTrue(list, 'Stalled')).to.equal(true);
     expect(isConditionTrue(list, 'Ready')).to.equal(false);
     expect(isConditionTrue(undefined, 'Ready')).to.equal(false);

@@ -102,10 +102,14 @@ function untyped(root: Schema): string[] {
 function danglingColumns(root: Schema, columns: readonly PrinterColumn[]): string[] {
   return columns
     .filter((column) => {
-      const path = column.jsonPath.replace(/\[\?\(.*\)\]/, '[]').split('.').filter(Boolean);
+      const path = column.jsonPath
+        .replace(/\[\?\(.*\)\]/, '[]')
+        .split('.')
+        .filter(Boolean);
       if (path[0] === 'metadata') return false;
       let schema: Schema | undefined = root;
-      for (const part of path) schema = part.endsWith('[]') ? schema?.properties?.[part.slice(0, -2)]?.items : schema?.properties?.[part];
+      for (const part of path)
+        schema = part.endsWith('[]') ? schema?.properties?.[part.slice(0, -2)]?.items : schema?.properties?.[part];
       return schema === undefined;
     })
     .map((column) => column.jsonPath);
@@ -131,8 +135,24 @@ const specKeys: Record<keyof CloudPhoneRouteSpec, true> = {
 };
 const selectorKeys: Record<keyof PhoneSelector, true> = { serverIds: true, phoneNamePrefix: true };
 const accountRefKeys: Record<keyof AccountRef, true> = { kind: true, name: true };
-const statusKeys: Record<keyof CloudPhoneRouteStatus, true> = { observedGeneration: true, conditions: true, summary: true, phones: true, phonesTruncated: true, pendingRequests: true };
-const summaryKeys: Record<keyof Summary, true> = { total: true, inSync: true, drifted: true, pending: true, failed: true, conflicted: true, notFound: true, waiting: true };
+const statusKeys: Record<keyof CloudPhoneRouteStatus, true> = {
+  observedGeneration: true,
+  conditions: true,
+  summary: true,
+  phones: true,
+  phonesTruncated: true,
+  pendingRequests: true,
+};
+const summaryKeys: Record<keyof Summary, true> = {
+  total: true,
+  inSync: true,
+  drifted: true,
+  pending: true,
+  failed: true,
+  conflicted: true,
+  notFound: true,
+  waiting: true,
+};
 const entryKeys: Record<keyof PhoneStatusEntry, true> = {
   phoneId: true,
   state: true,
@@ -145,7 +165,14 @@ const entryKeys: Record<keyof PhoneStatusEntry, true> = {
   errorMessage: true,
   lastTransitionTime: true,
 };
-const conditionKeys: Record<keyof Condition, true> = { type: true, status: true, observedGeneration: true, lastTransitionTime: true, reason: true, message: true };
+const conditionKeys: Record<keyof Condition, true> = {
+  type: true,
+  status: true,
+  observedGeneration: true,
+  lastTransitionTime: true,
+  reason: true,
+  message: true,
+};
 
 describe('the CRD and src/api/v1alpha1 agree', () => {
   it('names the resource as the constants do', () => {
@@ -278,18 +305,47 @@ describe('the account CRDs and src/api/v1alpha1 agree', () => {
     namespaceSelector: true,
     namespaces: true,
   };
-  const namespacedSpecKeys: Record<keyof CloudPhoneAccountSpec, true> = { endpoint: true, region: true, projectId: true, credentials: true, phoneScope: true };
+  const namespacedSpecKeys: Record<keyof CloudPhoneAccountSpec, true> = {
+    endpoint: true,
+    region: true,
+    projectId: true,
+    credentials: true,
+    phoneScope: true,
+  };
   const credentialsKeys: Record<keyof AccountCredentials, true> = { secretRef: true, ambient: true };
-  const accountSecretRefKeys: Record<keyof AccountSecretRef, true> = { name: true, accessKeyKey: true, secretKeyKey: true };
+  const accountSecretRefKeys: Record<keyof AccountSecretRef, true> = {
+    name: true,
+    accessKeyKey: true,
+    secretKeyKey: true,
+  };
   const scopeKeys: Record<keyof PhoneScope, true> = { serverIds: true, phoneNamePrefixes: true };
   const selectorKeys: Record<keyof LabelSelector, true> = { matchLabels: true, matchExpressions: true };
   const requirementKeys: Record<keyof LabelSelectorRequirement, true> = { key: true, operator: true, values: true };
-  const accountStatusKeys: Record<keyof CloudPhoneAccountStatus, true> = { observedGeneration: true, conditions: true, phonesInScope: true, phonesObservedAt: true };
+  const accountStatusKeys: Record<keyof CloudPhoneAccountStatus, true> = {
+    observedGeneration: true,
+    conditions: true,
+    phonesInScope: true,
+    phonesObservedAt: true,
+  };
 
   it('name the kinds as account-types.ts does', () => {
     const expected = {
-      [CLUSTER_ACCOUNT_KIND]: { name: CLUSTER_ACCOUNT_CRD_NAME, scope: 'Cluster', listKind: CLUSTER_ACCOUNT_LIST_KIND, plural: CLUSTER_ACCOUNT_PLURAL, singular: CLUSTER_ACCOUNT_SINGULAR, short: CLUSTER_ACCOUNT_SHORT_NAME },
-      [NAMESPACED_ACCOUNT_KIND]: { name: NAMESPACED_ACCOUNT_CRD_NAME, scope: 'Namespaced', listKind: NAMESPACED_ACCOUNT_LIST_KIND, plural: NAMESPACED_ACCOUNT_PLURAL, singular: NAMESPACED_ACCOUNT_SINGULAR, short: NAMESPACED_ACCOUNT_SHORT_NAME },
+      [CLUSTER_ACCOUNT_KIND]: {
+        name: CLUSTER_ACCOUNT_CRD_NAME,
+        scope: 'Cluster',
+        listKind: CLUSTER_ACCOUNT_LIST_KIND,
+        plural: CLUSTER_ACCOUNT_PLURAL,
+        singular: CLUSTER_ACCOUNT_SINGULAR,
+        short: CLUSTER_ACCOUNT_SHORT_NAME,
+      },
+      [NAMESPACED_ACCOUNT_KIND]: {
+        name: NAMESPACED_ACCOUNT_CRD_NAME,
+        scope: 'Namespaced',
+        listKind: NAMESPACED_ACCOUNT_LIST_KIND,
+        plural: NAMESPACED_ACCOUNT_PLURAL,
+        singular: NAMESPACED_ACCOUNT_SINGULAR,
+        short: NAMESPACED_ACCOUNT_SHORT_NAME,
+      },
     };
     for (const kind of accountKinds) {
       const crd = crds[kind];
@@ -297,7 +353,14 @@ describe('the account CRDs and src/api/v1alpha1 agree', () => {
       expect(crd.metadata.name).to.equal(want.name);
       expect(crd.spec.group).to.equal(c.GROUP);
       expect(crd.spec.scope).to.equal(want.scope);
-      expect(crd.spec.names).to.deep.equal({ kind, listKind: want.listKind, plural: want.plural, singular: want.singular, shortNames: [want.short], categories: [c.CATEGORY] });
+      expect(crd.spec.names).to.deep.equal({
+        kind,
+        listKind: want.listKind,
+        plural: want.plural,
+        singular: want.singular,
+        shortNames: [want.short],
+        categories: [c.CATEGORY],
+      });
       expect(crd.spec.versions).to.have.length(1);
       expect(crd.spec.versions[0]).to.include({ name: c.VERSION, served: true, storage: true });
       expect(crd.spec.versions[0].subresources).to.deep.equal({ status: {} });
@@ -305,8 +368,14 @@ describe('the account CRDs and src/api/v1alpha1 agree', () => {
   });
 
   it('are listed in crds/Kustomization beside the route CRD', () => {
-    const kustomization = parse(readFileSync(new URL('../../crds/Kustomization', import.meta.url), 'utf8')) as { resources: string[] };
-    expect(kustomization.resources).to.have.members([`${c.CRD_NAME}.yaml`, `${CLUSTER_ACCOUNT_CRD_NAME}.yaml`, `${NAMESPACED_ACCOUNT_CRD_NAME}.yaml`]);
+    const kustomization = parse(readFileSync(new URL('../../crds/Kustomization', import.meta.url), 'utf8')) as {
+      resources: string[];
+    };
+    expect(kustomization.resources).to.have.members([
+      `${c.CRD_NAME}.yaml`,
+      `${CLUSTER_ACCOUNT_CRD_NAME}.yaml`,
+      `${NAMESPACED_ACCOUNT_CRD_NAME}.yaml`,
+    ]);
   });
 
   it('have exactly the fields of the types', () => {
@@ -344,14 +413,20 @@ describe('the account CRDs and src/api/v1alpha1 agree', () => {
     }
     expect(withoutDescriptions(namespaced)).to.deep.equal(withoutDescriptions(cluster));
     // And one status, whose conditions are the route's.
-    expect(schemaOf(NAMESPACED_ACCOUNT_KIND).properties!.status).to.deep.equal(schemaOf(CLUSTER_ACCOUNT_KIND).properties!.status);
-    expect(withoutDescriptions(schemaOf(CLUSTER_ACCOUNT_KIND).properties!.status!.properties!.conditions)).to.deep.equal(withoutDescriptions(status.properties!.conditions));
+    expect(schemaOf(NAMESPACED_ACCOUNT_KIND).properties!.status).to.deep.equal(
+      schemaOf(CLUSTER_ACCOUNT_KIND).properties!.status,
+    );
+    expect(
+      withoutDescriptions(schemaOf(CLUSTER_ACCOUNT_KIND).properties!.status!.properties!.conditions),
+    ).to.deep.equal(withoutDescriptions(status.properties!.conditions));
   });
 
   it('use the patterns and bounds of the constants', () => {
     for (const kind of accountKinds) {
       const s = specOf(kind).properties!;
-      expect(s.endpoint!['x-kubernetes-validations']![0]!.rule, kind).to.equal(`self.matches(r'${c.ENDPOINT_PATTERN.source.replaceAll('\\/', '/')}')`);
+      expect(s.endpoint!['x-kubernetes-validations']![0]!.rule, kind).to.equal(
+        `self.matches(r'${c.ENDPOINT_PATTERN.source.replaceAll('\\/', '/')}')`,
+      );
       expect(s.endpoint!.maxLength).to.equal(c.ENDPOINT_MAX_LENGTH);
       expect(s.region!.pattern).to.equal(c.REGION_PATTERN.source);
       expect(s.region!.maxLength).to.equal(c.REGION_MAX_LENGTH);
@@ -368,7 +443,9 @@ describe('the account CRDs and src/api/v1alpha1 agree', () => {
       expect(scope.phoneNamePrefixes!.maxItems).to.equal(c.MAX_PHONE_NAME_PREFIXES);
       expect(scope.phoneNamePrefixes!.items!.maxLength).to.equal(c.PHONE_NAME_PREFIX_MAX_LENGTH);
       expect(scope.phoneNamePrefixes!['x-kubernetes-list-type']).to.equal('set');
-      expect(schemaOf(kind).properties!.status!.properties!.conditions!['x-kubernetes-list-map-keys']).to.deep.equal(['type']);
+      expect(schemaOf(kind).properties!.status!.properties!.conditions!['x-kubernetes-list-map-keys']).to.deep.equal([
+        'type',
+      ]);
     }
     const s = specOf(CLUSTER_ACCOUNT_KIND).properties!;
     expect(s.namespaces!.items!.pattern).to.equal(c.DNS1123_LABEL_PATTERN.source);
@@ -380,7 +457,9 @@ describe('the account CRDs and src/api/v1alpha1 agree', () => {
     const labelKey = c.LABEL_KEY_PATTERN.source.replaceAll('\\/', '/');
     expect(selector.matchLabels!.maxProperties).to.equal(c.MAX_SELECTOR_MATCH_LABELS);
     expect(selector.matchLabels!.additionalProperties!.pattern).to.equal(c.LABEL_VALUE_PATTERN.source);
-    expect(selector.matchLabels!['x-kubernetes-validations']![0]!.rule).to.equal(`self.all(k, k.matches(r'${labelKey}'))`);
+    expect(selector.matchLabels!['x-kubernetes-validations']![0]!.rule).to.equal(
+      `self.all(k, k.matches(r'${labelKey}'))`,
+    );
     expect(selector.matchExpressions!.maxItems).to.equal(c.MAX_SELECTOR_REQUIREMENTS);
     const requirement = selector.matchExpressions!.items!.properties!;
     expect(requirement.key!.pattern).to.equal(labelKey);
@@ -415,7 +494,10 @@ describe('the account CRDs and src/api/v1alpha1 agree', () => {
     for (const kind of accountKinds) {
       const version = crds[kind].spec.versions[0];
       const columns: PrinterColumn[] = version.additionalPrinterColumns;
-      expect(columns.map((col) => col.name), kind).to.deep.equal(['Region', 'Endpoint', 'Project', 'Ready', 'Reason', 'Phones', 'Age']);
+      expect(
+        columns.map((col) => col.name),
+        kind,
+      ).to.deep.equal(['Region', 'Endpoint', 'Project', 'Ready', 'Reason', 'Phones', 'Age']);
       expect(danglingColumns(schemaOf(kind), columns), kind).to.deep.equal([]);
     }
   });

@@ -66,7 +66,11 @@ describe('shipped account examples', () => {
   const secrets = shipped(['examples'], ['Secret']).map((s) => String((s.doc.metadata as { name?: unknown }).name));
 
   it('there is one of each kind in examples/', () => {
-    for (const kind of accountKinds) expect(accounts.filter((a) => a.file.startsWith('examples/') && a.doc.kind === kind), kind).to.have.length.greaterThan(0);
+    for (const kind of accountKinds)
+      expect(
+        accounts.filter((a) => a.file.startsWith('examples/') && a.doc.kind === kind),
+        kind,
+      ).to.have.length.greaterThan(0);
   });
   for (const { file, doc } of accounts) {
     const kind = doc.kind as AccountKind;
@@ -78,7 +82,11 @@ describe('shipped account examples', () => {
   }
 
   it("examples/: each route's accountRef names a shipped account whose scope admits the route's name prefix", () => {
-    const parsed = accounts.filter((a) => a.file.startsWith('examples/')).map((a) => parseAccountObject(a.doc.kind === CLUSTER_ACCOUNT_KIND ? a.doc : inNamespace(a.doc), a.doc.kind as AccountKind));
+    const parsed = accounts
+      .filter((a) => a.file.startsWith('examples/'))
+      .map((a) =>
+        parseAccountObject(a.doc.kind === CLUSTER_ACCOUNT_KIND ? a.doc : inNamespace(a.doc), a.doc.kind as AccountKind),
+      );
     const routes = shipped(['examples'], [KIND]).map((r) => parseCloudPhoneRoute(inNamespace(r.doc)));
     expect(routes.some((r) => r.spec.accountRef !== undefined)).to.equal(true);
     for (const route of routes) {
@@ -87,7 +95,8 @@ describe('shipped account examples', () => {
       const account = parsed.find((a) => a.kind === ref.kind && a.metadata.name === ref.name);
       expect(account, `${route.metadata.name}: ${ref.kind} ${ref.name}`).to.not.equal(undefined);
       const prefix = route.spec.selector?.phoneNamePrefix;
-      if (prefix !== undefined) expect(phoneInScope(account!.spec.phoneScope, { phoneName: `${prefix}1` }), route.metadata.name).to.equal(true);
+      if (prefix !== undefined)
+        expect(phoneInScope(account!.spec.phoneScope, { phoneName: `${prefix}1` }), route.metadata.name).to.equal(true);
     }
   });
 

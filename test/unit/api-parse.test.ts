@@ -10,7 +10,6 @@ import {
 } from '../../src/api/v1alpha1/parse.js';
 import { invalidRouteCases, routeObject, validRouteCases, PHONE_A } from '../fixtures/route-corpus.js';
 
-
 describe('api/v1alpha1 parse', () => {
   describe('the corpus agrees with the CRD', () => {
     it('holds at least 40 invalid resources', () => {
@@ -44,9 +43,13 @@ describe('api/v1alpha1 parse', () => {
       });
     });
     it('bounds spec.revertTimeout to 10s..24h, naming the field', () => {
-      expect(parseSpec({ trafficType: 'routing', phoneIds: [PHONE_A], revertTimeout: '30s' }).revertTimeout).to.equal('30s');
+      expect(parseSpec({ trafficType: 'routing', phoneIds: [PHONE_A], revertTimeout: '30s' }).revertTimeout).to.equal(
+        '30s',
+      );
       for (const bad of ['5s', '25h', 'soon', 12])
-        expect(() => parseSpec({ trafficType: 'routing', phoneIds: [PHONE_A], revertTimeout: bad })).to.throw(/spec\.revertTimeout/);
+        expect(() => parseSpec({ trafficType: 'routing', phoneIds: [PHONE_A], revertTimeout: bad })).to.throw(
+          /spec\.revertTimeout/,
+        );
     });
     it('keeps every field it knows', () => {
       const spec = {
@@ -73,13 +76,24 @@ describe('api/v1alpha1 parse', () => {
         projectId: 'a/b',
         credentialsSecretRef: { name: 'Not A Secret' },
       });
-      expect(Object.keys(spec).sort()).to.deep.equal(['deletionPolicy', 'driftCheckInterval', 'phoneIds', 'revertTimeout', 'suspend', 'trafficType']);
+      expect(Object.keys(spec).sort()).to.deep.equal([
+        'deletionPolicy',
+        'driftCheckInterval',
+        'phoneIds',
+        'revertTimeout',
+        'suspend',
+        'trafficType',
+      ]);
     });
     it('treats null optional fields as absent', () => {
-      expect(parseSpec({ trafficType: 'direct', phoneIds: [PHONE_A], selector: null, region: null, suspend: null }).suspend).to.equal(false);
+      expect(
+        parseSpec({ trafficType: 'direct', phoneIds: [PHONE_A], selector: null, region: null, suspend: null }).suspend,
+      ).to.equal(false);
     });
     it('names nested fields with a custom prefix', () => {
-      expect(parseError(() => parseSpec({ trafficType: 'x' }, 'items[3].spec')).field).to.equal('items[3].spec.trafficType');
+      expect(parseError(() => parseSpec({ trafficType: 'x' }, 'items[3].spec')).field).to.equal(
+        'items[3].spec.trafficType',
+      );
     });
     it('refuses a spec that is not an object', () => {
       expect(parseError(() => parseSpec([])).field).to.equal('spec');
@@ -122,7 +136,16 @@ describe('api/v1alpha1 parse', () => {
         annotations: { c: 'd' },
       });
       expect(route.status?.observedGeneration).to.equal(2);
-      expect(route.status?.summary).to.deep.equal({ total: 1, inSync: 1, drifted: 0, pending: 0, failed: 0, conflicted: 0, notFound: 0, waiting: 0 });
+      expect(route.status?.summary).to.deep.equal({
+        total: 1,
+        inSync: 1,
+        drifted: 0,
+        pending: 0,
+        failed: 0,
+        conflicted: 0,
+        notFound: 0,
+        waiting: 0,
+      });
     });
     const broken: Array<[string, (o: Record<string, unknown>) => void, string]> = [
       ['not an object', () => {}, '(object)'],
@@ -133,8 +156,16 @@ describe('api/v1alpha1 parse', () => {
       ['empty namespace', (o) => ((o.metadata as Record<string, unknown>).namespace = ''), 'metadata.namespace'],
       ['generation a string', (o) => ((o.metadata as Record<string, unknown>).generation = '3'), 'metadata.generation'],
       ['negative generation', (o) => ((o.metadata as Record<string, unknown>).generation = -1), 'metadata.generation'],
-      ['finalizers not a list', (o) => ((o.metadata as Record<string, unknown>).finalizers = 'x'), 'metadata.finalizers'],
-      ['finalizer a number', (o) => ((o.metadata as Record<string, unknown>).finalizers = [1]), 'metadata.finalizers[0]'],
+      [
+        'finalizers not a list',
+        (o) => ((o.metadata as Record<string, unknown>).finalizers = 'x'),
+        'metadata.finalizers',
+      ],
+      [
+        'finalizer a number',
+        (o) => ((o.metadata as Record<string, unknown>).finalizers = [1]),
+        'metadata.finalizers[0]',
+      ],
       ['label a number', (o) => ((o.metadata as Record<string, unknown>).labels = { a: 1 }), 'metadata.labels.a'],
     ];
     for (const [name, mutate, field] of broken) {
@@ -168,7 +199,21 @@ describe('api/v1alpha1 parse', () => {
     for (const [text, ms] of table) {
       it(`reads ${text} as ${ms} ms`, () => expect(parseDuration(text)).to.equal(ms));
     }
-    for (const text of ['', '5', 'm', '1.5h', '-5m', '5 m', '5M', '1d', '5us', 'PT5M', '1h 30m', '1234567890s', `${'1s'.repeat(17)}`]) {
+    for (const text of [
+      '',
+      '5',
+      'm',
+      '1.5h',
+      '-5m',
+      '5 m',
+      '5M',
+      '1d',
+      '5us',
+      'PT5M',
+      '1h 30m',
+      '1234567890s',
+      `${'1s'.repeat(17)}`,
+    ]) {
       it(`refuses ${JSON.stringify(text)}`, () => {
         const err = parseError(() => parseDuration(text, 'spec.driftCheckInterval'));
         expect(err.field).to.equal('spec.driftCheckInterval');
@@ -200,13 +245,27 @@ describe('api/v1alpha1 parse', () => {
       const status = parseStatus({
         observedGeneration: 'x',
         conditions: [
-          { type: 'Ready', status: 'True', lastTransitionTime: '2026-11-28T06:00:00Z', reason: 'InSync', message: 'm', observedGeneration: 2 },
+          {
+            type: 'Ready',
+            status: 'True',
+            lastTransitionTime: '2026-11-28T06:00:00Z',
+            reason: 'InSync',
+            message: 'm',
+            observedGeneration: 2,
+          },
           { type: 'Ready', status: 'False', lastTransitionTime: '2026-11-28T06:00:00Z', reason: 'X', message: 'dup' },
           { type: 'Stalled', status: 'Maybe', lastTransitionTime: 't', reason: 'X', message: '' },
           { type: 'Reconciling', status: 'True', reason: 'X' },
         ],
         phones: [
-          { phoneId: 'a', state: 'Failed', errorCode: 'CPS.0005', jobStatus: 'Weird', actual: 'sideways', desired: 'routing' },
+          {
+            phoneId: 'a',
+            state: 'Failed',
+            errorCode: 'CPS.0005',
+            jobStatus: 'Weird',
+            actual: 'sideways',
+            desired: 'routing',
+          },
           { phoneId: 'a', state: 'Pending' },
           { phoneId: 'b', state: 'Unknown' },
           { state: 'Pending' },
@@ -215,7 +274,16 @@ describe('api/v1alpha1 parse', () => {
         phonesTruncated: -3,
       });
       expect(status).to.deep.equal({
-        conditions: [{ type: 'Ready', status: 'True', observedGeneration: 2, lastTransitionTime: '2026-11-28T06:00:00Z', reason: 'InSync', message: 'm' }],
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            observedGeneration: 2,
+            lastTransitionTime: '2026-11-28T06:00:00Z',
+            reason: 'InSync',
+            message: 'm',
+          },
+        ],
         // actual shows CPH's value as sent, even one that is neither direct nor routing.
         phones: [{ phoneId: 'a', state: 'Failed', actual: 'sideways', desired: 'routing', errorCode: 'CPS.0005' }],
       });
@@ -223,7 +291,16 @@ describe('api/v1alpha1 parse', () => {
     it('gives back what it is given when it fits', () => {
       const status = {
         observedGeneration: 4,
-        conditions: [{ type: 'Ready', status: 'False', observedGeneration: 4, lastTransitionTime: '2026-11-28T06:00:00Z', reason: 'JobFailed', message: 'm' }],
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'False',
+            observedGeneration: 4,
+            lastTransitionTime: '2026-11-28T06:00:00Z',
+            reason: 'JobFailed',
+            message: 'm',
+          },
+        ],
         summary: { total: 2, inSync: 1, drifted: 0, pending: 0, failed: 1, conflicted: 0, notFound: 0, waiting: 0 },
         phones: [
           {

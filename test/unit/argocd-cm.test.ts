@@ -19,7 +19,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 import { CRD_NAME, GROUP, KIND } from '../../src/api/v1alpha1/constants.js';
-import { accountKinds, CLUSTER_ACCOUNT_CRD_NAME, NAMESPACED_ACCOUNT_CRD_NAME } from '../../src/api/v1alpha1/account-types.js';
+import {
+  accountKinds,
+  CLUSTER_ACCOUNT_CRD_NAME,
+  NAMESPACED_ACCOUNT_CRD_NAME,
+} from '../../src/api/v1alpha1/account-types.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const luaPath = join(root, 'deploy/argocd/health-cloudphone.lua');
@@ -31,8 +35,10 @@ const SYNC_OPTIONS = 'argocd.argoproj.io/sync-options';
 
 /** The argocd-cm patch for a given health script: the script as a literal block, indented by four. */
 export function renderArgoCdConfigMapPatch(lua: string): string {
-  if (!lua.endsWith('\n') || lua.endsWith('\n\n')) throw new Error('the health script must end with exactly one newline');
-  if (/\t|[ ]+\n/.test(lua)) throw new Error('the health script must have no tabs and no trailing spaces (YAML literal block)');
+  if (!lua.endsWith('\n') || lua.endsWith('\n\n'))
+    throw new Error('the health script must end with exactly one newline');
+  if (/\t|[ ]+\n/.test(lua))
+    throw new Error('the health script must have no tabs and no trailing spaces (YAML literal block)');
   const body = lua
     .slice(0, -1)
     .split('\n')
@@ -85,7 +91,10 @@ describe('Argo CD install snippets (deploy/argocd/)', () => {
     it('carries health-cloudphone.lua byte for byte under the health key of each cloudphone.dev kind', () => {
       const patch = parseYaml(readFileSync(patchPath, 'utf8')) as K8sObject;
       for (const key of HEALTH_KEYS) {
-        expect(patch.data?.[key], `${key}: the Lua in argocd-cm-patch.yaml differs from health-cloudphone.lua: run ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts`).to.equal(lua);
+        expect(
+          patch.data?.[key],
+          `${key}: the Lua in argocd-cm-patch.yaml differs from health-cloudphone.lua: run ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts`,
+        ).to.equal(lua);
       }
     });
 
@@ -122,7 +131,11 @@ describe('Argo CD install snippets (deploy/argocd/)', () => {
     it('puts the CRDs and the namespace in wave -1, before everything else (wave 0 or later)', () => {
       const crds = rendered.filter((o) => o.kind === 'CustomResourceDefinition');
       const namespace = rendered.find((o) => o.kind === 'Namespace');
-      expect(crds.map((crd) => crd.metadata.name)).to.have.members([CRD_NAME, CLUSTER_ACCOUNT_CRD_NAME, NAMESPACED_ACCOUNT_CRD_NAME]);
+      expect(crds.map((crd) => crd.metadata.name)).to.have.members([
+        CRD_NAME,
+        CLUSTER_ACCOUNT_CRD_NAME,
+        NAMESPACED_ACCOUNT_CRD_NAME,
+      ]);
       for (const crd of crds) expect(wave(crd), crd.metadata.name).to.equal(-1);
       expect(wave(namespace!)).to.equal(-1);
       for (const object of rendered.filter((o) => o.kind !== 'CustomResourceDefinition' && o.kind !== 'Namespace')) {
@@ -136,7 +149,9 @@ describe('Argo CD install snippets (deploy/argocd/)', () => {
       const deployment = rendered.find((o) => o.kind === 'Deployment')!;
       for (const route of routes) {
         expect(wave(route), route.metadata.name).to.be.greaterThan(wave(deployment));
-        expect(route.metadata.annotations?.[SYNC_OPTIONS], route.metadata.name).to.contain('SkipDryRunOnMissingResource=true');
+        expect(route.metadata.annotations?.[SYNC_OPTIONS], route.metadata.name).to.contain(
+          'SkipDryRunOnMissingResource=true',
+        );
       }
     });
 
@@ -146,18 +161,28 @@ describe('Argo CD install snippets (deploy/argocd/)', () => {
       try {
         for (const folder of ['deploy', 'crds']) cpSync(join(root, folder), join(dir, folder), { recursive: true });
         const appDir = join(dir, app.spec.source.path);
-        const accounts = accountKinds.map((kind) => ({ apiVersion: `${GROUP}/v1alpha1`, kind, metadata: { name: `sample-${kind.toLowerCase()}` }, spec: {} }));
+        const accounts = accountKinds.map((kind) => ({
+          apiVersion: `${GROUP}/v1alpha1`,
+          kind,
+          metadata: { name: `sample-${kind.toLowerCase()}` },
+          spec: {},
+        }));
         writeFileSync(join(appDir, 'accounts.yaml'), accounts.map((a) => JSON.stringify(a)).join('\n---\n'));
-        const kustomization = parseYaml(readFileSync(join(appDir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+        const kustomization = parseYaml(readFileSync(join(appDir, 'kustomization.yaml'), 'utf8')) as {
+          resources: string[];
+        };
         kustomization.resources.push('accounts.yaml');
         writeFileSync(join(appDir, 'kustomization.yaml'), stringifyYaml(kustomization));
-        const objects = parseAllDocuments(execFileSync('kubectl', ['kustomize', appDir], { encoding: 'utf8' })).map((d) => d.toJSON() as K8sObject);
+        const objects = parseAllDocuments(execFileSync('kubectl', ['kustomize', appDir], { encoding: 'utf8' })).map(
+          (d) => d.toJSON() as K8sObject,
+        );
         const deployment = objects.find((o) => o.kind === 'Deployment')!;
         const routes = objects.filter((o) => o.kind === 'CloudPhoneRoute');
         for (const kind of accountKinds) {
           const account = objects.find((o) => o.kind === kind)!;
           expect(wave(account), kind).to.be.greaterThan(wave(deployment));
-          for (const route of routes) expect(wave(account), `${kind} before ${route.metadata.name}`).to.be.lessThan(wave(route));
+          for (const route of routes)
+            expect(wave(account), `${kind} before ${route.metadata.name}`).to.be.lessThan(wave(route));
           expect(account.metadata.annotations?.[SYNC_OPTIONS], kind).to.contain('SkipDryRunOnMissingResource=true');
         }
       } finally {

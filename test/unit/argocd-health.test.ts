@@ -136,11 +136,21 @@ const expectedForReadyFalse: Record<Reason, ArgoHealth> = {
 };
 
 /** An object of `kind` whose status is up to date, with a Ready condition (and `extra` conditions). */
-function withReady(kind: string, status: 'True' | 'False' | 'Unknown', reason: string, extra: Record<string, unknown>[] = []) {
+function withReady(
+  kind: string,
+  status: 'True' | 'False' | 'Unknown',
+  reason: string,
+  extra: Record<string, unknown>[] = [],
+) {
   const spec =
     kind === KIND
       ? { trafficType: 'routing', phoneIds: ['631056bfb66b4f4ea02ba25f04830cb4'] }
-      : { region: 'cn-east-3', projectId: '77b6a44cba5143ab91d13ab9a8ff44fd', credentials: { secretRef: { name: 'cph' } }, phoneScope: {} };
+      : {
+          region: 'cn-east-3',
+          projectId: '77b6a44cba5143ab91d13ab9a8ff44fd',
+          credentials: { secretRef: { name: 'cph' } },
+          phoneScope: {},
+        };
   return {
     apiVersion: 'cloudphone.dev/v1alpha1',
     kind,
@@ -181,7 +191,10 @@ describe('Argo CD health check (deploy/argocd/health-cloudphone.lua, run by lua5
       expect([...seen].sort()).to.deep.equal(['Degraded', 'Healthy', 'Progressing', 'Suspended']);
       const seenKinds = new Set<string>();
       for (const t of spec.tests) {
-        const object = loadFixture(t.inputPath) as { kind: string; status?: { conditions?: { type: string; status: string }[] } };
+        const object = loadFixture(t.inputPath) as {
+          kind: string;
+          status?: { conditions?: { type: string; status: string }[] };
+        };
         expect(kinds, t.inputPath).to.include(object.kind);
         seenKinds.add(object.kind);
         for (const c of object.status?.conditions ?? []) {
@@ -240,20 +253,37 @@ describe('Argo CD health check (deploy/argocd/health-cloudphone.lua, run by lua5
 
     for (const kind of accountKinds) {
       it(`${kind}: Reconciling=True (Verifying) is Progressing, even beside an older Ready=True`, () => {
-        const verifying = { type: 'Reconciling', status: 'True', reason: 'Verifying', message: 'checking', lastTransitionTime: '2026-11-28T06:10:00Z' };
-        expect(runHealth(withReady(kind, 'True', 'CredentialsVerified', [verifying]))).to.deep.equal({ status: 'Progressing', message: 'Verifying: checking' });
+        const verifying = {
+          type: 'Reconciling',
+          status: 'True',
+          reason: 'Verifying',
+          message: 'checking',
+          lastTransitionTime: '2026-11-28T06:10:00Z',
+        };
+        expect(runHealth(withReady(kind, 'True', 'CredentialsVerified', [verifying]))).to.deep.equal({
+          status: 'Progressing',
+          message: 'Verifying: checking',
+        });
       });
     }
 
     for (const reason of [...stallingReasons]) {
       it(`Stalled=True with reason ${reason} is Degraded whatever Ready says, for every kind`, () => {
-        const stalled = { type: 'Stalled', status: 'True', reason, message: 'a person must act', lastTransitionTime: '2026-11-28T06:10:00Z' };
+        const stalled = {
+          type: 'Stalled',
+          status: 'True',
+          reason,
+          message: 'a person must act',
+          lastTransitionTime: '2026-11-28T06:10:00Z',
+        };
         for (const kind of kinds) {
           for (const ready of ['True', 'False', 'Unknown'] as const) {
-            expect(runHealth(withReady(kind, ready, 'Progressing', [stalled])), `${kind} Ready=${ready}`).to.deep.equal({
-              status: 'Degraded',
-              message: `${reason}: a person must act`,
-            });
+            expect(runHealth(withReady(kind, ready, 'Progressing', [stalled])), `${kind} Ready=${ready}`).to.deep.equal(
+              {
+                status: 'Degraded',
+                message: `${reason}: a person must act`,
+              },
+            );
           }
         }
       });
@@ -265,7 +295,11 @@ describe('Argo CD health check (deploy/argocd/health-cloudphone.lua, run by lua5
       const objects: unknown[] = [
         { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneRoute' },
         { kind: 'CloudPhoneRoute', metadata: {}, spec: {}, status: {} },
-        { kind: 'CloudPhoneRoute', metadata: { generation: 1 }, status: { observedGeneration: 1, conditions: [{ type: 'Ready' }] } },
+        {
+          kind: 'CloudPhoneRoute',
+          metadata: { generation: 1 },
+          status: { observedGeneration: 1, conditions: [{ type: 'Ready' }] },
+        },
         { kind: 'CloudPhoneRoute', metadata: { generation: 1 }, status: { observedGeneration: 1, conditions: [{}] } },
         { kind: 'CloudPhoneRoute', status: { conditions: [{ type: 'Ready', status: 'True' }] } },
       ];
@@ -281,7 +315,10 @@ describe('Argo CD health check (deploy/argocd/health-cloudphone.lua, run by lua5
       const health = runHealth({
         kind: 'CloudPhoneRoute',
         metadata: { generation: 1 },
-        status: { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'False', reason: 'JobFailed', message }] },
+        status: {
+          observedGeneration: 1,
+          conditions: [{ type: 'Ready', status: 'False', reason: 'JobFailed', message }],
+        },
       });
       expect(health).to.deep.equal({ status: 'Degraded', message: `JobFailed: ${message}` });
     });

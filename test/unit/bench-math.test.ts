@@ -8,16 +8,33 @@ import { niceStep, renderLineChart, ticks } from '../bench/svg-chart.js';
 
 describe('bench: minimum CPH calls', () => {
   it('is ceil(P/100) lists + ceil(D/100) writes + ceil(D/100) job pages', () => {
-    expect(minimumCalls({ phones: 2000, drifted: 2000 })).to.deep.equal({ ListCloudPhones: 20, ImportTraffic: 20, ListJobs: 20, total: 60 });
+    expect(minimumCalls({ phones: 2000, drifted: 2000 })).to.deep.equal({
+      ListCloudPhones: 20,
+      ImportTraffic: 20,
+      ListJobs: 20,
+      total: 60,
+    });
     expect(minimumCalls({ phones: 10_000, drifted: 10_000 }).total).to.equal(300);
-    expect(minimumCalls({ phones: 101, drifted: 1 })).to.deep.equal({ ListCloudPhones: 2, ImportTraffic: 1, ListJobs: 1, total: 4 });
+    expect(minimumCalls({ phones: 101, drifted: 1 })).to.deep.equal({
+      ListCloudPhones: 2,
+      ImportTraffic: 1,
+      ListJobs: 1,
+      total: 4,
+    });
     expect(minimumCalls({ phones: 500, drifted: 0 }).total).to.equal(5);
   });
 
   it('adds one ListCloudPhones per set of credentials checked before use (the operator: one per account)', () => {
-    expect(minimumCalls({ phones: 2000, drifted: 2000, verifiedCredentials: 1 })).to.deep.equal({ ListCloudPhones: 21, ImportTraffic: 20, ListJobs: 20, total: 61 });
+    expect(minimumCalls({ phones: 2000, drifted: 2000, verifiedCredentials: 1 })).to.deep.equal({
+      ListCloudPhones: 21,
+      ImportTraffic: 20,
+      ListJobs: 20,
+      total: 61,
+    });
     expect(minimumCalls({ phones: 10_000, drifted: 10_000, verifiedCredentials: 2 }).total).to.equal(302);
-    expect(minimumCalls({ phones: 2000, drifted: 2000, verifiedCredentials: 0 })).to.deep.equal(minimumCalls({ phones: 2000, drifted: 2000 }));
+    expect(minimumCalls({ phones: 2000, drifted: 2000, verifiedCredentials: 0 })).to.deep.equal(
+      minimumCalls({ phones: 2000, drifted: 2000 }),
+    );
   });
 });
 
@@ -30,9 +47,11 @@ describe('bench: lower bound', () => {
     expect(bound.seconds).to.be.closeTo(5.55, 1e-9);
   });
 
-  it('is the bound for any client: credential checks, the operator\'s choice, do not move it', () => {
+  it("is the bound for any client: credential checks, the operator's choice, do not move it", () => {
     const timing = { rateLimitPerApi: 50, latencyMs: 50, jobMs: 5000 };
-    expect(lowerBound({ phones: 2000, drifted: 2000, verifiedCredentials: 1 }, timing)).to.deep.equal(lowerBound({ phones: 2000, drifted: 2000 }, timing));
+    expect(lowerBound({ phones: 2000, drifted: 2000, verifiedCredentials: 1 }, timing)).to.deep.equal(
+      lowerBound({ phones: 2000, drifted: 2000 }, timing),
+    );
   });
 
   it('takes the larger of list and write calls, not their sum (different APIs)', () => {
@@ -71,10 +90,24 @@ describe('bench: splitting phones over resources', () => {
 describe('bench: flags', () => {
   it('has the issue defaults and takes --flag value and --flag=value', () => {
     const defaults = parseBenchArgs([]);
-    expect(defaults).to.include({ phones: 10_000, routes: 100, out: 'bench.json', rateLimit: 50, cphQps: 150, cphBurst: 150, cphApiQps: 50, driftIntervalSeconds: 30, baseline: true });
+    expect(defaults).to.include({
+      phones: 10_000,
+      routes: 100,
+      out: 'bench.json',
+      rateLimit: 50,
+      cphQps: 150,
+      cphBurst: 150,
+      cphApiQps: 50,
+      driftIntervalSeconds: 30,
+      baseline: true,
+    });
     const o = parseBenchArgs(['--phones', '2000', '--routes=20', '--out', 'x.json', '--no-baseline']);
     expect(o).to.include({ phones: 2000, routes: 20, out: 'x.json', driftIntervalSeconds: 10, baseline: false });
-    expect(parseBenchArgs(['--rate-limit', '20', '--cph-qps', '30'])).to.include({ cphQps: 30, cphBurst: 30, cphApiQps: 20 });
+    expect(parseBenchArgs(['--rate-limit', '20', '--cph-qps', '30'])).to.include({
+      cphQps: 30,
+      cphBurst: 30,
+      cphApiQps: 20,
+    });
   });
 
   it('refuses unknown flags and bad values, naming them', () => {
@@ -99,8 +132,25 @@ describe('bench: SVG chart', () => {
       xLabel: 's',
       yLabel: 'phones',
       series: [
-        { name: 'on route', points: [[0, 0], [5, 1000], [6, 2000]], color: '#00f', step: true },
-        { name: 'in sync & ready', points: [[0, 0], [7, 2000]], color: '#0f0', dashed: true },
+        {
+          name: 'on route',
+          points: [
+            [0, 0],
+            [5, 1000],
+            [6, 2000],
+          ],
+          color: '#00f',
+          step: true,
+        },
+        {
+          name: 'in sync & ready',
+          points: [
+            [0, 0],
+            [7, 2000],
+          ],
+          color: '#0f0',
+          dashed: true,
+        },
       ],
       markers: [{ x: 5.5, label: 'lower bound', color: '#f00' }],
     });

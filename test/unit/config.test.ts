@@ -25,7 +25,33 @@ describe('operator configuration', () => {
 
   it('reads every flag', () => {
     const config = parseOperatorArgs(
-      ['--kubeconfig', '/k', '--namespaces', 'a, b', '--iam-endpoint', 'https://iam.example.com/', '--allowed-endpoint-hosts', '*.example.com, 127.0.0.1', '--default-account', 'shared', '--cluster-resource-namespace', 'accounts', '--drift-interval', '30s', '--max-concurrent-reconciles', '8', '--cph-qps', '5.5', '--cph-api-qps', '3', '--leader-elect', '--metrics-bind-address', '0', '--log-format', 'text'],
+      [
+        '--kubeconfig',
+        '/k',
+        '--namespaces',
+        'a, b',
+        '--iam-endpoint',
+        'https://iam.example.com/',
+        '--allowed-endpoint-hosts',
+        '*.example.com, 127.0.0.1',
+        '--default-account',
+        'shared',
+        '--cluster-resource-namespace',
+        'accounts',
+        '--drift-interval',
+        '30s',
+        '--max-concurrent-reconciles',
+        '8',
+        '--cph-qps',
+        '5.5',
+        '--cph-api-qps',
+        '3',
+        '--leader-elect',
+        '--metrics-bind-address',
+        '0',
+        '--log-format',
+        'text',
+      ],
       { POD_NAME: 'pod-1', POD_NAMESPACE: 'ops' },
     );
     expect(config.kubeconfig).to.equal('/k');
@@ -48,7 +74,8 @@ describe('operator configuration', () => {
   });
 
   it('no longer takes a CPH endpoint, region or project: accounts say where', () => {
-    for (const flag of ['--cph-endpoint', '--region', '--project-id']) expect(() => parseOperatorArgs([flag, 'x'], {}, 'host', quiet), flag).to.throw(/unknown option/);
+    for (const flag of ['--cph-endpoint', '--region', '--project-id'])
+      expect(() => parseOperatorArgs([flag, 'x'], {}, 'host', quiet), flag).to.throw(/unknown option/);
   });
 
   for (const [args, flag] of [

@@ -3,7 +3,12 @@ import { credentialsFromEnv, MissingCredentialsError, regionOfCphEndpoint } from
 
 describe('cph credentialsFromEnv', () => {
   it('reads AK/SK under the SDK names; the project and endpoint come from the account', () => {
-    const result = credentialsFromEnv({ HUAWEICLOUD_SDK_AK: 'AK1', HUAWEICLOUD_SDK_SK: ' SK1 ', HUAWEICLOUD_SDK_PROJECT_ID: 'P1', HUAWEICLOUD_SDK_REGION: 'cn-north-4' });
+    const result = credentialsFromEnv({
+      HUAWEICLOUD_SDK_AK: 'AK1',
+      HUAWEICLOUD_SDK_SK: ' SK1 ',
+      HUAWEICLOUD_SDK_PROJECT_ID: 'P1',
+      HUAWEICLOUD_SDK_REGION: 'cn-north-4',
+    });
     expect(result).to.deep.equal({ ok: true, credentials: { kind: 'aksk', ak: 'AK1', sk: 'SK1' } });
   });
 
@@ -28,14 +33,32 @@ describe('cph credentialsFromEnv', () => {
   });
 
   it('reads an IAM user; the IAM endpoint comes from the environment or later from the account', () => {
-    const result = credentialsFromEnv({ HUAWEICLOUD_SDK_IAM_USER: 'ops', HUAWEICLOUD_SDK_IAM_PASSWORD: 'pw', HUAWEICLOUD_SDK_IAM_DOMAIN: 'acme' });
-    expect(result).to.deep.equal({ ok: true, credentials: { kind: 'password', user: 'ops', password: 'pw', domain: 'acme', iamEndpoint: undefined } });
-    const withIam = credentialsFromEnv({ HUAWEICLOUD_SDK_IAM_USER: 'ops', HUAWEICLOUD_SDK_IAM_PASSWORD: 'pw', HUAWEICLOUD_SDK_IAM_DOMAIN: 'acme', HUAWEICLOUD_SDK_IAM_ENDPOINT: 'https://iam.myhuaweicloud.com' });
-    expect(withIam.ok && withIam.credentials.kind === 'password' && withIam.credentials.iamEndpoint).to.equal('https://iam.myhuaweicloud.com');
+    const result = credentialsFromEnv({
+      HUAWEICLOUD_SDK_IAM_USER: 'ops',
+      HUAWEICLOUD_SDK_IAM_PASSWORD: 'pw',
+      HUAWEICLOUD_SDK_IAM_DOMAIN: 'acme',
+    });
+    expect(result).to.deep.equal({
+      ok: true,
+      credentials: { kind: 'password', user: 'ops', password: 'pw', domain: 'acme', iamEndpoint: undefined },
+    });
+    const withIam = credentialsFromEnv({
+      HUAWEICLOUD_SDK_IAM_USER: 'ops',
+      HUAWEICLOUD_SDK_IAM_PASSWORD: 'pw',
+      HUAWEICLOUD_SDK_IAM_DOMAIN: 'acme',
+      HUAWEICLOUD_SDK_IAM_ENDPOINT: 'https://iam.myhuaweicloud.com',
+    });
+    expect(withIam.ok && withIam.credentials.kind === 'password' && withIam.credentials.iamEndpoint).to.equal(
+      'https://iam.myhuaweicloud.com',
+    );
   });
 
   it('AK/SK wins when both kinds are set', () => {
-    const result = credentialsFromEnv({ HUAWEICLOUD_SDK_AK: 'A', HUAWEICLOUD_SDK_SK: 'S', HUAWEICLOUD_SDK_IAM_USER: 'u' });
+    const result = credentialsFromEnv({
+      HUAWEICLOUD_SDK_AK: 'A',
+      HUAWEICLOUD_SDK_SK: 'S',
+      HUAWEICLOUD_SDK_IAM_USER: 'u',
+    });
     expect(result.ok && result.credentials.kind).to.equal('aksk');
   });
 

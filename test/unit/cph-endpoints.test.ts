@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { DEFAULT_ALLOWED_ENDPOINT_HOSTS, EndpointError, allowedEndpoint, hostAllowed, normalizeEndpoint, parseHostPatterns } from '../../src/cph/endpoints.js';
+import {
+  DEFAULT_ALLOWED_ENDPOINT_HOSTS,
+  EndpointError,
+  allowedEndpoint,
+  hostAllowed,
+  normalizeEndpoint,
+  parseHostPatterns,
+} from '../../src/cph/endpoints.js';
 
 describe('cph endpoints: one spelling per endpoint, and only allowed hosts', () => {
   it('normalizes scheme, host case, trailing dot, default port and a lone slash to one origin', () => {
@@ -11,7 +18,10 @@ describe('cph endpoints: one spelling per endpoint, and only allowed hosts', () 
       'HTTPS://cph.cn-north-4.myhuaweicloud.com.:443/',
       '  https://cph.cn-north-4.myhuaweicloud.com  ',
     ];
-    for (const spelling of spellings) expect(normalizeEndpoint(spelling, 'spec.endpoint'), spelling).to.equal('https://cph.cn-north-4.myhuaweicloud.com');
+    for (const spelling of spellings)
+      expect(normalizeEndpoint(spelling, 'spec.endpoint'), spelling).to.equal(
+        'https://cph.cn-north-4.myhuaweicloud.com',
+      );
     expect(normalizeEndpoint('https://127.0.0.1:8443', 'f')).to.equal('https://127.0.0.1:8443');
     expect(normalizeEndpoint('http://127.0.0.1:9000/', 'f')).to.equal('http://127.0.0.1:9000');
     expect(normalizeEndpoint('http://localhost:80', 'f')).to.equal('http://localhost');
@@ -40,7 +50,9 @@ describe('cph endpoints: one spelling per endpoint, and only allowed hosts', () 
         error = e;
       }
       expect(error, raw).to.be.instanceOf(EndpointError);
-      expect((error as EndpointError).message, raw).to.match(why).and.to.contain('ClusterCloudPhoneAccount/x spec.endpoint');
+      expect((error as EndpointError).message, raw)
+        .to.match(why)
+        .and.to.contain('ClusterCloudPhoneAccount/x spec.endpoint');
     }
   });
 
@@ -59,11 +71,17 @@ describe('cph endpoints: one spelling per endpoint, and only allowed hosts', () 
 
   it('defaults to Huawei Cloud API hosts', () => {
     const patterns = parseHostPatterns(DEFAULT_ALLOWED_ENDPOINT_HOSTS.join(','));
-    expect(allowedEndpoint('https://cph.ap-southeast-1.myhuaweicloud.com', 'f', patterns)).to.equal('https://cph.ap-southeast-1.myhuaweicloud.com');
-    expect(() => allowedEndpoint('https://127.0.0.1:1', 'spec.endpoint', patterns)).to.throw(EndpointError, /spec.endpoint: host 127.0.0.1 is not on the operator's --allowed-endpoint-hosts/);
+    expect(allowedEndpoint('https://cph.ap-southeast-1.myhuaweicloud.com', 'f', patterns)).to.equal(
+      'https://cph.ap-southeast-1.myhuaweicloud.com',
+    );
+    expect(() => allowedEndpoint('https://127.0.0.1:1', 'spec.endpoint', patterns)).to.throw(
+      EndpointError,
+      /spec.endpoint: host 127.0.0.1 is not on the operator's --allowed-endpoint-hosts/,
+    );
   });
 
   it('refuses malformed patterns, naming the flag', () => {
-    for (const bad of ['', '*.com', '*', 'bad host', 'a..b', '*.']) expect(() => parseHostPatterns(bad), bad).to.throw(EndpointError, /--allowed-endpoint-hosts/);
+    for (const bad of ['', '*.com', '*', 'bad host', 'a..b', '*.'])
+      expect(() => parseHostPatterns(bad), bad).to.throw(EndpointError, /--allowed-endpoint-hosts/);
   });
 });

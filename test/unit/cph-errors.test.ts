@@ -15,10 +15,24 @@ const op = 'ListCloudPhones';
 
 describe('CphError', () => {
   it('is an OperatorError whose code is the CPH code, with every field kept', () => {
-    const err = new CphError({ operation: op, httpStatus: 404, errorCode: 'CPS.0005', errorMessage: 'phone not found', requestId: 'r1' });
+    const err = new CphError({
+      operation: op,
+      httpStatus: 404,
+      errorCode: 'CPS.0005',
+      errorMessage: 'phone not found',
+      requestId: 'r1',
+    });
     expect(err).to.be.instanceOf(OperatorError);
     expect(err.code).to.equal('CPS.0005');
-    expect(err).to.include({ operation: op, httpStatus: 404, errorCode: 'CPS.0005', errorMessage: 'phone not found', requestId: 'r1', retryable: false, attempts: 1 });
+    expect(err).to.include({
+      operation: op,
+      httpStatus: 404,
+      errorCode: 'CPS.0005',
+      errorMessage: 'phone not found',
+      requestId: 'r1',
+      retryable: false,
+      attempts: 1,
+    });
     expect(err.message).to.equal('ListCloudPhones: HTTP 404 CPS.0005: phone not found (request r1)');
     expect(err.name).to.equal('CphError');
   });
@@ -41,12 +55,15 @@ describe('CphError', () => {
   ];
   for (const [name, status, code, retryable] of cases) {
     it(`${name} is ${retryable ? '' : 'not '}retryable`, () => {
-      expect(new CphError({ operation: op, httpStatus: status, errorCode: code, errorMessage: 'x' }).retryable).to.equal(retryable);
+      expect(
+        new CphError({ operation: op, httpStatus: status, errorCode: code, errorMessage: 'x' }).retryable,
+      ).to.equal(retryable);
     });
   }
 
   it('classifies', () => {
-    const e = (httpStatus: number | undefined, errorCode: string): CphError => new CphError({ operation: op, httpStatus, errorCode, errorMessage: 'x' });
+    const e = (httpStatus: number | undefined, errorCode: string): CphError =>
+      new CphError({ operation: op, httpStatus, errorCode, errorMessage: 'x' });
     expect(isAuthError(e(401, 'APIGW.0301'))).to.equal(true);
     expect(isAuthError(e(401, 'APIGW.0303'))).to.equal(true);
     expect(isAuthError(e(undefined, 'AuthSuspended'))).to.equal(true);
@@ -70,6 +87,8 @@ describe('CphError', () => {
   });
 
   it('an explicit retryable wins over the table', () => {
-    expect(new CphError({ operation: op, httpStatus: 500, errorCode: 'X', errorMessage: 'x', retryable: false }).retryable).to.equal(false);
+    expect(
+      new CphError({ operation: op, httpStatus: 500, errorCode: 'X', errorMessage: 'x', retryable: false }).retryable,
+    ).to.equal(false);
   });
 });

@@ -75,14 +75,17 @@ describe('cph per-API window', () => {
     const window = new ApiWindowLimiter({ limit: 3, clock });
     const started: Array<[string, number]> = [];
     const t0 = clock.now();
-    for (let i = 0; i < 7; i++) void window.acquire('ListCloudPhones').then(() => started.push([`list${i}`, clock.now() - t0]));
-    for (let i = 0; i < 2; i++) void window.acquire('ImportTraffic').then(() => started.push([`write${i}`, clock.now() - t0]));
+    for (let i = 0; i < 7; i++)
+      void window.acquire('ListCloudPhones').then(() => started.push([`list${i}`, clock.now() - t0]));
+    for (let i = 0; i < 2; i++)
+      void window.acquire('ImportTraffic').then(() => started.push([`write${i}`, clock.now() - t0]));
     await clock.advance(2_500);
     const lists = started.filter(([name]) => name.startsWith('list'));
     expect(lists.map(([name]) => name)).to.deep.equal(['list0', 'list1', 'list2', 'list3', 'list4', 'list5', 'list6']);
     expect(lists.map(([, at]) => at)).to.deep.equal([0, 0, 0, 1_000, 1_000, 1_000, 2_000]);
     // Any window of one second holds at most 3 starts of one API.
-    for (const [, at] of lists) expect(lists.filter(([, other]) => other >= at && other < at + 1_000).length).to.be.at.most(3);
+    for (const [, at] of lists)
+      expect(lists.filter(([, other]) => other >= at && other < at + 1_000).length).to.be.at.most(3);
     expect(started.filter(([name]) => name.startsWith('write')).map(([, at]) => at)).to.deep.equal([0, 0]);
   });
 

@@ -1,11 +1,27 @@
 import { expect } from 'chai';
 import { CphError } from '../../src/cph/errors.js';
-import { backoffDelayMs, defaultRetryPolicy, parseRetryAfter, retryDelayMs, withRetry, type RetryPolicy } from '../../src/cph/retry.js';
+import {
+  backoffDelayMs,
+  defaultRetryPolicy,
+  parseRetryAfter,
+  retryDelayMs,
+  withRetry,
+  type RetryPolicy,
+} from '../../src/cph/retry.js';
 import { FakeClock, flushMicrotasks } from '../support/fake-clock.js';
 
-const policy: RetryPolicy = { ...defaultRetryPolicy, maxAttempts: 5, maxElapsedMs: 60_000, baseDelayMs: 500, maxDelayMs: 8_000 };
-const err = (httpStatus: number | undefined, errorCode: string, extra: Partial<ConstructorParameters<typeof CphError>[0]> = {}): CphError =>
-  new CphError({ operation: 'ListJobs', httpStatus, errorCode, errorMessage: 'x', ...extra });
+const policy: RetryPolicy = {
+  ...defaultRetryPolicy,
+  maxAttempts: 5,
+  maxElapsedMs: 60_000,
+  baseDelayMs: 500,
+  maxDelayMs: 8_000,
+};
+const err = (
+  httpStatus: number | undefined,
+  errorCode: string,
+  extra: Partial<ConstructorParameters<typeof CphError>[0]> = {},
+): CphError => new CphError({ operation: 'ListJobs', httpStatus, errorCode, errorMessage: 'x', ...extra });
 
 describe('cph retry', () => {
   it('full jitter: uniform below base * 2^(attempt-1), capped at maxDelay', () => {
@@ -86,17 +102,26 @@ describe('cph retry', () => {
   it('withRetry: a non-retryable error is thrown at once, and mayRetry can veto', async () => {
     const clock = new FakeClock();
     let calls = 0;
-    const refuse = withRetry(async () => {
-      calls += 1;
-      throw err(401, 'APIGW.0301');
-    }, { policy, clock });
-    await refuse.then(() => expect.fail('resolved'), (e: unknown) => expect((e as CphError).errorCode).to.equal('APIGW.0301'));
+    const refuse = withRetry(
+      async () => {
+        calls += 1;
+        throw err(401, 'APIGW.0301');
+      },
+      { policy, clock },
+    );
+    await refuse.then(
+      () => expect.fail('resolved'),
+      (e: unknown) => expect((e as CphError).errorCode).to.equal('APIGW.0301'),
+    );
     expect(calls).to.equal(1);
     calls = 0;
-    await withRetry(async () => {
-      calls += 1;
-      throw err(undefined, 'Timeout', { outcomeUnknown: true });
-    }, { policy, clock, mayRetry: (e) => !e.outcomeUnknown }).catch(() => undefined);
+    await withRetry(
+      async () => {
+        calls += 1;
+        throw err(undefined, 'Timeout', { outcomeUnknown: true });
+      },
+      { policy, clock, mayRetry: (e) => !e.outcomeUnknown },
+    ).catch(() => undefined);
     expect(calls).to.equal(1);
     expect(clock.pendingTimers()).to.equal(0);
   });
@@ -104,18 +129,24 @@ describe('cph retry', () => {
   it('withRetry: succeeds after transient failures; an abort during the wait rejects with the reason', async () => {
     const clock = new FakeClock();
     let calls = 0;
-    const done = withRetry(async () => {
-      calls += 1;
-      if (calls < 3) throw err(500, 'CPS.0003');
-      return 'ok';
-    }, { policy, clock, random: () => 0.5 });
+    const done = withRetry(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw err(500, 'CPS.0003');
+        return 'ok';
+      },
+      { policy, clock, random: () => 0.5 },
+    );
     await clock.advance(10_000);
     expect(await done).to.equal('ok');
     const controller = new AbortController();
     let caught: unknown;
-    withRetry(async () => {
-      throw err(500, 'CPS.0003');
-    }, { policy, clock, signal: controller.signal, random: () => 0.5 }).catch((e: unknown) => (caught = e));
+    withRetry(
+      async () => {
+        throw err(500, 'CPS.0003');
+      },
+      { policy, clock, signal: controller.signal, random: () => 0.5 },
+    ).catch((e: unknown) => (caught = e));
     await flushMicrotasks();
     controller.abort(new Error('stop'));
     await flushMicrotasks();

@@ -57,7 +57,8 @@ export function parseDockerfile(text: string): { globalArgs: Map<string, string>
       if (!from) throw new Error(`Dockerfile line ${instruction.line}: cannot parse FROM ${instruction.args}`);
       stages.push({ base: from[1]!, name: from[2], instructions: [] });
     } else if (stages.length === 0) {
-      if (instruction.keyword !== 'ARG') throw new Error(`Dockerfile line ${instruction.line}: ${instruction.keyword} before FROM`);
+      if (instruction.keyword !== 'ARG')
+        throw new Error(`Dockerfile line ${instruction.line}: ${instruction.keyword} before FROM`);
       const [name, value = ''] = instruction.args.split('=', 2);
       globalArgs.set(name!, value);
     } else {
@@ -87,7 +88,7 @@ export function isIgnored(dockerignore: string, path: string): boolean {
           pattern
             .split(/(\*\*\/?|\*|\?)/)
             .map((part) => {
-              if (part === '**/' ) return '(?:.*/)?';
+              if (part === '**/') return '(?:.*/)?';
               if (part === '**') return '.*';
               if (part === '*') return '[^/]*';
               if (part === '?') return '[^/]';
@@ -173,7 +174,10 @@ describe('Dockerfile (static checks; test/image builds and runs it)', () => {
       expect(install).to.not.match(/--omit=dev|--production/);
       const installIndex = build.instructions.findIndex((i) => i.args === install);
       const copySrcIndex = build.instructions.findIndex((i) => i.keyword === 'COPY' && /\bsrc\b/.test(i.args));
-      expect(installIndex).to.be.lessThan(copySrcIndex, 'dependencies are a layer of their own, cached across source changes');
+      expect(installIndex).to.be.lessThan(
+        copySrcIndex,
+        'dependencies are a layer of their own, cached across source changes',
+      );
     });
 
     it('build: compiles with npm run build, whose script is the production tsconfig', () => {
@@ -189,7 +193,9 @@ describe('Dockerfile (static checks; test/image builds and runs it)', () => {
       expect(installs[0]).to.match(/^npm ci\b/);
       expect(installs[0]).to.match(/--omit=dev\b/);
       expect(installs[0]).to.match(/--ignore-scripts\b/);
-      expect(packageJson.scripts.prepare, 'the script --ignore-scripts must keep from running').to.equal('npm run build');
+      expect(packageJson.scripts.prepare, 'the script --ignore-scripts must keep from running').to.equal(
+        'npm run build',
+      );
       for (const each of stages) for (const run of runs(each)) expect(run).to.not.match(/\bnpm (install|i)\b/);
     });
   });
@@ -222,8 +228,13 @@ describe('Dockerfile (static checks; test/image builds and runs it)', () => {
       expect(entrypoints).to.have.length(1);
       expect(execForm(entrypoints[0]!.args)).to.deep.equal(['node', 'dist/main.js']);
       expect(packageJson.bin['cph-route-operator']).to.equal('dist/main.js');
-      const buildConfig = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { rootDir: string; outDir: string } };
-      expect(buildConfig.compilerOptions).to.include({ rootDir: 'src', outDir: 'dist' }, 'src/main.ts compiles to dist/main.js');
+      const buildConfig = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as {
+        compilerOptions: { rootDir: string; outDir: string };
+      };
+      expect(buildConfig.compilerOptions).to.include(
+        { rootDir: 'src', outDir: 'dist' },
+        'src/main.ts compiles to dist/main.js',
+      );
     });
   });
 

@@ -15,10 +15,17 @@ const RUNNING = 2;
 const STOPPED = 8;
 
 function phones(spec: Record<string, [TrafficType, number?]>): Map<string, ActualPhone> {
-  return new Map(Object.entries(spec).map(([id, [trafficType, status]]) => [id, { trafficType, status: status ?? RUNNING }]));
+  return new Map(
+    Object.entries(spec).map(([id, [trafficType, status]]) => [id, { trafficType, status: status ?? RUNNING }]),
+  );
 }
 
-function route(key: string, trafficType: TrafficType, phoneIds: string[], extra: Partial<DesiredRoute> = {}): DesiredRoute {
+function route(
+  key: string,
+  trafficType: TrafficType,
+  phoneIds: string[],
+  extra: Partial<DesiredRoute> = {},
+): DesiredRoute {
   return { key, trafficType, phoneIds, suspended: false, ...extra };
 }
 
@@ -45,28 +52,53 @@ describe('plan', () => {
       expect(plan.batches).to.deep.equal([{ trafficType: 'routing', phoneIds: ['p2', 'p3'], resourceKeys: ['ns/a'] }]);
       const a = resource(plan, 'ns/a');
       expect(a.toChange).to.deep.equal(['p2', 'p3']);
-      expect(a.counts).to.deep.equal({ total: 3, inSync: 1, drifted: 2, pending: 0, failed: 0, conflicted: 0, notFound: 0, waiting: 0 });
+      expect(a.counts).to.deep.equal({
+        total: 3,
+        inSync: 1,
+        drifted: 2,
+        pending: 0,
+        failed: 0,
+        conflicted: 0,
+        notFound: 0,
+        waiting: 0,
+      });
       expect(a.settled).to.equal(false);
       expect(a.acting).to.equal(true);
       expect(a.phones.map((p) => p.phoneId)).to.deep.equal(['p1', 'p2', 'p3']);
-      expect(a.phones[1]).to.deep.equal({ phoneId: 'p2', state: 'Drifted', desired: 'routing', actual: 'direct', phoneStatus: RUNNING, willChange: true });
+      expect(a.phones[1]).to.deep.equal({
+        phoneId: 'p2',
+        state: 'Drifted',
+        desired: 'routing',
+        actual: 'direct',
+        phoneStatus: RUNNING,
+        willChange: true,
+      });
     });
 
     it('sends nothing when everything is in sync', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'direct', ['p1', 'p2'])], phones: phones({ p1: ['direct'], p2: ['direct'] }) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'direct', ['p1', 'p2'])],
+        phones: phones({ p1: ['direct'], p2: ['direct'] }),
+      });
       expect(plan.batches).to.deep.equal([]);
       expect(resource(plan, 'ns/a').settled).to.equal(true);
       expect(resource(plan, 'ns/a').counts.inSync).to.equal(2);
     });
 
     it('counts a phone listed twice once', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1', 'p1'])], phones: phones({ p1: ['direct'] }) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1', 'p1'])],
+        phones: phones({ p1: ['direct'] }),
+      });
       expect(resource(plan, 'ns/a').counts.total).to.equal(1);
       expect(plan.batches[0]!.phoneIds).to.deep.equal(['p1']);
     });
 
     it('reports phones the inventory does not know as NotFound and never sends them', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['ghost', 'p1'])], phones: phones({ p1: ['routing'] }) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['ghost', 'p1'])],
+        phones: phones({ p1: ['routing'] }),
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ ghost: 'NotFound', p1: 'InSync' });
       expect(plan.batches).to.deep.equal([]);
       const ghost = resource(plan, 'ns/a').phones[0]!;
@@ -76,20 +108,31 @@ describe('plan', () => {
 
     it('does not send to phones that are not running, and marks them Waiting', () => {
       for (const status of [0, 1, 3, 4, 6, 7, 8, -5, -6, -7, -8, -9]) {
-        const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1'])], phones: phones({ p1: ['direct', status] }) });
+        const plan = planRoutes({
+          resources: [route('ns/a', 'routing', ['p1'])],
+          phones: phones({ p1: ['direct', status] }),
+        });
         expect(states(plan, 'ns/a'), `status ${status}`).to.deep.equal({ p1: 'Waiting' });
         expect(plan.batches).to.deep.equal([]);
       }
     });
 
     it('a phone that is not running but already on route is in sync', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1'])], phones: phones({ p1: ['routing', STOPPED] }) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1'])],
+        phones: phones({ p1: ['routing', STOPPED] }),
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'InSync' });
     });
   });
 
   describe('jobs in flight', () => {
-    const job = (phoneId: string, trafficType: TrafficType, jobId = `j-${phoneId}`): InFlightJob => ({ phoneId, jobId, requestId: 'r1', trafficType });
+    const job = (phoneId: string, trafficType: TrafficType, jobId = `j-${phoneId}`): InFlightJob => ({
+      phoneId,
+      jobId,
+      requestId: 'r1',
+      trafficType,
+    });
 
     it('never re-sends a change for a phone whose job for the same route runs', () => {
       const plan = planRoutes({
@@ -103,7 +146,11 @@ describe('plan', () => {
     });
 
     it('waits for a job setting the other route to end before correcting (spec changed while jobs ran)', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'direct', ['p1'])], phones: phones({ p1: ['direct'] }), jobs: [job('p1', 'routing')] });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'direct', ['p1'])],
+        phones: phones({ p1: ['direct'] }),
+        jobs: [job('p1', 'routing')],
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Pending' });
       expect(plan.batches).to.deep.equal([]);
       expect(resource(plan, 'ns/a').settled).to.equal(false);
@@ -115,13 +162,21 @@ describe('plan', () => {
         { phoneId: 'p1', jobId: 'j1', requestId: 'r1', trafficType: 'routing' as const },
       ];
       const a = planRoutes({ resources: [route('ns/a', 'routing', ['p1'])], phones: phones({ p1: ['direct'] }), jobs });
-      const b = planRoutes({ resources: [route('ns/a', 'routing', ['p1'])], phones: phones({ p1: ['direct'] }), jobs: [...jobs].reverse() });
+      const b = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1'])],
+        phones: phones({ p1: ['direct'] }),
+        jobs: [...jobs].reverse(),
+      });
       expect(a).to.deep.equal(b);
       expect(resource(a, 'ns/a').phones[0]!.job!.jobId).to.equal('j1');
     });
 
     it('a job in flight makes a phone pending even when suspended', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1'], { suspended: true })], phones: phones({ p1: ['direct'] }), jobs: [job('p1', 'routing')] });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1'], { suspended: true })],
+        phones: phones({ p1: ['direct'] }),
+        jobs: [job('p1', 'routing')],
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Pending' });
     });
   });
@@ -139,12 +194,20 @@ describe('plan', () => {
     });
 
     it('ignores a hold for the other route (the spec changed since)', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'direct', ['p1'])], phones: phones({ p1: ['routing'] }), holds: [{ phoneId: 'p1', trafficType: 'routing' }] });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'direct', ['p1'])],
+        phones: phones({ p1: ['routing'] }),
+        holds: [{ phoneId: 'p1', trafficType: 'routing' }],
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Drifted' });
     });
 
     it('ignores a hold for a phone already on route', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1'])], phones: phones({ p1: ['routing'] }), holds: [{ phoneId: 'p1', trafficType: 'routing' }] });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1'])],
+        phones: phones({ p1: ['routing'] }),
+        holds: [{ phoneId: 'p1', trafficType: 'routing' }],
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'InSync' });
     });
   });
@@ -152,7 +215,11 @@ describe('plan', () => {
   describe('several resources of one account', () => {
     it('coalesces the changes of all resources into shared batches', () => {
       const plan = planRoutes({
-        resources: [route('ns/b', 'routing', ['p3', 'p4']), route('ns/a', 'routing', ['p1', 'p2']), route('ns/c', 'direct', ['p5'])],
+        resources: [
+          route('ns/b', 'routing', ['p3', 'p4']),
+          route('ns/a', 'routing', ['p1', 'p2']),
+          route('ns/c', 'direct', ['p5']),
+        ],
         phones: phones({ p1: ['direct'], p2: ['routing'], p3: ['direct'], p4: ['direct'], p5: ['routing'] }),
       });
       expect(plan.resources.map((r) => r.key)).to.deep.equal(['ns/a', 'ns/b', 'ns/c']);
@@ -163,8 +230,13 @@ describe('plan', () => {
     });
 
     it('sends a phone two resources want on the same route once', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1']), route('ns/b', 'routing', ['p1'])], phones: phones({ p1: ['direct'] }) });
-      expect(plan.batches).to.deep.equal([{ trafficType: 'routing', phoneIds: ['p1'], resourceKeys: ['ns/a', 'ns/b'] }]);
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1']), route('ns/b', 'routing', ['p1'])],
+        phones: phones({ p1: ['direct'] }),
+      });
+      expect(plan.batches).to.deep.equal([
+        { trafficType: 'routing', phoneIds: ['p1'], resourceKeys: ['ns/a', 'ns/b'] },
+      ]);
       expect(plan.conflicts).to.deep.equal([]);
       expect(resource(plan, 'ns/a').toChange).to.deep.equal(['p1']);
       expect(resource(plan, 'ns/b').toChange).to.deep.equal(['p1']);
@@ -182,7 +254,13 @@ describe('plan', () => {
         { trafficType: 'routing', phoneIds: ['p2'], resourceKeys: ['ns/a'] },
       ]);
       expect(plan.conflicts).to.deep.equal([
-        { phoneId: 'p1', claims: [{ key: 'ns/a', trafficType: 'routing' }, { key: 'ns/b', trafficType: 'direct' }] },
+        {
+          phoneId: 'p1',
+          claims: [
+            { key: 'ns/a', trafficType: 'routing' },
+            { key: 'ns/b', trafficType: 'direct' },
+          ],
+        },
       ]);
       expect(resource(plan, 'ns/a').phones[0]!.claimedBy).to.deep.equal([{ key: 'ns/b', trafficType: 'direct' }]);
       expect(resource(plan, 'ns/b').phones[0]!.claimedBy).to.deep.equal([{ key: 'ns/a', trafficType: 'routing' }]);
@@ -190,7 +268,10 @@ describe('plan', () => {
     });
 
     it('a conflict holds even when the phone is on one of the routes (never flip-flop, never bless one side)', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1']), route('ns/b', 'direct', ['p1'])], phones: phones({ p1: ['routing'] }) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1']), route('ns/b', 'direct', ['p1'])],
+        phones: phones({ p1: ['routing'] }),
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Conflict' });
       expect(states(plan, 'ns/b')).to.deep.equal({ p1: 'Conflict' });
       expect(resource(plan, 'ns/a').settled).to.equal(false);
@@ -198,7 +279,11 @@ describe('plan', () => {
 
     it('a three-way claim: every acting resource on the phone reports the conflict', () => {
       const plan = planRoutes({
-        resources: [route('ns/a', 'routing', ['p1']), route('ns/b', 'routing', ['p1']), route('ns/c', 'direct', ['p1'])],
+        resources: [
+          route('ns/a', 'routing', ['p1']),
+          route('ns/b', 'routing', ['p1']),
+          route('ns/c', 'direct', ['p1']),
+        ],
         phones: phones({ p1: ['direct'] }),
       });
       for (const key of ['ns/a', 'ns/b', 'ns/c']) expect(states(plan, key)).to.deep.equal({ p1: 'Conflict' });
@@ -211,25 +296,36 @@ describe('plan', () => {
     });
 
     it('a conflict on an unknown phone is still NotFound', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['ghost']), route('ns/b', 'direct', ['ghost'])], phones: phones({}) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['ghost']), route('ns/b', 'direct', ['ghost'])],
+        phones: phones({}),
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ ghost: 'NotFound' });
       expect(plan.conflicts.map((c) => c.phoneId)).to.deep.equal(['ghost']);
     });
 
     it('the conflict ends when one resource lets the phone go, and the other acts', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1']), route('ns/b', 'direct', ['p2'])], phones: phones({ p1: ['direct'], p2: ['direct'] }) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1']), route('ns/b', 'direct', ['p2'])],
+        phones: phones({ p1: ['direct'], p2: ['direct'] }),
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Drifted' });
       expect(plan.conflicts).to.deep.equal([]);
     });
 
     it('refuses the same resource twice', () => {
-      expect(() => planRoutes({ resources: [route('ns/a', 'routing', []), route('ns/a', 'direct', [])], phones: phones({}) })).to.throw(/twice/);
+      expect(() =>
+        planRoutes({ resources: [route('ns/a', 'routing', []), route('ns/a', 'direct', [])], phones: phones({}) }),
+      ).to.throw(/twice/);
     });
   });
 
   describe('suspend', () => {
     it('a suspended resource reports drift and sends nothing', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1', 'p2'], { suspended: true })], phones: phones({ p1: ['direct'], p2: ['routing'] }) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1', 'p2'], { suspended: true })],
+        phones: phones({ p1: ['direct'], p2: ['routing'] }),
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Drifted', p2: 'InSync' });
       expect(resource(plan, 'ns/a').phones[0]!.willChange).to.equal(false);
       expect(resource(plan, 'ns/a').acting).to.equal(false);
@@ -251,7 +347,10 @@ describe('plan', () => {
 
   describe('deletion', () => {
     it('Revert wants every phone back on direct', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1', 'p2'], { deleting: 'Revert' })], phones: phones({ p1: ['routing'], p2: ['direct'] }) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1', 'p2'], { deleting: 'Revert' })],
+        phones: phones({ p1: ['routing'], p2: ['direct'] }),
+      });
       expect(resource(plan, 'ns/a').desired).to.equal('direct');
       expect(resource(plan, 'ns/a').deleting).to.equal('Revert');
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Drifted', p2: 'InSync' });
@@ -277,7 +376,10 @@ describe('plan', () => {
 
     it('Revert is settled when every phone is direct, released or unknown', () => {
       const plan = planRoutes({
-        resources: [route('ns/a', 'routing', ['p1', 'p2', 'ghost'], { deleting: 'Revert' }), route('ns/b', 'routing', ['p2'])],
+        resources: [
+          route('ns/a', 'routing', ['p1', 'p2', 'ghost'], { deleting: 'Revert' }),
+          route('ns/b', 'routing', ['p2']),
+        ],
         phones: phones({ p1: ['direct'], p2: ['routing'] }),
       });
       expect(resource(plan, 'ns/a').settled).to.equal(true);
@@ -285,14 +387,20 @@ describe('plan', () => {
 
     it('two resources reverting one phone send it once', () => {
       const plan = planRoutes({
-        resources: [route('ns/a', 'routing', ['p1'], { deleting: 'Revert' }), route('ns/b', 'routing', ['p1'], { deleting: 'Revert' })],
+        resources: [
+          route('ns/a', 'routing', ['p1'], { deleting: 'Revert' }),
+          route('ns/b', 'routing', ['p1'], { deleting: 'Revert' }),
+        ],
         phones: phones({ p1: ['routing'] }),
       });
       expect(plan.batches).to.deep.equal([{ trafficType: 'direct', phoneIds: ['p1'], resourceKeys: ['ns/a', 'ns/b'] }]);
     });
 
     it('a suspended resource being deleted with Revert does not revert', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1'], { deleting: 'Revert', suspended: true })], phones: phones({ p1: ['routing'] }) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1'], { deleting: 'Revert', suspended: true })],
+        phones: phones({ p1: ['routing'] }),
+      });
       expect(plan.batches).to.deep.equal([]);
       expect(resource(plan, 'ns/a').acting).to.equal(false);
     });
@@ -321,7 +429,10 @@ describe('plan', () => {
     });
 
     it('honours a smaller batch size and refuses sizes outside 1..100', () => {
-      const input: PlanInput = { resources: [route('ns/a', 'routing', ['a', 'b', 'c'])], phones: phones({ a: ['direct'], b: ['direct'], c: ['direct'] }) };
+      const input: PlanInput = {
+        resources: [route('ns/a', 'routing', ['a', 'b', 'c'])],
+        phones: phones({ a: ['direct'], b: ['direct'], c: ['direct'] }),
+      };
       expect(planRoutes({ ...input, batchSize: 2 }).batches.map((b) => b.phoneIds)).to.deep.equal([['a', 'b'], ['c']]);
       for (const batchSize of [0, 101, 1.5, -1]) expect(() => planRoutes({ ...input, batchSize })).to.throw(RangeError);
     });
@@ -330,7 +441,10 @@ describe('plan', () => {
       const a = Array.from({ length: 150 }, (_, i) => `a${String(i).padStart(3, '0')}`);
       const b = ['b000'];
       const actual = new Map([...a, ...b].map((p) => [p, { trafficType: 'direct' as const, status: RUNNING }]));
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', a), route('ns/b', 'routing', b)], phones: actual });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', a), route('ns/b', 'routing', b)],
+        phones: actual,
+      });
       expect(plan.batches.map((x) => x.resourceKeys)).to.deep.equal([['ns/a'], ['ns/a', 'ns/b']]);
     });
   });
@@ -359,20 +473,50 @@ describe('plan', () => {
 
     it('every state counts under one summary key, and the counts add up to the total', () => {
       const plan = planRoutes({
-        resources: [route('ns/a', 'routing', ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'ghost']), route('ns/b', 'direct', ['p6'])],
-        phones: phones({ p1: ['routing'], p2: ['direct'], p3: ['direct'], p4: ['direct', STOPPED], p5: ['direct'], p6: ['direct'] }),
+        resources: [
+          route('ns/a', 'routing', ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'ghost']),
+          route('ns/b', 'direct', ['p6']),
+        ],
+        phones: phones({
+          p1: ['routing'],
+          p2: ['direct'],
+          p3: ['direct'],
+          p4: ['direct', STOPPED],
+          p5: ['direct'],
+          p6: ['direct'],
+        }),
         jobs: [{ phoneId: 'p3', jobId: 'j', requestId: 'r', trafficType: 'routing' }],
         holds: [{ phoneId: 'p5', trafficType: 'routing' }],
       });
-      expect(resource(plan, 'ns/a').counts).to.deep.equal({ total: 7, inSync: 1, drifted: 1, pending: 1, failed: 1, conflicted: 1, notFound: 1, waiting: 1 });
-      for (const state of ['InSync', 'Drifted', 'Pending', 'Failed', 'NotFound', 'Conflict', 'Waiting', 'Released'] as const) {
+      expect(resource(plan, 'ns/a').counts).to.deep.equal({
+        total: 7,
+        inSync: 1,
+        drifted: 1,
+        pending: 1,
+        failed: 1,
+        conflicted: 1,
+        notFound: 1,
+        waiting: 1,
+      });
+      for (const state of [
+        'InSync',
+        'Drifted',
+        'Pending',
+        'Failed',
+        'NotFound',
+        'Conflict',
+        'Waiting',
+        'Released',
+      ] as const) {
         expect(summaryKeyOf(state)).to.be.a('string');
       }
     });
 
     it('plans 10,000 phones across 4 resources into ceil(D/100) batches', () => {
       const ids = Array.from({ length: 10_000 }, (_, i) => id(i));
-      const actual = new Map(ids.map((p, i) => [p, { trafficType: (i % 3 === 0 ? 'routing' : 'direct') as TrafficType, status: RUNNING }]));
+      const actual = new Map(
+        ids.map((p, i) => [p, { trafficType: (i % 3 === 0 ? 'routing' : 'direct') as TrafficType, status: RUNNING }]),
+      );
       const resources = [0, 1, 2, 3].map((k) => route(`ns/r${k}`, 'routing', ids.slice(k * 2500, (k + 1) * 2500)));
       const plan = planRoutes({ resources, phones: actual });
       const drifted = ids.filter((_, i) => i % 3 !== 0).length;
@@ -398,7 +542,10 @@ describe('plan', () => {
     });
 
     it('a phone without a status is not known to run: Waiting, not changed', () => {
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1'])], phones: new Map([['p1', { trafficType: 'direct', status: undefined }]]) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1'])],
+        phones: new Map([['p1', { trafficType: 'direct', status: undefined }]]),
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Waiting' });
       expect(plan.batches).to.deep.equal([]);
       expect(resource(plan, 'ns/a').phones[0]?.phoneStatus).to.equal(undefined);
@@ -406,7 +553,10 @@ describe('plan', () => {
 
     it('a change of unknown outcome is pending until the phone is read again: nothing is sent', () => {
       const unconfirmed = { trafficType: 'routing' as const, requestId: 'r1' };
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ['p1'])], phones: new Map([['p1', { trafficType: 'direct', status: RUNNING, unconfirmed }]]) });
+      const plan = planRoutes({
+        resources: [route('ns/a', 'routing', ['p1'])],
+        phones: new Map([['p1', { trafficType: 'direct', status: RUNNING, unconfirmed }]]),
+      });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Pending' });
       expect(resource(plan, 'ns/a').phones[0]?.unconfirmed).to.deep.equal(unconfirmed);
       expect(plan.batches).to.deep.equal([]);

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { Controller, type ControllerMetrics, type EventSource, type ReconcileOutcome } from '../../src/runtime/controller.js';
+import {
+  Controller,
+  type ControllerMetrics,
+  type EventSource,
+  type ReconcileOutcome,
+} from '../../src/runtime/controller.js';
 import { TerminalError, objectKey, splitKey, type ReconcileResult } from '../../src/runtime/reconcile.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { FakeClock, flushMicrotasks } from '../support/fake-clock.js';
@@ -7,7 +12,10 @@ import { FakeClock, flushMicrotasks } from '../support/fake-clock.js';
 /** A reconciler whose calls the test completes by hand. */
 class ScriptedReconciler {
   calls: string[] = [];
-  running = new Map<string, { resolve: (r: ReconcileResult) => void; reject: (e: unknown) => void; signal: AbortSignal }>();
+  running = new Map<
+    string,
+    { resolve: (r: ReconcileResult) => void; reject: (e: unknown) => void; signal: AbortSignal }
+  >();
   maxConcurrent = 0;
   reconcile(key: string, signal: AbortSignal): Promise<ReconcileResult> {
     this.calls.push(key);

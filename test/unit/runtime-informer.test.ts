@@ -82,7 +82,8 @@ function setup(options: { namespaces?: string[] } = {}) {
   });
   informer.addEventHandler({
     onAdd: (o) => events.push(`add ${o.metadata.name}@${o.metadata.resourceVersion}`),
-    onUpdate: (old, o) => events.push(`update ${o.metadata.name}@${old.metadata.resourceVersion}->${o.metadata.resourceVersion}`),
+    onUpdate: (old, o) =>
+      events.push(`update ${o.metadata.name}@${old.metadata.resourceVersion}->${o.metadata.resourceVersion}`),
     onDelete: (o) => events.push(`delete ${o.metadata.name}`),
   });
   return { clock, api, events, informer };
@@ -264,7 +265,12 @@ describe('Informer (scripted API server)', () => {
       '/apis/test.dev/v1/namespaces/a/widgets',
       '/apis/test.dev/v1/namespaces/b/widgets',
     ]);
-    expect(informer.list().map((o) => o.metadata.name).sort()).to.deep.equal(['w1', 'w2']);
+    expect(
+      informer
+        .list()
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).to.deep.equal(['w1', 'w2']);
     expect(api.watches.map((w) => w.path).sort()).to.deep.equal([
       '/apis/test.dev/v1/namespaces/a/widgets',
       '/apis/test.dev/v1/namespaces/b/widgets',

@@ -15,7 +15,12 @@ import {
 } from '../../src/runtime/kube-client.js';
 import { LeaderElector, microTime, nextAttemptDelayMs, takeoverBoundMs } from '../../src/runtime/leader-election.js';
 import { OperatorMetrics } from '../../src/runtime/metrics.js';
-import { HealthChecks, parseBindAddress, startMetricsServer, startProbeServer } from '../../src/runtime/health-server.js';
+import {
+  HealthChecks,
+  parseBindAddress,
+  startMetricsServer,
+  startProbeServer,
+} from '../../src/runtime/health-server.js';
 import { GracefulShutdown, type SignalSource } from '../../src/runtime/shutdown.js';
 import { silentLogger } from '../../src/runtime/logger.js';
 import { FakeClock, flushMicrotasks } from '../support/fake-clock.js';
@@ -121,8 +126,12 @@ describe('leader election options', () => {
       logger: silentLogger(),
       callbacks: { onStartedLeading: () => undefined, onStoppedLeading: () => undefined },
     };
-    expect(() => new LeaderElector({ ...base, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).to.throw(/leaseDuration/);
-    expect(() => new LeaderElector({ ...base, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).to.throw(/renewDeadline/);
+    expect(() => new LeaderElector({ ...base, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).to.throw(
+      /leaseDuration/,
+    );
+    expect(() => new LeaderElector({ ...base, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).to.throw(
+      /renewDeadline/,
+    );
     expect(() => new LeaderElector({ ...base, identity: '' })).to.throw(/identity/);
     expect(new LeaderElector(base).isLeader()).to.equal(false);
   });

@@ -26,7 +26,11 @@ const route: ObjectReference = {
   uid: 'u-1',
 };
 
-function recorder(api: RecordingApi, clock: FakeClock, extra: Partial<ConstructorParameters<typeof EventRecorder>[0]> = {}) {
+function recorder(
+  api: RecordingApi,
+  clock: FakeClock,
+  extra: Partial<ConstructorParameters<typeof EventRecorder>[0]> = {},
+) {
   return new EventRecorder({
     client: api,
     clock,
@@ -143,7 +147,10 @@ describe('StatusWriter', () => {
   const cpr = { group: 'cloudphone.dev', version: 'v1alpha1', plural: 'cloudphoneroutes', namespaced: true };
   function writer(api: RecordingApi) {
     const writes: string[] = [];
-    return { writes, w: new StatusWriter({ client: api, resource: cpr, logger: silentLogger(), onWrite: (r) => writes.push(r) }) };
+    return {
+      writes,
+      w: new StatusWriter({ client: api, resource: cpr, logger: silentLogger(), onWrite: (r) => writes.push(r) }),
+    };
   }
 
   it('sends nothing when the status is unchanged', async () => {

@@ -9,7 +9,8 @@ import { applyQuirks, applyReadings, applySettings } from '../../src/simulator/a
 
 describe('simulator fleet', () => {
   it('is the same for a seed and different for another', () => {
-    const ids = (seed: number) => new Fleet({ phones: 50, seed }).phones.map((p) => `${p.phoneId} ${p.phoneName} ${p.serverId}`);
+    const ids = (seed: number) =>
+      new Fleet({ phones: 50, seed }).phones.map((p) => `${p.phoneId} ${p.phoneName} ${p.serverId}`);
     expect(ids(9)).to.deep.equal(ids(9));
     expect(ids(9)).not.to.deep.equal(ids(10));
   });
@@ -38,7 +39,11 @@ describe('simulator fleet', () => {
 
   it('gives fixed IDs to the newest phones and keeps every other ID', () => {
     const plain = new Fleet({ phones: 20, seed: 4 }).phones.map((p) => p.phoneId);
-    const fixed = new Fleet({ phones: 20, seed: 4, fixedPhoneIds: ['631056bfb66b4f4ea02ba25f04830cb4', 'abc'] }).phones.map((p) => p.phoneId);
+    const fixed = new Fleet({
+      phones: 20,
+      seed: 4,
+      fixedPhoneIds: ['631056bfb66b4f4ea02ba25f04830cb4', 'abc'],
+    }).phones.map((p) => p.phoneId);
     expect(fixed.slice(0, 2)).to.deep.equal(['631056bfb66b4f4ea02ba25f04830cb4', 'abc']);
     expect(fixed.slice(2)).to.deep.equal(plain.slice(2));
     expect(() => new Fleet({ phones: 3, seed: 1, fixedPhoneIds: ['a', 'a'] })).to.throw('twice');
@@ -46,7 +51,9 @@ describe('simulator fleet', () => {
   });
 
   it('starts with the configured route', () => {
-    expect(new Fleet({ phones: 3, seed: 1, initialTrafficType: 'routing' }).phones.every((p) => p.trafficType === 'routing')).to.equal(true);
+    expect(
+      new Fleet({ phones: 3, seed: 1, initialTrafficType: 'routing' }).phones.every((p) => p.trafficType === 'routing'),
+    ).to.equal(true);
   });
 
   it('pages a filter exactly like a naive filter, resuming scans and forgetting them on status changes', () => {
@@ -68,7 +75,9 @@ describe('simulator fleet', () => {
     // Again, now from the remembered cursors.
     expect(sweep({ phoneName: 'pool-a-' }, 7).out).to.deep.equal(poolA.out);
     // A jump to an offset never seen falls back to a full scan.
-    expect(fleet.list({ phoneName: 'pool-a-' }, 13, 5).page.map((p) => p.phoneId)).to.deep.equal(poolA.out.slice(13, 18));
+    expect(fleet.list({ phoneName: 'pool-a-' }, 13, 5).page.map((p) => p.phoneId)).to.deep.equal(
+      poolA.out.slice(13, 18),
+    );
 
     const server = fleet.phones[3]!.serverId;
     expect(sweep({ serverId: server }, 3).out).to.deep.equal(naive((p) => p.serverId === server));
@@ -111,7 +120,18 @@ describe('simulator job store', () => {
   it('forgets the oldest finished requests past its bound, never a running job', () => {
     const store = new JobStore(10);
     const job = (n: number, status: 1 | 2): SimJob =>
-      ({ jobId: `j${n}`, requestId: `r${n}`, phoneId: 'p', serverId: 's', trafficType: 'routing', beginTime: 0, dueTime: 0, willFail: false, repeat: false, status }) as SimJob;
+      ({
+        jobId: `j${n}`,
+        requestId: `r${n}`,
+        phoneId: 'p',
+        serverId: 's',
+        trafficType: 'routing',
+        beginTime: 0,
+        dueTime: 0,
+        willFail: false,
+        repeat: false,
+        status,
+      }) as SimJob;
     store.add(job(0, 1));
     for (let n = 1; n <= 12; n++) store.add(job(n, 2));
     expect(store.size).to.be.at.most(10);
@@ -132,18 +152,30 @@ describe('simulator randomness', () => {
     expect(Math.max(...draws)).to.be.below(1);
     const share = draws.filter((d) => d < 0.3).length / draws.length;
     expect(share).to.be.within(0.27, 0.33);
-    expect(new SeededRandom(3).hex(32)).to.equal(new SeededRandom(3).hex(32)).and.to.match(/^[0-9a-f]{32}$/);
+    expect(new SeededRandom(3).hex(32))
+      .to.equal(new SeededRandom(3).hex(32))
+      .and.to.match(/^[0-9a-f]{32}$/);
   });
 });
 
 describe('simulator run-time settings', () => {
   const settings = (): RuntimeSettings => ({
-    latencyMs: 0, jobMs: 1, jobFailureRate: 0, faultRate: 0, faultKinds: ['500'], rateLimit: 200, retryAfterSeconds: 1, unreachable: false, failJobsForPhones: [],
+    latencyMs: 0,
+    jobMs: 1,
+    jobFailureRate: 0,
+    faultRate: 0,
+    faultKinds: ['500'],
+    rateLimit: 200,
+    retryAfterSeconds: 1,
+    unreachable: false,
+    failJobsForPhones: [],
   });
 
   it('applies valid settings and refuses invalid ones without a partial change', () => {
     const s = settings();
-    expect(applySettings(s, { faultRate: 0.5, faultKinds: ['reset', 'timeout'], unreachable: true })).to.equal(undefined);
+    expect(applySettings(s, { faultRate: 0.5, faultKinds: ['reset', 'timeout'], unreachable: true })).to.equal(
+      undefined,
+    );
     expect(s).to.include({ faultRate: 0.5, unreachable: true });
     expect(applySettings(s, { latencyMs: 5, faultRate: 2 })).to.contain('faultRate');
     expect(s.latencyMs).to.equal(0);
@@ -162,12 +194,20 @@ describe('simulator run-time settings', () => {
 
   it('applies quirks, all or nothing, and clears a refusal with null', () => {
     const q = noQuirks();
-    expect(applyQuirks(q, { phones: { p1: { omit: ['phone_id', 'status'] }, p2: { trafficType: 7 } }, noJobFor: ['p3'], trafficRequestId: 'none' })).to.equal(undefined);
+    expect(
+      applyQuirks(q, {
+        phones: { p1: { omit: ['phone_id', 'status'] }, p2: { trafficType: 7 } },
+        noJobFor: ['p3'],
+        trafficRequestId: 'none',
+      }),
+    ).to.equal(undefined);
     expect(q.phones).to.deep.equal({ p1: { omit: ['phone_id', 'status'] }, p2: { trafficType: 7 } });
     expect(q).to.include({ trafficRequestId: 'none' });
     expect(applyQuirks(q, { refuse: { httpStatus: 400, errorCode: 'CPS.0001' } })).to.equal(undefined);
     expect(q.refuse).to.deep.equal({ httpStatus: 400, errorCode: 'CPS.0001', errorMsg: 'refused (CPS.0001)' });
-    expect(applyQuirks(q, { noJobFor: [], refuse: { httpStatus: 200, errorCode: 'X' } })).to.contain('refuse.httpStatus');
+    expect(applyQuirks(q, { noJobFor: [], refuse: { httpStatus: 200, errorCode: 'X' } })).to.contain(
+      'refuse.httpStatus',
+    );
     expect(q.noJobFor, 'nothing applied from a refused body').to.deep.equal(['p3']);
     expect(applyQuirks(q, { phones: { p1: { omit: ['imei'] } } })).to.contain('omit');
     expect(applyQuirks(q, { bogus: true })).to.contain('unknown quirk');
@@ -188,14 +228,19 @@ describe('simulator authenticator', () => {
   };
 
   it('accepts the Go SDK style (X-Project-Id signed) over the raw body and names the AK', () => {
-    const result = auth.authenticate(request({ 'Content-Type': 'application/json', 'X-Project-Id': 'P' }, '{"a": 1}\n'), now);
+    const result = auth.authenticate(
+      request({ 'Content-Type': 'application/json', 'X-Project-Id': 'P' }, '{"a": 1}\n'),
+      now,
+    );
     expect(result).to.deep.equal({ ok: true, identity: 'ak:AK' });
   });
 
   it('refuses a changed body byte, header or query', () => {
     const base = request({ 'Content-Type': 'application/json' }, '{"a":1}');
     expect(auth.authenticate({ ...base, body: Buffer.from('{"a":2}') }, now).ok).to.equal(false);
-    expect(auth.authenticate({ ...base, headers: { ...base.headers, 'content-type': 'text/plain' } }, now).ok).to.equal(false);
+    expect(auth.authenticate({ ...base, headers: { ...base.headers, 'content-type': 'text/plain' } }, now).ok).to.equal(
+      false,
+    );
     expect(auth.authenticate({ ...base, rawUrl: base.rawUrl.replace('b=2', 'b=3') }, now).ok).to.equal(false);
     // Unsigned headers may change.
     expect(auth.authenticate({ ...base, headers: { ...base.headers, 'user-agent': 'x' } }, now).ok).to.equal(true);
@@ -203,13 +248,26 @@ describe('simulator authenticator', () => {
 
   it('tokens expire and can be revoked', () => {
     const { token } = auth.issueToken('u', 'd', now, 1000);
-    expect(auth.authenticate({ method: 'GET', rawUrl: '/', headers: { 'x-auth-token': token }, body: Buffer.alloc(0) }, now + 999)).to.deep.equal({
+    expect(
+      auth.authenticate(
+        { method: 'GET', rawUrl: '/', headers: { 'x-auth-token': token }, body: Buffer.alloc(0) },
+        now + 999,
+      ),
+    ).to.deep.equal({
       ok: true,
       identity: 'token:u@d',
     });
-    expect(auth.authenticate({ method: 'GET', rawUrl: '/', headers: { 'x-auth-token': token }, body: Buffer.alloc(0) }, now + 1000).ok).to.equal(false);
+    expect(
+      auth.authenticate(
+        { method: 'GET', rawUrl: '/', headers: { 'x-auth-token': token }, body: Buffer.alloc(0) },
+        now + 1000,
+      ).ok,
+    ).to.equal(false);
     const second = auth.issueToken('u', 'd', now, 1000).token;
     auth.revokeTokens();
-    expect(auth.authenticate({ method: 'GET', rawUrl: '/', headers: { 'x-auth-token': second }, body: Buffer.alloc(0) }, now).ok).to.equal(false);
+    expect(
+      auth.authenticate({ method: 'GET', rawUrl: '/', headers: { 'x-auth-token': second }, body: Buffer.alloc(0) }, now)
+        .ok,
+    ).to.equal(false);
   });
 });

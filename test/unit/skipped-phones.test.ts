@@ -14,14 +14,21 @@ describe('SkippedPhonesReporter (issue 16)', () => {
     { apiVersion: 'cloudphone.dev/v1alpha1', kind: 'CloudPhoneRoute', name: 'b', namespace: 'ns' },
   ];
 
-  function reporter(): { clock: FakeClock; counted: Array<[string, number]>; events: Array<{ name: string; reason: string; note: string }>; report: SkippedPhonesReporter } {
+  function reporter(): {
+    clock: FakeClock;
+    counted: Array<[string, number]>;
+    events: Array<{ name: string; reason: string; note: string }>;
+    report: SkippedPhonesReporter;
+  } {
     const clock = new FakeClock();
     const counted: Array<[string, number]> = [];
     const events: Array<{ name: string; reason: string; note: string }> = [];
     const report = new SkippedPhonesReporter({
       clock,
       count: (reason, entries) => counted.push([reason, entries]),
-      events: { record: (regarding, _type, reason, _action, note) => events.push({ name: regarding.name, reason, note }) },
+      events: {
+        record: (regarding, _type, reason, _action, note) => events.push({ name: regarding.name, reason, note }),
+      },
     });
     return { clock, counted, events, report };
   }
@@ -45,7 +52,10 @@ describe('SkippedPhonesReporter (issue 16)', () => {
       ['a', PHONES_SKIPPED_REASON],
       ['b', PHONES_SKIPPED_REASON],
     ]);
-    expect(events[0]?.note).to.include('3 phone entries').and.include('2 without a usable phone_id, 1 that are not objects').and.include('(offset 0) phones[3].phone_id');
+    expect(events[0]?.note)
+      .to.include('3 phone entries')
+      .and.include('2 without a usable phone_id, 1 that are not objects')
+      .and.include('(offset 0) phones[3].phone_id');
     await clock.advance(9 * 60_000);
     report.swept('acct', 'cph.example.com project p', skipped, () => resources);
     expect(events).to.have.length(2);

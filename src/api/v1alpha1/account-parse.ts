@@ -74,7 +74,12 @@ import {
 } from './parse-fields.js';
 
 /** The operators of a metav1.LabelSelectorRequirement. */
-export const labelSelectorOperators: readonly LabelSelectorRequirement['operator'][] = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
+export const labelSelectorOperators: readonly LabelSelectorRequirement['operator'][] = [
+  'In',
+  'NotIn',
+  'Exists',
+  'DoesNotExist',
+];
 
 /** The message of a refused `ambient` on a CloudPhoneAccount; the CRD's CEL rule says the same. */
 export const AMBIENT_REFUSED_MESSAGE =
@@ -94,8 +99,19 @@ const what = {
 export function parseAccountRef(value: unknown, field = 'spec.accountRef'): AccountRef {
   const obj = object(value, field);
   if (absent(obj, 'kind')) throw new ParseError(`${field}.kind`, `is required (${accountKinds.join(' or ')})`);
-  if (!isOneOf(accountKinds, obj.kind)) throw new ParseError(`${field}.kind`, `must be ${accountKinds.join(' or ')}, got ${describe(obj.kind)}`);
-  return { kind: obj.kind, name: requiredMatching(obj, 'name', `${field}.name`, DNS1123_SUBDOMAIN_PATTERN, DNS1123_SUBDOMAIN_MAX_LENGTH, what.accountName) };
+  if (!isOneOf(accountKinds, obj.kind))
+    throw new ParseError(`${field}.kind`, `must be ${accountKinds.join(' or ')}, got ${describe(obj.kind)}`);
+  return {
+    kind: obj.kind,
+    name: requiredMatching(
+      obj,
+      'name',
+      `${field}.name`,
+      DNS1123_SUBDOMAIN_PATTERN,
+      DNS1123_SUBDOMAIN_MAX_LENGTH,
+      what.accountName,
+    ),
+  };
 }
 
 function parseSecretRef(value: unknown, field: string): AccountSecretRef {
@@ -105,20 +121,34 @@ function parseSecretRef(value: unknown, field: string): AccountSecretRef {
     return matching(text, SECRET_KEY_PATTERN, DNS1123_SUBDOMAIN_MAX_LENGTH, `${field}.${name}`, what.secretKey);
   };
   return {
-    name: requiredMatching(obj, 'name', `${field}.name`, DNS1123_SUBDOMAIN_PATTERN, DNS1123_SUBDOMAIN_MAX_LENGTH, what.secretName),
+    name: requiredMatching(
+      obj,
+      'name',
+      `${field}.name`,
+      DNS1123_SUBDOMAIN_PATTERN,
+      DNS1123_SUBDOMAIN_MAX_LENGTH,
+      what.secretName,
+    ),
     accessKeyKey: key('accessKeyKey', DEFAULT_ACCESS_KEY_KEY),
     secretKeyKey: key('secretKeyKey', DEFAULT_SECRET_KEY_KEY),
   };
 }
 
 function parseCredentials(value: unknown, field: string, kind: AccountKind): AccountCredentials {
-  if (value === undefined || value === null) throw new ParseError(field, 'is required: set secretRef (or, on a ClusterCloudPhoneAccount, ambient: true)');
+  if (value === undefined || value === null)
+    throw new ParseError(field, 'is required: set secretRef (or, on a ClusterCloudPhoneAccount, ambient: true)');
   const obj = object(value, field);
   const ambient = optionalBoolean(obj, 'ambient', `${field}.ambient`);
-  if (ambient !== undefined && kind === NAMESPACED_ACCOUNT_KIND) throw new ParseError(`${field}.ambient`, AMBIENT_REFUSED_MESSAGE);
-  if (ambient === false) throw new ParseError(`${field}.ambient`, 'must be true when set: to use a Secret, leave ambient out and set secretRef');
+  if (ambient !== undefined && kind === NAMESPACED_ACCOUNT_KIND)
+    throw new ParseError(`${field}.ambient`, AMBIENT_REFUSED_MESSAGE);
+  if (ambient === false)
+    throw new ParseError(
+      `${field}.ambient`,
+      'must be true when set: to use a Secret, leave ambient out and set secretRef',
+    );
   const hasSecretRef = !absent(obj, 'secretRef');
-  if (hasSecretRef && ambient === true) throw new ParseError(field, `${field}.secretRef and ${field}.ambient are mutually exclusive: set one`);
+  if (hasSecretRef && ambient === true)
+    throw new ParseError(field, `${field}.secretRef and ${field}.ambient are mutually exclusive: set one`);
   if (ambient === true) return { ambient: true };
   if (!hasSecretRef && kind === NAMESPACED_ACCOUNT_KIND) throw new ParseError(`${field}.secretRef`, 'is required');
   if (!hasSecretRef) throw new ParseError(field, `${field} must set secretRef or ambient: true`);
@@ -126,30 +156,44 @@ function parseCredentials(value: unknown, field: string, kind: AccountKind): Acc
 }
 
 function parsePhoneScope(value: unknown, field: string): PhoneScope {
-  if (value === undefined || value === null) throw new ParseError(field, 'is required ({} admits every phone of the project)');
+  if (value === undefined || value === null)
+    throw new ParseError(field, 'is required ({} admits every phone of the project)');
   const obj = object(value, field);
   const scope: PhoneScope = {};
-  if (!absent(obj, 'serverIds')) scope.serverIds = idList(obj.serverIds, `${field}.serverIds`, MAX_SERVER_IDS, SERVER_ID_PATTERN, 64, what.serverId);
+  if (!absent(obj, 'serverIds'))
+    scope.serverIds = idList(obj.serverIds, `${field}.serverIds`, MAX_SERVER_IDS, SERVER_ID_PATTERN, 64, what.serverId);
   if (!absent(obj, 'phoneNamePrefixes')) {
-    scope.phoneNamePrefixes = uniqueStrings(obj.phoneNamePrefixes, `${field}.phoneNamePrefixes`, MAX_PHONE_NAME_PREFIXES, (text, itemField) =>
-      nonEmpty(text, itemField, PHONE_NAME_PREFIX_MAX_LENGTH),
+    scope.phoneNamePrefixes = uniqueStrings(
+      obj.phoneNamePrefixes,
+      `${field}.phoneNamePrefixes`,
+      MAX_PHONE_NAME_PREFIXES,
+      (text, itemField) => nonEmpty(text, itemField, PHONE_NAME_PREFIX_MAX_LENGTH),
     );
   }
   return scope;
 }
 
-const labelValue = (text: string, field: string): string => matching(text, LABEL_VALUE_PATTERN, LABEL_VALUE_MAX_LENGTH, field, what.labelValue);
+const labelValue = (text: string, field: string): string =>
+  matching(text, LABEL_VALUE_PATTERN, LABEL_VALUE_MAX_LENGTH, field, what.labelValue);
 
 function parseRequirement(value: unknown, field: string): LabelSelectorRequirement {
   const obj = object(value, field);
   const key = requiredMatching(obj, 'key', `${field}.key`, LABEL_KEY_PATTERN, LABEL_KEY_MAX_LENGTH, what.labelKey);
-  if (absent(obj, 'operator')) throw new ParseError(`${field}.operator`, 'is required (In, NotIn, Exists or DoesNotExist)');
+  if (absent(obj, 'operator'))
+    throw new ParseError(`${field}.operator`, 'is required (In, NotIn, Exists or DoesNotExist)');
   const operator = obj.operator;
-  if (!isOneOf(labelSelectorOperators, operator)) throw new ParseError(`${field}.operator`, `must be In, NotIn, Exists or DoesNotExist, got ${describe(operator)}`);
-  const values = absent(obj, 'values') ? [] : array(obj.values, `${field}.values`, MAX_SELECTOR_VALUES).map((v, i) => labelValue(string(v, `${field}.values[${i}]`), `${field}.values[${i}]`));
+  if (!isOneOf(labelSelectorOperators, operator))
+    throw new ParseError(`${field}.operator`, `must be In, NotIn, Exists or DoesNotExist, got ${describe(operator)}`);
+  const values = absent(obj, 'values')
+    ? []
+    : array(obj.values, `${field}.values`, MAX_SELECTOR_VALUES).map((v, i) =>
+        labelValue(string(v, `${field}.values[${i}]`), `${field}.values[${i}]`),
+      );
   const needsValues = operator === 'In' || operator === 'NotIn';
-  if (needsValues && values.length === 0) throw new ParseError(`${field}.values`, `must hold at least one value for operator ${operator}`);
-  if (!needsValues && values.length > 0) throw new ParseError(`${field}.values`, `must be empty for operator ${operator}`);
+  if (needsValues && values.length === 0)
+    throw new ParseError(`${field}.values`, `must hold at least one value for operator ${operator}`);
+  if (!needsValues && values.length > 0)
+    throw new ParseError(`${field}.values`, `must be empty for operator ${operator}`);
   return needsValues ? { key, operator, values } : { key, operator };
 }
 
@@ -160,12 +204,19 @@ export function parseLabelSelector(value: unknown, field: string): LabelSelector
   if (!absent(obj, 'matchLabels')) {
     const matchLabels = stringMap(obj.matchLabels, `${field}.matchLabels`, labelValue);
     const keys = Object.keys(matchLabels);
-    if (keys.length > MAX_SELECTOR_MATCH_LABELS) throw new ParseError(`${field}.matchLabels`, `must hold at most ${MAX_SELECTOR_MATCH_LABELS} labels, got ${keys.length}`);
-    for (const key of keys) matching(key, LABEL_KEY_PATTERN, LABEL_KEY_MAX_LENGTH, `${field}.matchLabels`, what.labelKey);
+    if (keys.length > MAX_SELECTOR_MATCH_LABELS)
+      throw new ParseError(
+        `${field}.matchLabels`,
+        `must hold at most ${MAX_SELECTOR_MATCH_LABELS} labels, got ${keys.length}`,
+      );
+    for (const key of keys)
+      matching(key, LABEL_KEY_PATTERN, LABEL_KEY_MAX_LENGTH, `${field}.matchLabels`, what.labelKey);
     selector.matchLabels = matchLabels;
   }
   if (!absent(obj, 'matchExpressions')) {
-    selector.matchExpressions = array(obj.matchExpressions, `${field}.matchExpressions`, MAX_SELECTOR_REQUIREMENTS).map((r, i) => parseRequirement(r, `${field}.matchExpressions[${i}]`));
+    selector.matchExpressions = array(obj.matchExpressions, `${field}.matchExpressions`, MAX_SELECTOR_REQUIREMENTS).map(
+      (r, i) => parseRequirement(r, `${field}.matchExpressions[${i}]`),
+    );
   }
   return selector;
 }
@@ -178,23 +229,60 @@ export function parseAccountSpec(value: unknown, kind: AccountKind, field = 'spe
   const obj = object(value, field);
   const endpoint = optionalString(obj, 'endpoint', `${field}.endpoint`);
   const region = optionalString(obj, 'region', `${field}.region`);
-  if (endpoint !== undefined && region !== undefined) throw new ParseError(`${field}.endpoint`, `${field}.endpoint and ${field}.region are mutually exclusive: set one`);
-  if (endpoint === undefined && region === undefined) throw new ParseError(`${field}.endpoint`, `${field}.endpoint or ${field}.region is required`);
+  if (endpoint !== undefined && region !== undefined)
+    throw new ParseError(`${field}.endpoint`, `${field}.endpoint and ${field}.region are mutually exclusive: set one`);
+  if (endpoint === undefined && region === undefined)
+    throw new ParseError(`${field}.endpoint`, `${field}.endpoint or ${field}.region is required`);
   const where: Pick<ClusterCloudPhoneAccountSpec, 'endpoint' | 'region'> =
     endpoint !== undefined
-      ? { endpoint: matching(endpoint, ENDPOINT_PATTERN, ENDPOINT_MAX_LENGTH, `${field}.endpoint`, 'https://host[:port] (http only to localhost, 127.0.0.1 or [::1]), with no user info, path, query or fragment') }
-      : { region: matching(region ?? '', REGION_PATTERN, REGION_MAX_LENGTH, `${field}.region`, 'a region name like cn-east-3') };
+      ? {
+          endpoint: matching(
+            endpoint,
+            ENDPOINT_PATTERN,
+            ENDPOINT_MAX_LENGTH,
+            `${field}.endpoint`,
+            'https://host[:port] (http only to localhost, 127.0.0.1 or [::1]), with no user info, path, query or fragment',
+          ),
+        }
+      : {
+          region: matching(
+            region ?? '',
+            REGION_PATTERN,
+            REGION_MAX_LENGTH,
+            `${field}.region`,
+            'a region name like cn-east-3',
+          ),
+        };
   const spec: ClusterCloudPhoneAccountSpec = {
     ...where,
-    projectId: requiredMatching(obj, 'projectId', `${field}.projectId`, PROJECT_ID_PATTERN, 64, 'a project ID (1 to 64 letters, digits or -)'),
+    projectId: requiredMatching(
+      obj,
+      'projectId',
+      `${field}.projectId`,
+      PROJECT_ID_PATTERN,
+      64,
+      'a project ID (1 to 64 letters, digits or -)',
+    ),
     credentials: parseCredentials(obj.credentials, `${field}.credentials`, kind),
     phoneScope: parsePhoneScope(obj.phoneScope, `${field}.phoneScope`),
   };
   if (kind === CLUSTER_ACCOUNT_KIND) {
-    if (!absent(obj, 'namespaceSelector')) spec.namespaceSelector = parseLabelSelector(obj.namespaceSelector, `${field}.namespaceSelector`);
+    if (!absent(obj, 'namespaceSelector'))
+      spec.namespaceSelector = parseLabelSelector(obj.namespaceSelector, `${field}.namespaceSelector`);
     if (!absent(obj, 'namespaces')) {
-      const names = idList(obj.namespaces, `${field}.namespaces`, MAX_ACCOUNT_NAMESPACES, DNS1123_LABEL_PATTERN, DNS1123_LABEL_MAX_LENGTH, what.namespace);
-      if (names.length === 0) throw new ParseError(`${field}.namespaces`, `must name at least one namespace when set (leave ${field}.namespaces out to admit by ${field}.namespaceSelector, or every namespace)`);
+      const names = idList(
+        obj.namespaces,
+        `${field}.namespaces`,
+        MAX_ACCOUNT_NAMESPACES,
+        DNS1123_LABEL_PATTERN,
+        DNS1123_LABEL_MAX_LENGTH,
+        what.namespace,
+      );
+      if (names.length === 0)
+        throw new ParseError(
+          `${field}.namespaces`,
+          `must name at least one namespace when set (leave ${field}.namespaces out to admit by ${field}.namespaceSelector, or every namespace)`,
+        );
       spec.namespaces = names;
     }
   }
@@ -209,7 +297,10 @@ function parseAccountMetadata(value: unknown, kind: AccountKind): AccountMetadat
     if (namespace === '') throw new ParseError('metadata.namespace', 'must not be empty');
     meta.namespace = namespace;
   } else if (namespace !== '') {
-    throw new ParseError('metadata.namespace', `must be empty: a ${CLUSTER_ACCOUNT_KIND} is cluster-scoped, got ${describe(namespace)}`);
+    throw new ParseError(
+      'metadata.namespace',
+      `must be empty: a ${CLUSTER_ACCOUNT_KIND} is cluster-scoped, got ${describe(namespace)}`,
+    );
   }
   return meta;
 }
@@ -221,8 +312,10 @@ function parseAccountMetadata(value: unknown, kind: AccountKind): AccountMetadat
  */
 export function parseAccountObject(value: unknown, kind: AccountKind): CloudPhoneAccountObject {
   const obj = object(value, '(object)');
-  if (!absent(obj, 'apiVersion') && obj.apiVersion !== API_VERSION) throw new ParseError('apiVersion', `must be ${API_VERSION}, got ${describe(obj.apiVersion)}`);
-  if (!absent(obj, 'kind') && obj.kind !== kind) throw new ParseError('kind', `must be ${kind}, got ${describe(obj.kind)}`);
+  if (!absent(obj, 'apiVersion') && obj.apiVersion !== API_VERSION)
+    throw new ParseError('apiVersion', `must be ${API_VERSION}, got ${describe(obj.apiVersion)}`);
+  if (!absent(obj, 'kind') && obj.kind !== kind)
+    throw new ParseError('kind', `must be ${kind}, got ${describe(obj.kind)}`);
   const account: CloudPhoneAccountObject = {
     apiVersion: API_VERSION,
     kind,
@@ -244,7 +337,8 @@ export function parseAccountStatus(value: unknown): CloudPhoneAccountStatus {
     observedGeneration: nonNegativeInt(value.observedGeneration),
     conditions,
     phonesInScope: nonNegativeInt(value.phonesInScope),
-    phonesObservedAt: typeof value.phonesObservedAt === 'string' && value.phonesObservedAt !== '' ? value.phonesObservedAt : undefined,
+    phonesObservedAt:
+      typeof value.phonesObservedAt === 'string' && value.phonesObservedAt !== '' ? value.phonesObservedAt : undefined,
   });
 }
 

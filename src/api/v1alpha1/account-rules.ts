@@ -4,7 +4,12 @@
  * (phoneInScope). They fail closed: a phone the operator knows too little about, or a selector apimachinery
  * would refuse, admits nothing.
  */
-import type { ClusterCloudPhoneAccountSpec, LabelSelector, LabelSelectorRequirement, PhoneScope } from './account-types.js';
+import type {
+  ClusterCloudPhoneAccountSpec,
+  LabelSelector,
+  LabelSelectorRequirement,
+  PhoneScope,
+} from './account-types.js';
 
 /** What namespaceAdmitted needs of a Namespace object. */
 export interface NamespaceFacts {
@@ -18,7 +23,8 @@ export interface PhoneFacts {
   phoneName?: string;
 }
 
-const has = (labels: Readonly<Record<string, string>>, key: string): boolean => Object.prototype.hasOwnProperty.call(labels, key);
+const has = (labels: Readonly<Record<string, string>>, key: string): boolean =>
+  Object.prototype.hasOwnProperty.call(labels, key);
 
 function requirementMatches(requirement: LabelSelectorRequirement, labels: Readonly<Record<string, string>>): boolean {
   const values = requirement.values ?? [];
@@ -55,7 +61,10 @@ export function labelSelectorMatches(selector: LabelSelector, labels: Readonly<R
  * spec.namespaces, or its labels match spec.namespaceSelector. With neither field set, every namespace may.
  * A field that is set but admits nothing (namespaces: [] without a selector) admits nothing.
  */
-export function namespaceAdmitted(spec: Pick<ClusterCloudPhoneAccountSpec, 'namespaceSelector' | 'namespaces'>, namespace: NamespaceFacts): boolean {
+export function namespaceAdmitted(
+  spec: Pick<ClusterCloudPhoneAccountSpec, 'namespaceSelector' | 'namespaces'>,
+  namespace: NamespaceFacts,
+): boolean {
   if (spec.namespaces === undefined && spec.namespaceSelector === undefined) return true;
   if (spec.namespaces?.includes(namespace.name)) return true;
   return spec.namespaceSelector !== undefined && labelSelectorMatches(spec.namespaceSelector, namespace.labels);
@@ -68,7 +77,10 @@ export function namespaceAdmitted(spec: Pick<ClusterCloudPhoneAccountSpec, 'name
  */
 export function phoneScopeMatcher(scope: PhoneScope): (phone: PhoneFacts) => boolean {
   const servers = scope.serverIds !== undefined && scope.serverIds.length > 0 ? new Set(scope.serverIds) : undefined;
-  const prefixes = scope.phoneNamePrefixes !== undefined && scope.phoneNamePrefixes.length > 0 ? [...scope.phoneNamePrefixes] : undefined;
+  const prefixes =
+    scope.phoneNamePrefixes !== undefined && scope.phoneNamePrefixes.length > 0
+      ? [...scope.phoneNamePrefixes]
+      : undefined;
   return (phone) => {
     if (servers && (phone.serverId === undefined || !servers.has(phone.serverId))) return false;
     if (prefixes) {

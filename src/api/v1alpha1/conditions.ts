@@ -134,7 +134,11 @@ export interface ConditionUpdate {
  * it already is yields a deep-equal list. The list is ordered Ready, Reconciling, Stalled, then any
  * foreign types in their previous order.
  */
-export function setCondition(conditions: readonly Condition[] | undefined, update: ConditionUpdate, now: number | Date): Condition[] {
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  update: ConditionUpdate,
+  now: number | Date,
+): Condition[] {
   const previous = findCondition(conditions, update.type);
   const next: Condition = {
     type: update.type,

@@ -73,7 +73,8 @@ export const MAX_SELECTOR_MATCH_LABELS = 64;
 export const MAX_SELECTOR_REQUIREMENTS = 64;
 export const MAX_SELECTOR_VALUES = 100;
 /** A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters (apimachinery's qualified name). */
-export const LABEL_KEY_PATTERN = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$/;
+export const LABEL_KEY_PATTERN =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$/;
 export const LABEL_KEY_MAX_LENGTH = 317;
 /** A label value: empty, or at most 63 letters, digits, '-', '_', '.', starting and ending alphanumeric. */
 export const LABEL_VALUE_PATTERN = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;

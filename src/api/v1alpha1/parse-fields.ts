@@ -53,13 +53,21 @@ export function optionalBoolean(obj: Obj, key: string, field: string): boolean |
 }
 
 export function matching(value: string, pattern: RegExp, maxLength: number, field: string, what: string): string {
-  if (value.length > maxLength) throw new ParseError(field, `must be at most ${maxLength} characters, got ${value.length}`);
+  if (value.length > maxLength)
+    throw new ParseError(field, `must be at most ${maxLength} characters, got ${value.length}`);
   if (!pattern.test(value)) throw new ParseError(field, `${describe(value)} is not ${what}`);
   return value;
 }
 
 /** A required string field matching `pattern`; absent -> "is required". */
-export function requiredMatching(obj: Obj, key: string, field: string, pattern: RegExp, maxLength: number, what: string): string {
+export function requiredMatching(
+  obj: Obj,
+  key: string,
+  field: string,
+  pattern: RegExp,
+  maxLength: number,
+  what: string,
+): string {
   if (absent(obj, key)) throw new ParseError(field, 'is required');
   return matching(string(obj[key], field), pattern, maxLength, field, what);
 }
@@ -71,7 +79,12 @@ export function array(value: unknown, field: string, max: number): unknown[] {
 }
 
 /** A list of unique strings, each checked by `item`; a duplicate is named by its index. */
-export function uniqueStrings(value: unknown, field: string, max: number, item: (text: string, field: string) => string): string[] {
+export function uniqueStrings(
+  value: unknown,
+  field: string,
+  max: number,
+  item: (text: string, field: string) => string,
+): string[] {
   const seen = new Set<string>();
   return array(value, field, max).map((raw, i) => {
     const text = item(string(raw, `${field}[${i}]`), `${field}[${i}]`);
@@ -81,21 +94,34 @@ export function uniqueStrings(value: unknown, field: string, max: number, item: 
   });
 }
 
-export function idList(value: unknown, field: string, max: number, pattern: RegExp, maxLength: number, what: string): string[] {
+export function idList(
+  value: unknown,
+  field: string,
+  max: number,
+  pattern: RegExp,
+  maxLength: number,
+  what: string,
+): string[] {
   return uniqueStrings(value, field, max, (text, itemField) => matching(text, pattern, maxLength, itemField, what));
 }
 
 /** A string of 1 to maxLength characters. */
 export function nonEmpty(text: string, field: string, maxLength: number): string {
   if (text.length === 0) throw new ParseError(field, 'must not be empty');
-  if (text.length > maxLength) throw new ParseError(field, `must be at most ${maxLength} characters, got ${text.length}`);
+  if (text.length > maxLength)
+    throw new ParseError(field, `must be at most ${maxLength} characters, got ${text.length}`);
   return text;
 }
 
 /** A string-to-string map such as labels; each value is read with `value` (default: any string). */
-export function stringMap(input: unknown, field: string, value: (text: string, field: string) => string = (text) => text): Record<string, string> {
+export function stringMap(
+  input: unknown,
+  field: string,
+  value: (text: string, field: string) => string = (text) => text,
+): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, raw] of Object.entries(object(input, field))) out[key] = value(string(raw, `${field}.${key}`), `${field}.${key}`);
+  for (const [key, raw] of Object.entries(object(input, field)))
+    out[key] = value(string(raw, `${field}.${key}`), `${field}.${key}`);
   return out;
 }
 
@@ -142,7 +168,8 @@ export function parseCommonMetadata(meta: Obj): CommonMetadata {
 function parseCondition(value: unknown): Condition | undefined {
   if (!isObject(value)) return undefined;
   const { type, status, lastTransitionTime, reason, message, observedGeneration } = value;
-  if (typeof type !== 'string' || typeof lastTransitionTime !== 'string' || typeof reason !== 'string') return undefined;
+  if (typeof type !== 'string' || typeof lastTransitionTime !== 'string' || typeof reason !== 'string')
+    return undefined;
   if (status !== 'True' && status !== 'False' && status !== 'Unknown') return undefined;
   const generation = nonNegativeInt(observedGeneration);
   // Keep the key order of the type so a parsed condition deep-equals one the operator built.

@@ -79,7 +79,12 @@ export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
   let rest = ms;
   let out = '';
-  for (const [unit, size] of [['h', 3600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+  for (const [unit, size] of [
+    ['h', 3600_000],
+    ['m', 60_000],
+    ['s', 1000],
+    ['ms', 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     if (n > 0) out += `${n}${unit}`;
     rest -= n * size;
@@ -97,12 +102,23 @@ function parseSelector(value: unknown, field: string): PhoneSelector {
   const obj = object(value, field);
   const selector: PhoneSelector = {};
   if (!absent(obj, 'serverIds')) {
-    selector.serverIds = idList(obj.serverIds, `${field}.serverIds`, MAX_SERVER_IDS, SERVER_ID_PATTERN, 64, 'a server ID (1 to 64 letters, digits or -)');
+    selector.serverIds = idList(
+      obj.serverIds,
+      `${field}.serverIds`,
+      MAX_SERVER_IDS,
+      SERVER_ID_PATTERN,
+      64,
+      'a server ID (1 to 64 letters, digits or -)',
+    );
   }
   const prefix = optionalString(obj, 'phoneNamePrefix', `${field}.phoneNamePrefix`);
-  if (prefix !== undefined) selector.phoneNamePrefix = nonEmpty(prefix, `${field}.phoneNamePrefix`, PHONE_NAME_PREFIX_MAX_LENGTH);
+  if (prefix !== undefined)
+    selector.phoneNamePrefix = nonEmpty(prefix, `${field}.phoneNamePrefix`, PHONE_NAME_PREFIX_MAX_LENGTH);
   if ((selector.serverIds?.length ?? 0) === 0 && selector.phoneNamePrefix === undefined) {
-    throw new ParseError(`${field}.serverIds`, 'spec.selector must set spec.selector.serverIds or spec.selector.phoneNamePrefix');
+    throw new ParseError(
+      `${field}.serverIds`,
+      'spec.selector must set spec.selector.serverIds or spec.selector.phoneNamePrefix',
+    );
   }
   return selector;
 }
@@ -112,20 +128,45 @@ export function parseSpec(value: unknown, field = 'spec'): CloudPhoneRouteSpec {
   const obj = object(value, field);
   const spec: CloudPhoneRouteSpec = { trafficType: parseTrafficType(obj.trafficType, `${field}.trafficType`) };
   if (!absent(obj, 'phoneIds')) {
-    spec.phoneIds = idList(obj.phoneIds, `${field}.phoneIds`, MAX_PHONE_IDS, PHONE_ID_PATTERN, 32, 'a phone ID (1 to 32 letters, digits or -)');
+    spec.phoneIds = idList(
+      obj.phoneIds,
+      `${field}.phoneIds`,
+      MAX_PHONE_IDS,
+      PHONE_ID_PATTERN,
+      32,
+      'a phone ID (1 to 32 letters, digits or -)',
+    );
   }
   if (!absent(obj, 'selector')) spec.selector = parseSelector(obj.selector, `${field}.selector`);
   if ((spec.phoneIds?.length ?? 0) === 0 && spec.selector === undefined) {
-    throw new ParseError(`${field}.phoneIds`, 'spec.phoneIds or spec.selector must be set: name at least one phone in spec.phoneIds, or select phones with spec.selector');
+    throw new ParseError(
+      `${field}.phoneIds`,
+      'spec.phoneIds or spec.selector must be set: name at least one phone in spec.phoneIds, or select phones with spec.selector',
+    );
   }
   // spec.endpoint, spec.region, spec.projectId and spec.credentialsSecretRef left the schema (accounts hold
   // them now): the API server prunes them, and so does this step.
   if (!absent(obj, 'accountRef')) spec.accountRef = parseAccountRef(obj.accountRef, `${field}.accountRef`);
-  spec.driftCheckInterval = boundedDuration(obj, 'driftCheckInterval', field, DEFAULT_DRIFT_CHECK_INTERVAL, MIN_DRIFT_CHECK_INTERVAL_MS, MAX_DRIFT_CHECK_INTERVAL_MS);
-  spec.revertTimeout = boundedDuration(obj, 'revertTimeout', field, DEFAULT_REVERT_TIMEOUT, MIN_REVERT_TIMEOUT_MS, MAX_REVERT_TIMEOUT_MS);
+  spec.driftCheckInterval = boundedDuration(
+    obj,
+    'driftCheckInterval',
+    field,
+    DEFAULT_DRIFT_CHECK_INTERVAL,
+    MIN_DRIFT_CHECK_INTERVAL_MS,
+    MAX_DRIFT_CHECK_INTERVAL_MS,
+  );
+  spec.revertTimeout = boundedDuration(
+    obj,
+    'revertTimeout',
+    field,
+    DEFAULT_REVERT_TIMEOUT,
+    MIN_REVERT_TIMEOUT_MS,
+    MAX_REVERT_TIMEOUT_MS,
+  );
   spec.suspend = optionalBoolean(obj, 'suspend', `${field}.suspend`) ?? false;
   const policy = obj.deletionPolicy ?? 'Retain';
-  if (!isOneOf(deletionPolicies, policy)) throw new ParseError(`${field}.deletionPolicy`, `must be Retain or Revert, got ${describe(policy)}`);
+  if (!isOneOf(deletionPolicies, policy))
+    throw new ParseError(`${field}.deletionPolicy`, `must be Retain or Revert, got ${describe(policy)}`);
   spec.deletionPolicy = policy;
   return spec;
 }
@@ -161,7 +202,8 @@ function parseMetadata(value: unknown): RouteMetadata {
     if (text !== undefined) meta[key] = text;
   }
   if (!absent(obj, 'finalizers')) {
-    if (!Array.isArray(obj.finalizers)) throw new ParseError('metadata.finalizers', `must be an array, got ${describe(obj.finalizers)}`);
+    if (!Array.isArray(obj.finalizers))
+      throw new ParseError('metadata.finalizers', `must be an array, got ${describe(obj.finalizers)}`);
     meta.finalizers = obj.finalizers.map((f, i) => string(f, `metadata.finalizers[${i}]`));
   }
   return meta;
@@ -173,8 +215,10 @@ function parseMetadata(value: unknown): RouteMetadata {
  */
 export function parseCloudPhoneRoute(value: unknown): CloudPhoneRoute {
   const obj = object(value, '(object)');
-  if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION) throw new ParseError('apiVersion', `must be ${API_VERSION}, got ${describe(obj.apiVersion)}`);
-  if (obj.kind !== undefined && obj.kind !== KIND) throw new ParseError('kind', `must be ${KIND}, got ${describe(obj.kind)}`);
+  if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION)
+    throw new ParseError('apiVersion', `must be ${API_VERSION}, got ${describe(obj.apiVersion)}`);
+  if (obj.kind !== undefined && obj.kind !== KIND)
+    throw new ParseError('kind', `must be ${KIND}, got ${describe(obj.kind)}`);
   const route: CloudPhoneRoute = {
     apiVersion: API_VERSION,
     kind: KIND,
@@ -185,7 +229,16 @@ export function parseCloudPhoneRoute(value: unknown): CloudPhoneRoute {
   return route;
 }
 
-const summaryKeys: ReadonlyArray<keyof Summary> = ['total', 'inSync', 'drifted', 'pending', 'failed', 'conflicted', 'notFound', 'waiting'];
+const summaryKeys: ReadonlyArray<keyof Summary> = [
+  'total',
+  'inSync',
+  'drifted',
+  'pending',
+  'failed',
+  'conflicted',
+  'notFound',
+  'waiting',
+];
 
 function parseSummary(value: unknown): Summary | undefined {
   if (!isObject(value)) return undefined;
@@ -253,7 +306,11 @@ export function parseStatus(value: unknown): CloudPhoneRouteStatus {
   const truncated = nonNegativeInt(value.phonesTruncated);
   if (truncated !== undefined) status.phonesTruncated = truncated;
   if (Array.isArray(value.pendingRequests)) {
-    status.pendingRequests = [...new Set(value.pendingRequests.filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= 64))]
+    status.pendingRequests = [
+      ...new Set(
+        value.pendingRequests.filter((id): id is string => typeof id === 'string' && id.length > 0 && id.length <= 64),
+      ),
+    ]
       .sort()
       .slice(0, MAX_PENDING_REQUESTS);
   }

@@ -57,8 +57,25 @@ export interface Summary {
   waiting: number;
 }
 
-export type PhoneEntryState = 'InSync' | 'Changed' | 'Pending' | 'Failed' | 'NotFound' | 'Conflict' | 'Waiting' | 'Drifted';
-export const phoneEntryStates: readonly PhoneEntryState[] = ['InSync', 'Changed', 'Pending', 'Failed', 'NotFound', 'Conflict', 'Waiting', 'Drifted'];
+export type PhoneEntryState =
+  | 'InSync'
+  | 'Changed'
+  | 'Pending'
+  | 'Failed'
+  | 'NotFound'
+  | 'Conflict'
+  | 'Waiting'
+  | 'Drifted';
+export const phoneEntryStates: readonly PhoneEntryState[] = [
+  'InSync',
+  'Changed',
+  'Pending',
+  'Failed',
+  'NotFound',
+  'Conflict',
+  'Waiting',
+  'Drifted',
+];
 
 export type StatusJobStatus = 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
 export const statusJobStatuses: readonly StatusJobStatus[] = ['Running', 'Succeeded', 'Failed', 'Unknown'];
