@@ -28,9 +28,13 @@ export interface ControlPlaneBinaries {
   readonly version: string;
 }
 
+/** The project's cache outside the repo: built binaries that survive clones. */
+function cacheRoot(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'cph-route-operator');
+}
+
 export function controlPlaneCacheDir(version: string = KUBERNETES_VERSION): string {
-  const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(cacheHome, 'cph-route-operator', 'control-plane', version);
+  return join(cacheRoot(), 'control-plane', version);
 }
 
 interface BuildTarget {
@@ -93,10 +97,10 @@ function formatElapsed(ms: number): string {
 function run(
   command: string,
   args: readonly string[],
-  options: { env: NodeJS.ProcessEnv; onStderrLine?: (line: string) => void },
+  options: { env: NodeJS.ProcessEnv; cwd: string; onStderrLine?: (line: string) => void },
 ): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: GO_MODULE_DIR, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let pending = '';
@@ -123,41 +127,43 @@ function run(
   });
 }
 
-async function buildTarget(target: BuildTarget, outputPath: string, progress: ProgressSink): Promise<void> {
+/** One Go command built from its module into the cache: the control plane's parts and the test tools alike. */
+export interface GoBuild {
+  readonly name: string;
+  readonly goPackage: string;
+  readonly version: string;
+  /** The folder whose go.mod pins the module and its dependencies. */
+  readonly moduleDir: string;
+  readonly ldflags?: string;
+}
+
+async function goBuild(build: GoBuild, outputPath: string, progress: ProgressSink): Promise<void> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     CGO_ENABLED: '0',
     GOFLAGS: `${process.env.GOFLAGS ?? ''} -buildvcs=false`.trim(),
   };
+  const cwd = build.moduleDir;
   const started = Date.now();
   progress(
-    `building ${target.name} ${target.version}: a one-time step of several minutes (cached in ${dirname(outputPath)})`,
+    `building ${build.name} ${build.version}: a one-time step of several minutes (cached in ${dirname(outputPath)})`,
   );
-  const { stdout: depsOut } = await run('go', ['list', '-deps', target.goPackage], { env });
+  const { stdout: depsOut } = await run('go', ['list', '-deps', build.goPackage], { env, cwd });
   const total = depsOut.split('\n').filter((line) => line.trim() !== '').length;
   let compiled = 0;
   const ticker = setInterval(() => {
     progress(
-      `  ${target.name}: ${compiled} of at most ${total} packages compiled, ${formatElapsed(Date.now() - started)} elapsed`,
+      `  ${build.name}: ${compiled} of at most ${total} packages compiled, ${formatElapsed(Date.now() - started)} elapsed`,
     );
   }, 15_000);
   const temporary = `${outputPath}.partial-${process.pid}`;
   try {
-    const buildDate = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     await run(
       'go',
-      [
-        'build',
-        '-v',
-        '-trimpath',
-        '-ldflags',
-        versionLdflags(KUBERNETES_VERSION, buildDate),
-        '-o',
-        temporary,
-        target.goPackage,
-      ],
+      ['build', '-v', '-trimpath', '-ldflags', build.ldflags ?? '-s -w', '-o', temporary, build.goPackage],
       {
         env,
+        cwd,
         onStderrLine: (line) => {
           if (/^[\w.\-/]+$/.test(line)) compiled += 1;
         },
@@ -168,7 +174,7 @@ async function buildTarget(target: BuildTarget, outputPath: string, progress: Pr
     clearInterval(ticker);
     await rm(temporary, { force: true });
   }
-  progress(`built ${target.name} ${target.version} in ${formatElapsed(Date.now() - started)}`);
+  progress(`built ${build.name} ${build.version} in ${formatElapsed(Date.now() - started)}`);
 }
 
 /** Deletes `<binary>.partial-<pid>` files left by builds whose process was killed. */
@@ -202,8 +208,11 @@ export async function ensureControlPlaneBinaries(
     'kube-apiserver': join(cacheDir, 'kube-apiserver'),
     'kube-controller-manager': join(cacheDir, 'kube-controller-manager'),
   };
+  const buildDate = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   for (const target of TARGETS) {
-    if (!(await isExecutable(paths[target.name]))) await buildTarget(target, paths[target.name], progress);
+    if (await isExecutable(paths[target.name])) continue;
+    const ldflags = versionLdflags(KUBERNETES_VERSION, buildDate);
+    await goBuild({ ...target, moduleDir: GO_MODULE_DIR, ldflags }, paths[target.name], progress);
   }
   return {
     etcd: paths.etcd,
@@ -211,4 +220,22 @@ export async function ensureControlPlaneBinaries(
     kubeControllerManager: paths['kube-controller-manager'],
     version: KUBERNETES_VERSION,
   };
+}
+
+/** Where a test tool built from a Go module is cached: beside the control plane, keyed by name and version. */
+export function toolCacheDir(name: string, version: string): string {
+  return join(cacheRoot(), 'tools', `${name}-${version}`);
+}
+
+/**
+ * Returns the cached binary of a test tool (helm, promtool, ...), building it from its Go module when missing.
+ * Each tool has its own go.mod under test/tools/<name>, so its dependencies never move the control plane's.
+ */
+export async function ensureGoTool(build: GoBuild, options: { progress?: ProgressSink } = {}): Promise<string> {
+  const cacheDir = toolCacheDir(build.name, build.version);
+  await mkdir(cacheDir, { recursive: true });
+  await removeAbandonedPartials(cacheDir);
+  const path = join(cacheDir, build.name);
+  if (!(await isExecutable(path))) await goBuild(build, path, options.progress ?? defaultProgress);
+  return path;
 }
