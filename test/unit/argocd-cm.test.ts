@@ -34,7 +34,7 @@ const WAVE = 'argocd.argoproj.io/sync-wave';
 const SYNC_OPTIONS = 'argocd.argoproj.io/sync-options';
 
 /** The argocd-cm patch for a given health script: the script as a literal block, indented by four. */
-export function renderArgoCdConfigMapPatch(lua: string): string {
+function renderArgoCdConfigMapPatch(lua: string): string {
   if (!lua.endsWith('\n') || lua.endsWith('\n\n'))
     throw new Error('the health script must end with exactly one newline');
   if (/\t|[ ]+\n/.test(lua))
