@@ -33,8 +33,8 @@ export function parsePinnedImage(reference: string): PinnedImage {
     throw new Error(
       `--image must be REPO@sha256:<64 hex digits> (or REPO:TAG@sha256:...), got ${JSON.stringify(reference)}`,
     );
-  const [, name, tag, digest] = match;
-  return { name: name!, ...(tag ? { tag } : {}), digest: digest! };
+  const [, name = '', tag, digest = ''] = match;
+  return { name, ...(tag ? { tag } : {}), digest };
 }
 
 function kustomize(dir: string): string {
