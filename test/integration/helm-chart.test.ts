@@ -303,19 +303,19 @@ describe('deploy/helm/cph-route-operator (Helm chart)', () => {
       ).to.equal(false);
     });
 
-    it('NOTES.txt tells the next step: the Secret of the default account, and the placeholder project', () => {
-      const notes = mustHelm([
-        'template',
-        RELEASE,
-        CHART,
-        '--namespace',
-        NAMESPACE,
-        '--show-only',
-        'templates/NOTES.txt',
-      ]);
-      expect(notes).to.include(`kubectl -n ${NAMESPACE} create secret generic cph-credentials`);
-      expect(notes).to.include('--from-literal=HUAWEICLOUD_SDK_AK=<AK>');
-      expect(notes).to.include('defaultAccount.projectId is still the placeholder');
+    it('the Argo CD Application for the chart points at it, with values the chart accepts', () => {
+      const app = parseYaml(readFileSync(join(root, 'deploy/argocd/application-helm.yaml'), 'utf8')) as K8sObject;
+      expect(join(root, app.spec.source.path)).to.equal(CHART);
+      expect(app.spec.source.helm.releaseName).to.equal(RELEASE);
+      const values = join(tmpdir(), `argocd-values-${process.pid}.json`);
+      writeFileSync(values, JSON.stringify(app.spec.source.helm.valuesObject));
+      try {
+        const container = find(template(['-f', values]), 'Deployment', RELEASE).spec.template.spec.containers[0];
+        expect(container.image).to.equal('registry.example.com/platform/cph-route-operator:0.1.0');
+      } finally {
+        rmSync(values, { force: true });
+      }
+      expect(app.spec.syncPolicy.syncOptions).to.include('SkipDryRunOnMissingResource=true');
     });
   });
 
@@ -353,7 +353,7 @@ describe('deploy/helm/cph-route-operator (Helm chart)', () => {
     it('crds.templated: install --skip-crds creates the CRDs as part of the release; uninstall keeps them', function () {
       this.timeout(300_000);
       expect(crdNames(), 'a fresh cluster').to.deep.equal([]);
-      helmIn([
+      const notes = helmIn([
         'install',
         'templated',
         CHART,
@@ -367,6 +367,13 @@ describe('deploy/helm/cph-route-operator (Helm chart)', () => {
         '--set',
         'defaultAccount.name=templated',
       ]);
+      // NOTES.txt: the next step, and the placeholder project of the defaults.
+      expect(notes).to.include('kubectl -n templated-crds create secret generic cph-credentials');
+      expect(notes).to.include('--from-literal=HUAWEICLOUD_SDK_AK=<AK>');
+      expect(notes).to.include('defaultAccount.projectId is still the placeholder');
+      expect(notes).to.include(
+        'The CRDs are part of this release (crds.templated) and are kept when it is uninstalled',
+      );
       expect(crdNames()).to.deep.equal([
         'cloudphoneaccounts.cloudphone.dev',
         'cloudphoneroutes.cloudphone.dev',
@@ -399,7 +406,9 @@ describe('deploy/helm/cph-route-operator (Helm chart)', () => {
       simValues.defaultAccount.projectId = simulator.projectId;
       writeFileSync(values, JSON.stringify(simValues));
 
-      helmIn(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--create-namespace', '-f', values]);
+      const notes = helmIn(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--create-namespace', '-f', values]);
+      expect(notes).to.include(`kubectl -n ${NAMESPACE} create secret generic cph-credentials`);
+      expect(notes, 'a real project ID: no placeholder warning').to.not.include('placeholder');
       const release = () =>
         JSON.parse(helmIn(['list', '--namespace', NAMESPACE, '-o', 'json'])) as {
           name: string;
