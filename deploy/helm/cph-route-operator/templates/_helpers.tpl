@@ -81,3 +81,15 @@ a ClusterRole when every namespace is watched, a Role in each watched namespace 
   name: {{ include "cph-route-operator.serviceAccountName" . }}
   namespace: {{ .Release.Namespace }}
 {{- end }}
+
+{{/*
+"true" when the chart renders the default account. With crds.templated the CRDs are created by this very
+release, and Helm builds every object of a release before it creates any: a ClusterCloudPhoneAccount in the
+first install would fail ("no matches for kind"). So then the account is rendered once the cluster serves
+its kind, i.e. from the next `helm upgrade` on (NOTES.txt says so); Argo CD's next sync does the same.
+*/}}
+{{- define "cph-route-operator.rendersDefaultAccount" -}}
+{{- $account := .Values.defaultAccount -}}
+{{- $served := or (not .Values.crds.templated) (.Capabilities.APIVersions.Has "cloudphone.dev/v1alpha1/ClusterCloudPhoneAccount") -}}
+{{- if and $account.create $account.name $served }}true{{ end -}}
+{{- end }}
