@@ -161,7 +161,7 @@ describe('operator end to end', function () {
     // without status, one without server_id; they and 10 ordinary phones drift behind the operator's back.
     const [noId, oddRoute, noStatus, noServer] = ids as [string, string, string, string];
     const ordinary = ids.slice(10, 20);
-    const skippedBefore = await operator.metric('cph_phone_entries_skipped_total', { reason: 'noPhoneId' });
+    const skippedBefore = await operator.metric('cph_route_operator_cph_phone_entries_skipped_total', { reason: 'noPhoneId' });
     for (const id of [noId, oddRoute, noStatus, noServer, ...ordinary]) await admin.drift(id, 'direct');
     await admin.setQuirks({
       phones: {
@@ -198,7 +198,7 @@ describe('operator end to end', function () {
       expect(String(entry(noStatus)?.errorMessage)).to.match(/no status/);
       expect((await admin.phone(noId)).traffic_type, 'a phone the list cannot name is not changed').to.equal('direct');
       expect((await admin.phone(noStatus)).traffic_type, 'a phone not known to run is not changed').to.equal('direct');
-      expect(await operator.metric('cph_phone_entries_skipped_total', { reason: 'noPhoneId' })).to.be.greaterThan(
+      expect(await operator.metric('cph_route_operator_cph_phone_entries_skipped_total', { reason: 'noPhoneId' })).to.be.greaterThan(
         skippedBefore,
       );
       const events = kc.makeApiClient(EventsV1Api);
@@ -358,18 +358,18 @@ describe('operator end to end', function () {
     await routes.waitForCondition(ns, 'steady', 'Ready', 'True', 'InSync');
     // Let every earlier test's work settle: no job running, no resource still changing.
     await waitFor(async () => (await admin.counters()).jobs.running === 0, { what: 'no job running' });
-    const writes0 = await operator.metric('kube_writes_total');
+    const writes0 = await operator.metric('cph_route_operator_kube_writes_total');
     const counters0 = await admin.counters();
-    const sweeps0 = await operator.metric('cph_calls_total', { operation: 'ListCloudPhones' });
+    const sweeps0 = await operator.metric('cph_route_operator_cph_requests_total', { api: 'ListCloudPhones' });
     // Two sweeps at the 10 s interval.
     await waitFor(
       async () =>
-        (await operator.metric('cph_calls_total', { operation: 'ListCloudPhones' })) >=
+        (await operator.metric('cph_route_operator_cph_requests_total', { api: 'ListCloudPhones' })) >=
         sweeps0 + 2 * Math.ceil(400 / 100),
       { timeoutMs: 40_000, what: 'two inventory sweeps' },
     );
     const counters1 = await admin.counters();
-    expect(await operator.metric('kube_writes_total')).to.equal(writes0);
+    expect(await operator.metric('cph_route_operator_kube_writes_total')).to.equal(writes0);
     const writeCalls = (c: typeof counters0): number => c.byOperation.ImportTraffic?.total ?? 0;
     expect(writeCalls(counters1)).to.equal(writeCalls(counters0));
   });
@@ -398,21 +398,21 @@ describe('operator end to end', function () {
     const a = await startOperator({ ...common, name: 'replica-a', extraArgs: extra });
     const b = await startOperator({ ...common, name: 'replica-b', extraArgs: extra });
     try {
-      await waitFor(async () => (await a.metric('leader')) + (await b.metric('leader')) === 1, { what: 'one leader' });
-      const [leader, standby] = (await a.metric('leader')) === 1 ? [a, b] : [b, a];
+      await waitFor(async () => (await a.metric('leader_election_master_status')) + (await b.metric('leader_election_master_status')) === 1, { what: 'one leader' });
+      const [leader, standby] = (await a.metric('leader_election_master_status')) === 1 ? [a, b] : [b, a];
       const ids = takePhones(3);
       await routes.create(ns, 'elected', { trafficType: 'routing', phoneIds: ids, driftCheckInterval: '10s' });
       await routes.waitForCondition(ns, 'elected', 'Ready', 'True', 'InSync');
-      expect(await leader.metric('reconciles_total')).to.be.greaterThan(0);
-      expect(await standby.metric('reconciles_total')).to.equal(0);
-      expect(await standby.metric('cph_calls_total')).to.equal(0);
+      expect(await leader.metric('controller_runtime_reconcile_total')).to.be.greaterThan(0);
+      expect(await standby.metric('controller_runtime_reconcile_total')).to.equal(0);
+      expect(await standby.metric('cph_route_operator_cph_requests_total')).to.equal(0);
       const lease = await kc
         .makeApiClient(CoordinationV1Api)
         .readNamespacedLease({ namespace: ns, name: 'cph-route-operator-leader' });
       expect(lease.spec?.holderIdentity).to.be.a('string').and.not.empty;
       // The leader goes away; the standby takes over within the lease duration and acts.
       await leader.stop('SIGKILL');
-      await waitFor(async () => (await standby.metric('leader')) === 1, {
+      await waitFor(async () => (await standby.metric('leader_election_master_status')) === 1, {
         timeoutMs: 30_000,
         what: 'the standby leading',
       });
