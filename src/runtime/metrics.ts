@@ -286,7 +286,17 @@ export class OperatorMetrics implements ControllerMetrics {
     for (const state of Object.values(phoneStateLabels)) this.phones.set({ state }, 0);
     for (const outcome of ['success', 'failed', 'timeout'] as const) this.jobs.inc({ outcome }, 0);
     for (const outcome of ['success', 'failed'] as const) this.inventorySweeps.inc({ outcome }, 0);
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named like counters (promtool: non-counter metrics should not have "_total" suffix); the same
+      // numbers stay available by type in nodejs_active_{handles,requests,resources}.
+      for (const name of [
+        'nodejs_active_handles_total',
+        'nodejs_active_requests_total',
+        'nodejs_active_resources_total',
+      ])
+        this.registry.removeSingleMetric(name);
+    }
   }
 
   // ControllerMetrics

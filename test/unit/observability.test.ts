@@ -17,6 +17,7 @@ import type { CphPort, ObservedPhone } from '../../src/controller/ports.js';
 import { reconcileRequestedAt } from '../../src/api/v1alpha1/reconcile-request.js';
 import { parseStatus } from '../../src/api/v1alpha1/parse.js';
 import { FakeClock, flushMicrotasks } from '../support/fake-clock.js';
+import { checkExposition } from '../support/metrics-lint.js';
 
 /** An event source the test drives by hand, as an informer would. */
 class ManualSource implements EventSource<KubeObject> {
@@ -42,6 +43,37 @@ function route(name: string, conditions: unknown[]): KubeObject {
 async function conditionLines(metrics: OperatorMetrics): Promise<string[]> {
   return (await metrics.text()).split('\n').filter((line) => line.startsWith('cph_route_operator_resource_condition{'));
 }
+
+describe('the exposition', () => {
+  it('parses and follows Prometheus naming conventions, Node process metrics included', async () => {
+    const metrics = new OperatorMetrics();
+    metrics.controllerCreated('cloudphoneroute', 2);
+    metrics.workQueue('cloudphoneroute', () => ({ seconds: 0, longestSeconds: 0 }));
+    metrics.reconcileFinished('cloudphoneroute', 'success', 0.01);
+    metrics.resourceCondition.set(
+      {
+        kind: 'CloudPhoneRoute',
+        namespace: 'a',
+        name: 'r',
+        type: 'Ready',
+        status: 'False',
+        reason: 'Odd "quoted" \\ reason',
+      },
+      1,
+    );
+    const { families, problems } = checkExposition(await metrics.text());
+    expect(problems).to.deep.equal([]);
+    expect(families.map((f) => f.name)).to.include.members(['process_cpu_seconds_total', 'nodejs_active_handles']);
+  });
+
+  it('is checked for real: a misnamed metric is a problem', () => {
+    const text = '# HELP lag_ms x\n# TYPE lag_ms gauge\nlag_ms 1\n# HELP calls x\n# TYPE calls counter\ncalls 2\n';
+    expect(checkExposition(text).problems).to.deep.equal([
+      'lag_ms: use base units (seconds, bytes), not ms',
+      'calls: counter metrics should have "_total" suffix',
+    ]);
+  });
+});
 
 describe('cph_route_operator_resource_condition', () => {
   it('has one series per current condition, replaced when it changes and removed with the object', async () => {
