@@ -9,7 +9,7 @@
  * - Every request has a timeout (default 30 s) except watches, which the caller bounds (informer watchdog).
  * - API failures become `KubeApiError` with the HTTP status, the Status reason and the server's message.
  * - Status patches are JSON merge patches (`application/merge-patch+json`) against the /status subresource.
- * - Every write (create, update, patch, delete) is reported to `onWrite` for the kube_writes_total metric.
+ * - Every write (create, update, patch, delete) is reported to `onWrite` for the cph_route_operator_kube_writes_total metric.
  * - Every request and watch sent through `request`/`watchStream` is reported to `onRequest` with its HTTP status
  *   ('<error>' when none came back), for rest_client_requests_total, and waits first for `rateLimiter`
  *   (client-go's client-side QPS and burst).
