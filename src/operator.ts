@@ -401,6 +401,8 @@ export async function runOperator(
   let election: Promise<void> | undefined;
   const leaderKube = config.leaderElect ? await KubeClient.create(kc, kubeClientOptions()) : undefined;
   if (leaderKube) {
+    // A standby says so (0) from the start, so that "no leader" can be told from "no operator".
+    metrics.setLeader(config.leaderElectionId, false);
     const elector = new LeaderElector({
       client: leaderKube,
       namespace: config.leaderElectionNamespace,
