@@ -3,6 +3,8 @@
  * operator: it must parse (parse-prometheus-text-format, plus a line grammar the parser is lenient about),
  * and follow Prometheus naming conventions. Values are read as Go's ParseFloat reads them (prom-client writes
  * `Nan`, which Prometheus accepts). Returns the problems found; an empty list means clean.
+ * The parser merges the samples of a histogram with labels into one, so sample values are read from the
+ * lines by the grammar here.
  */
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 
@@ -12,15 +14,31 @@ const sampleLine =
 const nonBaseUnits =
   /_(milliseconds|microseconds|nanoseconds|minutes|hours|days|ms|kilobytes|megabytes|gigabytes|kb|mb|gb|percent)(_|$)/;
 
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
 export interface Exposition {
   families: ParsedFamily[];
+  /** Every sample line, as written (histograms: their _bucket, _sum and _count lines). */
+  lines: Sample[];
   problems: string[];
+}
+
+function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const match of text.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+    labels[match[1] ?? ''] = (match[2] ?? '').replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
+  return labels;
 }
 
 export function checkExposition(text: string): Exposition {
   const problems: string[] = [];
   const helped = new Set<string>();
   const typed = new Map<string, string>();
+  const lines: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '') continue;
     const help = /^# HELP (\S+) (.*)$/.exec(line);
@@ -30,7 +48,11 @@ export function checkExposition(text: string): Exposition {
       helped.add(help[1] ?? '');
     } else if (type) typed.set(type[1] ?? '', type[2] ?? '');
     else if (line.startsWith('#')) problems.push(`unexpected comment: ${line}`);
-    else if (!sampleLine.test(line)) problems.push(`not a sample line: ${line}`);
+    else {
+      const sample = sampleLine.exec(line);
+      if (!sample) problems.push(`not a sample line: ${line}`);
+      else lines.push({ name: sample[1] ?? '', labels: parseLabels(sample[2] ?? ''), value: Number(sample[4]) });
+    }
   }
   const families = parsePrometheusTextFormat(text);
   for (const family of families) {
@@ -46,24 +68,25 @@ export function checkExposition(text: string): Exposition {
       problems.push(`${name}: non-counter metrics should not have "_total" suffix`);
     if (nonBaseUnits.test(name))
       problems.push(`${name}: use base units (seconds, bytes), not ${nonBaseUnits.exec(name)?.[1]}`);
-    for (const sample of family.metrics) {
-      for (const label of Object.keys(sample.labels ?? {}))
+    const own = lines.filter((l) => l.name === name || l.name.startsWith(`${name}_`));
+    for (const sample of own)
+      for (const label of Object.keys(sample.labels))
         if (/[A-Z]/.test(label)) problems.push(`${name}: label ${label} should be snake_case`);
-      if (type === 'histogram' && sample.buckets?.['+Inf'] === undefined)
-        problems.push(`${name}: histogram without +Inf bucket`);
+    if (type === 'histogram') {
+      const counts = own.filter((l) => l.name === `${name}_count`).length;
+      const infinite = own.filter((l) => l.name === `${name}_bucket` && l.labels.le === '+Inf').length;
+      if (counts !== infinite) problems.push(`${name}: ${counts} series but ${infinite} +Inf buckets`);
     }
   }
-  return { families, problems };
+  return { families, lines, problems };
 }
 
-/** The samples of one family, as label sets with their value (histograms: their count). */
+/** The series of one family, as label sets with their value (histograms and summaries: their count). */
 export function samples(
   exposition: Exposition,
   name: string,
 ): Array<{ labels: Record<string, string>; value: number }> {
   const family = exposition.families.find((f) => f.name === name);
-  return (family?.metrics ?? []).map((sample) => ({
-    labels: sample.labels ?? {},
-    value: Number(sample.value ?? sample.count ?? Number.NaN),
-  }));
+  const line = family?.type === 'HISTOGRAM' || family?.type === 'SUMMARY' ? `${name}_count` : name;
+  return exposition.lines.filter((l) => l.name === line).map(({ labels, value }) => ({ labels, value }));
 }

@@ -17,7 +17,7 @@ import type { CphPort, ObservedPhone } from '../../src/controller/ports.js';
 import { reconcileRequestedAt } from '../../src/api/v1alpha1/reconcile-request.js';
 import { parseStatus } from '../../src/api/v1alpha1/parse.js';
 import { FakeClock, flushMicrotasks } from '../support/fake-clock.js';
-import { checkExposition } from '../support/metrics-lint.js';
+import { checkExposition, samples } from '../support/metrics-lint.js';
 
 /** An event source the test drives by hand, as an informer would. */
 class ManualSource implements EventSource<KubeObject> {
@@ -61,8 +61,15 @@ describe('the exposition', () => {
       },
       1,
     );
-    const { families, problems } = checkExposition(await metrics.text());
+    const exposition = checkExposition(await metrics.text());
+    const { families, problems } = exposition;
     expect(problems).to.deep.equal([]);
+    expect(samples(exposition, 'controller_runtime_reconcile_time_seconds')).to.deep.equal([
+      { labels: { controller: 'cloudphoneroute' }, value: 1 },
+    ]);
+    expect(samples(exposition, 'cph_route_operator_resource_condition')[0]?.labels.reason).to.equal(
+      'Odd "quoted" \\ reason',
+    );
     expect(families.map((f) => f.name)).to.include.members(['process_cpu_seconds_total', 'nodejs_active_handles']);
   });
 
