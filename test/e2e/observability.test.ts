@@ -36,7 +36,7 @@ describe('observability end to end', function () {
   const takePhones = phoneDealer(() => phones);
   const listCalls = (c: SimCounters): number => c.byOperation.ListCloudPhones?.total ?? 0;
 
-  before(async function () {
+  before(async () => {
     cp = await sharedControlPlane();
     await installCrd(cp.kubeConfig());
     const dir = await mkdtemp(path.join(tmpdir(), 'cph-obs-'));
@@ -55,7 +55,7 @@ describe('observability end to end', function () {
     });
   });
 
-  after(async function () {
+  after(async () => {
     await operator?.stop();
     admin?.close();
     await sim?.close();
