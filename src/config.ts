@@ -33,6 +33,10 @@ export interface OperatorConfig {
   cphBurst: number;
   cphTimeoutMs: number;
   jobPollIntervalMs: number;
+  /** Client-side limit of Kubernetes API requests per second (controller-runtime's default 20). */
+  kubeApiQps: number;
+  /** Kubernetes API requests allowed at once after a quiet period (controller-runtime's default 30). */
+  kubeApiBurst: number;
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
@@ -233,6 +237,19 @@ export function buildCommand(env: Readonly<Record<string, string | undefined>>):
         .default(2_000, '2s'),
     )
     .addOption(
+      new Option(
+        '--kube-api-qps <n>',
+        'Kubernetes API requests per second, a client-side limit (as controller-runtime)',
+      )
+        .argParser(positiveNumber('--kube-api-qps'))
+        .default(20),
+    )
+    .addOption(
+      new Option('--kube-api-burst <n>', 'Kubernetes API request burst above --kube-api-qps')
+        .argParser(positiveInt('--kube-api-burst'))
+        .default(30),
+    )
+    .addOption(
       new Option('--leader-elect', 'elect a leader through a Lease so that only one replica acts').default(false),
     )
     .addOption(
@@ -316,6 +333,8 @@ export function parseOperatorArgs(
     cphApiQps: (o.cphApiQps as number | undefined) ?? Math.max(1, Math.floor(o.cphQps as number)),
     cphTimeoutMs: o.cphTimeout as number,
     jobPollIntervalMs: o.jobPollInterval as number,
+    kubeApiQps: o.kubeApiQps as number,
+    kubeApiBurst: o.kubeApiBurst as number,
     leaderElect: o.leaderElect as boolean,
     leaderElectionNamespace: o.leaderElectionNamespace as string,
     leaderElectionId: o.leaderElectionId as string,

@@ -25,12 +25,21 @@ import { Controller } from './runtime/controller.js';
 import { objectKey } from './runtime/reconcile.js';
 import { LeaderElector } from './runtime/leader-election.js';
 import { OperatorMetrics } from './runtime/metrics.js';
+import { ResourceConditionMetrics } from './runtime/condition-metrics.js';
 import { HealthChecks, startMetricsServer, startProbeServer, type RunningServer } from './runtime/health-server.js';
 import { GracefulShutdown } from './runtime/shutdown.js';
 import { API_VERSION, GROUP, KIND, VERSION, PLURAL, FIELD_MANAGER } from './api/v1alpha1/constants.js';
-import { CLUSTER_ACCOUNT_PLURAL, NAMESPACED_ACCOUNT_PLURAL, type AccountRef } from './api/v1alpha1/account-types.js';
+import {
+  CLUSTER_ACCOUNT_KIND,
+  CLUSTER_ACCOUNT_PLURAL,
+  NAMESPACED_ACCOUNT_KIND,
+  NAMESPACED_ACCOUNT_PLURAL,
+  type AccountRef,
+} from './api/v1alpha1/account-types.js';
+import { reconcileRequestedAt } from './api/v1alpha1/reconcile-request.js';
 import type { Summary } from './api/v1alpha1/types.js';
 import { credentialsFromEnv } from './cph/credentials.js';
+import { TokenBucket } from './cph/rate-limiter.js';
 import { formatHostPatterns } from './cph/endpoints.js';
 import { AccountRegistry, type SecretReader } from './controller/accounts.js';
 import { AccountDirectory } from './controller/account-directory.js';
@@ -102,7 +111,14 @@ export async function runOperator(
 ): Promise<RunningOperator> {
   const metrics = new OperatorMetrics();
   const kc = loadKubeConfig(config.kubeconfig);
-  const kube = await KubeClient.create(kc, { onWrite: (verb, resource) => metrics.kubeWrite(verb, resource) });
+  // As controller-runtime's clients: each has its own client-side limit, so the Lease renewals of the leader
+  // election never wait behind a burst of status writes.
+  const kubeClientOptions = () => ({
+    onWrite: (_verb: string, resource: string) => metrics.kubeWrite(resource),
+    onRequest: (code: string, method: string, host: string) => metrics.restClientRequest(code, method, host),
+    rateLimiter: new TokenBucket({ qps: config.kubeApiQps, burst: config.kubeApiBurst, clock }),
+  });
+  const kube = await KubeClient.create(kc, kubeClientOptions());
   const caPem = config.cphCaFile ? await readFile(config.cphCaFile, 'utf8') : undefined;
   const ambient = credentialsFromEnv(process.env);
   if (!ambient.ok)
@@ -129,6 +145,10 @@ export async function runOperator(
     logger,
   });
   const namespaces = new Informer<KubeObject>({ client: kube, resource: namespaceResource, clock, logger });
+  const conditionMetrics = new ResourceConditionMetrics(metrics.resourceCondition);
+  conditionMetrics.watch(KIND, informer);
+  conditionMetrics.watch(CLUSTER_ACCOUNT_KIND, clusterAccounts);
+  conditionMetrics.watch(NAMESPACED_ACCOUNT_KIND, namespacedAccounts);
   const informers: Array<[string, Informer<KubeObject>]> = [
     ['cloudphoneroutes', informer],
     ['clustercloudphoneaccounts', clusterAccounts],
@@ -192,12 +212,16 @@ export async function runOperator(
         );
         enqueueAccount(account);
       },
+      onSweepEnded: (_account, outcome, durationMs) => metrics.sweepEnded(outcome, durationMs / 1000),
       onSweepFailed: (account, error) => {
         logger.warn('phone inventory sweep failed', { account: account.description, error: errorMessage(error) });
         enqueueAccount(account);
       },
       onPhonesRead: (account, phones, sweep): Promise<void> => reconciler.phonesRead(account, phones, sweep),
-      onJobsEnded: (_account, owners) => enqueue(owners),
+      onJobsEnded: (_account, owners, outcomes) => {
+        for (const outcome of outcomes) metrics.jobEnded(outcome.state === 'succeeded' ? 'success' : 'failed');
+        enqueue(owners);
+      },
       onCphCall: (call) => metrics.cphCall(call.operation, call.outcome),
       onRouteCall: () => undefined,
     },
@@ -338,7 +362,14 @@ export async function runOperator(
     });
     // Our own status writes come back as updates; only a change a plan depends on (spec, deletion,
     // finalizer) is worth a reconcile. A status edited by someone else is rewritten at the next sweep.
-    controller.watch(informer, undefined, (before, after) => planStamp(before.metadata) !== planStamp(after.metadata));
+    // A new value of the reconcile-requested-at annotation asks for a reconcile now (metadata only: no new generation).
+    controller.watch(
+      informer,
+      undefined,
+      (before, after) =>
+        planStamp(before.metadata) !== planStamp(after.metadata) ||
+        reconcileRequestedAt(before.metadata) !== reconcileRequestedAt(after.metadata),
+    );
     // An account object's spec change (or its coming and going) and a namespace's labels change which
     // account a route may use.
     controller.watch(clusterAccounts, routesUsing, specChanged);
@@ -368,9 +399,12 @@ export async function runOperator(
   const shutdown = new GracefulShutdown({ clock, logger, exit });
   const electionAbort = new AbortController();
   let election: Promise<void> | undefined;
-  if (config.leaderElect) {
+  const leaderKube = config.leaderElect ? await KubeClient.create(kc, kubeClientOptions()) : undefined;
+  if (leaderKube) {
+    // A standby says so (0) from the start, so that "no leader" can be told from "no operator".
+    metrics.setLeader(config.leaderElectionId, false);
     const elector = new LeaderElector({
-      client: kube,
+      client: leaderKube,
       namespace: config.leaderElectionNamespace,
       name: config.leaderElectionId,
       identity: config.identity,
@@ -381,11 +415,11 @@ export async function runOperator(
       retryPeriodMs: config.retryPeriodMs,
       callbacks: {
         onStartedLeading: async (signal) => {
-          metrics.setLeader(true);
+          metrics.setLeader(config.leaderElectionId, true);
           await startController(signal);
         },
         onStoppedLeading: async () => {
-          metrics.setLeader(false);
+          metrics.setLeader(config.leaderElectionId, false);
           await stopController();
         },
         onNewLeader: (identity) => logger.info('leader observed', { leader: identity }),
@@ -398,7 +432,7 @@ export async function runOperator(
       }
     });
   } else {
-    metrics.setLeader(true);
+    metrics.setLeader(config.leaderElectionId, true);
     void startController(electionAbort.signal).catch((error: unknown) =>
       logger.error('controller failed to start', { error: errorMessage(error) }),
     );
@@ -419,6 +453,7 @@ export async function runOperator(
   shutdown.addStep('close servers', async () => {
     await Promise.all(servers.map((server) => server.close()));
     kube.close();
+    leaderKube?.close();
   });
   shutdown.install();
   let resolveDone: (code: number) => void = () => undefined;

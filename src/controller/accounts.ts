@@ -27,6 +27,7 @@ import type { CphPort, ObservedPhone } from './ports.js';
 import { JobTracker, type JobOutcome } from './job-tracker.js';
 import { RouteWriter } from './route-writer.js';
 import type { RetryHold } from './plan.js';
+import { outsideReconcile } from '../runtime/reconcile-context.js';
 
 export { AccountError } from './account-config.js';
 
@@ -51,6 +52,8 @@ export interface AccountClientSettings {
 export interface AccountHooks {
   onSwept(account: Account, snapshot: InventorySnapshot): void;
   onSweepFailed(account: Account, error: unknown): void;
+  /** Every sweep's end, periodic or asked for (for metrics). */
+  onSweepEnded?(account: Account, outcome: 'success' | 'failed', durationMs: number): void;
   /** Told each page of a sweep as it arrives; the sweep ends once what it returns has settled. */
   onPhonesRead?(account: Account, phones: readonly ObservedPhone[], sweep: number): Promise<void>;
   onJobsEnded(account: Account, owners: ReadonlySet<string>, outcomes: readonly JobOutcome[]): void;
@@ -194,6 +197,7 @@ export class Account {
         hooks.onSwept(this, snapshot);
       },
       onSweepFailed: (error) => hooks.onSweepFailed(this, error),
+      onSweepEnded: (outcome, durationMs) => hooks.onSweepEnded?.(this, outcome, durationMs),
       onPhoneChanged: (phoneId) => this.notePhoneChanged(phoneId),
       ...(pageHook
         ? {
@@ -348,12 +352,13 @@ export class Account {
 
   /** Follows jobs; the inventory sweeps only once a route uses the account (`startSweeps`). */
   start(): void {
-    this.tracker.start();
+    // Loops outlive the reconcile that starts them: their log lines must not carry its reconcileID.
+    outsideReconcile(() => this.tracker.start());
   }
 
   /** Starts the periodic inventory sweeps (idempotent): an account object alone costs no list calls. */
   startSweeps(): void {
-    this.inventory.start();
+    outsideReconcile(() => this.inventory.start());
   }
 
   async stop(): Promise<void> {

@@ -3,6 +3,8 @@
  * every resource that uses it, so the cost of a drift check is ceil(N/100) list calls whatever the number
  * of resources. Guarantees:
  *   - single flight: concurrent callers of `sweep()` share one sweep in progress;
+ *   - on demand, coalesced: `sweepSince(t)` answers with a sweep begun at or after t, joining the one in
+ *     progress when it began late enough, else starting one right after it, which later callers share;
  *   - periodic: after `start()`, a sweep runs every `intervalMs` (the shortest drift interval of the
  *     account's resources), and `onSwept` is told, so the controller re-checks every resource; a failed
  *     sweep is retried sooner, with a backoff that doubles up to the interval while failures continue;
@@ -42,6 +44,8 @@ export interface PhoneInventoryOptions {
   onSwept?: (snapshot: InventorySnapshot) => void;
   /** Called when a periodic sweep fails. */
   onSweepFailed?: (error: unknown) => void;
+  /** Called when any sweep ends (periodic or asked for), with how long it took: for the sweep metrics. */
+  onSweepEnded?: (outcome: 'success' | 'failed', durationMs: number) => void;
   /** Told each page of a sweep as it arrives (`sweep` numbers the sweep); what it returns is awaited before the sweep ends. */
   onPhonesRead?: (phones: readonly ObservedPhone[], sweep: number) => Promise<void>;
   intervalMs: number;
@@ -61,6 +65,8 @@ export class PhoneInventory {
   /** Bumped whenever what the snapshot says changes (a sweep, a route learnt from a job). */
   private changes = 0;
   private inFlight: Promise<InventorySnapshot> | undefined;
+  /** When the sweep in progress began. */
+  private inFlightSince = 0;
   private readonly localRoutes = new Map<string, { trafficType: TrafficType; at: number }>();
   /** Changes of unknown outcome, until a sweep that began after them has read their phones. */
   private readonly unconfirmed = new Map<string, { change: UnconfirmedChange; at: number }>();
@@ -108,11 +114,27 @@ export class PhoneInventory {
   /** Runs a sweep, or joins the one in progress. */
   sweep(): Promise<InventorySnapshot> {
     if (!this.inFlight) {
+      this.inFlightSince = this.options.clock.now();
       this.inFlight = this.runSweep().finally(() => {
         this.inFlight = undefined;
       });
     }
     return this.inFlight;
+  }
+
+  /**
+   * A snapshot of a sweep that began at or after `since` (ms since epoch): the current one, the sweep in
+   * progress, or a new one once the sweep in progress (begun too early) has ended. Rate limits still hold:
+   * its calls go through the account's client like every other.
+   */
+  async sweepSince(since: number): Promise<InventorySnapshot> {
+    for (;;) {
+      if (this.current && this.current.takenAt >= since) return this.current;
+      const inFlight = this.inFlight;
+      if (!inFlight) return this.sweep();
+      if (this.inFlightSince >= since) return inFlight;
+      await inFlight.catch(() => undefined);
+    }
   }
 
   private async runSweep(): Promise<InventorySnapshot> {
@@ -143,6 +165,9 @@ export class PhoneInventory {
     let listed: Awaited<ReturnType<CphPort['listAllPhones']>>;
     try {
       listed = await this.options.cph.listAllPhones(this.stopController.signal, onPage);
+    } catch (error) {
+      this.options.onSweepEnded?.('failed', this.options.clock.now() - startedAt);
+      throw error;
     } finally {
       await Promise.all(pageWork);
     }
@@ -159,6 +184,7 @@ export class PhoneInventory {
     this.lastError = undefined;
     this.sweepFailures = 0;
     this.options.logger.debug('phone inventory swept', { phones: byId.size, listCalls: calls });
+    this.options.onSweepEnded?.('success', this.options.clock.now() - startedAt);
     this.options.onSwept?.(snapshot);
     return snapshot;
   }

@@ -14,6 +14,9 @@
  *      changes sent, every resource's at once; when this resource has phones in them, wait for the answers
  *      and take the plan again;
  *   6. turn its part of the plan and the job outcomes into the next status; patch it if it differs.
+ * A new value of the reconcile-requested-at annotation makes step 4 a new sweep (shared by the requests that
+ * come together) and is reported handled in status.lastHandledReconcileAt; a resource back in sync gets a
+ * Normal Event InSync.
  * Before the first round, every resource in the cache is bound to its account and the jobs its status
  * says are running are adopted, so the first plan sees the whole account and re-sends nothing. Sends can
  * start before a round, too: while a sweep reads, each page's changes go out as they fill a call
@@ -25,7 +28,13 @@ import type { Reconciler, ReconcileResult } from '../runtime/reconcile.js';
 import { OperatorError, ParseError, errorMessage } from '../errors.js';
 import { parseCloudPhoneRoute, parseDuration, parseStatus, revertTimeoutMs } from '../api/v1alpha1/parse.js';
 import { DEFAULT_REVERT_TIMEOUT, FINALIZER } from '../api/v1alpha1/constants.js';
-import { CPH_UNAVAILABLE_STALL_MS, Reason, formatTime, type RoundFailureReason } from '../api/v1alpha1/conditions.js';
+import {
+  CPH_UNAVAILABLE_STALL_MS,
+  ConditionType,
+  Reason,
+  formatTime,
+  type RoundFailureReason,
+} from '../api/v1alpha1/conditions.js';
 import type { CloudPhoneRoute, CloudPhoneRouteStatus, DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
 import { isAccountProblem, isAuthError, isCphError, isThrottle } from '../cph/errors.js';
 import { AccountError, type Account, type AccountRegistry } from './accounts.js';
@@ -42,11 +51,14 @@ import {
 import type { ResourcePlan } from './plan.js';
 import type { ObservedPhone } from './ports.js';
 import { nextStatus, statusChanged, type PhoneEvent, type RoundFailure } from './status.js';
+import { reconcileRequestedAt } from '../api/v1alpha1/reconcile-request.js';
 
 export type { EventSink } from './account-plans.js';
 
 /** How long a reconcile after a restart waits for the first poll of the jobs it adopts. */
 const adoptionWaitMs = 30_000;
+/** A sweep begun this long before a reconcile request answers it, so requests made together share one sweep. */
+const reconcileRequestCoalesceMs = 1_000;
 
 /** Where resources are read: the informer's cache. */
 export interface RouteCache {
@@ -98,6 +110,8 @@ interface Metadata {
   resourceVersion: string | undefined;
   deletionTimestamp: string | undefined;
   finalizers: string[];
+  /** The reconcile-requested-at annotation's value. */
+  reconcileRequestedAt: string | undefined;
 }
 
 function readMetadata(raw: unknown): Metadata | undefined {
@@ -114,6 +128,10 @@ function readMetadata(raw: unknown): Metadata | undefined {
     resourceVersion: typeof m.resourceVersion === 'string' ? m.resourceVersion : undefined,
     deletionTimestamp: typeof m.deletionTimestamp === 'string' ? m.deletionTimestamp : undefined,
     finalizers: Array.isArray(m.finalizers) ? m.finalizers.filter((f): f is string => typeof f === 'string') : [],
+    reconcileRequestedAt:
+      m.annotations && typeof m.annotations === 'object'
+        ? reconcileRequestedAt({ annotations: m.annotations as Record<string, string> })
+        : undefined,
   };
 }
 
@@ -330,6 +348,14 @@ export class RouteReconciler implements Reconciler {
 
     let plan: AccountPlan;
     try {
+      const requested = meta.reconcileRequestedAt;
+      if (requested !== undefined && requested !== previous?.lastHandledReconcileAt) {
+        this.options.logger.info("reconcile requested; reading the account's phones again", {
+          resource: key,
+          requestedAt: requested,
+        });
+        await account.inventory.sweepSince(now() - reconcileRequestCoalesceMs);
+      }
       await account.inventory.fresh(2 * intervalMs);
       plan = await this.plans.plan(account);
       // The first round after a sweep sends the whole account's changes; a resource with phones in them
@@ -409,6 +435,7 @@ export class RouteReconciler implements Reconciler {
     });
     const writeStarted = now();
     const wrote = await this.writeStatus(key, meta, previous, status);
+    if (wrote) this.noteBackInSync(route, previous, status);
     this.options.logger.debug('reconciled', {
       resource: key,
       generation: meta.generation,
@@ -627,13 +654,18 @@ export class RouteReconciler implements Reconciler {
     return cached;
   }
 
-  /** Patches the status when it differs from the previous one; says whether it wrote. */
+  /**
+   * Patches the status when it differs from the previous one; says whether it wrote. Every status written
+   * reports the reconcile request it answers (the round handled it, whatever its outcome, as Flux does).
+   */
   private async writeStatus(
     key: string,
     meta: Metadata,
     previous: CloudPhoneRouteStatus | undefined,
-    next: CloudPhoneRouteStatus,
+    computed: CloudPhoneRouteStatus,
   ): Promise<boolean> {
+    const handled = meta.reconcileRequestedAt ?? previous?.lastHandledReconcileAt;
+    const next = handled === undefined ? computed : { ...computed, lastHandledReconcileAt: handled };
     if (!statusChanged(previous, next)) return false;
     await this.options.updater.patchStatus(meta.namespace, meta.name, next);
     this.lastWritten.set(key, { generation: meta.generation, status: next });
@@ -674,6 +706,23 @@ export class RouteReconciler implements Reconciler {
       meta.resourceVersion,
       meta.finalizers.filter((f) => f !== FINALIZER),
     );
+  }
+
+  /** A Normal Event when Ready turns True with reason InSync: the phones are all on their route again. */
+  private noteBackInSync(
+    route: CloudPhoneRoute,
+    previous: CloudPhoneRouteStatus | undefined,
+    next: CloudPhoneRouteStatus,
+  ): void {
+    const ready = (status: CloudPhoneRouteStatus | undefined) =>
+      status?.conditions?.find((c) => c.type === ConditionType.Ready);
+    const before = ready(previous);
+    const after = ready(next);
+    if (after?.status !== 'True' || after.reason !== Reason.InSync) return;
+    if (before?.status === 'True' && before.reason === Reason.InSync) return;
+    this.options.events.record(routeRef(route), 'Normal', Reason.InSync, 'Reconcile', after.message);
+    // A warning seen before is news again if it comes back.
+    this.warned.delete(`${route.metadata.namespace}/${route.metadata.name}`);
   }
 
   private readonly warned = new Map<string, string>();

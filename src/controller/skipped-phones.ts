@@ -2,7 +2,7 @@
  * Tells people about phone list entries CPH sent that could not be used as phones (no usable phone_id):
  * the sweep leaves them out and every other phone is read and corrected as usual, so nothing fails; but the
  * entries are counted, and the resources of the account say so in a Warning Event. Guarantees:
- *   - every skipped entry of every sweep is counted (metric `cph_phone_entries_skipped_total{reason}`);
+ *   - every skipped entry of every sweep is counted (metric `cph_route_operator_cph_phone_entries_skipped_total{reason}`);
  *   - Events are rate-limited per account: at most one round of them per `eventIntervalMs` (default 10 min),
  *     one Event on each resource bound to the account, whatever the number of sweeps in between.
  */

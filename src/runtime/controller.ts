@@ -7,6 +7,8 @@
  * - Success forgets the key's backoff; `requeueAfterMs` requeues after that delay; an error requeues with
  *   per-key exponential backoff; a TerminalError is logged and counted but not retried.
  * - A reconciler that throws or rejects never stops a worker; every outcome is reported to the metrics hooks.
+ * - Every reconcile runs in a context of its own (controller, namespace, name, a fresh reconcileID) that every
+ *   log line written during it carries (see reconcile-context.ts).
  * - `stop(deadlineMs)` takes no new work, lets in-flight reconciles finish, aborts their signal when the
  *   deadline passes, and resolves once every worker has returned.
  */
@@ -14,14 +16,21 @@ import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import { errorMessage } from '../errors.js';
 import { isTerminalError, objectKey, type Reconciler, type ReconcileResult } from './reconcile.js';
-import { WorkQueue, type RateLimiter } from './workqueue.js';
+import { WorkQueue, type RateLimiter, type UnfinishedWork, type WorkQueueMetrics } from './workqueue.js';
+import { newReconcileContext, runInReconcile } from './reconcile-context.js';
 
 export type ReconcileOutcome = 'success' | 'requeue_after' | 'error' | 'terminal';
 
-/** Hooks the metrics module implements (see metrics.ts `controllerMetrics`). */
+/** Hooks the metrics module implements (see metrics.ts); they must not throw. */
 export interface ControllerMetrics {
   reconcileFinished(controller: string, outcome: ReconcileOutcome, durationSeconds: number): void;
   queueDepth(controller: string, depth: number): void;
+  /** A controller with this many workers was made (controller-runtime's max concurrent reconciles). */
+  controllerCreated?(controller: string, maxConcurrentReconciles: number): void;
+  /** Reconciles running now changed by `delta` (controller-runtime's active workers). */
+  activeWorkers?(controller: string, delta: number): void;
+  /** The hooks of the controller's work queue; `unfinished` reads the work in progress at scrape time. */
+  workQueue?(controller: string, unfinished: () => UnfinishedWork): WorkQueueMetrics;
 }
 
 /** Anything that emits objects on add/update/delete: an Informer. */
@@ -64,11 +73,14 @@ export class Controller {
     this.logger = options.logger.child({ controller: options.name });
     this.workers = Math.max(1, Math.floor(options.maxConcurrentReconciles ?? 1));
     this.metrics = options.metrics;
+    const queueMetrics = this.metrics?.workQueue?.(this.name, () => this.queue.unfinishedWork());
     this.queue = new WorkQueue<string>({
       clock: options.clock,
       ...(options.rateLimiter ? { rateLimiter: options.rateLimiter } : {}),
       onDepthChange: (depth) => this.metrics?.queueDepth(this.name, depth),
+      ...(queueMetrics ? { metrics: queueMetrics } : {}),
     });
+    this.metrics?.controllerCreated?.(this.name, this.workers);
   }
 
   /**
@@ -145,11 +157,13 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
-      const run = this.reconcileKey(key);
+      const run = runInReconcile(newReconcileContext(this.name, key), () => this.reconcileKey(key));
       this.inFlight.set(key, run);
+      this.metrics?.activeWorkers?.(this.name, 1);
       try {
         await run;
       } finally {
+        this.metrics?.activeWorkers?.(this.name, -1);
         this.inFlight.delete(key);
         this.queue.done(key);
       }

@@ -9,7 +9,10 @@
  * - Every request has a timeout (default 30 s) except watches, which the caller bounds (informer watchdog).
  * - API failures become `KubeApiError` with the HTTP status, the Status reason and the server's message.
  * - Status patches are JSON merge patches (`application/merge-patch+json`) against the /status subresource.
- * - Every write (create, update, patch, delete) is reported to `onWrite` for the kube_writes_total metric.
+ * - Every write (create, update, patch, delete) is reported to `onWrite` for the cph_route_operator_kube_writes_total metric.
+ * - Every request and watch sent through `request`/`watchStream` is reported to `onRequest` with its HTTP status
+ *   ('<error>' when none came back), for rest_client_requests_total, and waits first for `rateLimiter`
+ *   (client-go's client-side QPS and burst).
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -123,6 +126,15 @@ export interface KubeClientOptions {
   onWrite?: (verb: WriteVerb, resource: string) => void;
   /** Maximum sockets of the shared agent. Default 50. */
   maxSockets?: number;
+  /** Called once per request or watch sent, with its HTTP status code or '<error>', as client-go counts them. */
+  onRequest?: (code: string, method: string, host: string) => void;
+  /** Client-side rate limit of requests and watch starts (--kube-api-qps and --kube-api-burst). */
+  rateLimiter?: RequestRateLimiter;
+}
+
+/** A client-side request rate limit: resolves when one request may go (rejects when `signal` aborts first). */
+export interface RequestRateLimiter {
+  acquire(signal?: AbortSignal): Promise<void>;
 }
 
 export interface RequestOptions {
@@ -150,6 +162,10 @@ export class KubeClient {
   readonly server: string;
   private readonly requestTimeoutMs: number;
   private readonly onWrite: ((verb: WriteVerb, resource: string) => void) | undefined;
+  private readonly onRequest: ((code: string, method: string, host: string) => void) | undefined;
+  private readonly rateLimiter: RequestRateLimiter | undefined;
+  /** host:port of the API server, the `host` label of rest_client_requests_total. */
+  private readonly host: string;
 
   private constructor(kc: KubeConfig, agent: http.Agent, options: KubeClientOptions) {
     this.kubeConfig = kc;
@@ -157,6 +173,9 @@ export class KubeClient {
     this.server = (kc.getCurrentCluster()?.server ?? '').replace(/\/+$/, '');
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.onWrite = options.onWrite;
+    this.onRequest = options.onRequest;
+    this.rateLimiter = options.rateLimiter;
+    this.host = URL.canParse(this.server) ? new URL(this.server).host : this.server;
   }
 
   static async create(kc: KubeConfig, options: KubeClientOptions = {}): Promise<KubeClient> {
@@ -198,10 +217,11 @@ export class KubeClient {
       body = JSON.stringify(options.body);
       headers['Content-Type'] = options.contentType ?? 'application/json';
     }
-    const verb = writeVerbs[options.method];
-    if (verb) this.onWrite?.(verb, resourceOfPath(options.path));
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.requestTimeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    await this.rateLimiter?.acquire(signal);
+    const verb = writeVerbs[options.method];
+    if (verb) this.onWrite?.(verb, resourceOfPath(options.path));
     let response: Awaited<ReturnType<typeof fetch>>;
     try {
       response = await fetch(url, {
@@ -213,8 +233,10 @@ export class KubeClient {
         signal: signal as unknown as import('node-fetch').RequestInit['signal'],
       });
     } catch (err) {
+      this.onRequest?.('<error>', options.method, this.host);
       throw new OperatorError('KubeUnreachable', `${options.method} ${options.path}: ${String(err)}`, { cause: err });
     }
+    this.onRequest?.(String(response.status), options.method, this.host);
     const text = await response.text();
     let parsed: unknown = text;
     try {
@@ -238,6 +260,7 @@ export class KubeClient {
     const url = this.url(path, { ...query, watch: 'true' });
     const headers = await this.authHeaders(url, HttpMethod.GET);
     headers.Accept = 'application/json';
+    await this.rateLimiter?.acquire(signal);
     let response: Awaited<ReturnType<typeof fetch>>;
     try {
       response = await fetch(url, {
@@ -247,8 +270,10 @@ export class KubeClient {
         signal: signal as unknown as import('node-fetch').RequestInit['signal'],
       });
     } catch (err) {
+      this.onRequest?.('<error>', 'GET', this.host);
       throw new OperatorError('KubeUnreachable', `watch ${path}: ${String(err)}`, { cause: err });
     }
+    this.onRequest?.(String(response.status), 'GET', this.host);
     if (response.status !== 200) {
       const text = await response.text().catch(() => '');
       let parsed: unknown = text;

@@ -1,10 +1,14 @@
 /**
  * Structured logging. JSON lines in production (one object per line, for log pipelines), a readable
  * single-line form in a terminal. Every line that concerns a resource carries `resource` (namespace/name),
- * every line that concerns a CPH call carries `requestId`. Secrets never reach a line: fields whose names
- * look like credentials are replaced before formatting, whatever the caller passed.
+ * every line that concerns a CPH call carries `requestId`, and every line written during a reconcile carries
+ * `controller`, `namespace`, `name` and `reconcileID` (see reconcile-context.ts). JSON lines name their keys as
+ * controller-runtime's zap logger does (`ts`, `level`, `msg`, `logger`), so log pipelines set up for
+ * controller-runtime operators read them unchanged. Secrets never reach a line: fields whose names look like
+ * credentials are replaced before formatting, whatever the caller passed.
  */
 import winston from 'winston';
+import { currentReconcile } from './reconcile-context.js';
 
 export type LogFormat = 'json' | 'text';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -32,6 +36,27 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
+/** Adds the running reconcile's fields to a line that does not set them itself. */
+const reconcileFields = winston.format((info) => {
+  const context = currentReconcile();
+  if (context) {
+    info.controller ??= context.controller;
+    info.namespace ??= context.namespace;
+    info.name ??= context.name;
+    info.reconcileID ??= context.reconcileID;
+  }
+  return info;
+});
+
+/** The name of the root logger (zap's `logger` key); children may set their own `logger` field. */
+export const ROOT_LOGGER_NAME = 'cph-route-operator';
+
+/** JSON with zap's key names: ts, level, logger, msg first, then the fields. */
+const zapJson = winston.format.printf((info) => {
+  const { timestamp, level, message, logger, ...fields } = info;
+  return JSON.stringify({ level, ts: timestamp, logger: logger ?? ROOT_LOGGER_NAME, msg: message, ...fields });
+});
+
 export interface LoggerOptions {
   level?: LogLevel;
   format?: LogFormat;
@@ -41,10 +66,10 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? (process.stderr.isTTY ? 'text' : 'json');
-  const base = [winston.format.errors({ stack: false }), redactFormat(), winston.format.timestamp()];
+  const base = [winston.format.errors({ stack: false }), reconcileFields(), redactFormat(), winston.format.timestamp()];
   const rendered =
     format === 'json'
-      ? winston.format.combine(...base, winston.format.json())
+      ? winston.format.combine(...base, zapJson)
       : winston.format.combine(
           ...base,
           winston.format.printf(({ timestamp, level, message, ...fields }) => {

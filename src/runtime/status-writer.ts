@@ -9,7 +9,7 @@
  *   resourceVersion as a precondition, so a status computed from a stale object is refused (`conflict`) rather
  *   than written over a newer one; the caller requeues.
  * - The object being gone (404) is `gone`, not an error; other failures throw.
- * - Every request sent is counted (`writes`, and the optional `onWrite` hook for kube_writes_total).
+ * - Every request sent is counted (`writes`, and the optional `onWrite` hook for cph_route_operator_kube_writes_total).
  */
 import type { Logger } from './logger.js';
 import { errorMessage } from '../errors.js';

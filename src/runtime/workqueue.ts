@@ -10,6 +10,8 @@
  * - Shutdown: `shutDown()` drops queued keys and releases waiting workers at once; `shutDownWithDrain()` refuses
  *   new keys, still hands out the queued ones (and those re-added before the shutdown), and resolves when every
  *   key handed out is done; only then do waiting `get()` calls resolve `undefined`.
+ * - Observable as client-go's queues are: adds, retries, time waited in the queue and time worked per key go
+ *   to `metrics` as they happen; `unfinishedWork()` tells how long the keys handed out have been worked on.
  */
 import type { Clock } from './clock.js';
 
@@ -52,12 +54,31 @@ export class ItemExponentialFailureRateLimiter<K = string> implements RateLimite
   }
 }
 
+/** What the queue reports, as client-go's workqueue metrics provider sees it. Hooks must not throw. */
+export interface WorkQueueMetrics {
+  /** A key was added (not counted when it already waited in the queue). */
+  added(): void;
+  /** A key was handed out after waiting this long since it was added. */
+  queued(seconds: number): void;
+  /** A key handed out was done after being worked on this long. */
+  worked(seconds: number): void;
+  /** A key was added again after its rate limiter's backoff. */
+  retried(): void;
+}
+
+/** The work in progress: summed and longest time of the keys handed out and not yet done. */
+export interface UnfinishedWork {
+  seconds: number;
+  longestSeconds: number;
+}
+
 export interface WorkQueueOptions<K> {
   clock: Clock;
   /** Defaults to ItemExponentialFailureRateLimiter(5 ms, 1000 s). */
   rateLimiter?: RateLimiter<K>;
   /** Called with the number of queued keys (not counting delayed ones) whenever it changes. */
   onDepthChange?: (depth: number) => void;
+  metrics?: WorkQueueMetrics;
 }
 
 interface Waiter<K> {
@@ -68,6 +89,10 @@ export class WorkQueue<K = string> {
   private readonly clock: Clock;
   private readonly rateLimiter: RateLimiter<K>;
   private readonly onDepthChange: ((depth: number) => void) | undefined;
+  private readonly metrics: WorkQueueMetrics | undefined;
+  /** When each key waiting in the queue was added, and when each key handed out was taken (for the metrics). */
+  private readonly addedAt = new Map<K, number>();
+  private readonly takenAt = new Map<K, number>();
   private readonly queue: K[] = [];
   private readonly dirty = new Set<K>();
   private readonly processing = new Set<K>();
@@ -84,6 +109,7 @@ export class WorkQueue<K = string> {
     this.clock = options.clock;
     this.rateLimiter = options.rateLimiter ?? new ItemExponentialFailureRateLimiter<K>();
     this.onDepthChange = options.onDepthChange;
+    this.metrics = options.metrics;
   }
 
   /** Queues `key` unless it is already queued; a key being processed is queued again after `done`. */
@@ -91,6 +117,8 @@ export class WorkQueue<K = string> {
     if (this.shuttingDown) return;
     if (this.dirty.has(key)) return;
     this.dirty.add(key);
+    this.metrics?.added();
+    if (!this.addedAt.has(key)) this.addedAt.set(key, this.clock.now());
     if (this.processing.has(key)) return;
     this.push(key);
   }
@@ -111,6 +139,7 @@ export class WorkQueue<K = string> {
 
   /** Queues `key` after its rate limiter's backoff. */
   addRateLimited(key: K): void {
+    this.metrics?.retried();
     this.addAfter(key, this.rateLimiter.when(key));
   }
 
@@ -136,6 +165,11 @@ export class WorkQueue<K = string> {
   /** Marks `key` as no longer processed; queues it again if it was added meanwhile. */
   done(key: K): void {
     this.processing.delete(key);
+    const takenAt = this.takenAt.get(key);
+    if (takenAt !== undefined) {
+      this.takenAt.delete(key);
+      this.metrics?.worked((this.clock.now() - takenAt) / 1000);
+    }
     // An immediate shutdown cleared `dirty`; while draining, a key re-added before the shutdown still runs.
     if (this.dirty.has(key)) this.push(key);
     this.checkDrained();
@@ -156,6 +190,19 @@ export class WorkQueue<K = string> {
     return this.processing.size;
   }
 
+  /** How long the keys handed out have been worked on, in total and the longest (client-go's unfinished work). */
+  unfinishedWork(): UnfinishedWork {
+    const now = this.clock.now();
+    let seconds = 0;
+    let longestSeconds = 0;
+    for (const takenAt of this.takenAt.values()) {
+      const worked = Math.max(0, now - takenAt) / 1000;
+      seconds += worked;
+      longestSeconds = Math.max(longestSeconds, worked);
+    }
+    return { seconds, longestSeconds };
+  }
+
   isShuttingDown(): boolean {
     return this.shuttingDown;
   }
@@ -166,6 +213,7 @@ export class WorkQueue<K = string> {
     this.draining = false;
     this.queue.length = 0;
     this.dirty.clear();
+    this.addedAt.clear();
     this.waiting.clear();
     this.cancelTimer();
     this.releaseWaiters();
@@ -198,8 +246,7 @@ export class WorkQueue<K = string> {
   private push(key: K): void {
     const waiter = this.waiters.shift();
     if (waiter) {
-      this.processing.add(key);
-      this.dirty.delete(key);
+      this.handOut(key);
       waiter.resolve(key);
       return;
     }
@@ -209,10 +256,21 @@ export class WorkQueue<K = string> {
 
   private take(): K {
     const key = this.queue.shift() as K;
-    this.processing.add(key);
-    this.dirty.delete(key);
+    this.handOut(key);
     this.depthChanged();
     return key;
+  }
+
+  private handOut(key: K): void {
+    this.processing.add(key);
+    this.dirty.delete(key);
+    const now = this.clock.now();
+    const addedAt = this.addedAt.get(key);
+    if (addedAt !== undefined) {
+      this.addedAt.delete(key);
+      this.metrics?.queued((now - addedAt) / 1000);
+    }
+    this.takenAt.set(key, now);
   }
 
   private releaseWaiters(): void {

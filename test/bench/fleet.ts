@@ -521,9 +521,9 @@ async function main(): Promise<void> {
     const convergeProc = procStats(operator.pid);
     const convergeTimeline = callTimeline(calls, t0, performance.now());
     const reconcilesAtConverge = {
-      count: await metricSum(operator.metricsUrl, 'reconcile_duration_seconds_count'),
-      seconds: round(await metricSum(operator.metricsUrl, 'reconcile_duration_seconds_sum'), 2),
-      kube_writes: await metricSum(operator.metricsUrl, 'kube_writes_total'),
+      count: await metricSum(operator.metricsUrl, 'controller_runtime_reconcile_time_seconds_count'),
+      seconds: round(await metricSum(operator.metricsUrl, 'controller_runtime_reconcile_time_seconds_sum'), 2),
+      kube_writes: await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total'),
     };
     const processAtConverge = {
       heap_used_mib: round((await metricSum(operator.metricsUrl, 'nodejs_heap_size_used_bytes')) / 2 ** 20, 1),
@@ -541,12 +541,13 @@ async function main(): Promise<void> {
     await afterNextSweep(sim, 1000, driftIntervalMs * 3);
     await sleep(driftIntervalMs / 2);
     const steadyBefore = callsByOperation(sim.server.countersSnapshot() as SimCounters);
-    const writesBefore = await metricSum(operator.metricsUrl, 'kube_writes_total');
-    const reconcilesBefore = await metricSum(operator.metricsUrl, 'reconciles_total');
+    const writesBefore = await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total');
+    const reconcilesBefore = await metricSum(operator.metricsUrl, 'controller_runtime_reconcile_total');
     await sleep(driftIntervalMs * options.steadyIntervals);
     const steadyCalls = diffCalls(callsByOperation(sim.server.countersSnapshot() as SimCounters), steadyBefore);
-    const steadyWrites = (await metricSum(operator.metricsUrl, 'kube_writes_total')) - writesBefore;
-    const steadyReconciles = (await metricSum(operator.metricsUrl, 'reconciles_total')) - reconcilesBefore;
+    const steadyWrites = (await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total')) - writesBefore;
+    const steadyReconciles =
+      (await metricSum(operator.metricsUrl, 'controller_runtime_reconcile_total')) - reconcilesBefore;
     const steadyPerInterval: Record<string, number> = {};
     for (const [operation, n] of Object.entries(steadyCalls))
       steadyPerInterval[operation] = round(n / options.steadyIntervals, 2);
@@ -574,7 +575,7 @@ async function main(): Promise<void> {
       changedAt: 0,
       fixedAt: 0,
     }));
-    const driftWrites = await metricSum(operator.metricsUrl, 'kube_writes_total');
+    const driftWrites = await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total');
     await Promise.all(
       drifts.map(async (drift) => {
         await sleep(drift.at);
@@ -592,7 +593,8 @@ async function main(): Promise<void> {
           drift.fixedAt = performance.now();
     }
     const driftLatencies = drifts.filter((d) => d.fixedAt > 0).map((d) => (d.fixedAt - d.changedAt) / 1000);
-    const driftKubeWrites = (await metricSum(operator.metricsUrl, 'kube_writes_total')) - driftWrites;
+    const driftKubeWrites =
+      (await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total')) - driftWrites;
     log(
       `drift: p50 ${round(percentile(driftLatencies, 50))} s, p99 ${round(percentile(driftLatencies, 99))} s over ${driftLatencies.length}/${samples} (${round((performance.now() - driftStart) / 1000)} s)`,
     );

@@ -67,12 +67,18 @@ describe('chaos: leader failover with two replicas', function () {
     ];
     a = await chaosOperator(world, { name: 'replica-a', credentials: replicaA, extraArgs: args });
     b = await chaosOperator(world, { name: 'replica-b', credentials: replicaB, extraArgs: args });
-    await waitFor(async () => (await a!.metric('leader')) + (await b!.metric('leader')) === 1, {
-      timeoutMs: 60_000,
-      what: 'one leader',
-    });
+    await waitFor(
+      async () =>
+        (await a!.metric('leader_election_master_status')) + (await b!.metric('leader_election_master_status')) === 1,
+      {
+        timeoutMs: 60_000,
+        what: 'one leader',
+      },
+    );
     const [leader, standby, leaderAk, standbyAk] =
-      (await a.metric('leader')) === 1 ? [a, b, replicaA.ak, replicaB.ak] : [b, a, replicaB.ak, replicaA.ak];
+      (await a.metric('leader_election_master_status')) === 1
+        ? [a, b, replicaA.ak, replicaB.ak]
+        : [b, a, replicaB.ak, replicaA.ak];
     await world.admin.resetCounters();
 
     const resources = Array.from({ length: 3 }, (_, i) => ({ name: `failover-${i}`, phoneIds: world.takePhones(40) }));
@@ -91,7 +97,7 @@ describe('chaos: leader failover with two replicas', function () {
     const killedAt = Date.now(); // taken before the kill, so the measured takeover can only be longer
     await leader.stop('SIGKILL');
     // A generous deadline, so that a slow takeover fails on the bound below with its measured time.
-    await waitFor(async () => (await standby.metric('leader')) === 1, {
+    await waitFor(async () => (await standby.metric('leader_election_master_status')) === 1, {
       timeoutMs: boundMs + 60_000,
       intervalMs: 100,
       what: 'the standby leading',

@@ -395,12 +395,12 @@ describe('the container image (podman, as deploy/ runs it)', function () {
         });
       }
       const metrics = await (await fetch(operator!.metricsUrl)).text();
-      expect(metrics).to.match(/^# TYPE reconciles_total counter$/m);
+      expect(metrics).to.match(/^# TYPE controller_runtime_reconcile_total counter$/m);
       expect(metrics).to.match(/^process_resident_memory_bytes /m);
     });
 
     it('takes the leader Lease in its namespace under its pod name', async () => {
-      await waitFor(async () => (await operator!.metric('leader')) === 1, {
+      await waitFor(async () => (await operator!.metric('leader_election_master_status')) === 1, {
         timeoutMs: 60_000,
         what: 'the operator leading',
       });
@@ -420,7 +420,9 @@ describe('the container image (podman, as deploy/ runs it)', function () {
       const ready = await routes.waitForCondition(namespace, 'from-the-image', 'Ready', 'True', 'InSync', 120_000);
       expect(ready.status?.summary).to.include({ total: 5, inSync: 5 });
       for (const id of ids) expect((await admin.phone(id)).traffic_type).to.equal('routing');
-      expect(await operator!.metric('cph_calls_total', { operation: 'ImportTraffic' })).to.be.greaterThan(0);
+      expect(
+        await operator!.metric('cph_route_operator_cph_requests_total', { api: 'ImportTraffic' }),
+      ).to.be.greaterThan(0);
     });
 
     it('logs JSON lines only, with no secret and no attempt to write to the read-only root filesystem', () => {

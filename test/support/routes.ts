@@ -122,6 +122,14 @@ export class Routes {
     )) as RouteObject;
   }
 
+  /** Merge-patches metadata.annotations (a null value removes one). */
+  async annotate(namespace: string, name: string, annotations: Record<string, string | null>): Promise<RouteObject> {
+    return (await this.api.patchNamespacedCustomObject(
+      { group, version, namespace, plural, name, body: { metadata: { annotations } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )) as RouteObject;
+  }
+
   async delete(namespace: string, name: string): Promise<void> {
     await this.api.deleteNamespacedCustomObject({ group, version, namespace, plural, name });
   }

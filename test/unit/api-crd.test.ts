@@ -142,6 +142,7 @@ const statusKeys: Record<keyof CloudPhoneRouteStatus, true> = {
   phones: true,
   phonesTruncated: true,
   pendingRequests: true,
+  lastHandledReconcileAt: true,
 };
 const summaryKeys: Record<keyof Summary, true> = {
   total: true,

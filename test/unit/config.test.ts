@@ -11,6 +11,8 @@ describe('operator configuration', () => {
     expect(config.maxConcurrentReconciles).to.equal(4);
     expect(config.cphQps).to.equal(20);
     expect(config.cphApiQps).to.equal(20);
+    expect(config.kubeApiQps).to.equal(20);
+    expect(config.kubeApiBurst).to.equal(30);
     expect(config.leaderElect).to.equal(false);
     expect(config.leaseDurationMs).to.equal(15_000);
     expect(config.renewDeadlineMs).to.equal(10_000);
@@ -46,6 +48,10 @@ describe('operator configuration', () => {
         '5.5',
         '--cph-api-qps',
         '3',
+        '--kube-api-qps',
+        '50.5',
+        '--kube-api-burst',
+        '100',
         '--leader-elect',
         '--metrics-bind-address',
         '0',
@@ -64,6 +70,8 @@ describe('operator configuration', () => {
     expect(config.maxConcurrentReconciles).to.equal(8);
     expect(config.cphQps).to.equal(5.5);
     expect(config.cphApiQps).to.equal(3);
+    expect(config.kubeApiQps).to.equal(50.5);
+    expect(config.kubeApiBurst).to.equal(100);
     expect(parseOperatorArgs(['--cph-qps', '5.5'], {}, 'host').cphApiQps).to.equal(5);
     expect(config.leaderElect).to.equal(true);
     expect(config.metricsBindAddress).to.equal(undefined);
@@ -84,6 +92,8 @@ describe('operator configuration', () => {
     [['--max-concurrent-reconciles', '0'], '--max-concurrent-reconciles'],
     [['--cph-qps', '-1'], '--cph-qps'],
     [['--cph-api-qps', '0.5'], '--cph-api-qps'],
+    [['--kube-api-qps', '0'], '--kube-api-qps'],
+    [['--kube-api-burst', '1.5'], '--kube-api-burst'],
     [['--iam-endpoint', 'not a url'], '--iam-endpoint'],
     [['--allowed-endpoint-hosts', '*.com'], '--allowed-endpoint-hosts'],
     [['--default-account', 'Not_A_Name'], '--default-account'],

@@ -156,32 +156,81 @@ describe('leader election options', () => {
 });
 
 describe('metrics and probe servers', () => {
-  it('serves the operator metrics with the documented names', async () => {
+  it('serves the operator metrics under controller-runtime names and the cph_route_operator_ prefix', async () => {
     const metrics = new OperatorMetrics({ processMetrics: false });
-    metrics.reconcileFinished('c', 'success', 0.2);
-    metrics.reconcileFinished('c', 'error', 0.1);
-    metrics.queueDepth('c', 3);
-    metrics.cphCall('ListPhones', 'ok');
-    metrics.setPhones({ inSync: 7, failed: 1 });
+    metrics.controllerCreated('cloudphoneroute', 4);
+    metrics.activeWorkers('cloudphoneroute', 1);
+    metrics.reconcileFinished('cloudphoneroute', 'success', 0.2);
+    metrics.reconcileFinished('cloudphoneroute', 'error', 0.1);
+    metrics.reconcileFinished('cloudphoneroute', 'terminal', 0.1);
+    metrics.reconcileFinished('cloudphoneroute', 'requeue_after', 0.1);
+    const queue = metrics.workQueue('cloudphoneroute', () => ({ seconds: 2.5, longestSeconds: 2 }));
+    queue.added();
+    queue.queued(0.001);
+    queue.worked(0.5);
+    queue.retried();
+    metrics.queueDepth('cloudphoneroute', 3);
+    metrics.cphCall('ListCloudPhones', 'success');
+    metrics.cphCall('ImportTraffic', 'throttled');
+    metrics.cphCall('ListJobs', 'timeout');
+    metrics.jobEnded('success');
+    metrics.sweepEnded('success', 1.5);
+    metrics.setPhones({ inSync: 7, failed: 1, conflicted: 2 });
     metrics.driftCorrected(2);
-    metrics.setLeader(true);
-    metrics.kubeWrite('patch', 'cloudphoneroutes/status');
+    metrics.setLeader('cph-route-operator-leader', true);
+    metrics.kubeWrite('cloudphoneroutes/status');
+    metrics.restClientRequest('200', 'GET', '127.0.0.1:6443');
+    metrics.resourceCondition.set(
+      { kind: 'CloudPhoneRoute', namespace: 'a', name: 'r', type: 'Ready', status: 'True', reason: 'InSync' },
+      1,
+    );
     const server = await startMetricsServer('127.0.0.1:0', metrics);
     try {
       const { status, body } = await get(`http://${server?.address}/metrics`);
       expect(status).to.equal(200);
       for (const line of [
-        'reconciles_total{result="success"} 1',
-        'reconciles_total{result="error"} 1',
-        'reconcile_duration_seconds_count 2',
-        'workqueue_depth 3',
-        'cph_calls_total{operation="ListPhones",outcome="ok"} 1',
-        'phones{state="inSync"} 7',
-        'drift_corrections_total 2',
-        'leader 1',
-        'kube_writes_total{verb="patch",resource="cloudphoneroutes/status"} 1',
+        'controller_runtime_reconcile_total{controller="cloudphoneroute",result="success"} 1',
+        'controller_runtime_reconcile_total{controller="cloudphoneroute",result="error"} 2',
+        'controller_runtime_reconcile_total{controller="cloudphoneroute",result="requeue"} 0',
+        'controller_runtime_reconcile_total{controller="cloudphoneroute",result="requeue_after"} 1',
+        'controller_runtime_reconcile_errors_total{controller="cloudphoneroute"} 2',
+        'controller_runtime_terminal_reconcile_errors_total{controller="cloudphoneroute"} 1',
+        'controller_runtime_reconcile_time_seconds_count{controller="cloudphoneroute"} 4',
+        'controller_runtime_active_workers{controller="cloudphoneroute"} 1',
+        'controller_runtime_max_concurrent_reconciles{controller="cloudphoneroute"} 4',
+        'workqueue_depth{name="cloudphoneroute",controller="cloudphoneroute"} 3',
+        'workqueue_adds_total{name="cloudphoneroute",controller="cloudphoneroute"} 1',
+        'workqueue_retries_total{name="cloudphoneroute",controller="cloudphoneroute"} 1',
+        'workqueue_queue_duration_seconds_count{name="cloudphoneroute",controller="cloudphoneroute"} 1',
+        'workqueue_work_duration_seconds_sum{name="cloudphoneroute",controller="cloudphoneroute"} 0.5',
+        'workqueue_unfinished_work_seconds{name="cloudphoneroute",controller="cloudphoneroute"} 2.5',
+        'workqueue_longest_running_processor_seconds{name="cloudphoneroute",controller="cloudphoneroute"} 2',
+        'leader_election_master_status{name="cph-route-operator-leader"} 1',
+        'rest_client_requests_total{code="200",method="GET",host="127.0.0.1:6443"} 1',
+        'cph_route_operator_cph_requests_total{api="ListCloudPhones",outcome="success"} 1',
+        'cph_route_operator_cph_requests_total{api="ImportTraffic",outcome="throttled"} 1',
+        'cph_route_operator_cph_requests_total{api="ListJobs",outcome="network_error"} 1',
+        'cph_route_operator_cph_throttled_total{api="ImportTraffic"} 1',
+        'cph_route_operator_jobs_total{outcome="success"} 1',
+        'cph_route_operator_jobs_total{outcome="timeout"} 0',
+        'cph_route_operator_inventory_sweeps_total{outcome="success"} 1',
+        'cph_route_operator_inventory_sweep_duration_seconds_count 1',
+        'cph_route_operator_phones{state="InSync"} 7',
+        'cph_route_operator_phones{state="Conflict"} 2',
+        'cph_route_operator_phones{state="Drifted"} 0',
+        'cph_route_operator_drift_corrections_total 2',
+        'cph_route_operator_kube_writes_total{kind="cloudphoneroutes/status"} 1',
+        'cph_route_operator_resource_condition{kind="CloudPhoneRoute",namespace="a",name="r",type="Ready",status="True",reason="InSync"} 1',
       ]) {
         expect(body).to.include(line);
+      }
+      // Prometheus conventions: counters end in _total, no metric without the prefix or a known family.
+      for (const match of body.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+        const [, name = '', type] = match;
+        if (type === 'counter') expect(name, name).to.match(/_total$/);
+        expect(name, name).to.match(
+          /^(controller_runtime_|workqueue_|leader_election_|rest_client_|cph_route_operator_)/,
+        );
       }
       expect((await get(`http://${server?.address}/healthz`)).status).to.equal(404);
     } finally {

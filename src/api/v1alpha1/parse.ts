@@ -11,6 +11,7 @@
 import { ParseError } from '../../errors.js';
 import { trafficTypes, type TrafficType } from '../../cph/wire.js';
 import { parseAccountRef } from './account-parse.js';
+import { MAX_RECONCILE_REQUEST_LENGTH } from './reconcile-request.js';
 import {
   API_VERSION,
   DEFAULT_DRIFT_CHECK_INTERVAL,
@@ -312,5 +313,8 @@ export function parseStatus(value: unknown): CloudPhoneRouteStatus {
       .sort()
       .slice(0, MAX_PENDING_REQUESTS);
   }
+  const handled = value.lastHandledReconcileAt;
+  if (typeof handled === 'string' && handled !== '')
+    status.lastHandledReconcileAt = handled.slice(0, MAX_RECONCILE_REQUEST_LENGTH);
   return status;
 }

@@ -102,6 +102,8 @@ export interface CloudPhoneRouteStatus {
   phonesTruncated?: number;
   /** Request IDs whose jobs still run for this resource; followed again after a restart. */
   pendingRequests?: string[];
+  /** The value of the reconcile-requested-at annotation the operator last handled. */
+  lastHandledReconcileAt?: string;
 }
 
 /** The part of ObjectMeta the operator reads. */
