@@ -19,6 +19,7 @@
  *     what does not fill one is left to the plan made after the sweep, so sending early costs no extra call.
  */
 import type { Clock } from '../runtime/clock.js';
+import { backoff } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
 import { API_VERSION, FINALIZER, KIND, MAX_PHONES_PER_CALL } from '../api/v1alpha1/constants.js';
 import type { CloudPhoneRoute, CloudPhoneRouteSpec } from '../api/v1alpha1/types.js';
@@ -526,7 +527,7 @@ export class AccountPlans {
     for (const [key, error] of failures) entry.callErrors.set(key, error);
     const failedInARow = this.failedSends.get(account) ?? 0;
     if (failures.size > 0)
-      entry.retryAt = this.options.clock.now() + Math.min(sendRetryMaxMs, sendRetryBaseMs * 2 ** (failedInARow - 1));
+      entry.retryAt = this.options.clock.now() + backoff(sendRetryBaseMs, sendRetryMaxMs, failedInARow);
   }
 
   /**

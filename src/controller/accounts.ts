@@ -14,6 +14,7 @@
  */
 import { OperatorError, errorMessage } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
+import { backoff } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
 import { AkSkAuth, IamTokenAuth, type CphAuth } from '../cph/auth.js';
 import { CphClient, type CphCallRecord } from '../cph/client.js';
@@ -111,7 +112,7 @@ class AccountCredential {
         this.failure = {
           error,
           attempts,
-          retryAt: this.clock.now() + Math.min(verifyRetryMaxMs, verifyRetryBaseMs * 2 ** (attempts - 1)),
+          retryAt: this.clock.now() + backoff(verifyRetryBaseMs, verifyRetryMaxMs, attempts),
         };
         throw error;
       })
@@ -313,8 +314,8 @@ export class Account {
   hold(failure: RetryHold): void {
     const previous = this.holds.get(failure.phoneId);
     const attempts = previous && previous.trafficType === failure.trafficType ? previous.attempts + 1 : 1;
-    const delay = Math.min(holdMaxMs, holdBaseMs * 2 ** (attempts - 1));
-    this.holds.set(failure.phoneId, { ...failure, attempts, until: this.clock.now() + delay });
+    const until = this.clock.now() + backoff(holdBaseMs, holdMaxMs, attempts);
+    this.holds.set(failure.phoneId, { ...failure, attempts, until });
     this.holdChanges += 1;
   }
 

@@ -19,6 +19,7 @@
  */
 import type { Clock } from '../runtime/clock.js';
 import { Alarm } from '../runtime/alarm.js';
+import { backoff } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
 import type { SkippedPhone } from '../cph/types.js';
 import type { TrafficType } from '../cph/wire.js';
@@ -251,7 +252,7 @@ export class PhoneInventory {
         // also wakes every resource of the account).
         this.sweepFailures += 1;
         const firstRetryMs = Math.max(5_000, this.intervalMs / 10);
-        const retryMs = Math.min(Math.max(firstRetryMs, this.intervalMs), firstRetryMs * 2 ** (this.sweepFailures - 1));
+        const retryMs = backoff(firstRetryMs, Math.max(firstRetryMs, this.intervalMs), this.sweepFailures);
         this.retryAt = this.options.clock.now() + retryMs;
         await this.alarm.wait(retryMs, signal);
       }

@@ -103,8 +103,6 @@ export class JobTracker {
   private readonly polling = new Set<string>();
   private readonly calls = new Set<Promise<void>>();
   private changes = 0;
-  /** The error of the last poll round, if it failed. */
-  lastError: unknown;
   pollCalls = 0;
 
   constructor(private readonly options: JobTrackerOptions) {
@@ -320,7 +318,6 @@ export class JobTracker {
     for (const id of call.ids) this.polling.add(id);
     const done = this.pollCall(call.ids, call.expectedJobs, signal)
       .then((ended) => {
-        this.lastError = undefined;
         if (ended > 0) {
           this.probing = false;
           this.probe = undefined;
@@ -331,7 +328,6 @@ export class JobTracker {
       })
       .catch((error: unknown) => {
         if (signal.aborted) return;
-        this.lastError = error;
         this.options.logger.warn('job poll failed; will retry', { error: String(error) });
         const retryAt = this.options.clock.now() + this.pollIntervalMs;
         for (const id of call.ids) {

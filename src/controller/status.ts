@@ -1,7 +1,6 @@
 /**
- * The next status of a CloudPhoneRoute: a pure function of the previous status, the resource's plan, what
- * happened to its phones in this round (changes sent, refused, jobs ended) and any failure of the round as a
- * whole. The status is a promise to the user and a cost to the API server, so it obeys two rules:
+ * The next status of a CloudPhoneRoute: a pure function of the previous status, the resource's plan, the
+ * jobs of its phones that ended since the last status, and any failure of the round as a whole. The status is a promise to the user and a cost to the API server, so it obeys two rules:
  *  - it stays small: in-sync phones are counted, only phones worth a look are listed, at most
  *    MAX_STATUS_PHONES of them (of which at most MAX_STATUS_PENDING_PHONES with a job running and
  *    MAX_STATUS_CHANGED_PHONES successful changes, the most recent), and what did not fit is counted in
@@ -41,30 +40,20 @@ import { canonicalEntry } from '../api/v1alpha1/parse.js';
 import { canonicalEqual } from '../runtime/status-writer.js';
 import { emptySummary, type PhonePlan, type ResourcePlan } from './plan.js';
 
-/** Something that happened to one phone of the resource in this round, in the order it happened. */
-export type PhoneEvent =
-  /** phones-traffic accepted the phone and started a job. */
-  | { kind: 'submitted'; phoneId: string; trafficType: TrafficType; requestId: string; jobId: string }
-  /** phones-traffic refused the phone inside its 200 answer (e.g. CPS.0005). */
-  | {
-      kind: 'rejected';
-      phoneId: string;
-      trafficType: TrafficType;
-      requestId?: string;
-      errorCode: string;
-      errorMessage: string;
-    }
-  /** A job ended. */
-  | {
-      kind: 'jobEnded';
-      phoneId: string;
-      trafficType: TrafficType;
-      requestId: string;
-      jobId: string;
-      state: 'succeeded' | 'failed';
-      errorCode?: string;
-      errorMessage?: string;
-    };
+/**
+ * A job of one phone of the resource that ended since its status last said so. Sent changes and refusals
+ * reach the status through the plan (a job in flight, a hold); an ended job is news the plan no longer holds.
+ */
+export interface PhoneEvent {
+  kind: 'jobEnded';
+  phoneId: string;
+  trafficType: TrafficType;
+  requestId: string;
+  jobId: string;
+  state: 'succeeded' | 'failed';
+  errorCode?: string;
+  errorMessage?: string;
+}
 
 /** A failure of the round as a whole, classified by the controller. */
 export interface RoundFailure {
@@ -167,10 +156,6 @@ function failureText(errorMessage: string | undefined, errorCode: string | undef
   );
 }
 
-/**
- * The entry for one phone: what the plan says, overridden by this round's events (newer than the plan),
- * with history kept from the previous entry. Undefined: the phone is not worth listing.
- */
 /** Another resource as a conflict message may name it: by name only in the same namespace (tenants do not learn each other's names). */
 function claimantName(claim: { key: string; trafficType: TrafficType }, ownNamespace: string): string {
   const namespace = claim.key.slice(0, claim.key.indexOf('/'));
@@ -179,6 +164,10 @@ function claimantName(claim: { key: string; trafficType: TrafficType }, ownNames
     : `a CloudPhoneRoute in another namespace (${claim.trafficType})`;
 }
 
+/**
+ * The entry for one phone: what the plan says, overridden by jobs that ended (newer than the plan), with
+ * history kept from the previous entry. Undefined: the phone is not worth listing.
+ */
 function entryFor(
   phone: PhonePlan,
   previous: PhoneStatusEntry | undefined,
@@ -284,41 +273,25 @@ function entryFor(
   }
   for (const event of events) {
     if (event.trafficType !== phone.desired) continue;
-    switch (event.kind) {
-      case 'submitted':
-        entry = { ...base, state: 'Pending', jobId: event.jobId, jobStatus: 'Running', requestId: event.requestId };
-        break;
-      case 'rejected':
-        entry = {
-          ...base,
-          state: 'Failed',
-          ...(event.requestId ? { requestId: event.requestId } : {}),
-          errorCode: event.errorCode,
-          errorMessage: failureText(event.errorMessage, event.errorCode, false),
-        };
-        break;
-      case 'jobEnded':
-        entry =
-          event.state === 'succeeded'
-            ? {
-                ...base,
-                actual: event.trafficType,
-                state: 'Changed',
-                jobId: event.jobId,
-                jobStatus: 'Succeeded',
-                requestId: event.requestId,
-              }
-            : {
-                ...base,
-                state: 'Failed',
-                jobId: event.jobId,
-                jobStatus: 'Failed',
-                requestId: event.requestId,
-                ...(event.errorCode ? { errorCode: event.errorCode } : {}),
-                errorMessage: failureText(event.errorMessage, event.errorCode, true),
-              };
-        break;
-    }
+    entry =
+      event.state === 'succeeded'
+        ? {
+            ...base,
+            actual: event.trafficType,
+            state: 'Changed',
+            jobId: event.jobId,
+            jobStatus: 'Succeeded',
+            requestId: event.requestId,
+          }
+        : {
+            ...base,
+            state: 'Failed',
+            jobId: event.jobId,
+            jobStatus: 'Failed',
+            requestId: event.requestId,
+            ...(event.errorCode ? { errorCode: event.errorCode } : {}),
+            errorMessage: failureText(event.errorMessage, event.errorCode, true),
+          };
   }
   if (!entry) return undefined;
   const sameTransition =

@@ -12,6 +12,7 @@
  *   key handed out is done; only then do waiting `get()` calls resolve `undefined`.
  */
 import type { Clock } from './clock.js';
+import { backoff } from './backoff.js';
 
 /** How long a key waits before its next rate-limited retry. */
 export interface RateLimiter<K = string> {
@@ -37,10 +38,9 @@ export class ItemExponentialFailureRateLimiter<K = string> implements RateLimite
   }
 
   when(key: K): number {
-    const exp = this.failures.get(key) ?? 0;
-    this.failures.set(key, exp + 1);
-    const delay = this.baseDelayMs * Math.pow(2, exp);
-    return Number.isFinite(delay) && delay < this.maxDelayMs ? delay : this.maxDelayMs;
+    const attempt = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, attempt);
+    return backoff(this.baseDelayMs, this.maxDelayMs, attempt);
   }
 
   numRequeues(key: K): number {
