@@ -21,7 +21,7 @@
 import type { Clock } from '../runtime/clock.js';
 import { backoff } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
-import { API_VERSION, FINALIZER, KIND, MAX_PHONES_PER_CALL } from '../api/v1alpha1/constants.js';
+import { API_VERSION, FINALIZER, KIND } from '../api/v1alpha1/constants.js';
 import type { CloudPhoneRoute, CloudPhoneRouteSpec } from '../api/v1alpha1/types.js';
 import type { PhoneScope } from '../api/v1alpha1/account-types.js';
 import { phoneInScope } from '../api/v1alpha1/account-rules.js';
@@ -30,7 +30,7 @@ import type { Account } from './accounts.js';
 import type { InventorySnapshot } from './inventory.js';
 import { planRoutes, type DesiredRoute, type InFlightJob, type ResourcePlan } from './plan.js';
 import type { ObservedPhone } from './ports.js';
-import type { RouteChange } from './route-writer.js';
+import { takeFullCalls, type RouteChange } from './route-writer.js';
 
 /** One resource as the planner needs it, from the informer cache. */
 export interface PlannedResource {
@@ -611,18 +611,4 @@ export class AccountPlans {
     this.options.requeue?.([...byOwner.keys()].filter((key) => key !== initiator));
     return callErrors;
   }
-}
-
-/** Takes out of `pending` the changes that fill whole calls of 100 phones of one route, oldest first. */
-function takeFullCalls(pending: Map<string, RouteChange[]>): RouteChange[] {
-  const taken: RouteChange[] = [];
-  for (const trafficType of ['direct', 'routing'] as const) {
-    const phones = [...pending].filter(([, changes]) => changes[0]?.trafficType === trafficType);
-    for (let start = 0; start + MAX_PHONES_PER_CALL <= phones.length; start += MAX_PHONES_PER_CALL)
-      for (const [phoneId, changes] of phones.slice(start, start + MAX_PHONES_PER_CALL)) {
-        pending.delete(phoneId);
-        taken.push(...changes);
-      }
-  }
-  return taken;
 }

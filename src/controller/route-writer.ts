@@ -291,3 +291,17 @@ function oneCredentialBatch(
   }
   return batch;
 }
+
+/** Takes out of `pending` the changes that fill whole calls of 100 phones of one route, oldest first. */
+export function takeFullCalls(pending: Map<string, RouteChange[]>): RouteChange[] {
+  const taken: RouteChange[] = [];
+  for (const trafficType of ['direct', 'routing'] as const) {
+    const phones = [...pending].filter(([, changes]) => changes[0]?.trafficType === trafficType);
+    for (let start = 0; start + MAX_PHONES_PER_CALL <= phones.length; start += MAX_PHONES_PER_CALL)
+      for (const [phoneId, changes] of phones.slice(start, start + MAX_PHONES_PER_CALL)) {
+        pending.delete(phoneId);
+        taken.push(...changes);
+      }
+  }
+  return taken;
+}
