@@ -34,6 +34,7 @@ import { credentialsFromEnv } from './cph/credentials.js';
 import { formatHostPatterns } from './cph/endpoints.js';
 import { AccountRegistry, type SecretReader } from './controller/accounts.js';
 import { AccountDirectory } from './controller/account-directory.js';
+import { cphClientPorts } from './controller/cph-port.js';
 import { AccountObjectReconciler, queueKeyOfObjectKey } from './controller/account-reconciler.js';
 import { planStamp } from './controller/account-plans.js';
 import { RouteReconciler, type RouteUpdater } from './controller/reconciler.js';
@@ -174,15 +175,18 @@ export async function runOperator(
     for (const key of accounts.objectsOf(account)) accountController?.enqueue(queueKeyOfObjectKey(key));
   };
   const accounts: AccountRegistry = new AccountRegistry({
-    settings: {
-      caPem,
-      qps: config.cphQps,
-      burst: config.cphBurst,
-      apiQps: config.cphApiQps,
-      timeoutMs: config.cphTimeoutMs,
-      jobPollIntervalMs: config.jobPollIntervalMs,
-      userAgent: `cph-route-operator/${operatorVersion} (${config.identity})`,
-    },
+    portFor: cphClientPorts(
+      {
+        caPem,
+        qps: config.cphQps,
+        burst: config.cphBurst,
+        apiQps: config.cphApiQps,
+        timeoutMs: config.cphTimeoutMs,
+        userAgent: `cph-route-operator/${operatorVersion} (${config.identity})`,
+      },
+      { clock, logger, onCall: (call) => metrics.cphCall(call.operation, call.outcome) },
+    ),
+    jobPollIntervalMs: config.jobPollIntervalMs,
     clock,
     logger,
     hooks: {
@@ -198,7 +202,6 @@ export async function runOperator(
       },
       onPhonesRead: (account, phones, sweep): Promise<void> => reconciler.phonesRead(account, phones, sweep),
       onJobsEnded: (_account, owners) => enqueue(owners),
-      onCphCall: (call) => metrics.cphCall(call.operation, call.outcome),
       onRouteCall: () => undefined,
     },
   });

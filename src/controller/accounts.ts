@@ -16,15 +16,12 @@ import { OperatorError, errorMessage } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import { backoff } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
-import { AkSkAuth, IamTokenAuth, type CphAuth } from '../cph/auth.js';
-import { CphClient, type CphCallRecord } from '../cph/client.js';
 import { isAuthError } from '../cph/errors.js';
-import { RateLimiterRegistry } from '../cph/rate-limiter.js';
 import type { TrafficType } from '../cph/wire.js';
-import type { AccountConfig, CredentialSpec } from './account-config.js';
-import { cphPortOf } from './cph-port.js';
+import type { AccountConfig } from './account-config.js';
+import type { CredentialPortFactory } from './cph-port.js';
 import { PhoneInventory, type InventorySnapshot } from './inventory.js';
-import type { CphPort, ObservedPhone } from './ports.js';
+import type { CphPort, CredentialPort, ObservedPhone } from './ports.js';
 import { JobTracker, type JobOutcome } from './job-tracker.js';
 import { RouteWriter } from './route-writer.js';
 import type { RetryHold } from './plan.js';
@@ -36,26 +33,12 @@ export interface SecretReader {
   read(namespace: string, name: string): Promise<Record<string, string> | undefined>;
 }
 
-/** How every account's clients are made. */
-export interface AccountClientSettings {
-  /** Extra CA bundle (PEM) for CPH and IAM. */
-  caPem: string | undefined;
-  qps: number;
-  burst: number;
-  /** Calls of any one API per second. */
-  apiQps: number;
-  timeoutMs: number;
-  jobPollIntervalMs: number;
-  userAgent: string;
-}
-
 export interface AccountHooks {
   onSwept(account: Account, snapshot: InventorySnapshot): void;
   onSweepFailed(account: Account, error: unknown): void;
   /** Told each page of a sweep as it arrives; the sweep ends once what it returns has settled. */
   onPhonesRead?(account: Account, phones: readonly ObservedPhone[], sweep: number): Promise<void>;
   onJobsEnded(account: Account, owners: ReadonlySet<string>, outcomes: readonly JobOutcome[]): void;
-  onCphCall(call: CphCallRecord): void;
   onRouteCall(
     account: Account,
     trafficType: TrafficType,
@@ -82,27 +65,24 @@ export class NoVerifiedCredentialsError extends OperatorError {
   }
 }
 
-/** One credential of an account: its client, and whether a list call with it succeeded. */
+/** One credential of an account: its port, and whether a list call with it succeeded. */
 class AccountCredential {
-  readonly port: CphPort;
   verified = false;
   private failure: { error: unknown; retryAt: number; attempts: number } | undefined;
   private verifying: Promise<void> | undefined;
 
   constructor(
     readonly id: string,
-    readonly client: CphClient,
+    readonly port: CredentialPort,
     private readonly clock: Clock,
-  ) {
-    this.port = cphPortOf(client);
-  }
+  ) {}
 
   /** Resolves once a list call with the credential succeeded; throws its failure while it is not retried. */
   verify(): Promise<void> {
     if (this.verified) return Promise.resolve();
     if (this.failure && this.clock.now() < this.failure.retryAt) return Promise.reject(this.failure.error);
-    this.verifying ??= this.client
-      .listPhones({ offset: 0, limit: 1 })
+    this.verifying ??= this.port
+      .checkAccess()
       .then(() => {
         this.verified = true;
         this.failure = undefined;
@@ -220,6 +200,15 @@ export class Account {
               requestId: outcome.requestId,
             });
           else if (this.holds.delete(outcome.phoneId)) this.holdChanges += 1;
+          // A job adopted after a restart does not say which route it set: the phone is read again before
+          // anything is sent for it (taking it as drifted would send the same change twice).
+          if (outcome.state === 'succeeded' && outcome.trafficType === undefined)
+            this.inventory.markUnconfirmed(outcome.phoneId, {
+              trafficType: undefined,
+              adopted: true,
+              jobId: outcome.jobId,
+              requestId: outcome.requestId,
+            });
         }
         hooks.onJobsEnded(this, owners, outcomes);
       },
@@ -238,13 +227,13 @@ export class Account {
     });
   }
 
-  /** Adds a credential (its client is closed with the account or when it is dropped). */
-  addCredential(id: string, client: CphClient): void {
+  /** Adds a credential (its port is closed with the account or when it is dropped). */
+  addCredential(id: string, port: CredentialPort): void {
     if (this.credentials.has(id)) {
-      client.close();
+      port.close();
       return;
     }
-    this.credentials.set(id, new AccountCredential(id, client, this.clock));
+    this.credentials.set(id, new AccountCredential(id, port, this.clock));
   }
 
   hasCredential(id: string): boolean {
@@ -256,7 +245,7 @@ export class Account {
     const credential = this.credentials.get(id);
     if (!credential) return;
     this.credentials.delete(id);
-    credential.client.close();
+    credential.port.close();
   }
 
   get credentialCount(): number {
@@ -360,13 +349,15 @@ export class Account {
   async stop(): Promise<void> {
     this.writer.stop();
     await Promise.all([this.inventory.stop(), this.tracker.stop()]);
-    for (const credential of this.credentials.values()) credential.client.close();
+    for (const credential of this.credentials.values()) credential.port.close();
     this.credentials.clear();
   }
 }
 
 export interface AccountRegistryOptions {
-  settings: AccountClientSettings;
+  /** Makes the port of a credential the first time an account config names it. */
+  portFor: CredentialPortFactory;
+  jobPollIntervalMs: number;
   clock: Clock;
   logger: Logger;
   hooks: AccountHooks;
@@ -393,12 +384,8 @@ export class AccountRegistry {
   private readonly objects = new Map<string, { accountKey: string; credentialId: string }>();
   /** account key -> its resources, sorted; rebuilt only when a binding changes (read by every reconcile). */
   private readonly ownersCache = new Map<string, string[]>();
-  private readonly rateLimiters: RateLimiterRegistry;
 
-  constructor(private readonly options: AccountRegistryOptions) {
-    const { qps, burst, apiQps } = options.settings;
-    this.rateLimiters = new RateLimiterRegistry({ qps, burst, apiQps, clock: options.clock });
-  }
+  constructor(private readonly options: AccountRegistryOptions) {}
 
   /**
    * The Account of a resource's account configuration, created on first use with the config's credential
@@ -454,53 +441,15 @@ export class AccountRegistry {
         clock: this.options.clock,
         logger: this.options.logger,
         hooks: this.options.hooks,
-        jobPollIntervalMs: this.options.settings.jobPollIntervalMs,
+        jobPollIntervalMs: this.options.jobPollIntervalMs,
       });
       this.accounts.set(config.cphKey, account);
       account.start();
       this.options.logger.info('CPH account in use', { account: account.description });
     }
-    if (!account.hasCredential(config.credential.id)) account.addCredential(config.credential.id, this.client(config));
+    if (!account.hasCredential(config.credential.id))
+      account.addCredential(config.credential.id, this.options.portFor(config));
     return account;
-  }
-
-  private client(config: AccountConfig): CphClient {
-    const { settings, clock, logger, hooks } = this.options;
-    return new CphClient({
-      endpoint: config.endpoint,
-      projectId: config.projectId,
-      auth: this.auth(config.credential, config.projectId),
-      caPem: settings.caPem,
-      timeoutMs: settings.timeoutMs,
-      rateLimiter: this.rateLimiters.forAccount(config.cphKey),
-      apiWindow: this.rateLimiters.apiWindowForAccount(config.cphKey),
-      logger,
-      clock,
-      userAgent: settings.userAgent,
-      onCall: (call) => hooks.onCphCall(call),
-    });
-  }
-
-  private auth(credential: CredentialSpec, projectId: string): CphAuth {
-    const { settings, clock, logger, hooks } = this.options;
-    if (credential.kind === 'aksk') return new AkSkAuth({ ak: credential.ak, sk: credential.sk }, clock);
-    return new IamTokenAuth({
-      iamEndpoint: credential.iamEndpoint,
-      credentials: { user: credential.user, password: credential.password, domain: credential.domain },
-      project: { id: projectId },
-      clock,
-      logger,
-      caPem: settings.caPem,
-      userAgent: settings.userAgent,
-      onCall: (call) =>
-        hooks.onCphCall({
-          ...call,
-          outcome: call.outcome as CphCallRecord['outcome'],
-          attempt: 1,
-          errorCode: undefined,
-          requestId: undefined,
-        }),
-    });
   }
 
   private bind(resourceKey: string, binding: AccountBinding): void {

@@ -407,6 +407,13 @@ export class RouteReconciler implements Reconciler {
       pendingRequests: account.tracker.pendingRequestIds(key),
       now: now(),
     });
+    if (revertDone && !failure) {
+      // The phones are back: the resource goes, and a status written now would only move its resourceVersion
+      // past the one the finalizer patch is conditioned on.
+      await this.removeFinalizer(meta);
+      this.forget(key);
+      return {};
+    }
     const writeStarted = now();
     const wrote = await this.writeStatus(key, meta, previous, status);
     this.options.logger.debug('reconciled', {
@@ -422,12 +429,6 @@ export class RouteReconciler implements Reconciler {
     this.options.metrics?.phonesByState(key, status.summary);
     if (failure && revert) return { requeueAfterMs: untilRevertDeadline(revertRetryMs, revert, now()) };
     if (failure) throw new RoundFailedError(failure.reason, { cause: undefined });
-
-    if (revertDone) {
-      await this.removeFinalizer(meta);
-      this.forget(key);
-      return {};
-    }
     // Drift checks come from the inventory's sweeps; this requeue is a safety net, and brings failed
     // changes back when their hold ends (and a deletion to its revert deadline).
     const holdEnds = account.nextHoldExpiry();

@@ -218,9 +218,11 @@ function entryFor(
           ...(jobId ? { jobId } : {}),
           jobStatus: 'Unknown',
           ...(requestId ? { requestId } : {}),
-          errorMessage: jobId
-            ? 'CPH started a job but its answer gave no request ID to follow it by: the route is read again on the next sweep'
-            : 'CPH answered without a job or an error for this phone: the route is read again on the next sweep',
+          errorMessage: sent?.adopted
+            ? 'its job, started before the operator restarted, ended: the route is read again on the next sweep'
+            : jobId
+              ? 'CPH started a job but its answer gave no request ID to follow it by: the route is read again on the next sweep'
+              : 'CPH answered without a job or an error for this phone: the route is read again on the next sweep',
         };
       }
       break;
