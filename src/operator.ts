@@ -219,6 +219,8 @@ export async function runOperator(
     waiting: 0,
   };
   const updater: RouteUpdater = {
+    currentStatus: (raw) => statusWriter.current(raw as KubeObject & { status?: unknown }),
+    forget: (key) => statusWriter.forget(key),
     async patchStatus(namespace, name, status) {
       const observed = informer.get(`${namespace}/${name}`) as (KubeObject & { status?: unknown }) | undefined;
       const result = await statusWriter.update(observed ?? { metadata: { namespace, name } }, status);

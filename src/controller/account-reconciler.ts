@@ -32,7 +32,7 @@ import {
 import { AccountError } from './account-config.js';
 import type { AccountDirectory, ObjectCache } from './account-directory.js';
 import type { Account, AccountRegistry } from './accounts.js';
-import { classifyFailure } from './reconciler.js';
+import { classifyFailure } from './failure.js';
 import { canonicalEqual } from '../runtime/status-writer.js';
 
 /** Writes an account object's status (only asked when it changed). */
@@ -116,9 +116,9 @@ export class AccountObjectReconciler implements Reconciler {
         outcome = { ready: false, reason: error.reason, message: error.message };
         requeueAfterMs = this.options.retryMs ?? 30_000;
       } else {
-        const failure = classifyFailure(error);
+        const failure = classifyFailure(error, undefined, clock.now());
         outcome = { ready: false, reason: failure.reason, message: failure.message };
-        requeueAfterMs = stallingReasons.has(failure.reason) ? (this.options.retryMs ?? 30_000) : 10_000;
+        requeueAfterMs = failure.stalled ? (this.options.retryMs ?? 30_000) : 10_000;
       }
     }
     const previous = object.status;

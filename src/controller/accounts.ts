@@ -141,6 +141,7 @@ export class Account {
   readonly key: string;
   readonly description: string;
   private readonly clock: Clock;
+  private downSince: number | undefined;
   private readonly credentials = new Map<string, AccountCredential>();
 
   constructor(options: AccountOptions) {
@@ -281,6 +282,22 @@ export class Account {
       credential.refused(error);
       throw error;
     }
+  }
+
+  /** Since when (ms) CPH has not answered this account: undefined while it answers. */
+  get cphDownSince(): number | undefined {
+    return this.downSince;
+  }
+
+  /** CPH could not be reached: the outage starts now unless it started before. Returns its start. */
+  cphUnavailable(now: number): number {
+    this.downSince ??= now;
+    return this.downSince;
+  }
+
+  /** CPH answered: any outage is over. */
+  cphAnswered(): void {
+    this.downSince = undefined;
   }
 
   private notePhoneChanged(phoneId: string): void {

@@ -86,6 +86,10 @@ export class JobTracker {
   private readonly outcomes = new Map<string, JobOutcome>();
   private readonly ownersByPhone = new Map<string, Set<string>>();
   private readonly adoptionWaiters = new Map<string, Array<() => void>>();
+  /** Per owner, the job of each phone it was last told of: an ended job is news to an owner once. */
+  private readonly told = new Map<string, Map<string, string>>();
+  /** Owners whose running requests were adopted from their status after the start. */
+  private readonly adoptedOwners = new Set<string>();
   private jobEstimateMs: number;
   /** Whether the estimate comes from jobs seen to end (not the initial guess). */
   private learnt = false;
@@ -190,6 +194,28 @@ export class JobTracker {
     }
   }
 
+  /** `adopt` once per owner after a start: its status is read once. Undefined: nothing to wait for. */
+  adoptOnce(requestIds: Iterable<string>, owner: string): Promise<void> | undefined {
+    if (this.adoptedOwners.has(owner)) return undefined;
+    this.adoptedOwners.add(owner);
+    const ids = [...requestIds];
+    return ids.length > 0 ? this.adopt(ids, owner) : undefined;
+  }
+
+  /** The outcomes of the phones' jobs that ended and that `owner` has not been told of yet; told now. */
+  newOutcomes(owner: string, phoneIds: Iterable<string>): JobOutcome[] {
+    let told = this.told.get(owner);
+    if (!told) this.told.set(owner, (told = new Map()));
+    const news: JobOutcome[] = [];
+    for (const phoneId of phoneIds) {
+      const outcome = this.outcomes.get(phoneId);
+      if (!outcome || told.get(phoneId) === outcome.jobId) continue;
+      told.set(phoneId, outcome.jobId);
+      news.push(outcome);
+    }
+    return news;
+  }
+
   /** Adds an owner to a phone's job in flight (a second resource wanting the same route). */
   addOwners(phoneId: string, owners: Iterable<string>): void {
     let set = this.ownersByPhone.get(phoneId);
@@ -220,6 +246,8 @@ export class JobTracker {
 
   /** Forgets what the tracker kept for a resource that is gone. Jobs keep being followed for other owners. */
   forgetOwner(owner: string): void {
+    this.told.delete(owner);
+    this.adoptedOwners.delete(owner);
     for (const request of this.requests.values()) request.owners.delete(owner);
     for (const set of this.ownersByPhone.values()) set.delete(owner);
   }

@@ -1,6 +1,7 @@
 /**
  * The next status of a CloudPhoneRoute: a pure function of the previous status, the resource's plan, the
- * jobs of its phones that ended since the last status, and any failure of the round as a whole. The status is a promise to the user and a cost to the API server, so it obeys two rules:
+ * jobs of its phones that ended since the last status, and any failure of the round as a whole. The status
+ * is a promise to the user and a cost to the API server, so it obeys two rules:
  *  - it stays small: in-sync phones are counted, only phones worth a look are listed, at most
  *    MAX_STATUS_PHONES of them (of which at most MAX_STATUS_PENDING_PHONES with a job running and
  *    MAX_STATUS_CHANGED_PHONES successful changes, the most recent), and what did not fit is counted in
@@ -26,19 +27,13 @@ import {
   MAX_STATUS_PENDING_PHONES,
   MAX_STATUS_PHONES,
 } from '../api/v1alpha1/constants.js';
-import {
-  ConditionType,
-  Reason,
-  formatTime,
-  removeCondition,
-  setCondition,
-  stallingReasons,
-  CPH_UNAVAILABLE_STALL_MS,
-  type RoundFailureReason,
-} from '../api/v1alpha1/conditions.js';
+import { ConditionType, Reason, formatTime, removeCondition, setCondition } from '../api/v1alpha1/conditions.js';
 import { canonicalEntry } from '../api/v1alpha1/parse.js';
 import { canonicalEqual } from '../runtime/status-writer.js';
 import { emptySummary, type PhonePlan, type ResourcePlan } from './plan.js';
+import type { RoundFailure } from './failure.js';
+
+export type { RoundFailure } from './failure.js';
 
 /**
  * A job of one phone of the resource that ended since its status last said so. Sent changes and refusals
@@ -53,18 +48,6 @@ export interface PhoneEvent {
   state: 'succeeded' | 'failed';
   errorCode?: string;
   errorMessage?: string;
-}
-
-/** A failure of the round as a whole, classified by the controller. */
-export interface RoundFailure {
-  reason: RoundFailureReason;
-  /** What happened and what to do, e.g. "CPH refused the AK/SK of Secret ns/cph-creds (APIGW.0301): ...". */
-  message: string;
-  /**
-   * For CphUnavailable: since when (ms) CPH has not been reachable without a success in between. Once that
-   * is CPH_UNAVAILABLE_STALL_MS ago, the failure stalls the resource (Stalled=True) instead of only retrying.
-   */
-  since?: number;
 }
 
 export interface StatusInput {
@@ -474,12 +457,7 @@ function decideConditions(
       `${input.failure.message}${input.plan || input.previous?.summary ? `. Last known: ${counts}` : ''}`,
       32768,
     );
-    const nowMs = typeof input.now === 'number' ? input.now : input.now.getTime();
-    const outageStalls =
-      reason === Reason.CphUnavailable &&
-      input.failure.since !== undefined &&
-      nowMs - input.failure.since >= CPH_UNAVAILABLE_STALL_MS;
-    return stallingReasons.has(reason) || outageStalls
+    return input.failure.stalled
       ? { ready: { status: 'False', reason, message }, stalled: { reason, message } }
       : {
           ready: { status: 'False', reason, message },

@@ -76,6 +76,12 @@ class RouteStore implements RouteCache, RouteUpdater {
       });
   }
 
+  currentStatus(raw: object): unknown {
+    return (raw as RouteObject).status;
+  }
+
+  forget(): void {}
+
   status(key: string): CloudPhoneRouteStatus {
     return this.must(key).status ?? {};
   }

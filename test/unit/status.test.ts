@@ -660,7 +660,11 @@ describe('status', () => {
           generation: 1,
           previous,
           desired: 'routing',
-          failure: { reason, message: 'CPH refused the AK/SK of Secret ns/cph (APIGW.0301); fix the Secret' },
+          failure: {
+            reason,
+            message: 'CPH refused the AK/SK of Secret ns/cph (APIGW.0301); fix the Secret',
+            stalled: true,
+          },
           now: T1,
         });
         expect(condition(s, 'Ready')).to.deep.include({ status: 'False', reason, lastTransitionTime: S1 });
@@ -677,7 +681,11 @@ describe('status', () => {
             generation: 1,
             previous: roundTrip(s),
             desired: 'routing',
-            failure: { reason, message: 'CPH refused the AK/SK of Secret ns/cph (APIGW.0301); fix the Secret' },
+            failure: {
+              reason,
+              message: 'CPH refused the AK/SK of Secret ns/cph (APIGW.0301); fix the Secret',
+              stalled: true,
+            },
             now: T2,
           }),
         ).to.deep.equal(s);
@@ -693,7 +701,11 @@ describe('status', () => {
 
     for (const reason of ['CphUnavailable', 'Throttled'] as const) {
       it(`a round failing with ${reason} is retried: Reconciling=True, not Stalled`, () => {
-        const s = nextStatus({ generation: 1, failure: { reason, message: 'CPH answered 503 (CPS.0003)' }, now: T0 });
+        const s = nextStatus({
+          generation: 1,
+          failure: { reason, message: 'CPH answered 503 (CPS.0003)', stalled: false },
+          now: T0,
+        });
         expect(condition(s, 'Ready')).to.deep.include({
           status: 'False',
           reason,
@@ -719,11 +731,11 @@ describe('status', () => {
       });
     }
 
-    it('CPH unreachable past CPH_UNAVAILABLE_STALL_MS stalls with CphUnavailable; a short outage only retries', () => {
+    it('a CphUnavailable failure that stalls (a long outage: src/controller/failure.ts) says Stalled; recovery clears it', () => {
       const message = 'could not connect (ECONNRESET)';
       const short = nextStatus({
         generation: 1,
-        failure: { reason: 'CphUnavailable', message, since: T0 },
+        failure: { reason: 'CphUnavailable', message, stalled: false },
         now: T0 + CPH_UNAVAILABLE_STALL_MS - 1000,
       });
       expect(condition(short, 'Reconciling')).to.deep.include({ status: 'True', reason: 'CphUnavailable' });
@@ -731,7 +743,7 @@ describe('status', () => {
       const long = nextStatus({
         generation: 1,
         previous: roundTrip(short),
-        failure: { reason: 'CphUnavailable', message, since: T0 },
+        failure: { reason: 'CphUnavailable', message, stalled: true },
         now: T0 + CPH_UNAVAILABLE_STALL_MS,
       });
       expect(condition(long, 'Stalled')).to.deep.include({ status: 'True', reason: 'CphUnavailable' });
@@ -752,7 +764,7 @@ describe('status', () => {
       const s = nextStatus({
         generation: 1,
         plan: planOf({ resources: [routing()], phones: fleet(P, 'direct') }),
-        failure: { reason: 'CphUnavailable', message: 'phones-traffic timed out' },
+        failure: { reason: 'CphUnavailable', message: 'phones-traffic timed out', stalled: false },
         now: T0,
       });
       expect(condition(s, 'Ready')!.message).to.equal(
