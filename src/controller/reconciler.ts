@@ -99,6 +99,18 @@ interface RevertDeadline {
   timeout: string;
 }
 
+/** The resource a round is about, as read at its start. */
+interface Round {
+  key: string;
+  meta: RouteMetadata;
+  route: CloudPhoneRoute;
+  previous: CloudPhoneRouteStatus | undefined;
+  revert: RevertDeadline | undefined;
+  intervalMs: number;
+  /** When the round started (ms), for the log. */
+  started: number;
+}
+
 /** What the steps of a round learnt, for the status and the result. */
 interface Learnt {
   account?: Account;
@@ -194,8 +206,7 @@ export class RouteReconciler implements Reconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
-    const { clock } = this.options;
-    const roundStarted = clock.now();
+    const started = this.options.clock.now();
     // 1. Read.
     const raw = this.options.cache.get(key);
     const meta = readMetadata(raw);
@@ -207,57 +218,40 @@ export class RouteReconciler implements Reconciler {
       route = parseCloudPhoneRoute(raw);
     } catch (error) {
       if (!(error instanceof ParseError)) throw error;
-      const failure: RoundFailure = {
-        reason: Reason.InvalidSpec,
-        message: error.message,
-        stalled: stalls(Reason.InvalidSpec, undefined, clock.now()),
-      };
-      await this.writeStatus(
-        meta,
-        previous,
-        nextStatus({ generation: meta.generation, previous, failure, now: clock.now() }),
-      );
-      return this.release(key);
+      return this.invalidSpec(key, meta, previous, error);
     }
-    const spec = route.spec;
     // 3. Finalizer.
-    const step = finalizerStep(spec, meta);
-    if (step === 'toggle') {
-      const has = meta.finalizers.includes(FINALIZER);
-      const finalizers = has ? meta.finalizers.filter((f) => f !== FINALIZER) : [...meta.finalizers, FINALIZER];
-      await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, finalizers);
-      return {}; // the update comes back through the watch
-    }
+    const step = finalizerStep(route.spec, meta);
+    if (step === 'toggle') return this.toggleFinalizer(meta);
     if (step === 'release') {
       if (meta.finalizers.includes(FINALIZER)) await this.removeFinalizer(meta);
       return this.release(key);
     }
-    const intervalMs = this.intervalOf(spec);
-    const revert = revertDeadlineOf(spec, meta);
-    const revertExpired = (): boolean => revert !== undefined && !(clock.now() < revert.deadline);
+    const intervalMs = this.intervalOf(route.spec);
+    const revert = revertDeadlineOf(route.spec, meta);
     await (this.primed ??= this.prime());
-
-    // 4 and 5: what the round learns.
-    const bound = await this.bindAccount(key, meta.namespace, spec, intervalMs, revert);
+    // 4. Account. 5. Plan and send.
+    const bound = await this.bindAccount(key, meta.namespace, route.spec, intervalMs, revert);
     const learnt: Learnt = bound.account
       ? { ...bound, ...(await this.planAndSend(key, bound.account, intervalMs, previous, revert)) }
       : bound;
+    // 6. Status and result.
+    return this.conclude({ key, meta, route, previous, revert, intervalMs, started }, learnt);
+  }
+
+  /**
+   * Step 6: from what the round learnt, the one status write and the result; a deletion with Revert ends
+   * here when its phones are back (or gives up at its deadline).
+   */
+  private async conclude(round: Round, learnt: Learnt): Promise<ReconcileResult> {
+    const { clock } = this.options;
+    const { key, meta, route, previous, revert } = round;
     const { account, plan } = learnt;
     const events = plan && account ? jobEvents(plan, account, key) : [];
-    for (const event of events)
-      if (event.state === 'failed')
-        this.options.events.record(
-          routeRef(route),
-          'Warning',
-          'JobFailed',
-          'ChangeRoute',
-          `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim(),
-        );
-
-    // A deletion with Revert ends when the phones are back, or gives up at its deadline.
+    this.recordJobFailures(route, events);
     const pendingRequests = plan && account ? account.tracker.pendingRequestIds(key) : undefined;
     const revertDone = revert !== undefined && plan?.settled === true && pendingRequests?.length === 0;
-    if (revert && !revertDone && revertExpired()) {
+    if (revert && !revertDone && !(clock.now() < revert.deadline)) {
       const why =
         learnt.failure && !plan
           ? errorMessage(learnt.error)
@@ -271,17 +265,15 @@ export class RouteReconciler implements Reconciler {
       await this.removeFinalizer(meta);
       return this.release(key);
     }
-
-    // 6. The status, computed once and written once.
     const status = nextStatus({
       generation: meta.generation,
       previous,
       ...(plan ? { plan } : {}),
       events,
       ...(failure ? { failure } : {}),
-      suspended: spec.suspend === true,
+      suspended: route.spec.suspend === true,
       ...(revert ? { deleting: 'Revert' as DeletionPolicy, revertDeadline: revert } : {}),
-      desired: spec.trafficType,
+      desired: route.spec.trafficType,
       ...(learnt.outOfScope && learnt.config
         ? { outOfScope: { phoneIds: learnt.outOfScope, account: learnt.config.objectKey } }
         : {}),
@@ -290,6 +282,7 @@ export class RouteReconciler implements Reconciler {
     });
     const writeStarted = clock.now();
     const wrote = await this.writeStatus(meta, previous, status);
+    const statusWriteMs = clock.now() - writeStarted;
     if (failure && !plan) this.warnOnChange(route, previous, failure);
     if (plan) this.options.metrics?.phonesByState(key, status.summary);
     this.options.logger.debug('reconciled', {
@@ -299,20 +292,63 @@ export class RouteReconciler implements Reconciler {
       sent: plan?.toChange.length ?? 0,
       events: events.length,
       statusWritten: wrote,
-      roundMs: clock.now() - roundStarted,
-      statusWriteMs: clock.now() - writeStarted,
+      roundMs: clock.now() - round.started,
+      statusWriteMs,
     });
+    return this.result(round, learnt, failure);
+  }
 
+  /** Done, again after a while, or an error into the queue's backoff. */
+  private result(round: Round, learnt: Learnt, failure: RoundFailure | undefined): ReconcileResult {
+    const now = this.options.clock.now();
     if (failure) {
       if (learnt.retryAfterMs !== undefined)
-        return { requeueAfterMs: untilRevertDeadline(learnt.retryAfterMs, revert, clock.now()) };
+        return { requeueAfterMs: untilRevertDeadline(learnt.retryAfterMs, round.revert, now) };
       throw new RoundFailedError(failure.reason, { cause: learnt.error });
     }
     // Drift checks come from the inventory's sweeps; this requeue is a safety net, and brings failed
     // changes back when their hold ends (and a deletion to its revert deadline).
-    const holdEnds = account?.nextHoldExpiry();
-    const untilHold = holdEnds === undefined ? intervalMs : Math.max(1_000, holdEnds - clock.now() + 50);
-    return { requeueAfterMs: untilRevertDeadline(Math.min(intervalMs, untilHold), revert, clock.now()) };
+    const holdEnds = learnt.account?.nextHoldExpiry();
+    const untilHold = holdEnds === undefined ? round.intervalMs : Math.max(1_000, holdEnds - now + 50);
+    return { requeueAfterMs: untilRevertDeadline(Math.min(round.intervalMs, untilHold), round.revert, now) };
+  }
+
+  /** An invalid spec (it passed admission, e.g. an old object): reported, not retried. */
+  private async invalidSpec(
+    key: string,
+    meta: RouteMetadata,
+    previous: CloudPhoneRouteStatus | undefined,
+    error: ParseError,
+  ): Promise<ReconcileResult> {
+    const now = this.options.clock.now();
+    const failure: RoundFailure = {
+      reason: Reason.InvalidSpec,
+      message: error.message,
+      stalled: stalls(Reason.InvalidSpec, undefined, now),
+    };
+    await this.writeStatus(meta, previous, nextStatus({ generation: meta.generation, previous, failure, now }));
+    return this.release(key);
+  }
+
+  /** The finalizer is held only while deletionPolicy is Revert; the update comes back through the watch. */
+  private async toggleFinalizer(meta: RouteMetadata): Promise<ReconcileResult> {
+    const finalizers = meta.finalizers.includes(FINALIZER)
+      ? meta.finalizers.filter((f) => f !== FINALIZER)
+      : [...meta.finalizers, FINALIZER];
+    await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, finalizers);
+    return {};
+  }
+
+  private recordJobFailures(route: CloudPhoneRoute, events: readonly PhoneEvent[]): void {
+    for (const event of events)
+      if (event.state === 'failed')
+        this.options.events.record(
+          routeRef(route),
+          'Warning',
+          'JobFailed',
+          'ChangeRoute',
+          `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim(),
+        );
   }
 
   /**
