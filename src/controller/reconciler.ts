@@ -229,7 +229,8 @@ export class RouteReconciler implements Reconciler {
     }
     const intervalMs = this.intervalOf(route.spec);
     const revert = revertDeadlineOf(route.spec, meta);
-    await (this.primed ??= this.prime());
+    this.primed ??= this.prime();
+    await this.primed;
     // 4. Account. 5. Plan and send.
     const bound = await this.bindAccount(key, meta.namespace, route.spec, intervalMs, revert);
     const learnt: Learnt = bound.account
