@@ -300,7 +300,7 @@ export class AccountPlans {
   }
 
   private stateOf(account: Account, owners: number): string {
-    return `i${account.inventory.version}|t${account.tracker.version}|h${account.holdsVersion}|o${owners}`;
+    return `i${account.inventory.version}|t${account.tracker.version}|h${account.holds.version}|o${owners}`;
   }
 
   /**
@@ -320,7 +320,7 @@ export class AccountPlans {
   }
 
   private async build(account: Account, snapshot: InventorySnapshot, state: string, owners: number): Promise<Entry> {
-    const holds = account.holdsVersion;
+    const holds = account.holds.version;
     const base = this.current.get(account);
     if (
       base &&
@@ -360,7 +360,7 @@ export class AccountPlans {
       resources: desired,
       phones,
       jobs: jobsInFlight(account, desired),
-      holds: account.activeHolds(),
+      holds: account.holds.active(),
     });
     this.options.logger.debug('account planned', { account: account.description, resources: plan.resources.length });
     return this.entry(
@@ -410,7 +410,7 @@ export class AccountPlans {
         resources: desired,
         phones: snapshot.phones,
         jobs: jobsInFlight(account, desired),
-        holds: account.activeHolds(),
+        holds: account.holds.active(),
       });
       for (const resource of plan.resources) resources.set(resource.key, resource);
     }
@@ -464,7 +464,7 @@ export class AccountPlans {
       resources: desired,
       phones: page,
       jobs: jobsInFlight(account, desired),
-      holds: account.activeHolds(),
+      holds: account.holds.active(),
     });
     for (const resource of plan.resources) {
       const credentialId = this.options.sources.resource(resource.key)?.credentialId;
@@ -570,7 +570,7 @@ export class AccountPlans {
       } else if (result.errorCode && result.errorCode !== 'Superseded') {
         if (!held.has(result.phoneId)) {
           held.add(result.phoneId);
-          account.hold({
+          account.holds.hold({
             phoneId: result.phoneId,
             trafficType: result.trafficType,
             errorCode: result.errorCode,

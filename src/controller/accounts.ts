@@ -24,7 +24,7 @@ import { PhoneInventory, type InventorySnapshot } from './inventory.js';
 import type { CphPort, CredentialPort, ObservedPhone } from './ports.js';
 import { JobTracker, type JobOutcome } from './job-tracker.js';
 import { RouteWriter } from './route-writer.js';
-import type { RetryHold } from './plan.js';
+import { Holds } from './holds.js';
 
 export { AccountError } from './account-config.js';
 
@@ -47,14 +47,6 @@ export interface AccountHooks {
   ): void;
 }
 
-/** A failed change held back before it is tried again. */
-interface Hold extends RetryHold {
-  until: number;
-  attempts: number;
-}
-
-const holdBaseMs = 30_000;
-const holdMaxMs = 15 * 60_000;
 const verifyRetryBaseMs = 10_000;
 const verifyRetryMaxMs = 5 * 60_000;
 
@@ -128,9 +120,8 @@ export class Account {
   readonly inventory: PhoneInventory;
   readonly tracker: JobTracker;
   readonly writer: RouteWriter;
-  private readonly holds = new Map<string, Hold>();
-  /** Bumped when a hold is set or dropped (expiry is seen through activeHolds()). */
-  private holdChanges = 0;
+  /** Changes that failed, held back before they are tried again. */
+  readonly holds: Holds;
   /**
    * Per phone, when (in `changeSequence` terms) its job in flight or its known route last changed since the
    * last sweep: a plan can be brought up to date by redoing only the resources of these phones.
@@ -149,6 +140,7 @@ export class Account {
     this.key = options.key;
     this.description = options.description;
     this.clock = clock;
+    this.holds = new Holds(clock);
     // Reads go through whichever verified credential comes first; writes through the route's own.
     const cph: CphPort = {
       listAllPhones: (signal, onPage) => this.readWith((port) => port.listAllPhones(signal, onPage)),
@@ -192,7 +184,7 @@ export class Account {
       onJobsEnded: (owners, outcomes) => {
         for (const outcome of outcomes) {
           if (outcome.state === 'failed' && outcome.trafficType)
-            this.hold({
+            this.holds.hold({
               phoneId: outcome.phoneId,
               trafficType: outcome.trafficType,
               errorCode: outcome.errorCode,
@@ -200,7 +192,7 @@ export class Account {
               jobId: outcome.jobId,
               requestId: outcome.requestId,
             });
-          else if (this.holds.delete(outcome.phoneId)) this.holdChanges += 1;
+          else this.holds.drop(outcome.phoneId);
           // A job adopted after a restart does not say which route it set: the phone is read again before
           // anything is sent for it (taking it as drifted would send the same change twice).
           if (outcome.state === 'succeeded' && outcome.trafficType === undefined)
@@ -314,43 +306,6 @@ export class Account {
     const phones: string[] = [];
     for (const [phoneId, at] of this.phoneChanges) if (at > sequence) phones.push(phoneId);
     return phones;
-  }
-
-  /** Holds a failed change back, with a backoff that doubles on each failure in a row. */
-  hold(failure: RetryHold): void {
-    const previous = this.holds.get(failure.phoneId);
-    const attempts = previous && previous.trafficType === failure.trafficType ? previous.attempts + 1 : 1;
-    const until = this.clock.now() + backoff(holdBaseMs, holdMaxMs, attempts);
-    this.holds.set(failure.phoneId, { ...failure, attempts, until });
-    this.holdChanges += 1;
-  }
-
-  /** Changes when the set of holds does (a hold set, dropped, or expired). */
-  get holdsVersion(): string {
-    let active = 0;
-    const now = this.clock.now();
-    for (const hold of this.holds.values()) if (hold.until > now) active += 1;
-    return `${this.holdChanges}.${active}`;
-  }
-
-  /** The holds still in force; expired ones are dropped so their phones are tried again. */
-  activeHolds(): RetryHold[] {
-    const now = this.clock.now();
-    const active: RetryHold[] = [];
-    for (const [phoneId, hold] of this.holds) {
-      if (hold.until <= now) continue;
-      const { until: _until, attempts: _attempts, ...rest } = hold;
-      active.push({ ...rest, phoneId });
-    }
-    return active;
-  }
-
-  /** The earliest time a hold ends, to requeue then. */
-  nextHoldExpiry(): number | undefined {
-    let next: number | undefined;
-    for (const hold of this.holds.values())
-      if (hold.until > this.clock.now() && (next === undefined || hold.until < next)) next = hold.until;
-    return next;
   }
 
   /** Follows jobs; the inventory sweeps only once a route uses the account (`startSweeps`). */

@@ -309,7 +309,7 @@ export class RouteReconciler implements Reconciler {
     }
     // Drift checks come from the inventory's sweeps; this requeue is a safety net, and brings failed
     // changes back when their hold ends (and a deletion to its revert deadline).
-    const holdEnds = learnt.account?.nextHoldExpiry();
+    const holdEnds = learnt.account?.holds.nextExpiry();
     const untilHold = holdEnds === undefined ? round.intervalMs : Math.max(1_000, holdEnds - now + 50);
     return { requeueAfterMs: untilRevertDeadline(Math.min(round.intervalMs, untilHold), round.revert, now) };
   }

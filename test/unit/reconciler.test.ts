@@ -293,6 +293,35 @@ describe('reconciler (in memory: fake clock, route store, CPH port)', () => {
     expect(world.cph.calls.traffic).to.equal(2);
   });
 
+  it('a failed job is reported and held back, then tried again when its hold ends', async () => {
+    const phones = world.cph.addPhones(2, 'direct');
+    const op = world.start();
+    const key = world.store.apply('a', { trafficType: 'routing', phoneIds: phones, driftCheckInterval: '10m' });
+    await reconcile(op, key);
+    await world.finishJobs(op, (phoneId) => phoneId === phones[0]);
+    const result = await reconcile(op, key);
+    let status = world.store.status(key);
+    expect(status.summary).to.deep.include({ failed: 1, inSync: 1 });
+    expect(status.phones?.find((p) => p.phoneId === phones[0])).to.deep.include({
+      state: 'Failed',
+      jobStatus: 'Failed',
+      errorCode: 'CPS.0003',
+    });
+    expect(condition(status, 'Ready')).to.deep.include({ status: 'False', reason: 'JobFailed' });
+    expect(op.events.some((e) => e.reason === 'JobFailed')).to.equal(true);
+    expect(result.requeueAfterMs, 'looked at again when the hold ends').to.be.at.most(30_000 + 50);
+    await reconcile(op, key);
+    expect(world.cph.calls.traffic, 'held back: not sent again yet').to.equal(1);
+
+    await world.clock.advance(31_000);
+    await reconcile(op, key);
+    expect(world.cph.calls.traffic, 'sent again once the hold ended').to.equal(2);
+    await world.finishJobs(op);
+    await reconcile(op, key);
+    status = world.store.status(key);
+    expect(condition(status, 'Ready')).to.deep.include({ status: 'True', reason: 'InSync' });
+  });
+
   it('holds its finalizer only while deletionPolicy is Revert', async () => {
     const phones = world.cph.addPhones(3, 'routing');
     const op = world.start();
