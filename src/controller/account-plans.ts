@@ -533,6 +533,8 @@ export class AccountPlans {
   /**
    * Sends changes, tells their resources (Events, holds for refused phones, a requeue for all but
    * `initiator`), and counts failed sends in a row. Returns the call error per resource.
+   * Long on purpose: one pass over CPH's answers sorts each change into sent, unconfirmed, refused or failed and
+   * tallies it for its owner's Events.
    */
   private async deliver(
     account: Account,

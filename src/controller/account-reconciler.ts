@@ -74,6 +74,7 @@ interface Outcome {
 export class AccountObjectReconciler implements Reconciler {
   constructor(private readonly options: AccountObjectReconcilerOptions) {}
 
+  // Long on purpose: read, verify, status and result of an account object in one pass; each part is a few lines.
   async reconcile(key: string): Promise<ReconcileResult> {
     const { accounts, clock } = this.options;
     const raw = key.includes('/') ? this.options.namespacedAccounts.get(key) : this.options.clusterAccounts.get(key);

@@ -371,6 +371,8 @@ export class JobTracker {
     this.calls.add(done);
   }
 
+  // Long on purpose: matching the jobs of one ListJobs answer to their requests and finishing them share that
+  // answer's bookkeeping.
   private async pollCall(chunk: string[], expectedJobs: number | undefined, signal: AbortSignal): Promise<number> {
     this.pollCalls += 1;
     const polledAt = this.options.clock.now();

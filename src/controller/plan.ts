@@ -184,7 +184,11 @@ function isActing(resource: DesiredRoute): boolean {
   return !resource.suspended && resource.deleting !== 'Retain';
 }
 
-/** The plan for every resource of one CPH account. Pure and deterministic. */
+/**
+ * The plan for every resource of one CPH account. Pure and deterministic.
+ * Long on purpose: the rules of the module comment applied in one pass over the phones, first match wins, in the
+ * order listed there.
+ */
 export function planRoutes(input: PlanInput): Plan {
   const resources = [...input.resources].sort((a, b) => compare(a.key, b.key));
   for (let i = 1; i < resources.length; i++) {

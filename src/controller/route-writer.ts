@@ -174,6 +174,7 @@ export class RouteWriter {
     }
   }
 
+  // Long on purpose: one CPH answer settles each phone of the batch in one of four ways, all read from that answer.
   private async send(trafficType: TrafficType, credentialId: string, batch: Array<[string, Waiting]>): Promise<void> {
     const phoneIds = batch.map(([phoneId]) => phoneId);
     const settle = (phoneId: string, waiting: Waiting, result: RouteChangeResult): void => {

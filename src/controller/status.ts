@@ -150,6 +150,8 @@ function claimantName(claim: { key: string; trafficType: TrafficType }, ownNames
 /**
  * The entry for one phone: what the plan says, overridden by jobs that ended (newer than the plan), with
  * history kept from the previous entry. Undefined: the phone is not worth listing.
+ * Long on purpose: one case per phone state, a few lines each; split per state, the history rules they share would be
+ * repeated.
  */
 function entryFor(
   phone: PhonePlan,
@@ -442,6 +444,8 @@ interface ConditionSet {
   stalled?: { reason: Reason; message: string };
 }
 
+// Long on purpose: the condition rules as one decision list, in the order they take precedence (failure, deletion,
+// suspension, scope, phones).
 function decideConditions(
   summary: Summary,
   desired: TrafficType | undefined,
@@ -553,7 +557,10 @@ function decideConditions(
   return set;
 }
 
-/** The next status. Pure: same input, deep-equal output. */
+/**
+ * The next status. Pure: same input, deep-equal output.
+ * Long on purpose: entries, summary, bound, then the three conditions, each a few lines over the same input.
+ */
 export function nextStatus(input: StatusInput): CloudPhoneRouteStatus {
   const max = input.maxPhones ?? MAX_STATUS_PHONES;
   const now = formatTime(input.now);
