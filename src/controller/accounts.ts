@@ -182,6 +182,7 @@ export class Account {
       logger,
       pollIntervalMs: options.jobPollIntervalMs,
       onJobsEnded: (owners, outcomes) => {
+        let unknownRoutes = false;
         for (const outcome of outcomes) {
           if (outcome.state === 'failed' && outcome.trafficType)
             this.holds.hold({
@@ -195,14 +196,18 @@ export class Account {
           else this.holds.drop(outcome.phoneId);
           // A job adopted after a restart does not say which route it set: the phone is read again before
           // anything is sent for it (taking it as drifted would send the same change twice).
-          if (outcome.state === 'succeeded' && outcome.trafficType === undefined)
+          if (outcome.state === 'succeeded' && outcome.trafficType === undefined) {
+            unknownRoutes = true;
             this.inventory.markUnconfirmed(outcome.phoneId, {
               trafficType: undefined,
               adopted: true,
               jobId: outcome.jobId,
               requestId: outcome.requestId,
             });
+          }
         }
+        // Read those phones again soon rather than at the next interval.
+        if (unknownRoutes) this.inventory.sweepSoon();
         hooks.onJobsEnded(this, owners, outcomes);
       },
       onRouteConfirmed: (phoneId, trafficType) => {
