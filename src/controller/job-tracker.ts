@@ -204,8 +204,8 @@ export class JobTracker {
 
   /** The outcomes of the phones' jobs that ended and that `owner` has not been told of yet; told now. */
   newOutcomes(owner: string, phoneIds: Iterable<string>): JobOutcome[] {
-    let told = this.told.get(owner);
-    if (!told) this.told.set(owner, (told = new Map()));
+    const told = this.told.get(owner) ?? new Map<string, string>();
+    this.told.set(owner, told);
     const news: JobOutcome[] = [];
     for (const phoneId of phoneIds) {
       const outcome = this.outcomes.get(phoneId);

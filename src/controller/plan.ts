@@ -267,9 +267,8 @@ export function planRoutes(input: PlanInput): Plan {
         plan.state = 'Drifted';
         if (acting) {
           toChange.push(phoneId);
-          let phonesOfRoute = changes.get(desired);
-          if (!phonesOfRoute) changes.set(desired, (phonesOfRoute = new Set()));
-          phonesOfRoute.add(phoneId);
+          const phonesOfRoute = changes.get(desired) ?? new Set<string>();
+          changes.set(desired, phonesOfRoute.add(phoneId));
         }
       }
       counts[summaryKeyOf(plan.state)]++;
