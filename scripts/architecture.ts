@@ -1,6 +1,6 @@
 /**
- * Draws docs/architecture.svg: the data flow of ../shared/design.md, from the CloudPhoneRoute watch to the
- * CPH calls and back to the status. Run `npm run docs:architecture` after changing the boxes below.
+ * Draws docs/architecture.svg: the data flow from the CloudPhoneRoute watch to the CPH calls and back to the
+ * status (docs/architecture.md lists the steps). Run `npm run docs:architecture` after changing the boxes below.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -55,7 +55,7 @@ const boxes: Box[] = [
     w: 220,
     h: 110,
     title: 'reconcile(key)',
-    lines: ['parse spec, finalizer,', 'resolve account, plan,', 'send, next status'],
+    lines: ['read, parse, finalizer,', 'bind account, plan + send,', 'one status, written once'],
     fill: '#e6f4ea',
   },
   {
@@ -65,7 +65,7 @@ const boxes: Box[] = [
     w: 220,
     h: 110,
     title: 'plan (pure)',
-    lines: ['desired vs actual,', 'conflicts, holds,', 'batches of ≤100'],
+    lines: ['desired vs actual,', 'conflicts, holds,', 'the phones to change'],
     fill: '#e6f4ea',
   },
   {
@@ -74,8 +74,8 @@ const boxes: Box[] = [
     y: 180,
     w: 220,
     h: 110,
-    title: 'status (pure)',
-    lines: ['conditions, summary,', 'bounded phone list;', 'patch only if changed'],
+    title: 'nextStatus (pure)',
+    lines: ['conditions, summary, bounded', 'phone list; StatusWriter', 'patches only if changed'],
     fill: '#e6f4ea',
   },
   {

@@ -1,23 +1,18 @@
 /**
- * The composition root: builds the operator from its configuration (Kubernetes client, informer, CPH
- * accounts, reconciler, controller, leader election, metrics and probes) and runs it until shutdown.
- * With leader election, every replica keeps its informer warm and serves probes; only the leader runs the
- * controller, the inventory sweeps and the job polls. A leader that loses its Lease exits, as client-go's
- * users do, so a stale leader can never act.
+ * The composition root, in two parts as kubebuilder's cmd/main.go has them:
+ *   - `buildOperator` wires the parts (informers, account registry, reconcilers, controllers, health checks)
+ *     from the configuration and three dependencies (a Kubernetes client, how a CPH credential's port is
+ *     made, a clock), and nothing else: it starts nothing;
+ *   - `runOperator` runs them: metrics and probe servers, informers, leader election (only the leader runs
+ *     the controllers, the inventory sweeps and the job polls; a leader that loses its Lease exits, as
+ *     client-go's users do, so a stale leader can never act), and a graceful shutdown.
  */
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { systemClock, type Clock } from './runtime/clock.js';
 import type { Logger } from './runtime/logger.js';
 import { errorMessage } from './errors.js';
-import {
-  KubeClient,
-  ResourceClient,
-  loadKubeConfig,
-  isConflict,
-  isNotFound,
-  type ResourceRef,
-} from './runtime/kube-client.js';
+import { KubeClient, ResourceClient, loadKubeConfig, type ResourceRef } from './runtime/kube-client.js';
 import { Informer, parseKubeObject, type KubeObject } from './runtime/informer.js';
 import { StatusWriter } from './runtime/status-writer.js';
 import { EventRecorder } from './runtime/event-recorder.js';
@@ -25,10 +20,11 @@ import { Controller } from './runtime/controller.js';
 import { objectKey } from './runtime/reconcile.js';
 import { LeaderElector } from './runtime/leader-election.js';
 import { OperatorMetrics } from './runtime/metrics.js';
-import { ResourceConditionMetrics } from './runtime/condition-metrics.js';
+import { PhoneTotals } from './runtime/phone-totals.js';
 import { HealthChecks, startMetricsServer, startProbeServer, type RunningServer } from './runtime/health-server.js';
 import { GracefulShutdown } from './runtime/shutdown.js';
-import { API_VERSION, GROUP, KIND, VERSION, PLURAL, FIELD_MANAGER } from './api/v1alpha1/constants.js';
+import { accountStatusUpdater, eventRegarding, routeUpdater, secretReader } from './runtime/route-adapters.js';
+import { GROUP, KIND, VERSION, PLURAL, FIELD_MANAGER } from './api/v1alpha1/constants.js';
 import {
   CLUSTER_ACCOUNT_KIND,
   CLUSTER_ACCOUNT_PLURAL,
@@ -37,16 +33,17 @@ import {
   type AccountRef,
 } from './api/v1alpha1/account-types.js';
 import { reconcileRequestedAt } from './api/v1alpha1/reconcile-request.js';
-import type { Summary } from './api/v1alpha1/types.js';
-import { credentialsFromEnv } from './cph/credentials.js';
+import { ResourceConditionMetrics } from './runtime/condition-metrics.js';
 import { TokenBucket } from './cph/rate-limiter.js';
+import { credentialsFromEnv } from './cph/credentials.js';
 import { formatHostPatterns } from './cph/endpoints.js';
-import { AccountRegistry, type SecretReader } from './controller/accounts.js';
+import { AccountRegistry, type Account } from './controller/accounts.js';
 import { AccountDirectory } from './controller/account-directory.js';
 import { AccountObjectReconciler, queueKeyOfObjectKey } from './controller/account-reconciler.js';
 import { planStamp } from './controller/account-plans.js';
-import { RouteReconciler, type RouteUpdater } from './controller/reconciler.js';
-import { SkippedPhonesReporter, type EventRegarding } from './controller/skipped-phones.js';
+import { cphClientPorts, type CredentialPortFactory } from './controller/cph-port.js';
+import { RouteReconciler } from './controller/reconciler.js';
+import { SkippedPhonesReporter } from './controller/skipped-phones.js';
 import type { OperatorConfig } from './config.js';
 import { operatorVersion } from './version.js';
 
@@ -64,70 +61,36 @@ export const namespacedAccountResource: ResourceRef = {
   namespaced: true,
 };
 const namespaceResource: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', namespaced: false };
-const secretResource: ResourceRef = { group: '', version: 'v1', plural: 'secrets', namespaced: true };
 
-interface SecretObject extends KubeObject {
-  data?: Record<string, string>;
+export interface OperatorDeps {
+  kube: KubeClient;
+  /** Makes the port of a CPH credential (`cphClientPorts` over real clients in production). */
+  cphPortFor: CredentialPortFactory;
+  clock: Clock;
+  logger: Logger;
+  metrics: OperatorMetrics;
 }
 
-/** Reads credentials Secrets with a GET each time (RBAC: get only, no list or watch of Secrets). */
-function secretReader(client: KubeClient): SecretReader {
-  const secrets = new ResourceClient<SecretObject>(
-    client,
-    secretResource,
-    (raw) => parseKubeObject(raw) as SecretObject,
-  );
-  return {
-    async read(namespace, name) {
-      const secret = await secrets.get(namespace, name);
-      if (!secret) return undefined;
-      const decoded: Record<string, string> = {};
-      for (const [key, value] of Object.entries(secret.data ?? {}))
-        if (typeof value === 'string') decoded[key] = Buffer.from(value, 'base64').toString('utf8');
-      return decoded;
-    },
-  };
+/** The wired operator: what `runOperator` starts and stops. */
+export interface OperatorParts {
+  /** By name, for health checks; the route informer first. */
+  readonly informers: ReadonlyArray<[string, Informer<KubeObject>]>;
+  readonly checks: HealthChecks;
+  readonly events: EventRecorder;
+  /** Starts the controllers once the informers have synced (the leader's work). */
+  startControllers(signal: AbortSignal): Promise<void>;
+  /** Stops the controllers and every CPH account's sweeps and polls. */
+  stopControllers(): Promise<void>;
 }
 
-/** The object an Event about a cached CloudPhoneRoute names; none for a key no longer cached. */
-function eventRegarding(route: KubeObject | undefined): EventRegarding[] {
-  if (!route) return [];
-  const { name, namespace, uid } = route.metadata;
-  return [{ apiVersion: API_VERSION, kind: KIND, name, ...(namespace ? { namespace } : {}), ...(uid ? { uid } : {}) }];
-}
-
-export interface RunningOperator {
-  readonly metrics: OperatorMetrics;
-  /** Resolves when the operator has stopped. */
-  readonly done: Promise<number>;
-  stop(reason: string): Promise<number>;
-}
-
-export async function runOperator(
-  config: OperatorConfig,
-  logger: Logger,
-  clock: Clock = systemClock,
-  exit: (code: number) => void = (code) => process.exit(code),
-): Promise<RunningOperator> {
-  const metrics = new OperatorMetrics();
-  const kc = loadKubeConfig(config.kubeconfig);
-  // As controller-runtime's clients: each has its own client-side limit, so the Lease renewals of the leader
-  // election never wait behind a burst of status writes.
-  const kubeClientOptions = () => ({
-    onWrite: (_verb: string, resource: string) => metrics.kubeWrite(resource),
-    onRequest: (code: string, method: string, host: string) => metrics.restClientRequest(code, method, host),
-    rateLimiter: new TokenBucket({ qps: config.kubeApiQps, burst: config.kubeApiBurst, clock }),
-  });
-  const kube = await KubeClient.create(kc, kubeClientOptions());
-  const caPem = config.cphCaFile ? await readFile(config.cphCaFile, 'utf8') : undefined;
+/** Wires the operator's parts. Starts nothing. */
+export function buildOperator(config: OperatorConfig, deps: OperatorDeps): OperatorParts {
+  const { kube, clock, logger, metrics } = deps;
   const ambient = credentialsFromEnv(process.env);
   if (!ambient.ok)
     logger.info('no ambient CPH credentials; ClusterCloudPhoneAccounts with credentials.ambient cannot be used', {
       reason: ambient.error.message,
     });
-  logger.info('CPH and IAM requests go only to allowed hosts', {
-    allowedEndpointHosts: formatHostPatterns(config.allowedEndpointHosts),
-  });
 
   const informer = new Informer<KubeObject>({
     client: kube,
@@ -168,8 +131,6 @@ export async function runOperator(
     },
     secrets: secretReader(kube),
   });
-  const statusWriter = new StatusWriter({ client: kube, resource: routeResource, logger });
-  const routes = new ResourceClient<KubeObject>(kube, routeResource, parseKubeObject);
   const events = new EventRecorder({
     client: kube,
     clock,
@@ -177,32 +138,28 @@ export async function runOperator(
     reportingController: `${GROUP}/cph-route-operator`,
     reportingInstance: config.identity,
   });
-
   const skippedPhones = new SkippedPhonesReporter({
     clock,
     events,
     count: (reason, entries) => metrics.phoneEntriesSkippedBy(reason, entries),
   });
+
+  // The controllers exist only while leading; hooks that fire meanwhile find none and do nothing.
   let controller: Controller | undefined;
   let accountController: Controller | undefined;
   const enqueue = (keys: Iterable<string>): void => {
     for (const key of keys) controller?.enqueue(key);
   };
+  const cachedKeys = (): string[] => informer.list().map((obj) => objectKey(obj.metadata));
   /** After a sweep, the routes of the account and the account objects whose phone counts may have moved. */
-  const enqueueAccount = (account: Parameters<AccountRegistry['owners']>[0]): void => {
+  const enqueueAccount = (account: Account): void => {
     enqueue(accounts.owners(account));
     for (const key of accounts.objectsOf(account)) accountController?.enqueue(queueKeyOfObjectKey(key));
   };
+  let reconciler: RouteReconciler | undefined;
   const accounts: AccountRegistry = new AccountRegistry({
-    settings: {
-      caPem,
-      qps: config.cphQps,
-      burst: config.cphBurst,
-      apiQps: config.cphApiQps,
-      timeoutMs: config.cphTimeoutMs,
-      jobPollIntervalMs: config.jobPollIntervalMs,
-      userAgent: `cph-route-operator/${operatorVersion} (${config.identity})`,
-    },
+    portFor: deps.cphPortFor,
+    jobPollIntervalMs: config.jobPollIntervalMs,
     clock,
     logger,
     hooks: {
@@ -217,50 +174,23 @@ export async function runOperator(
         logger.warn('phone inventory sweep failed', { account: account.description, error: errorMessage(error) });
         enqueueAccount(account);
       },
-      onPhonesRead: (account, phones, sweep): Promise<void> => reconciler.phonesRead(account, phones, sweep),
+      onPhonesRead: (account, phones, sweep) => reconciler?.phonesRead(account, phones, sweep) ?? Promise.resolve(),
       onJobsEnded: (_account, owners, outcomes) => {
         for (const outcome of outcomes) metrics.jobEnded(outcome.state === 'succeeded' ? 'success' : 'failed');
         enqueue(owners);
       },
-      onCphCall: (call) => metrics.cphCall(call.operation, call.outcome),
       onRouteCall: () => undefined,
     },
   });
-
-  const cachedKeys = (): string[] => informer.list().map((obj) => objectKey(obj.metadata));
-  const summaries = new Map<string, Summary>();
-  const phoneStates = ['inSync', 'drifted', 'pending', 'failed', 'conflicted', 'notFound', 'waiting'] as const;
-  const phoneTotals: Record<(typeof phoneStates)[number], number> = {
-    inSync: 0,
-    drifted: 0,
-    pending: 0,
-    failed: 0,
-    conflicted: 0,
-    notFound: 0,
-    waiting: 0,
-  };
-  const updater: RouteUpdater = {
-    async patchStatus(namespace, name, status) {
-      const observed = informer.get(`${namespace}/${name}`) as (KubeObject & { status?: unknown }) | undefined;
-      const result = await statusWriter.update(observed ?? { metadata: { namespace, name } }, status);
-      if (result.outcome === 'conflict') throw new Error(`status of ${namespace}/${name} changed meanwhile; retrying`);
-    },
-    async setFinalizers(namespace, name, resourceVersion, finalizers) {
-      try {
-        await routes.mergePatch(namespace, name, {
-          metadata: { finalizers, ...(resourceVersion ? { resourceVersion } : {}) },
-        });
-      } catch (error) {
-        if (isNotFound(error)) return;
-        if (isConflict(error)) throw new Error(`${namespace}/${name} changed meanwhile; retrying`, { cause: error });
-        throw error;
-      }
-    },
-  };
-  const reconciler: RouteReconciler = new RouteReconciler({
+  const phoneTotals = new PhoneTotals((totals) => metrics.setPhones(totals));
+  reconciler = new RouteReconciler({
     cache: { get: (key) => informer.get(key), keys: cachedKeys },
-    requeue: (keys) => enqueue(keys),
-    updater,
+    requeue: enqueue,
+    updater: routeUpdater({
+      statusWriter: new StatusWriter({ client: kube, resource: routeResource, logger }),
+      routes: new ResourceClient<KubeObject>(kube, routeResource, parseKubeObject),
+      cache: informer,
+    }),
     accounts,
     directory,
     events,
@@ -269,21 +199,9 @@ export async function runOperator(
     defaultDriftIntervalMs: config.driftIntervalMs,
     metrics: {
       driftCorrections: (count) => metrics.driftCorrected(count),
-      phonesByState: (key, summary) => {
-        // Totals change by the difference of this resource's summary, so a reconcile costs O(1), not O(R).
-        const before = summaries.get(key);
-        if (summary) summaries.set(key, summary);
-        else summaries.delete(key);
-        for (const state of phoneStates) phoneTotals[state] += (summary?.[state] ?? 0) - (before?.[state] ?? 0);
-        metrics.setPhones(phoneTotals);
-      },
+      phonesByState: (key, summary) => phoneTotals.route(key, summary),
     },
   });
-
-  const accountStatusWriters = {
-    cluster: new StatusWriter({ client: kube, resource: clusterAccountResource, logger }),
-    namespaced: new StatusWriter({ client: kube, resource: namespacedAccountResource, logger }),
-  };
   const accountReconciler = new AccountObjectReconciler({
     clusterAccounts,
     namespacedAccounts,
@@ -291,15 +209,12 @@ export async function runOperator(
     accounts,
     clock,
     logger,
-    updater: {
-      async patchStatus(object, raw, status) {
-        const writer = object.metadata.namespace ? accountStatusWriters.namespaced : accountStatusWriters.cluster;
-        const result = await writer.update(raw as KubeObject, status);
-        if (result.outcome === 'conflict')
-          throw new Error(`status of ${objectKey(object.metadata)} changed meanwhile; retrying`);
-      },
-    },
+    updater: accountStatusUpdater({
+      cluster: new StatusWriter({ client: kube, resource: clusterAccountResource, logger }),
+      namespaced: new StatusWriter({ client: kube, resource: namespacedAccountResource, logger }),
+    }),
   });
+
   /** The routes that use an account object (by their spec.accountRef, or the default account). */
   const routesUsing = (account: KubeObject): string[] => {
     const keys: string[] = [];
@@ -328,16 +243,8 @@ export async function runOperator(
     checks.addHealthCheck(`informer${suffix}`, () => source.healthy());
     checks.addReadyCheck(`informer${suffix}-synced`, () => source.hasSynced());
   }
-  const servers: RunningServer[] = [];
-  for (const server of [
-    config.metricsBindAddress ? await startMetricsServer(config.metricsBindAddress, metrics) : undefined,
-    config.healthProbeBindAddress ? await startProbeServer(config.healthProbeBindAddress, checks) : undefined,
-  ])
-    if (server) servers.push(server);
 
-  for (const [, source] of informers) source.start();
-
-  const startController = async (signal: AbortSignal): Promise<void> => {
+  const startControllers = async (signal: AbortSignal): Promise<void> => {
     await Promise.all(informers.map(([, source]) => source.waitForSync(signal)));
     // Account objects are keyed `name` (cluster-scoped) and `namespace/name`, as objectKey makes them.
     accountController = new Controller({
@@ -354,7 +261,7 @@ export async function runOperator(
       accountController.enqueue(objectKey(obj.metadata));
     controller = new Controller({
       name: 'cloudphoneroute',
-      reconciler,
+      reconciler: reconciler,
       clock,
       logger,
       maxConcurrentReconciles: config.maxConcurrentReconciles,
@@ -388,13 +295,64 @@ export async function runOperator(
     logger.info('controller started', { resources: informer.list().length });
     void controller.start();
   };
-  const stopController = async (): Promise<void> => {
+  const stopControllers = async (): Promise<void> => {
     const running = [controller, accountController];
     controller = undefined;
     accountController = undefined;
     await Promise.all(running.map((c) => c?.stop(10_000)));
     await accounts.stopAll();
   };
+  return { informers, checks, events, startControllers, stopControllers };
+}
+
+export interface RunningOperator {
+  readonly metrics: OperatorMetrics;
+  /** Resolves when the operator has stopped. */
+  readonly done: Promise<number>;
+  stop(reason: string): Promise<number>;
+}
+
+/** Builds the operator over real clients and runs it until shutdown. */
+export async function runOperator(
+  config: OperatorConfig,
+  logger: Logger,
+  clock: Clock = systemClock,
+  exit: (code: number) => void = (code) => process.exit(code),
+): Promise<RunningOperator> {
+  const metrics = new OperatorMetrics();
+  const kc = loadKubeConfig(config.kubeconfig);
+  // As controller-runtime's clients: each has its own client-side limit, so the Lease renewals of the leader
+  // election never wait behind a burst of status writes.
+  const kubeClientOptions = () => ({
+    onWrite: (_verb: string, resource: string) => metrics.kubeWrite(resource),
+    onRequest: (code: string, method: string, host: string) => metrics.restClientRequest(code, method, host),
+    rateLimiter: new TokenBucket({ qps: config.kubeApiQps, burst: config.kubeApiBurst, clock }),
+  });
+  const kube = await KubeClient.create(kc, kubeClientOptions());
+  const caPem = config.cphCaFile ? await readFile(config.cphCaFile, 'utf8') : undefined;
+  logger.info('CPH and IAM requests go only to allowed hosts', {
+    allowedEndpointHosts: formatHostPatterns(config.allowedEndpointHosts),
+  });
+  const cphPortFor = cphClientPorts(
+    {
+      caPem,
+      qps: config.cphQps,
+      burst: config.cphBurst,
+      apiQps: config.cphApiQps,
+      timeoutMs: config.cphTimeoutMs,
+      userAgent: `cph-route-operator/${operatorVersion} (${config.identity})`,
+    },
+    { clock, logger, onCall: (call) => metrics.cphCall(call.operation, call.outcome) },
+  );
+  const parts = buildOperator(config, { kube, cphPortFor, clock, logger, metrics });
+
+  const servers: RunningServer[] = [];
+  for (const server of [
+    config.metricsBindAddress ? await startMetricsServer(config.metricsBindAddress, metrics) : undefined,
+    config.healthProbeBindAddress ? await startProbeServer(config.healthProbeBindAddress, parts.checks) : undefined,
+  ])
+    if (server) servers.push(server);
+  for (const [, source] of parts.informers) source.start();
 
   const shutdown = new GracefulShutdown({ clock, logger, exit });
   const electionAbort = new AbortController();
@@ -416,11 +374,11 @@ export async function runOperator(
       callbacks: {
         onStartedLeading: async (signal) => {
           metrics.setLeader(config.leaderElectionId, true);
-          await startController(signal);
+          await parts.startControllers(signal);
         },
         onStoppedLeading: async () => {
           metrics.setLeader(config.leaderElectionId, false);
-          await stopController();
+          await parts.stopControllers();
         },
         onNewLeader: (identity) => logger.info('leader observed', { leader: identity }),
       },
@@ -433,22 +391,22 @@ export async function runOperator(
     });
   } else {
     metrics.setLeader(config.leaderElectionId, true);
-    void startController(electionAbort.signal).catch((error: unknown) =>
-      logger.error('controller failed to start', { error: errorMessage(error) }),
-    );
+    void parts
+      .startControllers(electionAbort.signal)
+      .catch((error: unknown) => logger.error('controller failed to start', { error: errorMessage(error) }));
   }
 
   shutdown.addStep('stop controller and release the lease', async () => {
     electionAbort.abort(new Error('shutting down'));
     if (election) await election;
-    else await stopController();
+    else await parts.stopControllers();
   });
   shutdown.addStep('stop informers', () =>
-    Promise.all(informers.map(([, source]) => source.stop())).then(() => undefined),
+    Promise.all(parts.informers.map(([, source]) => source.stop())).then(() => undefined),
   );
   shutdown.addStep('flush events', async () => {
-    await events.flush();
-    events.stop();
+    await parts.events.flush();
+    parts.events.stop();
   });
   shutdown.addStep('close servers', async () => {
     await Promise.all(servers.map((server) => server.close()));

@@ -17,7 +17,7 @@
 -- Ready=False reasons that mean something failed and will not mend without a person or an outage
 -- ending: Degraded. They are the reasons of src/api/v1alpha1/conditions.ts whose Ready=False means a
 -- failure (test/unit/argocd-health.test.ts checks the list against it). Every other Ready=False or
--- Unknown reason (Progressing, ApplyingRoute, JobsPending, PhonesNotRunning, Drifted, Throttled,
+-- Unknown reason (ApplyingRoute, JobsPending, PhonesNotRunning, Throttled,
 -- Verifying, Deleting, and any reason added later) means "not there yet": Progressing.
 local failureReasons = {
   JobFailed = true,

@@ -128,6 +128,8 @@ export function accountConfig(
   return { objectKey, endpoint, projectId: spec.projectId, cphKey, credential, scope, stamp };
 }
 
+// Long on purpose: one refusal per way a credential can be wrong, each naming its field; together they are the rule
+// of who may use which credentials.
 function credentialOf(
   object: CloudPhoneAccountObject,
   objectKey: string,

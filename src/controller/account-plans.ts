@@ -19,8 +19,9 @@
  *     what does not fill one is left to the plan made after the sweep, so sending early costs no extra call.
  */
 import type { Clock } from '../runtime/clock.js';
+import { backoff } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
-import { API_VERSION, FINALIZER, KIND, MAX_PHONES_PER_CALL } from '../api/v1alpha1/constants.js';
+import { API_VERSION, FINALIZER, KIND } from '../api/v1alpha1/constants.js';
 import type { CloudPhoneRoute, CloudPhoneRouteSpec } from '../api/v1alpha1/types.js';
 import type { PhoneScope } from '../api/v1alpha1/account-types.js';
 import { phoneInScope } from '../api/v1alpha1/account-rules.js';
@@ -29,7 +30,7 @@ import type { Account } from './accounts.js';
 import type { InventorySnapshot } from './inventory.js';
 import { planRoutes, type DesiredRoute, type InFlightJob, type ResourcePlan } from './plan.js';
 import type { ObservedPhone } from './ports.js';
-import type { RouteChange } from './route-writer.js';
+import { takeFullCalls, type RouteChange } from './route-writer.js';
 
 /** One resource as the planner needs it, from the informer cache. */
 export interface PlannedResource {
@@ -299,7 +300,7 @@ export class AccountPlans {
   }
 
   private stateOf(account: Account, owners: number): string {
-    return `i${account.inventory.version}|t${account.tracker.version}|h${account.holdsVersion}|o${owners}`;
+    return `i${account.inventory.version}|t${account.tracker.version}|h${account.holds.version}|o${owners}`;
   }
 
   /**
@@ -319,7 +320,7 @@ export class AccountPlans {
   }
 
   private async build(account: Account, snapshot: InventorySnapshot, state: string, owners: number): Promise<Entry> {
-    const holds = account.holdsVersion;
+    const holds = account.holds.version;
     const base = this.current.get(account);
     if (
       base &&
@@ -359,7 +360,7 @@ export class AccountPlans {
       resources: desired,
       phones,
       jobs: jobsInFlight(account, desired),
-      holds: account.activeHolds(),
+      holds: account.holds.active(),
     });
     this.options.logger.debug('account planned', { account: account.description, resources: plan.resources.length });
     return this.entry(
@@ -409,7 +410,7 @@ export class AccountPlans {
         resources: desired,
         phones: snapshot.phones,
         jobs: jobsInFlight(account, desired),
-        holds: account.activeHolds(),
+        holds: account.holds.active(),
       });
       for (const resource of plan.resources) resources.set(resource.key, resource);
     }
@@ -463,7 +464,7 @@ export class AccountPlans {
       resources: desired,
       phones: page,
       jobs: jobsInFlight(account, desired),
-      holds: account.activeHolds(),
+      holds: account.holds.active(),
     });
     for (const resource of plan.resources) {
       const credentialId = this.options.sources.resource(resource.key)?.credentialId;
@@ -526,12 +527,14 @@ export class AccountPlans {
     for (const [key, error] of failures) entry.callErrors.set(key, error);
     const failedInARow = this.failedSends.get(account) ?? 0;
     if (failures.size > 0)
-      entry.retryAt = this.options.clock.now() + Math.min(sendRetryMaxMs, sendRetryBaseMs * 2 ** (failedInARow - 1));
+      entry.retryAt = this.options.clock.now() + backoff(sendRetryBaseMs, sendRetryMaxMs, failedInARow);
   }
 
   /**
    * Sends changes, tells their resources (Events, holds for refused phones, a requeue for all but
    * `initiator`), and counts failed sends in a row. Returns the call error per resource.
+   * Long on purpose: one pass over CPH's answers sorts each change into sent, unconfirmed, refused or failed and
+   * tallies it for its owner's Events.
    */
   private async deliver(
     account: Account,
@@ -569,7 +572,7 @@ export class AccountPlans {
       } else if (result.errorCode && result.errorCode !== 'Superseded') {
         if (!held.has(result.phoneId)) {
           held.add(result.phoneId);
-          account.hold({
+          account.holds.hold({
             phoneId: result.phoneId,
             trafficType: result.trafficType,
             errorCode: result.errorCode,
@@ -610,18 +613,4 @@ export class AccountPlans {
     this.options.requeue?.([...byOwner.keys()].filter((key) => key !== initiator));
     return callErrors;
   }
-}
-
-/** Takes out of `pending` the changes that fill whole calls of 100 phones of one route, oldest first. */
-function takeFullCalls(pending: Map<string, RouteChange[]>): RouteChange[] {
-  const taken: RouteChange[] = [];
-  for (const trafficType of ['direct', 'routing'] as const) {
-    const phones = [...pending].filter(([, changes]) => changes[0]?.trafficType === trafficType);
-    for (let start = 0; start + MAX_PHONES_PER_CALL <= phones.length; start += MAX_PHONES_PER_CALL)
-      for (const [phoneId, changes] of phones.slice(start, start + MAX_PHONES_PER_CALL)) {
-        pending.delete(phoneId);
-        taken.push(...changes);
-      }
-  }
-  return taken;
 }

@@ -32,7 +32,7 @@ import {
 import { AccountError } from './account-config.js';
 import type { AccountDirectory, ObjectCache } from './account-directory.js';
 import type { Account, AccountRegistry } from './accounts.js';
-import { classifyFailure } from './reconciler.js';
+import { classifyFailure } from './failure.js';
 import { canonicalEqual } from '../runtime/status-writer.js';
 
 /** Writes an account object's status (only asked when it changed). */
@@ -74,6 +74,7 @@ interface Outcome {
 export class AccountObjectReconciler implements Reconciler {
   constructor(private readonly options: AccountObjectReconcilerOptions) {}
 
+  // Long on purpose: read, verify, status and result of an account object in one pass; each part is a few lines.
   async reconcile(key: string): Promise<ReconcileResult> {
     const { accounts, clock } = this.options;
     const raw = key.includes('/') ? this.options.namespacedAccounts.get(key) : this.options.clusterAccounts.get(key);
@@ -116,9 +117,9 @@ export class AccountObjectReconciler implements Reconciler {
         outcome = { ready: false, reason: error.reason, message: error.message };
         requeueAfterMs = this.options.retryMs ?? 30_000;
       } else {
-        const failure = classifyFailure(error);
+        const failure = classifyFailure(error, undefined, clock.now());
         outcome = { ready: false, reason: failure.reason, message: failure.message };
-        requeueAfterMs = stallingReasons.has(failure.reason) ? (this.options.retryMs ?? 30_000) : 10_000;
+        requeueAfterMs = failure.stalled ? (this.options.retryMs ?? 30_000) : 10_000;
       }
     }
     const previous = object.status;

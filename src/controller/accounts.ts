@@ -14,39 +14,24 @@
  */
 import { OperatorError, errorMessage } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
+import { backoff } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
-import { AkSkAuth, IamTokenAuth, type CphAuth } from '../cph/auth.js';
-import { CphClient, type CphCallRecord } from '../cph/client.js';
 import { isAuthError } from '../cph/errors.js';
-import { RateLimiterRegistry } from '../cph/rate-limiter.js';
 import type { TrafficType } from '../cph/wire.js';
-import type { AccountConfig, CredentialSpec } from './account-config.js';
-import { cphPortOf } from './cph-port.js';
+import type { AccountConfig } from './account-config.js';
+import type { CredentialPortFactory } from './cph-port.js';
 import { PhoneInventory, type InventorySnapshot } from './inventory.js';
-import type { CphPort, ObservedPhone } from './ports.js';
+import type { CphPort, CredentialPort, ObservedPhone } from './ports.js';
 import { JobTracker, type JobOutcome } from './job-tracker.js';
 import { RouteWriter } from './route-writer.js';
-import type { RetryHold } from './plan.js';
 import { outsideReconcile } from '../runtime/reconcile-context.js';
+import { Holds } from './holds.js';
 
 export { AccountError } from './account-config.js';
 
 /** Reads a Secret's decoded data; undefined when the Secret does not exist. */
 export interface SecretReader {
   read(namespace: string, name: string): Promise<Record<string, string> | undefined>;
-}
-
-/** How every account's clients are made. */
-export interface AccountClientSettings {
-  /** Extra CA bundle (PEM) for CPH and IAM. */
-  caPem: string | undefined;
-  qps: number;
-  burst: number;
-  /** Calls of any one API per second. */
-  apiQps: number;
-  timeoutMs: number;
-  jobPollIntervalMs: number;
-  userAgent: string;
 }
 
 export interface AccountHooks {
@@ -57,7 +42,6 @@ export interface AccountHooks {
   /** Told each page of a sweep as it arrives; the sweep ends once what it returns has settled. */
   onPhonesRead?(account: Account, phones: readonly ObservedPhone[], sweep: number): Promise<void>;
   onJobsEnded(account: Account, owners: ReadonlySet<string>, outcomes: readonly JobOutcome[]): void;
-  onCphCall(call: CphCallRecord): void;
   onRouteCall(
     account: Account,
     trafficType: TrafficType,
@@ -66,14 +50,6 @@ export interface AccountHooks {
   ): void;
 }
 
-/** A failed change held back before it is tried again. */
-interface Hold extends RetryHold {
-  until: number;
-  attempts: number;
-}
-
-const holdBaseMs = 30_000;
-const holdMaxMs = 15 * 60_000;
 const verifyRetryBaseMs = 10_000;
 const verifyRetryMaxMs = 5 * 60_000;
 
@@ -84,27 +60,24 @@ export class NoVerifiedCredentialsError extends OperatorError {
   }
 }
 
-/** One credential of an account: its client, and whether a list call with it succeeded. */
+/** One credential of an account: its port, and whether a list call with it succeeded. */
 class AccountCredential {
-  readonly port: CphPort;
   verified = false;
   private failure: { error: unknown; retryAt: number; attempts: number } | undefined;
   private verifying: Promise<void> | undefined;
 
   constructor(
     readonly id: string,
-    readonly client: CphClient,
+    readonly port: CredentialPort,
     private readonly clock: Clock,
-  ) {
-    this.port = cphPortOf(client);
-  }
+  ) {}
 
   /** Resolves once a list call with the credential succeeded; throws its failure while it is not retried. */
   verify(): Promise<void> {
     if (this.verified) return Promise.resolve();
     if (this.failure && this.clock.now() < this.failure.retryAt) return Promise.reject(this.failure.error);
-    this.verifying ??= this.client
-      .listPhones({ offset: 0, limit: 1 })
+    this.verifying ??= this.port
+      .checkAccess()
       .then(() => {
         this.verified = true;
         this.failure = undefined;
@@ -114,7 +87,7 @@ class AccountCredential {
         this.failure = {
           error,
           attempts,
-          retryAt: this.clock.now() + Math.min(verifyRetryMaxMs, verifyRetryBaseMs * 2 ** (attempts - 1)),
+          retryAt: this.clock.now() + backoff(verifyRetryBaseMs, verifyRetryMaxMs, attempts),
         };
         throw error;
       })
@@ -150,9 +123,8 @@ export class Account {
   readonly inventory: PhoneInventory;
   readonly tracker: JobTracker;
   readonly writer: RouteWriter;
-  private readonly holds = new Map<string, Hold>();
-  /** Bumped when a hold is set or dropped (expiry is seen through activeHolds()). */
-  private holdChanges = 0;
+  /** Changes that failed, held back before they are tried again. */
+  readonly holds: Holds;
   /**
    * Per phone, when (in `changeSequence` terms) its job in flight or its known route last changed since the
    * last sweep: a plan can be brought up to date by redoing only the resources of these phones.
@@ -163,6 +135,7 @@ export class Account {
   readonly key: string;
   readonly description: string;
   private readonly clock: Clock;
+  private downSince: number | undefined;
   private readonly credentials = new Map<string, AccountCredential>();
 
   constructor(options: AccountOptions) {
@@ -170,6 +143,7 @@ export class Account {
     this.key = options.key;
     this.description = options.description;
     this.clock = clock;
+    this.holds = new Holds(clock);
     // Reads go through whichever verified credential comes first; writes through the route's own.
     const cph: CphPort = {
       listAllPhones: (signal, onPage) => this.readWith((port) => port.listAllPhones(signal, onPage)),
@@ -212,9 +186,10 @@ export class Account {
       logger,
       pollIntervalMs: options.jobPollIntervalMs,
       onJobsEnded: (owners, outcomes) => {
+        let unknownRoutes = false;
         for (const outcome of outcomes) {
           if (outcome.state === 'failed' && outcome.trafficType)
-            this.hold({
+            this.holds.hold({
               phoneId: outcome.phoneId,
               trafficType: outcome.trafficType,
               errorCode: outcome.errorCode,
@@ -222,8 +197,21 @@ export class Account {
               jobId: outcome.jobId,
               requestId: outcome.requestId,
             });
-          else if (this.holds.delete(outcome.phoneId)) this.holdChanges += 1;
+          else this.holds.drop(outcome.phoneId);
+          // A job adopted after a restart does not say which route it set: the phone is read again before
+          // anything is sent for it (taking it as drifted would send the same change twice).
+          if (outcome.state === 'succeeded' && outcome.trafficType === undefined) {
+            unknownRoutes = true;
+            this.inventory.markUnconfirmed(outcome.phoneId, {
+              trafficType: undefined,
+              adopted: true,
+              jobId: outcome.jobId,
+              requestId: outcome.requestId,
+            });
+          }
         }
+        // Read those phones again soon rather than at the next interval.
+        if (unknownRoutes) this.inventory.sweepSoon();
         hooks.onJobsEnded(this, owners, outcomes);
       },
       onRouteConfirmed: (phoneId, trafficType) => {
@@ -241,13 +229,13 @@ export class Account {
     });
   }
 
-  /** Adds a credential (its client is closed with the account or when it is dropped). */
-  addCredential(id: string, client: CphClient): void {
+  /** Adds a credential (its port is closed with the account or when it is dropped). */
+  addCredential(id: string, port: CredentialPort): void {
     if (this.credentials.has(id)) {
-      client.close();
+      port.close();
       return;
     }
-    this.credentials.set(id, new AccountCredential(id, client, this.clock));
+    this.credentials.set(id, new AccountCredential(id, port, this.clock));
   }
 
   hasCredential(id: string): boolean {
@@ -259,7 +247,7 @@ export class Account {
     const credential = this.credentials.get(id);
     if (!credential) return;
     this.credentials.delete(id);
-    credential.client.close();
+    credential.port.close();
   }
 
   get credentialCount(): number {
@@ -297,6 +285,22 @@ export class Account {
     }
   }
 
+  /** Since when (ms) CPH has not answered this account: undefined while it answers. */
+  get cphDownSince(): number | undefined {
+    return this.downSince;
+  }
+
+  /** CPH could not be reached: the outage starts now unless it started before. Returns its start. */
+  cphUnavailable(now: number): number {
+    this.downSince ??= now;
+    return this.downSince;
+  }
+
+  /** CPH answered: any outage is over. */
+  cphAnswered(): void {
+    this.downSince = undefined;
+  }
+
   private notePhoneChanged(phoneId: string): void {
     this.phoneChanges.set(phoneId, ++this.changes);
   }
@@ -313,43 +317,6 @@ export class Account {
     return phones;
   }
 
-  /** Holds a failed change back, with a backoff that doubles on each failure in a row. */
-  hold(failure: RetryHold): void {
-    const previous = this.holds.get(failure.phoneId);
-    const attempts = previous && previous.trafficType === failure.trafficType ? previous.attempts + 1 : 1;
-    const delay = Math.min(holdMaxMs, holdBaseMs * 2 ** (attempts - 1));
-    this.holds.set(failure.phoneId, { ...failure, attempts, until: this.clock.now() + delay });
-    this.holdChanges += 1;
-  }
-
-  /** Changes when the set of holds does (a hold set, dropped, or expired). */
-  get holdsVersion(): string {
-    let active = 0;
-    const now = this.clock.now();
-    for (const hold of this.holds.values()) if (hold.until > now) active += 1;
-    return `${this.holdChanges}.${active}`;
-  }
-
-  /** The holds still in force; expired ones are dropped so their phones are tried again. */
-  activeHolds(): RetryHold[] {
-    const now = this.clock.now();
-    const active: RetryHold[] = [];
-    for (const [phoneId, hold] of this.holds) {
-      if (hold.until <= now) continue;
-      const { until: _until, attempts: _attempts, ...rest } = hold;
-      active.push({ ...rest, phoneId });
-    }
-    return active;
-  }
-
-  /** The earliest time a hold ends, to requeue then. */
-  nextHoldExpiry(): number | undefined {
-    let next: number | undefined;
-    for (const hold of this.holds.values())
-      if (hold.until > this.clock.now() && (next === undefined || hold.until < next)) next = hold.until;
-    return next;
-  }
-
   /** Follows jobs; the inventory sweeps only once a route uses the account (`startSweeps`). */
   start(): void {
     // Loops outlive the reconcile that starts them: their log lines must not carry its reconcileID.
@@ -364,13 +331,15 @@ export class Account {
   async stop(): Promise<void> {
     this.writer.stop();
     await Promise.all([this.inventory.stop(), this.tracker.stop()]);
-    for (const credential of this.credentials.values()) credential.client.close();
+    for (const credential of this.credentials.values()) credential.port.close();
     this.credentials.clear();
   }
 }
 
 export interface AccountRegistryOptions {
-  settings: AccountClientSettings;
+  /** Makes the port of a credential the first time an account config names it. */
+  portFor: CredentialPortFactory;
+  jobPollIntervalMs: number;
   clock: Clock;
   logger: Logger;
   hooks: AccountHooks;
@@ -397,12 +366,8 @@ export class AccountRegistry {
   private readonly objects = new Map<string, { accountKey: string; credentialId: string }>();
   /** account key -> its resources, sorted; rebuilt only when a binding changes (read by every reconcile). */
   private readonly ownersCache = new Map<string, string[]>();
-  private readonly rateLimiters: RateLimiterRegistry;
 
-  constructor(private readonly options: AccountRegistryOptions) {
-    const { qps, burst, apiQps } = options.settings;
-    this.rateLimiters = new RateLimiterRegistry({ qps, burst, apiQps, clock: options.clock });
-  }
+  constructor(private readonly options: AccountRegistryOptions) {}
 
   /**
    * The Account of a resource's account configuration, created on first use with the config's credential
@@ -458,53 +423,15 @@ export class AccountRegistry {
         clock: this.options.clock,
         logger: this.options.logger,
         hooks: this.options.hooks,
-        jobPollIntervalMs: this.options.settings.jobPollIntervalMs,
+        jobPollIntervalMs: this.options.jobPollIntervalMs,
       });
       this.accounts.set(config.cphKey, account);
       account.start();
       this.options.logger.info('CPH account in use', { account: account.description });
     }
-    if (!account.hasCredential(config.credential.id)) account.addCredential(config.credential.id, this.client(config));
+    if (!account.hasCredential(config.credential.id))
+      account.addCredential(config.credential.id, this.options.portFor(config));
     return account;
-  }
-
-  private client(config: AccountConfig): CphClient {
-    const { settings, clock, logger, hooks } = this.options;
-    return new CphClient({
-      endpoint: config.endpoint,
-      projectId: config.projectId,
-      auth: this.auth(config.credential, config.projectId),
-      caPem: settings.caPem,
-      timeoutMs: settings.timeoutMs,
-      rateLimiter: this.rateLimiters.forAccount(config.cphKey),
-      apiWindow: this.rateLimiters.apiWindowForAccount(config.cphKey),
-      logger,
-      clock,
-      userAgent: settings.userAgent,
-      onCall: (call) => hooks.onCphCall(call),
-    });
-  }
-
-  private auth(credential: CredentialSpec, projectId: string): CphAuth {
-    const { settings, clock, logger, hooks } = this.options;
-    if (credential.kind === 'aksk') return new AkSkAuth({ ak: credential.ak, sk: credential.sk }, clock);
-    return new IamTokenAuth({
-      iamEndpoint: credential.iamEndpoint,
-      credentials: { user: credential.user, password: credential.password, domain: credential.domain },
-      project: { id: projectId },
-      clock,
-      logger,
-      caPem: settings.caPem,
-      userAgent: settings.userAgent,
-      onCall: (call) =>
-        hooks.onCphCall({
-          ...call,
-          outcome: call.outcome as CphCallRecord['outcome'],
-          attempt: 1,
-          errorCode: undefined,
-          requestId: undefined,
-        }),
-    });
   }
 
   private bind(resourceKey: string, binding: AccountBinding): void {

@@ -1,12 +1,86 @@
 /**
- * The CphPort of one account over the real CphClient: the thin translation between the client's full
- * types and the few fields the controller reasons about.
+ * The CphPort of one account credential over the real CphClient: the thin translation between the client's
+ * full types and the few fields the controller reasons about, and the factory the composition root hands
+ * the account registry (tests hand it an in-memory one instead).
  */
-import type { CphClient } from '../cph/client.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
+import { AkSkAuth, IamTokenAuth, type CphAuth } from '../cph/auth.js';
+import { CphClient, type CphCallRecord } from '../cph/client.js';
 import { isNotFound } from '../cph/errors.js';
+import { RateLimiterRegistry } from '../cph/rate-limiter.js';
 import type { Phone } from '../cph/types.js';
-import type { CphPort, ObservedJob, ObservedPhone, RouteChangeBatch } from './ports.js';
 import type { TrafficType } from '../cph/wire.js';
+import type { AccountConfig, CredentialSpec } from './account-config.js';
+import type { CredentialPort, ObservedJob, ObservedPhone, RouteChangeBatch } from './ports.js';
+
+/** How every account's clients are made. */
+export interface CphClientSettings {
+  /** Extra CA bundle (PEM) for CPH and IAM. */
+  caPem: string | undefined;
+  qps: number;
+  burst: number;
+  /** Calls of any one API per second. */
+  apiQps: number;
+  timeoutMs: number;
+  userAgent: string;
+}
+
+/** Makes the port of an account config's credential. */
+export type CredentialPortFactory = (config: AccountConfig) => CredentialPort;
+
+/**
+ * Ports over real CphClients: one rate budget per CPH account (normalized endpoint and project), whatever
+ * the credentials; every call told to `onCall` (metrics).
+ */
+export function cphClientPorts(
+  settings: CphClientSettings,
+  deps: { clock: Clock; logger: Logger; onCall: (call: CphCallRecord) => void },
+): CredentialPortFactory {
+  const { clock, logger, onCall } = deps;
+  const rateLimiters = new RateLimiterRegistry({
+    qps: settings.qps,
+    burst: settings.burst,
+    apiQps: settings.apiQps,
+    clock,
+  });
+  const auth = (credential: CredentialSpec, projectId: string): CphAuth => {
+    if (credential.kind === 'aksk') return new AkSkAuth({ ak: credential.ak, sk: credential.sk }, clock);
+    return new IamTokenAuth({
+      iamEndpoint: credential.iamEndpoint,
+      credentials: { user: credential.user, password: credential.password, domain: credential.domain },
+      project: { id: projectId },
+      clock,
+      logger,
+      caPem: settings.caPem,
+      userAgent: settings.userAgent,
+      onCall: (call) =>
+        onCall({
+          ...call,
+          outcome: call.outcome as CphCallRecord['outcome'],
+          attempt: 1,
+          errorCode: undefined,
+          requestId: undefined,
+        }),
+    });
+  };
+  return (config) =>
+    cphPortOf(
+      new CphClient({
+        endpoint: config.endpoint,
+        projectId: config.projectId,
+        auth: auth(config.credential, config.projectId),
+        caPem: settings.caPem,
+        timeoutMs: settings.timeoutMs,
+        rateLimiter: rateLimiters.forAccount(config.cphKey),
+        apiWindow: rateLimiters.apiWindowForAccount(config.cphKey),
+        logger,
+        clock,
+        userAgent: settings.userAgent,
+        onCall,
+      }),
+    );
+}
 
 function observed(phone: Phone): ObservedPhone {
   return {
@@ -19,8 +93,12 @@ function observed(phone: Phone): ObservedPhone {
   };
 }
 
-export function cphPortOf(client: CphClient): CphPort {
+export function cphPortOf(client: CphClient): CredentialPort {
   return {
+    async checkAccess(signal) {
+      await client.listPhones({ offset: 0, limit: 1 }, { signal });
+    },
+    close: () => client.close(),
     async listAllPhones(signal, onPage) {
       const sweep = await client.listAllPhones(
         {},

@@ -14,13 +14,15 @@
  *     began) while the sweep still reads, so changes can go out before the last page is in; the sweep ends,
  *     and its snapshot is published, only once what the hook started has settled;
  *   - re-read, not guessed: a phone whose change CPH answered without saying what became of it is marked
- *     `unconfirmed` until a sweep that began after the mark has read it again;
+ *     `unconfirmed` until a sweep that began after the mark has read it again (`sweepSoon` asks for one
+ *     before the interval ends);
  *   - a phone missing from a complete sweep does not exist, and costs no further call; only when the sweep
  *     could have skipped phones (the list moved under it) do missing IDs get a detail call each, at most
  *     `maxDetailLookups` per sweep, remembered until the next sweep (the rest count as missing until then).
  */
 import type { Clock } from '../runtime/clock.js';
 import { Alarm } from '../runtime/alarm.js';
+import { backoff } from '../runtime/backoff.js';
 import type { Logger } from '../runtime/logger.js';
 import type { SkippedPhone } from '../cph/types.js';
 import type { TrafficType } from '../cph/wire.js';
@@ -69,7 +71,12 @@ export class PhoneInventory {
   private inFlightSince = 0;
   private readonly localRoutes = new Map<string, { trafficType: TrafficType; at: number }>();
   /** Changes of unknown outcome, until a sweep that began after them has read their phones. */
-  private readonly unconfirmed = new Map<string, { change: UnconfirmedChange; at: number }>();
+  /** Per phone, the change of unknown outcome and the number of sweeps begun when it was marked. */
+  private readonly unconfirmed = new Map<string, { change: UnconfirmedChange; afterSweep: number }>();
+  /** A sweep numbered above this one is wanted before the interval ends (`sweepSoon`). */
+  private wantedAfterSweep: number | undefined;
+  /** The number of the sweep whose snapshot is current. */
+  private snapshotSweep = 0;
   /** Detail lookups of phones missing from the sweep, valid for one snapshot. */
   private readonly detailLookups = new Map<string, Promise<ObservedPhone | undefined>>();
   private intervalMs: number;
@@ -149,7 +156,7 @@ export class PhoneInventory {
           ? { ...phone, trafficType: local.trafficType, unknownTrafficType: undefined }
           : phone;
       const unsure = this.unconfirmed.get(phone.phoneId);
-      return unsure && unsure.at >= startedAt ? { ...routed, unconfirmed: unsure.change } : routed;
+      return unsure && unsure.afterSweep >= sweep ? { ...routed, unconfirmed: unsure.change } : routed;
     };
     const hook = this.options.onPhonesRead;
     const pageWork: Promise<void>[] = [];
@@ -176,10 +183,11 @@ export class PhoneInventory {
     for (const phone of phones) byId.set(phone.phoneId, current(phone));
     // Routes learnt and changes of unknown outcome sent before this sweep began are now covered by what it read.
     for (const [phoneId, local] of this.localRoutes) if (local.at < startedAt) this.localRoutes.delete(phoneId);
-    for (const [phoneId, unsure] of this.unconfirmed) if (unsure.at < startedAt) this.unconfirmed.delete(phoneId);
+    for (const [phoneId, unsure] of this.unconfirmed) if (unsure.afterSweep < sweep) this.unconfirmed.delete(phoneId);
     this.detailLookups.clear();
     const snapshot: MutableSnapshot = { takenAt: startedAt, complete, phones: byId, skipped };
     this.current = snapshot;
+    this.snapshotSweep = sweep;
     this.changes += 1;
     this.lastError = undefined;
     this.sweepFailures = 0;
@@ -206,7 +214,7 @@ export class PhoneInventory {
    * phone is planned as pending, and nothing is sent for it, until the next sweep has read it again.
    */
   markUnconfirmed(phoneId: string, change: UnconfirmedChange): void {
-    this.unconfirmed.set(phoneId, { change, at: this.options.clock.now() });
+    this.unconfirmed.set(phoneId, { change, afterSweep: this.sweeps });
     this.localRoutes.delete(phoneId);
     const phone = this.current?.phones.get(phoneId);
     if (phone) {
@@ -239,6 +247,12 @@ export class PhoneInventory {
     };
   }
 
+  /** Asks the periodic loop for a sweep that begins after now, without waiting for the interval. */
+  sweepSoon(): void {
+    this.wantedAfterSweep = this.sweeps;
+    this.alarm.wake();
+  }
+
   /** Changes the period of the sweep loop; takes effect at once. */
   setIntervalMs(intervalMs: number): void {
     if (intervalMs === this.intervalMs) return;
@@ -261,7 +275,8 @@ export class PhoneInventory {
     const signal = this.stopController.signal;
     while (!signal.aborted) {
       const last = this.current?.takenAt;
-      const dueIn = last === undefined ? 0 : last + this.intervalMs - this.options.clock.now();
+      const wanted = this.wantedAfterSweep !== undefined && this.snapshotSweep <= this.wantedAfterSweep;
+      const dueIn = last === undefined || wanted ? 0 : last + this.intervalMs - this.options.clock.now();
       if (dueIn > 0) {
         await this.alarm.wait(dueIn, signal);
         continue;
@@ -277,7 +292,7 @@ export class PhoneInventory {
         // also wakes every resource of the account).
         this.sweepFailures += 1;
         const firstRetryMs = Math.max(5_000, this.intervalMs / 10);
-        const retryMs = Math.min(Math.max(firstRetryMs, this.intervalMs), firstRetryMs * 2 ** (this.sweepFailures - 1));
+        const retryMs = backoff(firstRetryMs, Math.max(firstRetryMs, this.intervalMs), this.sweepFailures);
         this.retryAt = this.options.clock.now() + retryMs;
         await this.alarm.wait(retryMs, signal);
       }

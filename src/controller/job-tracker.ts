@@ -86,6 +86,10 @@ export class JobTracker {
   private readonly outcomes = new Map<string, JobOutcome>();
   private readonly ownersByPhone = new Map<string, Set<string>>();
   private readonly adoptionWaiters = new Map<string, Array<() => void>>();
+  /** Per owner, the job of each phone it was last told of: an ended job is news to an owner once. */
+  private readonly told = new Map<string, Map<string, string>>();
+  /** Owners whose running requests were adopted from their status after the start. */
+  private readonly adoptedOwners = new Set<string>();
   private jobEstimateMs: number;
   /** Whether the estimate comes from jobs seen to end (not the initial guess). */
   private learnt = false;
@@ -103,8 +107,6 @@ export class JobTracker {
   private readonly polling = new Set<string>();
   private readonly calls = new Set<Promise<void>>();
   private changes = 0;
-  /** The error of the last poll round, if it failed. */
-  lastError: unknown;
   pollCalls = 0;
 
   constructor(private readonly options: JobTrackerOptions) {
@@ -192,6 +194,28 @@ export class JobTracker {
     }
   }
 
+  /** `adopt` once per owner after a start: its status is read once. Undefined: nothing to wait for. */
+  adoptOnce(requestIds: Iterable<string>, owner: string): Promise<void> | undefined {
+    if (this.adoptedOwners.has(owner)) return undefined;
+    this.adoptedOwners.add(owner);
+    const ids = [...requestIds];
+    return ids.length > 0 ? this.adopt(ids, owner) : undefined;
+  }
+
+  /** The outcomes of the phones' jobs that ended and that `owner` has not been told of yet; told now. */
+  newOutcomes(owner: string, phoneIds: Iterable<string>): JobOutcome[] {
+    const told = this.told.get(owner) ?? new Map<string, string>();
+    this.told.set(owner, told);
+    const news: JobOutcome[] = [];
+    for (const phoneId of phoneIds) {
+      const outcome = this.outcomes.get(phoneId);
+      if (!outcome || told.get(phoneId) === outcome.jobId) continue;
+      told.set(phoneId, outcome.jobId);
+      news.push(outcome);
+    }
+    return news;
+  }
+
   /** Adds an owner to a phone's job in flight (a second resource wanting the same route). */
   addOwners(phoneId: string, owners: Iterable<string>): void {
     let set = this.ownersByPhone.get(phoneId);
@@ -222,6 +246,8 @@ export class JobTracker {
 
   /** Forgets what the tracker kept for a resource that is gone. Jobs keep being followed for other owners. */
   forgetOwner(owner: string): void {
+    this.told.delete(owner);
+    this.adoptedOwners.delete(owner);
     for (const request of this.requests.values()) request.owners.delete(owner);
     for (const set of this.ownersByPhone.values()) set.delete(owner);
   }
@@ -320,7 +346,6 @@ export class JobTracker {
     for (const id of call.ids) this.polling.add(id);
     const done = this.pollCall(call.ids, call.expectedJobs, signal)
       .then((ended) => {
-        this.lastError = undefined;
         if (ended > 0) {
           this.probing = false;
           this.probe = undefined;
@@ -331,7 +356,6 @@ export class JobTracker {
       })
       .catch((error: unknown) => {
         if (signal.aborted) return;
-        this.lastError = error;
         this.options.logger.warn('job poll failed; will retry', { error: String(error) });
         const retryAt = this.options.clock.now() + this.pollIntervalMs;
         for (const id of call.ids) {
@@ -347,6 +371,8 @@ export class JobTracker {
     this.calls.add(done);
   }
 
+  // Long on purpose: matching the jobs of one ListJobs answer to their requests and finishing them share that
+  // answer's bookkeeping.
   private async pollCall(chunk: string[], expectedJobs: number | undefined, signal: AbortSignal): Promise<number> {
     this.pollCalls += 1;
     const polledAt = this.options.clock.now();

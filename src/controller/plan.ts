@@ -2,7 +2,7 @@
  * The plan: a pure function from what every CloudPhoneRoute of one CPH account wants, what the phones
  * actually are, and which route-change jobs are in flight, to the state of each selected phone and the
  * route changes to send. It is computed for a whole account at once because only there can conflicts
- * between resources be seen and changes of several resources be coalesced into calls of at most 100 IDs.
+ * between resources be seen; the route writer coalesces the changes into calls.
  * The plan never sends a change that could do harm: not twice, not against a conflict, not to a phone that
  * is not running, and not again while a job for that phone is still running. Output is sorted, so the same
  * input always yields the same plan.
@@ -38,7 +38,7 @@
 import type { TrafficType } from '../cph/wire.js';
 import type { DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
 import type { UnconfirmedChange } from './ports.js';
-import { MAX_PHONES_PER_CALL, REVERT_TRAFFIC_TYPE } from '../api/v1alpha1/constants.js';
+import { REVERT_TRAFFIC_TYPE } from '../api/v1alpha1/constants.js';
 
 /** CPH phone status "running". */
 export const PHONE_STATUS_RUNNING = 2;
@@ -91,8 +91,6 @@ export interface PlanInput {
   phones: ReadonlyMap<string, ActualPhone>;
   jobs?: readonly InFlightJob[];
   holds?: readonly RetryHold[];
-  /** IDs per call, 1..100; default 100. */
-  batchSize?: number;
 }
 
 export type PhonePlanState =
@@ -127,8 +125,6 @@ export interface PhonePlan {
   hold?: RetryHold;
   /** Conflict: the other resources and what they want; Released: the live resources that keep it. */
   claimedBy?: ConflictingClaim[];
-  /** A change to `desired` is in this plan's batches. */
-  willChange: boolean;
 }
 
 export interface ResourcePlan {
@@ -142,32 +138,15 @@ export interface ResourcePlan {
   phones: PhonePlan[];
   /** Counts by state; Released counts as inSync. */
   counts: Summary;
-  /** The phones of this resource in this plan's batches, sorted. */
+  /** The phones whose route this plan changes for this resource, sorted. */
   toChange: string[];
   /** Nothing left to do or wait for: every phone is InSync, Released or NotFound. */
   settled: boolean;
 }
 
-export interface RouteBatch {
-  trafficType: TrafficType;
-  /** Sorted, 1..batchSize IDs. */
-  phoneIds: string[];
-  /** The resources that want a phone of this batch changed, sorted. */
-  resourceKeys: string[];
-}
-
-export interface PhoneConflict {
-  phoneId: string;
-  claims: ConflictingClaim[];
-}
-
 export interface Plan {
   /** Sorted by key. */
   resources: ResourcePlan[];
-  /** direct batches first, then routing; each sorted. */
-  batches: RouteBatch[];
-  /** Sorted by phone ID. */
-  conflicts: PhoneConflict[];
 }
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -205,12 +184,12 @@ function isActing(resource: DesiredRoute): boolean {
   return !resource.suspended && resource.deleting !== 'Retain';
 }
 
-/** The plan for every resource of one CPH account. Pure and deterministic. */
+/**
+ * The plan for every resource of one CPH account. Pure and deterministic.
+ * Long on purpose: the rules of the module comment applied in one pass over the phones, first match wins, in the
+ * order listed there.
+ */
 export function planRoutes(input: PlanInput): Plan {
-  const batchSize = input.batchSize ?? MAX_PHONES_PER_CALL;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_PHONES_PER_CALL) {
-    throw new RangeError(`batchSize must be a whole number from 1 to ${MAX_PHONES_PER_CALL}, got ${batchSize}`);
-  }
   const resources = [...input.resources].sort((a, b) => compare(a.key, b.key));
   for (let i = 1; i < resources.length; i++) {
     if (resources[i]!.key === resources[i - 1]!.key) throw new Error(`resource ${resources[i]!.key} is listed twice`);
@@ -229,15 +208,9 @@ export function planRoutes(input: PlanInput): Plan {
       if (isActing(resource)) push(actingClaims, phoneId, claim);
     }
   });
-  const conflicts: PhoneConflict[] = [];
   const conflicted = new Set<string>();
-  for (const [phoneId, claims] of actingClaims) {
-    if (claims.some((c) => c.trafficType !== claims[0]!.trafficType)) {
-      conflicted.add(phoneId);
-      conflicts.push({ phoneId, claims });
-    }
-  }
-  conflicts.sort((a, b) => compare(a.phoneId, b.phoneId));
+  for (const [phoneId, claims] of actingClaims)
+    if (claims.some((c) => c.trafficType !== claims[0]!.trafficType)) conflicted.add(phoneId);
 
   const jobs = new Map<string, InFlightJob>();
   for (const job of [...(input.jobs ?? [])].sort(
@@ -248,8 +221,8 @@ export function planRoutes(input: PlanInput): Plan {
   const holds = new Map<string, RetryHold>();
   for (const hold of input.holds ?? []) holds.set(`${hold.phoneId}\u0000${hold.trafficType}`, hold);
 
-  // Phone -> route -> wanting resources, over every resource that will change a phone.
-  const changes = new Map<TrafficType, Map<string, string[]>>();
+  // Route -> phones some resource will change to it.
+  const changes = new Map<TrafficType, Set<string>>();
   const resourcePlans: ResourcePlan[] = resources.map((resource, i) => {
     const desired = wantedRoute(resource);
     const acting = isActing(resource);
@@ -261,7 +234,7 @@ export function planRoutes(input: PlanInput): Plan {
       (claims ?? []).filter((c) => c.key !== resource.key);
     for (const phoneId of selections[i]!) {
       const actual = input.phones.get(phoneId);
-      const plan: PhonePlan = { phoneId, state: 'Drifted', desired, willChange: false };
+      const plan: PhonePlan = { phoneId, state: 'Drifted', desired };
       if (actual) {
         const reported = actual.trafficType ?? actual.unknownTrafficType;
         if (reported !== undefined) plan.actual = reported;
@@ -293,11 +266,9 @@ export function planRoutes(input: PlanInput): Plan {
       } else {
         plan.state = 'Drifted';
         if (acting) {
-          plan.willChange = true;
           toChange.push(phoneId);
-          let byPhone = changes.get(desired);
-          if (!byPhone) changes.set(desired, (byPhone = new Map()));
-          push(byPhone, phoneId, resource.key);
+          const phonesOfRoute = changes.get(desired) ?? new Set<string>();
+          changes.set(desired, phonesOfRoute.add(phoneId));
         }
       }
       counts[summaryKeyOf(plan.state)]++;
@@ -320,33 +291,11 @@ export function planRoutes(input: PlanInput): Plan {
 
   // A phone wanted on both routes cannot happen (that is a conflict, or a Revert released to a live
   // resource); should it anyway, sending neither is the safe answer.
-  const direct = changes.get('direct') ?? new Map<string, string[]>();
-  const routing = changes.get('routing') ?? new Map<string, string[]>();
-  for (const phoneId of [...direct.keys()]) {
-    if (routing.has(phoneId)) {
-      direct.delete(phoneId);
-      routing.delete(phoneId);
-      for (const plan of resourcePlans) {
-        plan.toChange = plan.toChange.filter((id) => id !== phoneId);
-        for (const phone of plan.phones) if (phone.phoneId === phoneId) phone.willChange = false;
-      }
-    }
-  }
-
-  const batches: RouteBatch[] = [];
-  for (const [trafficType, byPhone] of [
-    ['direct', direct],
-    ['routing', routing],
-  ] as const) {
-    const ids = [...byPhone.keys()].sort();
-    for (let start = 0; start < ids.length; start += batchSize) {
-      const phoneIds = ids.slice(start, start + batchSize);
-      const keys = new Set<string>();
-      for (const id of phoneIds) for (const key of byPhone.get(id)!) keys.add(key);
-      batches.push({ trafficType, phoneIds, resourceKeys: [...keys].sort(compare) });
-    }
-  }
-  return { resources: resourcePlans, batches, conflicts };
+  const routing = changes.get('routing');
+  for (const phoneId of changes.get('direct') ?? [])
+    if (routing?.has(phoneId))
+      for (const plan of resourcePlans) plan.toChange = plan.toChange.filter((id) => id !== phoneId);
+  return { resources: resourcePlans };
 }
 
 function push<T>(map: Map<string, T[]>, key: string, value: T): void {

@@ -26,9 +26,15 @@ export interface ObservedPhone {
   unconfirmed?: UnconfirmedChange | undefined;
 }
 
-/** A route change whose outcome CPH's answer did not tell (no job, or a job without a request ID to follow it by). */
+/**
+ * A route change whose outcome is not known: CPH's answer did not tell (no job, or a job without a request ID
+ * to follow it by), or a job adopted after a restart ended without saying which route it set (`trafficType`
+ * unknown, `adopted`).
+ */
 export interface UnconfirmedChange {
-  trafficType: TrafficType;
+  trafficType: TrafficType | undefined;
+  /** The job was adopted from a status after a restart. */
+  adopted?: true;
   jobId?: string | undefined;
   requestId?: string | undefined;
 }
@@ -53,6 +59,14 @@ export interface ObservedJob {
   state: JobState;
   errorCode: string;
   errorMessage: string;
+}
+
+/** The port of one credential of an account: the calls of CphPort, signed with that credential. */
+export interface CredentialPort extends CphPort {
+  /** One list call of one phone: resolves when CPH accepts the credential, throws what it said otherwise. */
+  checkAccess(signal?: AbortSignal): Promise<void>;
+  /** Releases what the port holds (connections); it is not used afterwards. */
+  close(): void;
 }
 
 export interface CphPort {

@@ -1,26 +1,23 @@
 /**
- * Reconciles one CloudPhoneRoute. Level-based: the key says which resource, the reconciler reads the
- * resource, its account's phone inventory and jobs, plans, sends the changes the plan allows, and writes
- * the status only when it changed. Nothing here knows about watches, queues or leaders.
+ * Reconciles one CloudPhoneRoute. Level-based: the key says which resource; the reconciler reads it, acts,
+ * and writes its status once at the end. Nothing here knows about watches, queues or leaders, and nothing
+ * is remembered here between rounds: written statuses live in the status writer, parsed peers in the route
+ * index, job outcomes and adoptions in each account's job tracker, outages on the account.
  *
- * One round:
+ * One round, top-down (`reconcile`):
  *   1. read the resource from the informer cache; gone → release what it held;
- *   2. parse the spec (an invalid one is reported, not retried); handle the finalizer and deletion;
- *   3. resolve the account: the account object (spec.accountRef or --default-account), whether the namespace
- *      may use it, its endpoint (allowlisted), credentials (checked with a list call before first use) and
- *      phone scope; the resource is bound to the CPH account of that endpoint and project;
- *   4. take the inventory snapshot (one sweep serves every resource of the account);
- *   5. take the account's plan (made once per account state, src/controller/account-plans.ts) and have its
- *      changes sent, every resource's at once; when this resource has phones in them, wait for the answers
- *      and take the plan again;
- *   6. turn its part of the plan and the job outcomes into the next status; patch it if it differs.
- * A new value of the reconcile-requested-at annotation makes step 4 a new sweep (shared by the requests that
- * come together) and is reported handled in status.lastHandledReconcileAt; a resource back in sync gets a
- * Normal Event InSync.
- * Before the first round, every resource in the cache is bound to its account and the jobs its status
- * says are running are adopted, so the first plan sees the whole account and re-sends nothing. Sends can
- * start before a round, too: while a sweep reads, each page's changes go out as they fill a call
- * (`phonesRead`), and the resources concerned are requeued.
+ *   2. parse the spec (an invalid one is reported, not retried);
+ *   3. finalizer: add or remove it (held only while deletionPolicy is Revert), or let a deletion go;
+ *   4. bind the account (`bindAccount`): the account object, whether the namespace may use it, its
+ *      credentials (checked with a list call before first use), the CPH account of its endpoint and project;
+ *   5. plan and send (`planAndSend`): adopt the jobs a previous process left running, take the inventory
+ *      snapshot and the account's plan, send its changes (every resource's at once);
+ *   6. compute the next status once (`nextStatus`, pure) from what the steps learnt, and write it once.
+ * A new value of the reconcile-requested-at annotation makes step 5 wait for a new sweep (shared by the
+ * requests that come together) and is reported handled in status.lastHandledReconcileAt; a resource back in
+ * sync gets a Normal Event InSync.
+ * Before the first round, every resource in the cache is bound and its running jobs adopted (`prime`), so
+ * the first plan sees the whole account and re-sends nothing.
  */
 import type { Logger } from '../runtime/logger.js';
 import type { Clock } from '../runtime/clock.js';
@@ -28,47 +25,36 @@ import type { Reconciler, ReconcileResult } from '../runtime/reconcile.js';
 import { OperatorError, ParseError, errorMessage } from '../errors.js';
 import { parseCloudPhoneRoute, parseDuration, parseStatus, revertTimeoutMs } from '../api/v1alpha1/parse.js';
 import { DEFAULT_REVERT_TIMEOUT, FINALIZER } from '../api/v1alpha1/constants.js';
-import {
-  CPH_UNAVAILABLE_STALL_MS,
-  ConditionType,
-  Reason,
-  formatTime,
-  type RoundFailureReason,
-} from '../api/v1alpha1/conditions.js';
+import { ConditionType, Reason, findCondition, formatTime } from '../api/v1alpha1/conditions.js';
 import type { CloudPhoneRoute, CloudPhoneRouteStatus, DeletionPolicy, Summary } from '../api/v1alpha1/types.js';
-import { isAccountProblem, isAuthError, isCphError, isThrottle } from '../cph/errors.js';
+import { isCphError } from '../cph/errors.js';
 import { AccountError, type Account, type AccountRegistry } from './accounts.js';
 import type { AccountDirectory } from './account-directory.js';
 import type { AccountConfig } from './account-config.js';
-import {
-  AccountPlans,
-  planStamp,
-  routeRef,
-  type AccountPlan,
-  type EventSink,
-  type PlannedResource,
-} from './account-plans.js';
+import { AccountPlans, routeRef, type EventSink } from './account-plans.js';
+import { classifyFailure, stalls, type RoundFailure } from './failure.js';
 import type { ResourcePlan } from './plan.js';
 import type { ObservedPhone } from './ports.js';
-import { nextStatus, statusChanged, type PhoneEvent, type RoundFailure } from './status.js';
-import { reconcileRequestedAt } from '../api/v1alpha1/reconcile-request.js';
+import { RouteIndex, readMetadata, type RouteCache, type RouteMetadata } from './route-index.js';
+import { nextStatus, statusChanged, type PhoneEvent } from './status.js';
 
 export type { EventSink } from './account-plans.js';
+export type { RouteCache } from './route-index.js';
+export { classifyFailure } from './failure.js';
 
 /** How long a reconcile after a restart waits for the first poll of the jobs it adopts. */
 const adoptionWaitMs = 30_000;
+/** The Event reason when a deletion gives up its revert at spec.revertTimeout. */
+const REVERT_ABANDONED_REASON = 'RevertAbandoned';
+/** How soon a deletion whose revert round failed is looked at again (at most; its deadline if sooner). */
+const revertRetryMs = 30_000;
 /** A sweep begun this long before a reconcile request answers it, so requests made together share one sweep. */
 const reconcileRequestCoalesceMs = 1_000;
 
-/** Where resources are read: the informer's cache. */
-export interface RouteCache {
-  get(key: string): unknown;
-  /** Every key (namespace/name) in the cache. */
-  keys(): Iterable<string>;
-}
-
-/** The writes the reconciler makes to Kubernetes. */
+/** The writes the reconciler makes to Kubernetes, and the one memory of the statuses it wrote. */
 export interface RouteUpdater {
+  /** The status of a cached object as it stands, counting our own write the cache has not seen yet. */
+  currentStatus(raw: object): unknown;
   /** Merge-patches /status; a no-op is never asked for. */
   patchStatus(namespace: string, name: string, status: CloudPhoneRouteStatus): Promise<void>;
   /** Replaces metadata.finalizers (optimistic on resourceVersion). */
@@ -78,6 +64,8 @@ export interface RouteUpdater {
     resourceVersion: string | undefined,
     finalizers: string[],
   ): Promise<void>;
+  /** The resource is gone: drop what is remembered of its writes. */
+  forget(key: string): void;
 }
 
 export interface ReconcilerMetrics {
@@ -102,64 +90,45 @@ export interface RouteReconcilerOptions {
   requeue?: (keys: Iterable<string>) => void;
 }
 
-interface Metadata {
-  namespace: string;
-  name: string;
-  uid: string | undefined;
-  generation: number;
-  resourceVersion: string | undefined;
-  deletionTimestamp: string | undefined;
-  finalizers: string[];
-  /** The reconcile-requested-at annotation's value. */
-  reconcileRequestedAt: string | undefined;
-}
-
-function readMetadata(raw: unknown): Metadata | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
-  const meta = (raw as { metadata?: unknown }).metadata;
-  if (!meta || typeof meta !== 'object') return undefined;
-  const m = meta as Record<string, unknown>;
-  if (typeof m.namespace !== 'string' || typeof m.name !== 'string') return undefined;
-  return {
-    namespace: m.namespace,
-    name: m.name,
-    uid: typeof m.uid === 'string' ? m.uid : undefined,
-    generation: typeof m.generation === 'number' ? m.generation : 0,
-    resourceVersion: typeof m.resourceVersion === 'string' ? m.resourceVersion : undefined,
-    deletionTimestamp: typeof m.deletionTimestamp === 'string' ? m.deletionTimestamp : undefined,
-    finalizers: Array.isArray(m.finalizers) ? m.finalizers.filter((f): f is string => typeof f === 'string') : [],
-    reconcileRequestedAt:
-      m.annotations && typeof m.annotations === 'object'
-        ? reconcileRequestedAt({ annotations: m.annotations as Record<string, string> })
-        : undefined,
-  };
-}
-
-/** Which round failure an error is, for the status. */
-export function classifyFailure(error: unknown): RoundFailure {
-  if (error instanceof AccountError) return { reason: error.reason, message: error.message };
-  if (isAuthError(error))
-    return {
-      reason: Reason.CredentialsInvalid,
-      message: `CPH refused the credentials (${isCphError(error) ? error.errorCode : 'auth'}): ${errorMessage(error)}. Fix the access key pair and the operator picks it up without a restart.`,
-    };
-  if (isAccountProblem(error)) {
-    const code = isCphError(error) ? error.errorCode : '';
-    const reason: RoundFailureReason =
-      code === 'CPS.0001' || (isCphError(error) && error.httpStatus === 403)
-        ? Reason.PermissionDenied
-        : Reason.AccountRestricted;
-    return { reason, message: `CPH refused the account (${code}): ${errorMessage(error)}` };
+/** A round failed in a way that is retried with the queue's backoff; the status already says why. */
+export class RoundFailedError extends OperatorError {
+  constructor(reason: string, options: { cause?: unknown }) {
+    super(`RoundFailed.${reason}`, `round failed: ${reason}`, options);
   }
-  if (isThrottle(error))
-    return {
-      reason: Reason.Throttled,
-      message: `CPH throttled the operator: ${errorMessage(error)}; retrying after a pause`,
-    };
-  return {
-    reason: Reason.CphUnavailable,
-    message: `CPH could not be used: ${errorMessage(error)}; retrying with backoff`,
-  };
+}
+
+/** A deletion with Revert waits for the phones until `deadline` (deletionTimestamp + spec.revertTimeout). */
+interface RevertDeadline {
+  deadline: number;
+  /** spec.revertTimeout as written. */
+  timeout: string;
+}
+
+/** The resource a round is about, as read at its start. */
+interface Round {
+  key: string;
+  meta: RouteMetadata;
+  route: CloudPhoneRoute;
+  previous: CloudPhoneRouteStatus | undefined;
+  revert: RevertDeadline | undefined;
+  intervalMs: number;
+  /** When the round started (ms), for the log. */
+  started: number;
+}
+
+/** What the steps of a round learnt, for the status and the result. */
+interface Learnt {
+  account?: Account;
+  config?: AccountConfig;
+  /** This resource's part of the account plan. */
+  plan?: ResourcePlan;
+  /** Phones it names outside its account's phoneScope. */
+  outOfScope?: readonly string[];
+  failure?: RoundFailure;
+  /** The error behind `failure`, when one was thrown. */
+  error?: unknown;
+  /** Look again after this long instead of failing into the queue's backoff. */
+  retryAfterMs?: number;
 }
 
 /**
@@ -167,23 +136,19 @@ export function classifyFailure(error: unknown): RoundFailure {
  * while deletionPolicy is Revert), 'release' it (being deleted with Retain, without our finalizer, or
  * suspended: it goes without a revert), or 'act'.
  */
-function finalizerStep(spec: CloudPhoneRoute['spec'], meta: Metadata): 'act' | 'toggle' | 'release' {
+function finalizerStep(spec: CloudPhoneRoute['spec'], meta: RouteMetadata): 'act' | 'toggle' | 'release' {
   const revert = spec.deletionPolicy === 'Revert';
   const hasFinalizer = meta.finalizers.includes(FINALIZER);
   if (!meta.deletionTimestamp) return revert !== hasFinalizer ? 'toggle' : 'act';
   return !revert || !hasFinalizer || spec.suspend === true ? 'release' : 'act';
 }
 
-/** The Event reason when a deletion gives up its revert at spec.revertTimeout. */
-const REVERT_ABANDONED_REASON = 'RevertAbandoned';
-/** How soon a deletion whose revert round failed is looked at again (at most; its deadline if sooner). */
-const revertRetryMs = 30_000;
-
-interface RevertDeadline {
-  /** ms since epoch: deletionTimestamp + spec.revertTimeout. */
-  deadline: number;
-  /** spec.revertTimeout as written. */
-  timeout: string;
+function revertDeadlineOf(spec: CloudPhoneRoute['spec'], meta: RouteMetadata): RevertDeadline | undefined {
+  if (!meta.deletionTimestamp || (spec.deletionPolicy ?? 'Retain') !== 'Revert') return undefined;
+  return {
+    deadline: Date.parse(meta.deletionTimestamp) + revertTimeoutMs(spec),
+    timeout: spec.revertTimeout ?? DEFAULT_REVERT_TIMEOUT,
+  };
 }
 
 /** A round failure during a deletion with Revert says until when the deletion waits for the revert. */
@@ -200,42 +165,43 @@ function untilRevertDeadline(delayMs: number, revert: RevertDeadline | undefined
   return revert ? Math.max(50, Math.min(delayMs, revert.deadline - now + 50)) : delayMs;
 }
 
-/** A round failed in a way that is retried with the queue's backoff; the status already says why. */
-export class RoundFailedError extends OperatorError {
-  constructor(reason: string, options: { cause?: unknown }) {
-    super(`RoundFailed.${reason}`, `round failed: ${reason}`, options);
-  }
+/** Job ends as status events. */
+function jobEvents(plan: ResourcePlan, account: Account, key: string): PhoneEvent[] {
+  return account.tracker
+    .newOutcomes(
+      key,
+      plan.phones.map((phone) => phone.phoneId),
+    )
+    .map((outcome) => ({
+      kind: 'jobEnded' as const,
+      phoneId: outcome.phoneId,
+      trafficType: outcome.trafficType ?? plan.desired,
+      requestId: outcome.requestId,
+      jobId: outcome.jobId,
+      state: outcome.state,
+      ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+      ...(outcome.errorMessage ? { errorMessage: outcome.errorMessage } : {}),
+    }));
+}
+
+/** The request IDs a status says are still running (to adopt after a restart). */
+function runningRequests(status: CloudPhoneRouteStatus | undefined): Set<string> {
+  return new Set([
+    ...(status?.pendingRequests ?? []),
+    ...(status?.phones ?? []).flatMap((p) => (p.jobStatus === 'Running' && p.requestId ? [p.requestId] : [])),
+  ]);
 }
 
 export class RouteReconciler implements Reconciler {
-  /** Per resource: the job outcome last reported in its status, per phone, so each is reported once. */
-  private readonly reported = new Map<string, Map<string, string>>();
-  /** Per resource: the status last written, in case the cache has not caught up with our own write. */
-  private readonly lastWritten = new Map<string, { generation: number; status: CloudPhoneRouteStatus }>();
-  /** Per resource: request IDs adopted from its status after a start. */
-  private readonly adopted = new Set<string>();
-  /** Per resource: the cache object last read, its plan stamp, and what the planner gets (the same object while the stamp holds). */
-  private readonly parsedPeers = new Map<
-    string,
-    { raw: unknown; stamp: string; planned: PlannedResource | undefined }
-  >();
+  private readonly index: RouteIndex;
   private readonly plans: AccountPlans;
-  /** Binding every cached resource to its account and adopting its jobs, once, before the first plan. */
+  /** Binding every cached resource to its account and adopting its jobs, once per process, before the first plan. */
   private primed: Promise<void> | undefined;
-  /** Per CPH account: since when CPH has been unreachable, without a successful round or sweep since. */
-  private readonly cphDownSince = new Map<string, number>();
-
-  /** The failure with the start of the outage it belongs to, for CphUnavailable (see CPH_UNAVAILABLE_STALL_MS). */
-  private withOutage(accountKey: string, failure: RoundFailure): RoundFailure {
-    if (failure.reason !== Reason.CphUnavailable) return failure;
-    let since = this.cphDownSince.get(accountKey);
-    if (since === undefined) this.cphDownSince.set(accountKey, (since = this.options.clock.now()));
-    return { ...failure, since };
-  }
 
   constructor(private readonly options: RouteReconcilerOptions) {
+    this.index = new RouteIndex({ cache: options.cache, bindingOf: (key) => options.accounts.binding(key) });
     this.plans = new AccountPlans({
-      sources: { owners: (account) => options.accounts.owners(account), resource: (key) => this.peer(key) },
+      sources: { owners: (account) => options.accounts.owners(account), resource: (key) => this.index.get(key) },
       events: options.events,
       clock: options.clock,
       logger: options.logger,
@@ -245,170 +211,144 @@ export class RouteReconciler implements Reconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
-    const roundStarted = this.options.clock.now();
+    const started = this.options.clock.now();
+    // 1. Read.
     const raw = this.options.cache.get(key);
     const meta = readMetadata(raw);
-    if (!raw || !meta) {
-      this.forget(key);
-      return {};
-    }
+    if (!raw || !meta) return this.release(key);
+    const previous = this.previousStatus(raw as object);
+    // 2. Parse.
     let route: CloudPhoneRoute;
     try {
       route = parseCloudPhoneRoute(raw);
     } catch (error) {
       if (!(error instanceof ParseError)) throw error;
-      await this.writeStatus(
-        key,
-        meta,
-        this.previousStatus(raw),
-        nextStatus({
-          generation: meta.generation,
-          previous: this.previousStatus(raw),
-          failure: { reason: Reason.InvalidSpec, message: error.message },
-          now: this.options.clock.now(),
-        }),
-      );
-      this.forget(key);
-      return {};
+      return this.invalidSpec(key, meta, previous, error);
     }
-    const spec = route.spec;
-    const deleting: DeletionPolicy | undefined = meta.deletionTimestamp ? (spec.deletionPolicy ?? 'Retain') : undefined;
-    const hasFinalizer = meta.finalizers.includes(FINALIZER);
-
-    // Finalizer: held only while deletionPolicy is Revert, so a Retain resource never waits on the operator to go.
-    const step = finalizerStep(spec, meta);
-    if (step === 'toggle') {
-      const finalizers = hasFinalizer
-        ? meta.finalizers.filter((f) => f !== FINALIZER)
-        : [...meta.finalizers, FINALIZER];
-      await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, finalizers);
-      return {}; // the update comes back through the watch
-    }
+    // 3. Finalizer.
+    const step = finalizerStep(route.spec, meta);
+    if (step === 'toggle') return this.toggleFinalizer(meta);
     if (step === 'release') {
-      if (hasFinalizer) await this.removeFinalizer(meta);
-      this.forget(key);
-      return {};
+      if (meta.finalizers.includes(FINALIZER)) await this.removeFinalizer(meta);
+      return this.release(key);
     }
+    const intervalMs = this.intervalOf(route.spec);
+    const revert = revertDeadlineOf(route.spec, meta);
+    this.primed ??= this.prime();
+    await this.primed;
+    // 4. Account. 5. Plan and send.
+    const bound = await this.bindAccount(key, meta.namespace, route.spec, intervalMs, revert);
+    const learnt: Learnt = bound.account
+      ? { ...bound, ...(await this.planAndSend(key, meta, bound.account, intervalMs, previous, revert)) }
+      : bound;
+    // 6. Status and result.
+    return this.conclude({ key, meta, route, previous, revert, intervalMs, started }, learnt);
+  }
 
-    const intervalMs = this.intervalOf(spec);
-    const previous = this.previousStatusOf(key, meta.generation, route.status);
-    const now = (): number => this.options.clock.now();
-    // A deletion with Revert waits for the phones at most spec.revertTimeout after the deletion began.
-    const revert =
-      deleting === 'Revert'
-        ? {
-            deadline: Date.parse(meta.deletionTimestamp ?? '') + revertTimeoutMs(spec),
-            timeout: spec.revertTimeout ?? DEFAULT_REVERT_TIMEOUT,
-          }
-        : undefined;
-    const revertExpired = (): boolean => revert !== undefined && !(now() < revert.deadline);
-
-    await (this.primed ??= this.prime());
-    let account: Account;
-    let config: AccountConfig;
-    try {
-      config = (await this.options.directory.resolve(meta.namespace, spec.accountRef)).config;
-      account = await this.bind(key, config, intervalMs);
-    } catch (error) {
-      if (!(error instanceof AccountError) && !isCphError(error)) throw error;
-      // A revert keeps what it needs: when the namespace is being deleted, its account object and Secret may
-      // go before the route; the account the route was bound to (its credential already checked) finishes it.
-      const kept = revert && error instanceof AccountError ? this.options.accounts.lastConfig(key) : undefined;
-      if (kept) {
-        config = kept;
-        this.options.logger.info(
-          'reverting with the account the resource was bound to; its account object cannot be used now',
-          { resource: key, account: config.objectKey, error: errorMessage(error) },
-        );
-        try {
-          account = this.options.accounts.resolve(key, kept, intervalMs);
-          await account.verify(kept.credential.id);
-        } catch (verifyError) {
-          return this.accountFailed(key, meta, route, previous, verifyError, {
-            deleting,
-            revert,
-            revertExpired: revertExpired(),
-          });
-        }
-      } else {
-        return this.accountFailed(key, meta, route, previous, error, {
-          deleting,
-          revert,
-          revertExpired: revertExpired(),
-        });
-      }
+  /**
+   * Step 6: from what the round learnt, the one status write and the result; a deletion with Revert ends
+   * here when its phones are back (or gives up at its deadline).
+   */
+  private async conclude(round: Round, learnt: Learnt): Promise<ReconcileResult> {
+    const { clock } = this.options;
+    const { key, meta, route, previous, revert } = round;
+    const { account, plan } = learnt;
+    const events = plan && account ? jobEvents(plan, account, key) : [];
+    this.recordJobFailures(route, events);
+    const pendingRequests = plan && account ? account.tracker.pendingRequestIds(key) : undefined;
+    const revertDone = revert !== undefined && plan?.settled === true && pendingRequests?.length === 0;
+    if (revert && !revertDone && !(clock.now() < revert.deadline)) {
+      const why =
+        learnt.failure && !plan
+          ? errorMessage(learnt.error)
+          : (learnt.failure?.message ?? 'the phones were not all back on direct');
+      return this.abandonRevert(key, meta, route, why, plan);
     }
-
-    // After a start, follow the jobs this resource's status says are still running, and wait for their
-    // first poll (bounded) so that the plan sees those phones as pending rather than drifted.
-    if (!this.adopted.has(key)) {
-      this.adopted.add(key);
-      await this.adoptRunningJobs([[key, account, previous]]);
+    const failure = learnt.failure ? withRevertDeadline(learnt.failure, revert) : undefined;
+    if (revertDone && !failure) {
+      // The phones are back: the resource goes; a status written now would only move its resourceVersion
+      // past the one the finalizer patch is conditioned on.
+      await this.removeFinalizer(meta);
+      return this.release(key);
     }
+    const status = nextStatus({
+      generation: meta.generation,
+      previous,
+      ...(plan ? { plan } : {}),
+      events,
+      ...(failure ? { failure } : {}),
+      suspended: route.spec.suspend === true,
+      ...(revert ? { deleting: 'Revert' as DeletionPolicy, revertDeadline: revert } : {}),
+      desired: route.spec.trafficType,
+      ...(learnt.outOfScope && learnt.config
+        ? { outOfScope: { phoneIds: learnt.outOfScope, account: learnt.config.objectKey } }
+        : {}),
+      ...(pendingRequests ? { pendingRequests } : {}),
+      now: clock.now(),
+    });
+    const writeStarted = clock.now();
+    const wrote = await this.writeStatus(meta, previous, status);
+    const statusWriteMs = clock.now() - writeStarted;
+    if (wrote) this.noteBackInSync(route, previous, status);
+    if (failure && !plan) this.warnOnChange(route, previous, failure);
+    if (plan) this.options.metrics?.phonesByState(key, status.summary);
+    this.options.logger.debug('reconciled', {
+      resource: key,
+      generation: meta.generation,
+      summary: status.summary,
+      sent: plan?.toChange.length ?? 0,
+      events: events.length,
+      statusWritten: wrote,
+      roundMs: clock.now() - round.started,
+      statusWriteMs,
+    });
+    return this.result(round, learnt, failure);
+  }
 
-    let plan: AccountPlan;
-    try {
-      const requested = meta.reconcileRequestedAt;
-      if (requested !== undefined && requested !== previous?.lastHandledReconcileAt) {
-        this.options.logger.info("reconcile requested; reading the account's phones again", {
-          resource: key,
-          requestedAt: requested,
-        });
-        await account.inventory.sweepSince(now() - reconcileRequestCoalesceMs);
-      }
-      await account.inventory.fresh(2 * intervalMs);
-      plan = await this.plans.plan(account);
-      // The first round after a sweep sends the whole account's changes; a resource with phones in them
-      // waits for the answers, so its status shows them pending.
-      const sending = this.plans.send(account, plan, key);
-      if ((plan.resources.get(key)?.toChange.length ?? 0) > 0) {
-        await sending;
-        plan = await this.plans.plan(account);
-      }
-    } catch (error) {
-      if (revertExpired()) return this.abandonRevert(key, meta, route, errorMessage(error), undefined);
-      const failure = withRevertDeadline(this.withOutage(account.key, classifyFailure(error)), revert);
-      await this.writeStatus(
-        key,
-        meta,
-        previous,
-        nextStatus({
-          generation: meta.generation,
-          previous,
-          failure,
-          suspended: spec.suspend === true,
-          deleting,
-          desired: spec.trafficType,
-          now: now(),
-        }),
-      );
-      this.warnOnce(route, failure.reason, failure.message);
-      // A deletion is not left to the queue's growing backoff: it is looked at again by its deadline.
-      if (revert) return { requeueAfterMs: untilRevertDeadline(revertRetryMs, revert, now()) };
-      throw new RoundFailedError(failure.reason, { cause: error });
+  /** Done, again after a while, or an error into the queue's backoff. */
+  private result(round: Round, learnt: Learnt, failure: RoundFailure | undefined): ReconcileResult {
+    const now = this.options.clock.now();
+    if (failure) {
+      if (learnt.retryAfterMs !== undefined)
+        return { requeueAfterMs: untilRevertDeadline(learnt.retryAfterMs, round.revert, now) };
+      throw new RoundFailedError(failure.reason, { cause: learnt.error });
     }
-    const mine = plan.resources.get(key);
-    if (!mine) throw new Error(`plan lost resource ${key}`);
+    // Drift checks come from the inventory's sweeps; this requeue is a safety net, and brings failed
+    // changes back when their hold ends (and a deletion to its revert deadline).
+    const holdEnds = learnt.account?.holds.nextExpiry();
+    const untilHold = holdEnds === undefined ? round.intervalMs : Math.max(1_000, holdEnds - now + 50);
+    return { requeueAfterMs: untilRevertDeadline(Math.min(round.intervalMs, untilHold), round.revert, now) };
+  }
 
-    const events: PhoneEvent[] = this.jobEvents(key, mine, account);
-    let failure: RoundFailure | undefined;
-    const callError = plan.callErrors.get(key);
-    if (callError !== undefined) failure = this.withOutage(account.key, classifyFailure(callError));
-    // The periodic sweep failing means CPH cannot be read even when this round had nothing to send: a long
-    // outage is reported (Stalled, CphUnavailable) although the plan still runs on the last snapshot.
-    const sweepError = account.inventory.lastError;
-    if (!failure && sweepError !== undefined && classifyFailure(sweepError).reason === Reason.CphUnavailable) {
-      const outage = this.withOutage(account.key, classifyFailure(sweepError));
-      if (outage.since !== undefined && now() - outage.since >= CPH_UNAVAILABLE_STALL_MS)
-        failure = {
-          ...outage,
-          message: `CPH has not answered the phone inventory since ${formatTime(outage.since)}: ${errorMessage(sweepError)}; retrying with backoff, the last known routes are shown`,
-        };
-    } else if (!failure) {
-      this.cphDownSince.delete(account.key);
-    }
+  /** An invalid spec (it passed admission, e.g. an old object): reported, not retried. */
+  private async invalidSpec(
+    key: string,
+    meta: RouteMetadata,
+    previous: CloudPhoneRouteStatus | undefined,
+    error: ParseError,
+  ): Promise<ReconcileResult> {
+    const now = this.options.clock.now();
+    const failure: RoundFailure = {
+      reason: Reason.InvalidSpec,
+      message: error.message,
+      stalled: stalls(Reason.InvalidSpec, undefined, now),
+    };
+    await this.writeStatus(meta, previous, nextStatus({ generation: meta.generation, previous, failure, now }));
+    return this.release(key);
+  }
+
+  /** The finalizer is held only while deletionPolicy is Revert; the update comes back through the watch. */
+  private async toggleFinalizer(meta: RouteMetadata): Promise<ReconcileResult> {
+    const finalizers = meta.finalizers.includes(FINALIZER)
+      ? meta.finalizers.filter((f) => f !== FINALIZER)
+      : [...meta.finalizers, FINALIZER];
+    await this.options.updater.setFinalizers(meta.namespace, meta.name, meta.resourceVersion, finalizers);
+    return {};
+  }
+
+  private recordJobFailures(route: CloudPhoneRoute, events: readonly PhoneEvent[]): void {
     for (const event of events)
-      if (event.kind === 'jobEnded' && event.state === 'failed')
+      if (event.state === 'failed')
         this.options.events.record(
           routeRef(route),
           'Warning',
@@ -416,50 +356,125 @@ export class RouteReconciler implements Reconciler {
           'ChangeRoute',
           `Phone ${event.phoneId}: ${event.errorCode ?? 'failed'} ${event.errorMessage ?? ''}`.trim(),
         );
+  }
 
-    const revertDone = deleting === 'Revert' && mine.settled && !account.tracker.pendingRequestIds(key).length;
-    if (revert && !revertDone && revertExpired())
-      return this.abandonRevert(key, meta, route, failure?.message ?? 'the phones were not all back on direct', mine);
-    if (failure) failure = withRevertDeadline(failure, revert);
-    const outOfScope = plan.outOfScope.get(key);
-    const status = nextStatus({
-      generation: meta.generation,
-      previous,
-      plan: mine,
-      events,
-      ...(failure ? { failure } : {}),
-      ...(outOfScope ? { outOfScope: { phoneIds: outOfScope, account: config.objectKey } } : {}),
-      ...(revert ? { revertDeadline: revert } : {}),
-      pendingRequests: account.tracker.pendingRequestIds(key),
-      now: now(),
-    });
-    const writeStarted = now();
-    const wrote = await this.writeStatus(key, meta, previous, status);
-    if (wrote) this.noteBackInSync(route, previous, status);
-    this.options.logger.debug('reconciled', {
-      resource: key,
-      generation: meta.generation,
-      summary: status.summary,
-      sent: mine.toChange.length,
-      events: events.length,
-      statusWritten: wrote,
-      roundMs: now() - roundStarted,
-      statusWriteMs: now() - writeStarted,
-    });
-    this.options.metrics?.phonesByState(key, status.summary);
-    if (failure && revert) return { requeueAfterMs: untilRevertDeadline(revertRetryMs, revert, now()) };
-    if (failure) throw new RoundFailedError(failure.reason, { cause: undefined });
-
-    if (revertDone) {
-      await this.removeFinalizer(meta);
-      this.forget(key);
-      return {};
+  /**
+   * Step 4: binds the resource to the CPH account its account object leads to, once that object's credentials
+   * have passed a list call (no change is ever sent with credentials CPH has not accepted). A revert keeps
+   * what it needs: when the namespace is being deleted, its account object and Secret may go before the
+   * route; the account the route was bound to (its credential already checked) finishes it.
+   */
+  private async bindAccount(
+    key: string,
+    namespace: string,
+    spec: CloudPhoneRoute['spec'],
+    intervalMs: number,
+    revert: RevertDeadline | undefined,
+  ): Promise<Learnt> {
+    const { accounts, directory, logger } = this.options;
+    let config: AccountConfig | undefined;
+    try {
+      config = (await directory.resolve(namespace, spec.accountRef)).config;
+      return { account: await this.bind(key, config, intervalMs), config };
+    } catch (error) {
+      if (!(error instanceof AccountError) && !isCphError(error)) throw error;
+      const kept = revert && error instanceof AccountError ? accounts.lastConfig(key) : undefined;
+      if (kept) {
+        logger.info('reverting with the account the resource was bound to; its account object cannot be used now', {
+          resource: key,
+          account: kept.objectKey,
+          error: errorMessage(error),
+        });
+        try {
+          const account = accounts.resolve(key, kept, intervalMs);
+          await account.verify(kept.credential.id);
+          return { account, config: kept };
+        } catch (verifyError) {
+          return this.accountUnusable(key, verifyError, revert);
+        }
+      }
+      return this.accountUnusable(key, error, revert);
     }
-    // Drift checks come from the inventory's sweeps; this requeue is a safety net, and brings failed
-    // changes back when their hold ends (and a deletion to its revert deadline).
-    const holdEnds = account.nextHoldExpiry();
-    const untilHold = holdEnds === undefined ? intervalMs : Math.max(1_000, holdEnds - this.options.clock.now() + 50);
-    return { requeueAfterMs: untilRevertDeadline(Math.min(intervalMs, untilHold), revert, now()) };
+  }
+
+  /** The account cannot be used: remembered (a revert may need it), retried when the account may have changed. */
+  private accountUnusable(key: string, error: unknown, revert: RevertDeadline | undefined): Learnt {
+    this.options.accounts.release(key, true);
+    const retry = error instanceof AccountError || revert !== undefined;
+    return {
+      failure: classifyFailure(error, undefined, this.options.clock.now()),
+      error,
+      ...(retry ? { retryAfterMs: this.options.accountRetryMs ?? 10_000 } : {}),
+    };
+  }
+
+  /**
+   * Step 5: the account's plan, with its changes sent. After a start, the jobs the status says are running
+   * are followed first (bounded wait for their first poll), so the plan sees those phones as pending. A
+   * resource with phones in the send waits for the answers, so its status shows them pending.
+   */
+  private async planAndSend(
+    key: string,
+    meta: RouteMetadata,
+    account: Account,
+    intervalMs: number,
+    previous: CloudPhoneRouteStatus | undefined,
+    revert: RevertDeadline | undefined,
+  ): Promise<Learnt> {
+    const { clock } = this.options;
+    await this.adopt([[key, account, previous]]);
+    try {
+      const requested = meta.reconcileRequestedAt;
+      if (requested !== undefined && requested !== previous?.lastHandledReconcileAt) {
+        this.options.logger.info("reconcile requested; reading the account's phones again", {
+          resource: key,
+          requestedAt: requested,
+        });
+        await account.inventory.sweepSince(clock.now() - reconcileRequestCoalesceMs);
+      }
+      await account.inventory.fresh(2 * intervalMs);
+      let plan = await this.plans.plan(account);
+      const sending = this.plans.send(account, plan, key);
+      if ((plan.resources.get(key)?.toChange.length ?? 0) > 0) {
+        await sending;
+        plan = await this.plans.plan(account);
+      }
+      const mine = plan.resources.get(key);
+      if (!mine) throw new Error(`plan lost resource ${key}`);
+      const outOfScope = plan.outOfScope.get(key);
+      const learnt: Learnt = { plan: mine, ...(outOfScope ? { outOfScope } : {}) };
+      const callError = plan.callErrors.get(key);
+      if (callError !== undefined) return { ...learnt, ...this.failed(account, callError, revert) };
+      // The periodic sweep failing means CPH cannot be read even when this round had nothing to send: a long
+      // outage is reported (Stalled, CphUnavailable) although the plan still runs on the last snapshot.
+      const now = clock.now();
+      const sweepError = account.inventory.lastError;
+      if (sweepError === undefined || classifyFailure(sweepError, undefined, now).reason !== Reason.CphUnavailable) {
+        account.cphAnswered();
+        return learnt;
+      }
+      const outage = classifyFailure(sweepError, account.cphUnavailable(now), now);
+      if (!outage.stalled) return learnt;
+      const since = formatTime(account.cphDownSince ?? clock.now());
+      return {
+        ...learnt,
+        failure: {
+          ...outage,
+          message: `CPH has not answered the phone inventory since ${since}: ${errorMessage(sweepError)}; retrying with backoff, the last known routes are shown`,
+        },
+        ...(revert ? { retryAfterMs: revertRetryMs } : {}),
+      };
+    } catch (error) {
+      return this.failed(account, error, revert);
+    }
+  }
+
+  /** A failure of the CPH calls of a round; CphUnavailable counts towards the account's outage. */
+  private failed(account: Account, error: unknown, revert: RevertDeadline | undefined): Learnt {
+    const now = this.options.clock.now();
+    const unavailable = classifyFailure(error, undefined, now).reason === Reason.CphUnavailable;
+    const failure = classifyFailure(error, unavailable ? account.cphUnavailable(now) : undefined, now);
+    return { failure, error, ...(revert ? { retryAfterMs: revertRetryMs } : {}) };
   }
 
   /**
@@ -473,50 +488,10 @@ export class RouteReconciler implements Reconciler {
     await this.plans.pageRead(account, phones, sweep);
   }
 
-  /**
-   * Binds a resource to the CPH account its account object leads to, once that object's credentials have
-   * passed a list call (so no change of this resource is ever sent with credentials CPH has not accepted).
-   */
   private async bind(key: string, config: AccountConfig, intervalMs: number): Promise<Account> {
     const account = this.options.accounts.register(config.objectKey, config);
     await account.verify(config.credential.id);
     return this.options.accounts.resolve(key, config, intervalMs);
-  }
-
-  /** The account cannot be used: the status says why; retried when the account may have changed. */
-  private async accountFailed(
-    key: string,
-    meta: Metadata,
-    route: CloudPhoneRoute,
-    previous: CloudPhoneRouteStatus | undefined,
-    error: unknown,
-    deletion: { deleting: DeletionPolicy | undefined; revert: RevertDeadline | undefined; revertExpired: boolean },
-  ): Promise<ReconcileResult> {
-    const { deleting, revert } = deletion;
-    const now = this.options.clock.now();
-    // Remembered: a revert on deletion may need the account after its object or Secret is gone.
-    this.options.accounts.release(key, true);
-    if (deletion.revertExpired) return this.abandonRevert(key, meta, route, errorMessage(error), undefined);
-    const spec = route.spec;
-    const failure = withRevertDeadline(classifyFailure(error), revert);
-    await this.writeStatus(
-      key,
-      meta,
-      previous,
-      nextStatus({
-        generation: meta.generation,
-        previous,
-        failure,
-        suspended: spec.suspend === true,
-        deleting,
-        desired: spec.trafficType,
-        now,
-      }),
-    );
-    this.warnOnce(route, failure.reason, failure.message);
-    if (error instanceof AccountError || revert)
-      return { requeueAfterMs: untilRevertDeadline(this.options.accountRetryMs ?? 10_000, revert, now) };
-    throw new RoundFailedError(failure.reason, { cause: error });
   }
 
   private intervalOf(spec: CloudPhoneRoute['spec']): number {
@@ -538,16 +513,11 @@ export class RouteReconciler implements Reconciler {
       const meta = readMetadata(raw);
       if (!raw || !meta) continue;
       try {
-        const route = parseCloudPhoneRoute(raw);
-        const spec = route.spec;
+        const { spec } = parseCloudPhoneRoute(raw);
         if (finalizerStep(spec, meta) !== 'act') continue;
-        const account = await this.bind(
-          key,
-          (await this.options.directory.resolve(meta.namespace, spec.accountRef)).config,
-          this.intervalOf(spec),
-        );
-        this.adopted.add(key);
-        adoptions.push([key, account, this.previousStatusOf(key, meta.generation, route.status)]);
+        const { config } = await this.options.directory.resolve(meta.namespace, spec.accountRef);
+        const account = await this.bind(key, config, this.intervalOf(spec));
+        adoptions.push([key, account, this.previousStatus(raw as object)]);
       } catch (error) {
         // Its own reconcile reports what is wrong.
         this.options.logger.debug('resource not bound before the first plan', {
@@ -556,23 +526,14 @@ export class RouteReconciler implements Reconciler {
         });
       }
     }
-    await this.adoptRunningJobs(adoptions);
+    await this.adopt(adoptions);
   }
 
-  /** Follows the jobs the statuses say are still running; waits (bounded) for their first poll. */
-  private async adoptRunningJobs(
-    resources: ReadonlyArray<[string, Account, CloudPhoneRouteStatus | undefined]>,
-  ): Promise<void> {
-    const polled: Promise<void>[] = [];
-    for (const [key, account, status] of resources) {
-      const running = new Set([
-        ...(status?.pendingRequests ?? []),
-        ...(status?.phones ?? [])
-          .filter((p) => p.jobStatus === 'Running' && p.requestId)
-          .map((p) => p.requestId as string),
-      ]);
-      if (running.size > 0) polled.push(account.tracker.adopt(running, key));
-    }
+  /** Follows the jobs the statuses say are still running, once per resource; waits (bounded) for their first poll. */
+  private async adopt(resources: ReadonlyArray<[string, Account, CloudPhoneRouteStatus | undefined]>): Promise<void> {
+    const polled = resources.flatMap(
+      ([key, account, status]) => account.tracker.adoptOnce(runningRequests(status), key) ?? [],
+    );
     if (polled.length === 0) return;
     const timeout = new AbortController();
     await Promise.race([
@@ -582,76 +543,9 @@ export class RouteReconciler implements Reconciler {
     timeout.abort();
   }
 
-  /** Job ends not yet reported in this resource's status. */
-  private jobEvents(key: string, plan: ResourcePlan, account: Account): PhoneEvent[] {
-    let reported = this.reported.get(key);
-    if (!reported) this.reported.set(key, (reported = new Map()));
-    const events: PhoneEvent[] = [];
-    for (const phone of plan.phones) {
-      const outcome = account.tracker.outcome(phone.phoneId);
-      if (!outcome || reported.get(phone.phoneId) === outcome.jobId) continue;
-      reported.set(phone.phoneId, outcome.jobId);
-      events.push({
-        kind: 'jobEnded',
-        phoneId: phone.phoneId,
-        trafficType: outcome.trafficType ?? plan.desired,
-        requestId: outcome.requestId,
-        jobId: outcome.jobId,
-        state: outcome.state,
-        ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
-        ...(outcome.errorMessage ? { errorMessage: outcome.errorMessage } : {}),
-      });
-    }
-    return events;
-  }
-
-  /**
-   * A resource of the cache as the account plan needs it, parsed once per plan stamp (not per status write).
-   * The same object comes back while the stamp holds, so a planner can tell "nothing changed" by identity:
-   * it asks for every resource of the account on every reconcile.
-   */
-  private peer(key: string): PlannedResource | undefined {
-    const raw = this.options.cache.get(key);
-    const cached = this.parsedPeers.get(key);
-    if (cached && cached.raw === raw) return cached.planned;
-    const meta = readMetadata(raw);
-    if (!raw || !meta) return undefined;
-    const binding = this.options.accounts.binding(key);
-    if (!binding) return undefined;
-    const stamp = `${planStamp(meta)}|${binding.config.stamp}`;
-    if (cached?.stamp === stamp) {
-      cached.raw = raw;
-      return cached.planned;
-    }
-    let planned: PlannedResource | undefined;
-    try {
-      // Plans read spec and metadata only; the status stays in the informer's copy alone.
-      const { status: _status, ...route } = parseCloudPhoneRoute(raw);
-      planned = { route, stamp, credentialId: binding.credentialId, scope: binding.config.scope };
-    } catch {
-      planned = undefined;
-    }
-    this.parsedPeers.set(key, { raw, stamp, planned });
-    return planned;
-  }
-
-  private previousStatus(raw: unknown): CloudPhoneRouteStatus | undefined {
-    const status = (raw as { status?: unknown }).status;
+  private previousStatus(raw: object): CloudPhoneRouteStatus | undefined {
+    const status = this.options.updater.currentStatus(raw);
     return status ? parseStatus(status) : undefined;
-  }
-
-  /** The cache's status, unless our own newer write has not reached the cache yet. */
-  private previousStatusOf(
-    key: string,
-    generation: number,
-    cached: CloudPhoneRouteStatus | undefined,
-  ): CloudPhoneRouteStatus | undefined {
-    const written = this.lastWritten.get(key);
-    if (written && written.generation === generation && (!cached || statusChanged(cached, written.status)))
-      return written.status;
-    // The cache has caught up (or moved on): our copy is no longer needed.
-    if (written) this.lastWritten.delete(key);
-    return cached;
   }
 
   /**
@@ -659,8 +553,7 @@ export class RouteReconciler implements Reconciler {
    * reports the reconcile request it answers (the round handled it, whatever its outcome, as Flux does).
    */
   private async writeStatus(
-    key: string,
-    meta: Metadata,
+    meta: RouteMetadata,
     previous: CloudPhoneRouteStatus | undefined,
     computed: CloudPhoneRouteStatus,
   ): Promise<boolean> {
@@ -668,8 +561,31 @@ export class RouteReconciler implements Reconciler {
     const next = handled === undefined ? computed : { ...computed, lastHandledReconcileAt: handled };
     if (!statusChanged(previous, next)) return false;
     await this.options.updater.patchStatus(meta.namespace, meta.name, next);
-    this.lastWritten.set(key, { generation: meta.generation, status: next });
     return true;
+  }
+
+  /** A Normal Event when Ready turns True with reason InSync: the phones are all on their route again. */
+  private noteBackInSync(
+    route: CloudPhoneRoute,
+    previous: CloudPhoneRouteStatus | undefined,
+    next: CloudPhoneRouteStatus,
+  ): void {
+    const before = findCondition(previous?.conditions, ConditionType.Ready);
+    const after = findCondition(next.conditions, ConditionType.Ready);
+    if (after?.status !== 'True' || after.reason !== Reason.InSync) return;
+    if (before?.status === 'True' && before.reason === Reason.InSync) return;
+    this.options.events.record(routeRef(route), 'Normal', Reason.InSync, 'Reconcile', after.message);
+  }
+
+  /** A Warning Event for a failure the previous status did not already report. */
+  private warnOnChange(
+    route: CloudPhoneRoute,
+    previous: CloudPhoneRouteStatus | undefined,
+    failure: RoundFailure,
+  ): void {
+    const ready = findCondition(previous?.conditions, ConditionType.Ready);
+    if (ready?.reason === failure.reason && ready.message.startsWith(failure.message)) return;
+    this.options.events.record(routeRef(route), 'Warning', failure.reason, 'Reconcile', failure.message);
   }
 
   /**
@@ -679,7 +595,7 @@ export class RouteReconciler implements Reconciler {
    */
   private async abandonRevert(
     key: string,
-    meta: Metadata,
+    meta: RouteMetadata,
     route: CloudPhoneRoute,
     why: string,
     plan: ResourcePlan | undefined,
@@ -695,11 +611,10 @@ export class RouteReconciler implements Reconciler {
     });
     this.options.events.record(routeRef(route), 'Warning', REVERT_ABANDONED_REASON, 'Delete', message);
     await this.removeFinalizer(meta);
-    this.forget(key);
-    return {};
+    return this.release(key);
   }
 
-  private async removeFinalizer(meta: Metadata): Promise<void> {
+  private async removeFinalizer(meta: RouteMetadata): Promise<void> {
     await this.options.updater.setFinalizers(
       meta.namespace,
       meta.name,
@@ -708,38 +623,12 @@ export class RouteReconciler implements Reconciler {
     );
   }
 
-  /** A Normal Event when Ready turns True with reason InSync: the phones are all on their route again. */
-  private noteBackInSync(
-    route: CloudPhoneRoute,
-    previous: CloudPhoneRouteStatus | undefined,
-    next: CloudPhoneRouteStatus,
-  ): void {
-    const ready = (status: CloudPhoneRouteStatus | undefined) =>
-      status?.conditions?.find((c) => c.type === ConditionType.Ready);
-    const before = ready(previous);
-    const after = ready(next);
-    if (after?.status !== 'True' || after.reason !== Reason.InSync) return;
-    if (before?.status === 'True' && before.reason === Reason.InSync) return;
-    this.options.events.record(routeRef(route), 'Normal', Reason.InSync, 'Reconcile', after.message);
-    // A warning seen before is news again if it comes back.
-    this.warned.delete(`${route.metadata.namespace}/${route.metadata.name}`);
-  }
-
-  private readonly warned = new Map<string, string>();
-  private warnOnce(route: CloudPhoneRoute, reason: string, message: string): void {
-    const key = `${route.metadata.namespace}/${route.metadata.name}`;
-    if (this.warned.get(key) === `${reason}:${message}`) return;
-    this.warned.set(key, `${reason}:${message}`);
-    this.options.events.record(routeRef(route), 'Warning', reason, 'Reconcile', message);
-  }
-
-  private forget(key: string): void {
+  /** The resource is gone or lets go: whatever was kept for it, wherever it is kept, goes too. */
+  private release(key: string): ReconcileResult {
     this.options.accounts.release(key);
-    this.reported.delete(key);
-    this.lastWritten.delete(key);
-    this.adopted.delete(key);
-    this.parsedPeers.delete(key);
-    this.warned.delete(key);
+    this.index.forget(key);
+    this.options.updater.forget(key);
     this.options.metrics?.phonesByState(key, undefined);
+    return {};
   }
 }

@@ -18,6 +18,7 @@
  *     after an account-wide refusal): a refused key costs one call, not eight.
  */
 import type { Clock } from '../runtime/clock.js';
+import { MAX_PHONES_PER_CALL } from '../api/v1alpha1/constants.js';
 import type { Logger } from '../runtime/logger.js';
 import { isAccountWideRefusal } from '../cph/errors.js';
 import type { TrafficType } from '../cph/wire.js';
@@ -64,8 +65,6 @@ export interface RouteWriterOptions {
   /** Told of each call sent, for metrics and events. */
   onCallSent?: (trafficType: TrafficType, phoneIds: readonly string[], requestId: string | undefined) => void;
 }
-
-const maxIdsPerCall = 100;
 
 export class RouteWriter {
   private readonly queues = new Map<TrafficType, Map<string, Waiting>>([
@@ -137,7 +136,7 @@ export class RouteWriter {
   }
 
   private schedule(): void {
-    const full = [...this.queues.values()].some((queue) => queue.size >= maxIdsPerCall);
+    const full = [...this.queues.values()].some((queue) => queue.size >= MAX_PHONES_PER_CALL);
     if (full) {
       this.flush();
       return;
@@ -175,6 +174,7 @@ export class RouteWriter {
     }
   }
 
+  // Long on purpose: one CPH answer settles each phone of the batch in one of four ways, all read from that answer.
   private async send(trafficType: TrafficType, credentialId: string, batch: Array<[string, Waiting]>): Promise<void> {
     const phoneIds = batch.map(([phoneId]) => phoneId);
     const settle = (phoneId: string, waiting: Waiting, result: RouteChangeResult): void => {
@@ -288,7 +288,21 @@ function oneCredentialBatch(
     credentialId ??= entry[1].credentialId;
     if (entry[1].credentialId !== credentialId) continue;
     batch.push(entry);
-    if (batch.length === maxIdsPerCall) break;
+    if (batch.length === MAX_PHONES_PER_CALL) break;
   }
   return batch;
+}
+
+/** Takes out of `pending` the changes that fill whole calls of 100 phones of one route, oldest first. */
+export function takeFullCalls(pending: Map<string, RouteChange[]>): RouteChange[] {
+  const taken: RouteChange[] = [];
+  for (const trafficType of ['direct', 'routing'] as const) {
+    const phones = [...pending].filter(([, changes]) => changes[0]?.trafficType === trafficType);
+    for (let start = 0; start + MAX_PHONES_PER_CALL <= phones.length; start += MAX_PHONES_PER_CALL)
+      for (const [phoneId, changes] of phones.slice(start, start + MAX_PHONES_PER_CALL)) {
+        pending.delete(phoneId);
+        taken.push(...changes);
+      }
+  }
+  return taken;
 }

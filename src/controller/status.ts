@@ -1,7 +1,7 @@
 /**
- * The next status of a CloudPhoneRoute: a pure function of the previous status, the resource's plan, what
- * happened to its phones in this round (changes sent, refused, jobs ended) and any failure of the round as a
- * whole. The status is a promise to the user and a cost to the API server, so it obeys two rules:
+ * The next status of a CloudPhoneRoute: a pure function of the previous status, the resource's plan, the
+ * jobs of its phones that ended since the last status, and any failure of the round as a whole. The status
+ * is a promise to the user and a cost to the API server, so it obeys two rules:
  *  - it stays small: in-sync phones are counted, only phones worth a look are listed, at most
  *    MAX_STATUS_PHONES of them (of which at most MAX_STATUS_PENDING_PHONES with a job running and
  *    MAX_STATUS_CHANGED_PHONES successful changes, the most recent), and what did not fit is counted in
@@ -27,55 +27,27 @@ import {
   MAX_STATUS_PENDING_PHONES,
   MAX_STATUS_PHONES,
 } from '../api/v1alpha1/constants.js';
-import {
-  ConditionType,
-  Reason,
-  formatTime,
-  removeCondition,
-  setCondition,
-  stallingReasons,
-  CPH_UNAVAILABLE_STALL_MS,
-  type RoundFailureReason,
-} from '../api/v1alpha1/conditions.js';
+import { ConditionType, Reason, formatTime, removeCondition, setCondition } from '../api/v1alpha1/conditions.js';
 import { canonicalEntry } from '../api/v1alpha1/parse.js';
 import { canonicalEqual } from '../runtime/status-writer.js';
 import { emptySummary, type PhonePlan, type ResourcePlan } from './plan.js';
+import type { RoundFailure } from './failure.js';
 
-/** Something that happened to one phone of the resource in this round, in the order it happened. */
-export type PhoneEvent =
-  /** phones-traffic accepted the phone and started a job. */
-  | { kind: 'submitted'; phoneId: string; trafficType: TrafficType; requestId: string; jobId: string }
-  /** phones-traffic refused the phone inside its 200 answer (e.g. CPS.0005). */
-  | {
-      kind: 'rejected';
-      phoneId: string;
-      trafficType: TrafficType;
-      requestId?: string;
-      errorCode: string;
-      errorMessage: string;
-    }
-  /** A job ended. */
-  | {
-      kind: 'jobEnded';
-      phoneId: string;
-      trafficType: TrafficType;
-      requestId: string;
-      jobId: string;
-      state: 'succeeded' | 'failed';
-      errorCode?: string;
-      errorMessage?: string;
-    };
+export type { RoundFailure } from './failure.js';
 
-/** A failure of the round as a whole, classified by the controller. */
-export interface RoundFailure {
-  reason: RoundFailureReason;
-  /** What happened and what to do, e.g. "CPH refused the AK/SK of Secret ns/cph-creds (APIGW.0301): ...". */
-  message: string;
-  /**
-   * For CphUnavailable: since when (ms) CPH has not been reachable without a success in between. Once that
-   * is CPH_UNAVAILABLE_STALL_MS ago, the failure stalls the resource (Stalled=True) instead of only retrying.
-   */
-  since?: number;
+/**
+ * A job of one phone of the resource that ended since its status last said so. Sent changes and refusals
+ * reach the status through the plan (a job in flight, a hold); an ended job is news the plan no longer holds.
+ */
+export interface PhoneEvent {
+  kind: 'jobEnded';
+  phoneId: string;
+  trafficType: TrafficType;
+  requestId: string;
+  jobId: string;
+  state: 'succeeded' | 'failed';
+  errorCode?: string;
+  errorMessage?: string;
 }
 
 export interface StatusInput {
@@ -167,10 +139,6 @@ function failureText(errorMessage: string | undefined, errorCode: string | undef
   );
 }
 
-/**
- * The entry for one phone: what the plan says, overridden by this round's events (newer than the plan),
- * with history kept from the previous entry. Undefined: the phone is not worth listing.
- */
 /** Another resource as a conflict message may name it: by name only in the same namespace (tenants do not learn each other's names). */
 function claimantName(claim: { key: string; trafficType: TrafficType }, ownNamespace: string): string {
   const namespace = claim.key.slice(0, claim.key.indexOf('/'));
@@ -179,6 +147,12 @@ function claimantName(claim: { key: string; trafficType: TrafficType }, ownNames
     : `a CloudPhoneRoute in another namespace (${claim.trafficType})`;
 }
 
+/**
+ * The entry for one phone: what the plan says, overridden by jobs that ended (newer than the plan), with
+ * history kept from the previous entry. Undefined: the phone is not worth listing.
+ * Long on purpose: one case per phone state, a few lines each; split per state, the history rules they share would be
+ * repeated.
+ */
 function entryFor(
   phone: PhonePlan,
   previous: PhoneStatusEntry | undefined,
@@ -229,9 +203,11 @@ function entryFor(
           ...(jobId ? { jobId } : {}),
           jobStatus: 'Unknown',
           ...(requestId ? { requestId } : {}),
-          errorMessage: jobId
-            ? 'CPH started a job but its answer gave no request ID to follow it by: the route is read again on the next sweep'
-            : 'CPH answered without a job or an error for this phone: the route is read again on the next sweep',
+          errorMessage: sent?.adopted
+            ? 'its job, started before the operator restarted, ended: the route is read again on the next sweep'
+            : jobId
+              ? 'CPH started a job but its answer gave no request ID to follow it by: the route is read again on the next sweep'
+              : 'CPH answered without a job or an error for this phone: the route is read again on the next sweep',
         };
       }
       break;
@@ -284,41 +260,25 @@ function entryFor(
   }
   for (const event of events) {
     if (event.trafficType !== phone.desired) continue;
-    switch (event.kind) {
-      case 'submitted':
-        entry = { ...base, state: 'Pending', jobId: event.jobId, jobStatus: 'Running', requestId: event.requestId };
-        break;
-      case 'rejected':
-        entry = {
-          ...base,
-          state: 'Failed',
-          ...(event.requestId ? { requestId: event.requestId } : {}),
-          errorCode: event.errorCode,
-          errorMessage: failureText(event.errorMessage, event.errorCode, false),
-        };
-        break;
-      case 'jobEnded':
-        entry =
-          event.state === 'succeeded'
-            ? {
-                ...base,
-                actual: event.trafficType,
-                state: 'Changed',
-                jobId: event.jobId,
-                jobStatus: 'Succeeded',
-                requestId: event.requestId,
-              }
-            : {
-                ...base,
-                state: 'Failed',
-                jobId: event.jobId,
-                jobStatus: 'Failed',
-                requestId: event.requestId,
-                ...(event.errorCode ? { errorCode: event.errorCode } : {}),
-                errorMessage: failureText(event.errorMessage, event.errorCode, true),
-              };
-        break;
-    }
+    entry =
+      event.state === 'succeeded'
+        ? {
+            ...base,
+            actual: event.trafficType,
+            state: 'Changed',
+            jobId: event.jobId,
+            jobStatus: 'Succeeded',
+            requestId: event.requestId,
+          }
+        : {
+            ...base,
+            state: 'Failed',
+            jobId: event.jobId,
+            jobStatus: 'Failed',
+            requestId: event.requestId,
+            ...(event.errorCode ? { errorCode: event.errorCode } : {}),
+            errorMessage: failureText(event.errorMessage, event.errorCode, true),
+          };
   }
   if (!entry) return undefined;
   const sameTransition =
@@ -484,6 +444,8 @@ interface ConditionSet {
   stalled?: { reason: Reason; message: string };
 }
 
+// Long on purpose: the condition rules as one decision list, in the order they take precedence (failure, deletion,
+// suspension, scope, phones).
 function decideConditions(
   summary: Summary,
   desired: TrafficType | undefined,
@@ -499,12 +461,7 @@ function decideConditions(
       `${input.failure.message}${input.plan || input.previous?.summary ? `. Last known: ${counts}` : ''}`,
       32768,
     );
-    const nowMs = typeof input.now === 'number' ? input.now : input.now.getTime();
-    const outageStalls =
-      reason === Reason.CphUnavailable &&
-      input.failure.since !== undefined &&
-      nowMs - input.failure.since >= CPH_UNAVAILABLE_STALL_MS;
-    return stallingReasons.has(reason) || outageStalls
+    return input.failure.stalled
       ? { ready: { status: 'False', reason, message }, stalled: { reason, message } }
       : {
           ready: { status: 'False', reason, message },
@@ -600,7 +557,10 @@ function decideConditions(
   return set;
 }
 
-/** The next status. Pure: same input, deep-equal output. */
+/**
+ * The next status. Pure: same input, deep-equal output.
+ * Long on purpose: entries, summary, bound, then the three conditions, each a few lines over the same input.
+ */
 export function nextStatus(input: StatusInput): CloudPhoneRouteStatus {
   const max = input.maxPhones ?? MAX_STATUS_PHONES;
   const now = formatTime(input.now);

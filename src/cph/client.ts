@@ -18,6 +18,7 @@ import { systemClock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import { silentLogger } from '../runtime/logger.js';
 import { ParseError, errorMessage } from '../errors.js';
+import { MAX_PHONES_PER_CALL } from '../api/v1alpha1/constants.js';
 import type { CphAuth } from './auth.js';
 import {
   CphError,
@@ -147,7 +148,6 @@ export interface TrafficResult {
   complete: boolean;
 }
 
-export const maxPhonesPerTrafficCall = 100;
 export const maxRequestIdsPerJobList = 20;
 export const phonePageSize = 100;
 /**
@@ -418,7 +418,7 @@ export class CphClient {
     for (const [i, id] of unique.entries()) checkId(operation, `phoneIds[${i}]`, id);
     const result: TrafficResult = { batches: [], jobs: [], errors: [], unconfirmed: [], complete: true };
     let stopper: CphError | undefined;
-    for (const batch of chunk(unique, maxPhonesPerTrafficCall)) {
+    for (const batch of chunk(unique, MAX_PHONES_PER_CALL)) {
       if (stopper !== undefined) {
         result.batches.push({ state: 'notSent', phoneIds: batch, error: stopper });
         result.complete = false;
@@ -463,11 +463,8 @@ export class CphClient {
   ): Promise<PhoneJobResult> {
     const operation = cphOperations.setTrafficType;
     checkTrafficType(operation, trafficType);
-    if (phoneIds.length < 1 || phoneIds.length > maxPhonesPerTrafficCall) {
-      throw invalidArgument(
-        operation,
-        `phoneIds must hold 1 to ${maxPhonesPerTrafficCall} IDs, got ${phoneIds.length}`,
-      );
+    if (phoneIds.length < 1 || phoneIds.length > MAX_PHONES_PER_CALL) {
+      throw invalidArgument(operation, `phoneIds must hold 1 to ${MAX_PHONES_PER_CALL} IDs, got ${phoneIds.length}`);
     }
     for (const [i, id] of phoneIds.entries()) checkId(operation, `phoneIds[${i}]`, id);
     const sent = [...phoneIds];
@@ -519,7 +516,7 @@ export class CphClient {
     const requestIds: string[] = [];
     for (const group of groups) {
       // A request holds at most 100 jobs (one per phone), so a group holds at most 100 * its size.
-      const maxPages = Math.ceil((group.length * maxPhonesPerTrafficCall) / limit) + 2;
+      const maxPages = Math.ceil((group.length * MAX_PHONES_PER_CALL) / limit) + 2;
       let offset = startOffset;
       for (let page = 0; page < maxPages; page++) {
         const params = new URLSearchParams();

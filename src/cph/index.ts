@@ -2,7 +2,7 @@
  * The CPH client's public face: what the controller and the command import. Everything else in src/cph is
  * an implementation detail of these.
  */
-export { CphClient, cphOperations, maxPhonesPerTrafficCall, maxRequestIdsPerJobList, phonePageSize } from './client.js';
+export { CphClient, cphOperations, maxRequestIdsPerJobList, phonePageSize } from './client.js';
 export type {
   CallOptions,
   CphCallRecord,

@@ -10,6 +10,7 @@
  * CPH's throttling rule, and the whole policy is a page of code.
  */
 import type { Clock } from '../runtime/clock.js';
+import { backoff } from '../runtime/backoff.js';
 import { CphError, isThrottle } from './errors.js';
 
 export interface RetryPolicy {
@@ -38,8 +39,7 @@ export const defaultRetryPolicy: RetryPolicy = {
 
 /** Full jitter: uniform in [0, min(maxDelay, base * 2^(attempt-1))]; `attempt` is the attempt that failed (1-based). */
 export function backoffDelayMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.floor(random() * ceiling);
+  return Math.floor(random() * backoff(policy.baseDelayMs, policy.maxDelayMs, attempt));
 }
 
 /** Parses Retry-After: delta seconds or an HTTP date; undefined when absent or unreadable. */

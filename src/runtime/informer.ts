@@ -14,6 +14,7 @@
  *   made no progress (no list, event or restart) for longer than the watchdog could allow.
  */
 import type { Clock } from './clock.js';
+import { backoff } from './backoff.js';
 import type { Logger } from './logger.js';
 import type { EventSource } from './controller.js';
 import { errorMessage } from '../errors.js';
@@ -140,7 +141,7 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
       lastProgress: 0,
     }));
     this.logger = options.logger.child({
-      informer: `${options.resource.plural}${options.resource.group ? `.${options.resource.group}` : ''}`,
+      informer: `${options.resource.plural}${options.resource.group ? '.' + options.resource.group : ''}`,
     });
   }
 
@@ -247,8 +248,7 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
   }
 
   private backoff(failures: number): number {
-    const base = Math.min(this.backoffMaxMs, this.backoffInitialMs * 2 ** Math.min(failures - 1, 30));
-    return base * (0.8 + 0.4 * Math.random());
+    return backoff(this.backoffInitialMs, this.backoffMaxMs, failures) * (0.8 + 0.4 * Math.random());
   }
 
   private query(): Record<string, string | number | undefined> {

@@ -158,6 +158,16 @@ export class StatusWriter {
     }
   }
 
+  /**
+   * The status as it stands: what this writer last wrote when `observed` (the cache's copy) has not caught up
+   * with that write yet, else the observed status. A reconciler computes the next status from it.
+   */
+  current(observed: StatusTarget): unknown {
+    const observedRv = observed.metadata.resourceVersion;
+    const last = this.lastWritten.get(objectKey(observed.metadata));
+    return last && observedRv !== undefined && last.baseResourceVersion === observedRv ? last.status : observed.status;
+  }
+
   /** Drops what this writer remembers about `key` (call when the object is deleted). */
   forget(key: string): void {
     this.lastWritten.delete(key);

@@ -14,6 +14,7 @@
  *   to `metrics` as they happen; `unfinishedWork()` tells how long the keys handed out have been worked on.
  */
 import type { Clock } from './clock.js';
+import { backoff } from './backoff.js';
 
 /** How long a key waits before its next rate-limited retry. */
 export interface RateLimiter<K = string> {
@@ -39,10 +40,9 @@ export class ItemExponentialFailureRateLimiter<K = string> implements RateLimite
   }
 
   when(key: K): number {
-    const exp = this.failures.get(key) ?? 0;
-    this.failures.set(key, exp + 1);
-    const delay = this.baseDelayMs * 2 ** exp;
-    return Number.isFinite(delay) && delay < this.maxDelayMs ? delay : this.maxDelayMs;
+    const attempt = (this.failures.get(key) ?? 0) + 1;
+    this.failures.set(key, attempt);
+    return backoff(this.baseDelayMs, this.maxDelayMs, attempt);
   }
 
   numRequeues(key: K): number {

@@ -12,6 +12,7 @@
  * of a job, an error or an unknown outcome.
  */
 import { expect } from 'chai';
+import { SeededRandom } from '../../src/simulator/random.js';
 import { ParseError } from '../../src/errors.js';
 import {
   parseErrorBody,
@@ -24,16 +25,10 @@ import {
 } from '../../src/cph/parse.js';
 import type { Job, Phone } from '../../src/cph/types.js';
 
-/** mulberry32: small, seeded, good enough to draw mutations. */
+/** Draws in [0, 1) from the project's one seeded generator. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 const phone = (i: number): Record<string, unknown> => ({

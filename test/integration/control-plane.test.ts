@@ -8,6 +8,7 @@
  * Every wait polls with a deadline; nothing sleeps to synchronise and nothing asserts on timing.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { waitFor } from '../support/wait.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,24 +49,6 @@ interface Widget {
   metadata: { name: string; namespace?: string; generation?: number; resourceVersion?: string };
   spec: { size: number; colour?: string };
   status?: { phase?: string; observedGeneration?: number };
-}
-
-/** Polls `probe` until it returns something other than undefined, failing with `what` and the last error at the deadline. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function statusCodeOf(call: () => Promise<unknown>): Promise<number> {
@@ -139,20 +122,24 @@ describe('test control plane: a real etcd + kube-apiserver', () => {
     const extensions = kc.makeApiClient(ApiextensionsV1Api);
     const created = await statusCodeOf(() => extensions.createCustomResourceDefinition({ body: crd }));
     expect([200, 409]).to.include(created); // 409: an earlier test in this process applied it already
-    const established = await eventually('the Widget CRD to be Established', async () => {
-      const current = await extensions.readCustomResourceDefinition({ name: 'widgets.harness.test.cloudphone.dev' });
-      return current.status?.conditions?.find(
-        (condition) => condition.type === 'Established' && condition.status === 'True',
-      );
-    });
+    const established = await waitFor(
+      async () => {
+        const current = await extensions.readCustomResourceDefinition({ name: 'widgets.harness.test.cloudphone.dev' });
+        return current.status?.conditions?.find(
+          (condition) => condition.type === 'Established' && condition.status === 'True',
+        );
+      },
+      { what: 'the Widget CRD to be Established' },
+    );
     expect(established.reason).to.equal('InitialNamesAccepted');
   });
 
   it('creates, gets and watches a custom resource, and validates it against the schema', async () => {
     const objects = kc.makeApiClient(CustomObjectsApi);
     // Start the watch first, from the list's resourceVersion, so the ADDED event cannot be missed.
-    const list = (await eventually('widgets to be served', () =>
-      objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL }),
+    const list = (await waitFor(
+      () => objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL }),
+      { what: 'widgets to be served' },
     )) as { metadata: { resourceVersion: string } };
     const events: Array<{ type: string; object: Widget }> = [];
     let watchError: unknown;
@@ -181,10 +168,13 @@ describe('test control plane: a real etcd + kube-apiserver', () => {
       })) as Widget;
       expect(fetched.spec).to.deep.equal({ size: 3 });
 
-      const added = await eventually('the ADDED watch event', async () => {
-        if (watchError) throw watchError;
-        return events.find((event) => event.type === 'ADDED' && event.object.metadata.name === 'first');
-      });
+      const added = await waitFor(
+        async () => {
+          if (watchError) throw watchError;
+          return events.find((event) => event.type === 'ADDED' && event.object.metadata.name === 'first');
+        },
+        { what: 'the ADDED watch event' },
+      );
       expect(added.object.spec.size).to.equal(3);
 
       // The structural schema is enforced by the server: size above the maximum is rejected with 422.
@@ -278,9 +268,9 @@ describe('test control plane: a real etcd + kube-apiserver', () => {
       const listWidgets = (ns: string) => () =>
         asServiceAccount.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL });
       // The RBAC authorizer learns of new roles through its informers: poll until the grant is visible.
-      await eventually('the Role to allow listing widgets', async () =>
-        (await statusCodeOf(listWidgets(namespace))) === 200 ? true : undefined,
-      );
+      await waitFor(async () => ((await statusCodeOf(listWidgets(namespace))) === 200 ? true : undefined), {
+        what: 'the Role to allow listing widgets',
+      });
       expect(
         await statusCodeOf(() =>
           asServiceAccount.getNamespacedCustomObject({
@@ -352,11 +342,11 @@ describe('test control plane: kube-controller-manager', () => {
   it('gives every new namespace its default ServiceAccount', async () => {
     const namespace = uniqueName('kcm-sa');
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await eventually(
-      'the default ServiceAccount',
+    await waitFor(
       async () =>
         (await statusCodeOf(() => core.readNamespacedServiceAccount({ namespace, name: 'default' }))) === 200 ||
         undefined,
+      { what: 'the default ServiceAccount' },
     );
   });
 
@@ -367,11 +357,10 @@ describe('test control plane: kube-controller-manager', () => {
     const ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata?.uid ?? '' }];
     await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'owned', ownerReferences } } });
     await core.deleteNamespacedConfigMap({ namespace, name: 'owner' });
-    await eventually(
-      'the owned ConfigMap collected',
+    await waitFor(
       async () =>
         (await statusCodeOf(() => core.readNamespacedConfigMap({ namespace, name: 'owned' }))) === 404 || undefined,
-      60_000,
+      { what: 'the owned ConfigMap collected', timeoutMs: 60_000 },
     );
   });
 
@@ -380,10 +369,9 @@ describe('test control plane: kube-controller-manager', () => {
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'content' } } });
     await core.deleteNamespace({ name: namespace });
-    await eventually(
-      'the namespace gone',
+    await waitFor(
       async () => (await statusCodeOf(() => core.readNamespace({ name: namespace }))) === 404 || undefined,
-      60_000,
+      { what: 'the namespace gone', timeoutMs: 60_000 },
     );
   });
 });
@@ -418,14 +406,13 @@ describe('test control plane: lifecycle', () => {
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const started = await eventually(
-      'the child to report its control plane',
+    const started = await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`child exited ${child.exitCode}: ${stderr}`);
         const line = stdout.split('\n').find((candidate) => candidate.startsWith('{'));
         return line ? (JSON.parse(line) as Started) : undefined;
       },
-      180_000,
+      { what: 'the child to report its control plane', timeoutMs: 180_000 },
     );
     return { child, started };
   }
@@ -459,10 +446,12 @@ describe('test control plane: lifecycle', () => {
     const { child, started } = await startInChild();
     child.kill('SIGKILL');
     // The children carry a parent-death signal (setpriv --pdeathsig), so the kernel ends them.
-    await eventually('etcd, kube-apiserver and kube-controller-manager to die with their owner', async () =>
-      !alive(started.pids.etcd) && !alive(started.pids.kubeApiserver) && !alive(started.pids.kubeControllerManager)
-        ? true
-        : undefined,
+    await waitFor(
+      async () =>
+        !alive(started.pids.etcd) && !alive(started.pids.kubeApiserver) && !alive(started.pids.kubeControllerManager)
+          ? true
+          : undefined,
+      { what: 'etcd, kube-apiserver and kube-controller-manager to die with their owner' },
     );
     // The next start in any process removes the directory the killed owner left.
     const { sweepAbandonedControlPlanes } = await import('../cluster/harness.js');

@@ -262,18 +262,19 @@ describe('controller parts against the simulator', function () {
               }
             : {}),
           onJobsEnded: () => undefined,
-          onCphCall: () => undefined,
           onRouteCall: () => undefined,
         },
       });
       account.addCredential(
         credentialId,
-        new CphClient({
-          endpoint: sim.url,
-          projectId,
-          auth: new AkSkAuth({ ak, sk }, systemClock),
-          logger: silentLogger(),
-        }),
+        cphPortOf(
+          new CphClient({
+            endpoint: sim.url,
+            projectId,
+            auth: new AkSkAuth({ ak, sk }, systemClock),
+            logger: silentLogger(),
+          }),
+        ),
       );
       await account.verify(credentialId);
       account.tracker.start();

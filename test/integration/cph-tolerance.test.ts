@@ -243,11 +243,10 @@ describe('a sweep over a fleet where 1 % of phones are odd (issue 16)', function
         onSwept: () => undefined,
         onSweepFailed: () => undefined,
         onJobsEnded: () => undefined,
-        onCphCall: () => undefined,
         onRouteCall: () => undefined,
       },
     });
-    account.addCredential('odd', h.client);
+    account.addCredential('odd', cphPortOf(h.client));
     await account.verify('odd');
     account.tracker.start();
     try {

@@ -6,6 +6,7 @@
  * `kubectl get` read well. Waits poll with a deadline; nothing asserts on timing.
  */
 import { spawnSync } from 'node:child_process';
+import { waitFor } from '../support/wait.js';
 import { fileURLToPath } from 'node:url';
 import {
   ApiextensionsV1Api,
@@ -30,22 +31,6 @@ import { planRoutes } from '../../src/controller/plan.js';
 import { nextStatus } from '../../src/controller/status.js';
 
 const crdPath = fileURLToPath(new URL('../../crds/cloudphoneroutes.cloudphone.dev.yaml', import.meta.url));
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('CloudPhoneRoute CRD on a real API server', function () {
   this.timeout(CONTROL_PLANE_START_TIMEOUT_MS);
@@ -81,11 +66,14 @@ describe('CloudPhoneRoute CRD on a real API server', function () {
     );
     expect(apply.status, apply.stderr).to.equal(0);
     const api = kc.makeApiClient(ApiextensionsV1Api);
-    const established = await eventually('the CRD to be Established', async () => {
-      const current = await api.readCustomResourceDefinition({ name: CRD_NAME });
-      const conditions = current.status?.conditions ?? [];
-      return conditions.some((c) => c.type === 'Established' && c.status === 'True') ? current : undefined;
-    });
+    const established = await waitFor(
+      async () => {
+        const current = await api.readCustomResourceDefinition({ name: CRD_NAME });
+        const conditions = current.status?.conditions ?? [];
+        return conditions.some((c) => c.type === 'Established' && c.status === 'True') ? current : undefined;
+      },
+      { what: 'the CRD to be Established', timeoutMs: 60_000 },
+    );
     const conditions = established.status?.conditions ?? [];
     const served = established.spec.versions[0]!.schema!.openAPIV3Schema!.properties!.spec!;
     expect(served.x_kubernetes_validations, 'CEL rules stored').to.have.length(1);
@@ -95,10 +83,13 @@ describe('CloudPhoneRoute CRD on a real API server', function () {
     expect(established.status?.acceptedNames?.shortNames).to.deep.equal(['cpr']);
     expect(established.status?.acceptedNames?.categories).to.deep.equal(['cloudphone']);
     // Discovery takes a moment to serve a new resource.
-    await eventually('the resource to be served', async () => {
-      await objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL });
-      return true;
-    });
+    await waitFor(
+      async () => {
+        await objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL });
+        return true;
+      },
+      { what: 'the resource to be served', timeoutMs: 60_000 },
+    );
   });
 
   describe('refuses invalid resources at admission, naming the field', () => {

@@ -111,14 +111,12 @@ function luaFailureReasons(): string[] {
 const expectedForReadyFalse: Record<Reason, ArgoHealth> = {
   InSync: 'Progressing', // only ever Ready=True; as Ready=False it would be "not there yet"
   NoPhonesSelected: 'Progressing', // likewise
-  Progressing: 'Progressing',
   ApplyingRoute: 'Progressing',
   JobsPending: 'Progressing',
   JobFailed: 'Degraded',
   PhonesNotFound: 'Degraded',
   Conflict: 'Degraded',
   PhonesNotRunning: 'Progressing', // changed as soon as the phones run again
-  Drifted: 'Progressing',
   CredentialsInvalid: 'Degraded',
   PermissionDenied: 'Degraded',
   AccountRestricted: 'Degraded',

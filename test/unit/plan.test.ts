@@ -41,6 +41,23 @@ function states(plan: Plan, key: string): Record<string, string> {
 
 const id = (n: number): string => n.toString(16).padStart(32, '0');
 
+/** What the plan changes: per route (direct first), the phones and the resources that want them, sorted. */
+function changesOf(plan: Plan): Array<{ trafficType: TrafficType; phoneIds: string[]; resourceKeys: string[] }> {
+  const changes: Array<{ trafficType: TrafficType; phoneIds: string[]; resourceKeys: string[] }> = [];
+  for (const trafficType of ['direct', 'routing'] as const) {
+    const wanting = plan.resources.filter((r) => r.desired === trafficType && r.toChange.length > 0);
+    const phoneIds = [...new Set(wanting.flatMap((r) => r.toChange))].sort();
+    if (phoneIds.length > 0) changes.push({ trafficType, phoneIds, resourceKeys: wanting.map((r) => r.key).sort() });
+  }
+  return changes;
+}
+
+/** The phones some resource reports in conflict, sorted. */
+function conflictsOf(plan: Plan): string[] {
+  const phones = plan.resources.flatMap((r) => r.phones.filter((p) => p.state === 'Conflict').map((p) => p.phoneId));
+  return [...new Set(phones)].sort();
+}
+
 describe('plan', () => {
   describe('one resource', () => {
     it('finds drift and sends one change for the drifted phones only', () => {
@@ -49,7 +66,9 @@ describe('plan', () => {
         phones: phones({ p1: ['routing'], p2: ['direct'], p3: ['direct'] }),
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'InSync', p2: 'Drifted', p3: 'Drifted' });
-      expect(plan.batches).to.deep.equal([{ trafficType: 'routing', phoneIds: ['p2', 'p3'], resourceKeys: ['ns/a'] }]);
+      expect(changesOf(plan)).to.deep.equal([
+        { trafficType: 'routing', phoneIds: ['p2', 'p3'], resourceKeys: ['ns/a'] },
+      ]);
       const a = resource(plan, 'ns/a');
       expect(a.toChange).to.deep.equal(['p2', 'p3']);
       expect(a.counts).to.deep.equal({
@@ -71,7 +90,6 @@ describe('plan', () => {
         desired: 'routing',
         actual: 'direct',
         phoneStatus: RUNNING,
-        willChange: true,
       });
     });
 
@@ -80,7 +98,7 @@ describe('plan', () => {
         resources: [route('ns/a', 'direct', ['p1', 'p2'])],
         phones: phones({ p1: ['direct'], p2: ['direct'] }),
       });
-      expect(plan.batches).to.deep.equal([]);
+      expect(changesOf(plan)).to.deep.equal([]);
       expect(resource(plan, 'ns/a').settled).to.equal(true);
       expect(resource(plan, 'ns/a').counts.inSync).to.equal(2);
     });
@@ -91,7 +109,7 @@ describe('plan', () => {
         phones: phones({ p1: ['direct'] }),
       });
       expect(resource(plan, 'ns/a').counts.total).to.equal(1);
-      expect(plan.batches[0]!.phoneIds).to.deep.equal(['p1']);
+      expect(changesOf(plan)[0]!.phoneIds).to.deep.equal(['p1']);
     });
 
     it('reports phones the inventory does not know as NotFound and never sends them', () => {
@@ -100,7 +118,7 @@ describe('plan', () => {
         phones: phones({ p1: ['routing'] }),
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ ghost: 'NotFound', p1: 'InSync' });
-      expect(plan.batches).to.deep.equal([]);
+      expect(changesOf(plan)).to.deep.equal([]);
       const ghost = resource(plan, 'ns/a').phones[0]!;
       expect(ghost).to.not.have.property('actual');
       expect(resource(plan, 'ns/a').settled).to.equal(true);
@@ -113,7 +131,7 @@ describe('plan', () => {
           phones: phones({ p1: ['direct', status] }),
         });
         expect(states(plan, 'ns/a'), `status ${status}`).to.deep.equal({ p1: 'Waiting' });
-        expect(plan.batches).to.deep.equal([]);
+        expect(changesOf(plan)).to.deep.equal([]);
       }
     });
 
@@ -141,7 +159,7 @@ describe('plan', () => {
         jobs: [job('p1', 'routing')],
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Pending', p2: 'Drifted' });
-      expect(plan.batches).to.deep.equal([{ trafficType: 'routing', phoneIds: ['p2'], resourceKeys: ['ns/a'] }]);
+      expect(changesOf(plan)).to.deep.equal([{ trafficType: 'routing', phoneIds: ['p2'], resourceKeys: ['ns/a'] }]);
       expect(resource(plan, 'ns/a').phones[0]!.job).to.deep.equal(job('p1', 'routing'));
     });
 
@@ -152,7 +170,7 @@ describe('plan', () => {
         jobs: [job('p1', 'routing')],
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Pending' });
-      expect(plan.batches).to.deep.equal([]);
+      expect(changesOf(plan)).to.deep.equal([]);
       expect(resource(plan, 'ns/a').settled).to.equal(false);
     });
 
@@ -189,7 +207,7 @@ describe('plan', () => {
         holds: [{ phoneId: 'p1', trafficType: 'routing', errorCode: 'CPS.0003', errorMessage: 'internal error' }],
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Failed', p2: 'Drifted' });
-      expect(plan.batches[0]!.phoneIds).to.deep.equal(['p2']);
+      expect(changesOf(plan)[0]!.phoneIds).to.deep.equal(['p2']);
       expect(resource(plan, 'ns/a').phones[0]!.hold!.errorCode).to.equal('CPS.0003');
     });
 
@@ -223,7 +241,7 @@ describe('plan', () => {
         phones: phones({ p1: ['direct'], p2: ['routing'], p3: ['direct'], p4: ['direct'], p5: ['routing'] }),
       });
       expect(plan.resources.map((r) => r.key)).to.deep.equal(['ns/a', 'ns/b', 'ns/c']);
-      expect(plan.batches).to.deep.equal([
+      expect(changesOf(plan)).to.deep.equal([
         { trafficType: 'direct', phoneIds: ['p5'], resourceKeys: ['ns/c'] },
         { trafficType: 'routing', phoneIds: ['p1', 'p3', 'p4'], resourceKeys: ['ns/a', 'ns/b'] },
       ]);
@@ -234,10 +252,10 @@ describe('plan', () => {
         resources: [route('ns/a', 'routing', ['p1']), route('ns/b', 'routing', ['p1'])],
         phones: phones({ p1: ['direct'] }),
       });
-      expect(plan.batches).to.deep.equal([
+      expect(changesOf(plan)).to.deep.equal([
         { trafficType: 'routing', phoneIds: ['p1'], resourceKeys: ['ns/a', 'ns/b'] },
       ]);
-      expect(plan.conflicts).to.deep.equal([]);
+      expect(conflictsOf(plan)).to.deep.equal([]);
       expect(resource(plan, 'ns/a').toChange).to.deep.equal(['p1']);
       expect(resource(plan, 'ns/b').toChange).to.deep.equal(['p1']);
     });
@@ -249,19 +267,11 @@ describe('plan', () => {
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Conflict', p2: 'Drifted' });
       expect(states(plan, 'ns/b')).to.deep.equal({ p1: 'Conflict', p3: 'Drifted' });
-      expect(plan.batches).to.deep.equal([
+      expect(changesOf(plan)).to.deep.equal([
         { trafficType: 'direct', phoneIds: ['p3'], resourceKeys: ['ns/b'] },
         { trafficType: 'routing', phoneIds: ['p2'], resourceKeys: ['ns/a'] },
       ]);
-      expect(plan.conflicts).to.deep.equal([
-        {
-          phoneId: 'p1',
-          claims: [
-            { key: 'ns/a', trafficType: 'routing' },
-            { key: 'ns/b', trafficType: 'direct' },
-          ],
-        },
-      ]);
+      expect(conflictsOf(plan)).to.deep.equal(['p1']);
       expect(resource(plan, 'ns/a').phones[0]!.claimedBy).to.deep.equal([{ key: 'ns/b', trafficType: 'direct' }]);
       expect(resource(plan, 'ns/b').phones[0]!.claimedBy).to.deep.equal([{ key: 'ns/a', trafficType: 'routing' }]);
       expect(resource(plan, 'ns/a').counts.conflicted).to.equal(1);
@@ -292,7 +302,7 @@ describe('plan', () => {
         { key: 'ns/a', trafficType: 'routing' },
         { key: 'ns/b', trafficType: 'routing' },
       ]);
-      expect(plan.batches).to.deep.equal([]);
+      expect(changesOf(plan)).to.deep.equal([]);
     });
 
     it('a conflict on an unknown phone is still NotFound', () => {
@@ -301,7 +311,8 @@ describe('plan', () => {
         phones: phones({}),
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ ghost: 'NotFound' });
-      expect(plan.conflicts.map((c) => c.phoneId)).to.deep.equal(['ghost']);
+      expect(states(plan, 'ns/b')).to.deep.equal({ ghost: 'NotFound' });
+      expect(changesOf(plan)).to.deep.equal([]);
     });
 
     it('the conflict ends when one resource lets the phone go, and the other acts', () => {
@@ -310,7 +321,7 @@ describe('plan', () => {
         phones: phones({ p1: ['direct'], p2: ['direct'] }),
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Drifted' });
-      expect(plan.conflicts).to.deep.equal([]);
+      expect(conflictsOf(plan)).to.deep.equal([]);
     });
 
     it('refuses the same resource twice', () => {
@@ -327,10 +338,9 @@ describe('plan', () => {
         phones: phones({ p1: ['direct'], p2: ['routing'] }),
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Drifted', p2: 'InSync' });
-      expect(resource(plan, 'ns/a').phones[0]!.willChange).to.equal(false);
       expect(resource(plan, 'ns/a').acting).to.equal(false);
       expect(resource(plan, 'ns/a').suspended).to.equal(true);
-      expect(plan.batches).to.deep.equal([]);
+      expect(changesOf(plan)).to.deep.equal([]);
     });
 
     it('a suspended resource neither causes nor sees a conflict: the acting one wins', () => {
@@ -340,8 +350,8 @@ describe('plan', () => {
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'InSync' });
       expect(states(plan, 'ns/b')).to.deep.equal({ p1: 'Drifted' });
-      expect(plan.conflicts).to.deep.equal([]);
-      expect(plan.batches).to.deep.equal([{ trafficType: 'direct', phoneIds: ['p1'], resourceKeys: ['ns/b'] }]);
+      expect(conflictsOf(plan)).to.deep.equal([]);
+      expect(changesOf(plan)).to.deep.equal([{ trafficType: 'direct', phoneIds: ['p1'], resourceKeys: ['ns/b'] }]);
     });
   });
 
@@ -354,7 +364,7 @@ describe('plan', () => {
       expect(resource(plan, 'ns/a').desired).to.equal('direct');
       expect(resource(plan, 'ns/a').deleting).to.equal('Revert');
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Drifted', p2: 'InSync' });
-      expect(plan.batches).to.deep.equal([{ trafficType: 'direct', phoneIds: ['p1'], resourceKeys: ['ns/a'] }]);
+      expect(changesOf(plan)).to.deep.equal([{ trafficType: 'direct', phoneIds: ['p1'], resourceKeys: ['ns/a'] }]);
     });
 
     it('Revert leaves phones another live resource selects (Released), suspended or not', () => {
@@ -369,8 +379,8 @@ describe('plan', () => {
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Released', p2: 'Released', p3: 'Drifted' });
       expect(resource(plan, 'ns/a').phones[0]!.claimedBy).to.deep.equal([{ key: 'ns/b', trafficType: 'routing' }]);
       expect(states(plan, 'ns/b')).to.deep.equal({ p1: 'InSync' });
-      expect(plan.batches).to.deep.equal([{ trafficType: 'direct', phoneIds: ['p3'], resourceKeys: ['ns/a'] }]);
-      expect(plan.conflicts).to.deep.equal([]);
+      expect(changesOf(plan)).to.deep.equal([{ trafficType: 'direct', phoneIds: ['p3'], resourceKeys: ['ns/a'] }]);
+      expect(conflictsOf(plan)).to.deep.equal([]);
       expect(resource(plan, 'ns/a').counts.inSync).to.equal(2);
     });
 
@@ -393,7 +403,9 @@ describe('plan', () => {
         ],
         phones: phones({ p1: ['routing'] }),
       });
-      expect(plan.batches).to.deep.equal([{ trafficType: 'direct', phoneIds: ['p1'], resourceKeys: ['ns/a', 'ns/b'] }]);
+      expect(changesOf(plan)).to.deep.equal([
+        { trafficType: 'direct', phoneIds: ['p1'], resourceKeys: ['ns/a', 'ns/b'] },
+      ]);
     });
 
     it('a suspended resource being deleted with Revert does not revert', () => {
@@ -401,7 +413,7 @@ describe('plan', () => {
         resources: [route('ns/a', 'routing', ['p1'], { deleting: 'Revert', suspended: true })],
         phones: phones({ p1: ['routing'] }),
       });
-      expect(plan.batches).to.deep.equal([]);
+      expect(changesOf(plan)).to.deep.equal([]);
       expect(resource(plan, 'ns/a').acting).to.equal(false);
     });
 
@@ -412,40 +424,18 @@ describe('plan', () => {
       });
       expect(resource(plan, 'ns/a').acting).to.equal(false);
       expect(states(plan, 'ns/b')).to.deep.equal({ p1: 'Drifted' });
-      expect(plan.conflicts).to.deep.equal([]);
-      expect(plan.batches).to.deep.equal([{ trafficType: 'direct', phoneIds: ['p1'], resourceKeys: ['ns/b'] }]);
+      expect(conflictsOf(plan)).to.deep.equal([]);
+      expect(changesOf(plan)).to.deep.equal([{ trafficType: 'direct', phoneIds: ['p1'], resourceKeys: ['ns/b'] }]);
     });
   });
 
-  describe('batches', () => {
-    it('cuts 250 drifted phones into calls of 100, 100, 50, each sorted', () => {
+  describe('changes', () => {
+    // Cutting the changes into calls of 100 is the route writer's job (test/integration/controller-parts.test.ts).
+    it('lists 250 drifted phones once each, sorted', () => {
       const ids = Array.from({ length: 250 }, (_, i) => id(i)).reverse();
       const actual = new Map(ids.map((p) => [p, { trafficType: 'direct' as const, status: RUNNING }]));
-      const plan = planRoutes({ resources: [route('ns/a', 'routing', ids)], phones: actual });
-      expect(plan.batches.map((b) => b.phoneIds.length)).to.deep.equal([100, 100, 50]);
-      const all = plan.batches.flatMap((b) => b.phoneIds);
-      expect(all).to.deep.equal([...ids].sort());
-      expect(new Set(all).size).to.equal(250);
-    });
-
-    it('honours a smaller batch size and refuses sizes outside 1..100', () => {
-      const input: PlanInput = {
-        resources: [route('ns/a', 'routing', ['a', 'b', 'c'])],
-        phones: phones({ a: ['direct'], b: ['direct'], c: ['direct'] }),
-      };
-      expect(planRoutes({ ...input, batchSize: 2 }).batches.map((b) => b.phoneIds)).to.deep.equal([['a', 'b'], ['c']]);
-      for (const batchSize of [0, 101, 1.5, -1]) expect(() => planRoutes({ ...input, batchSize })).to.throw(RangeError);
-    });
-
-    it('names in each batch only the resources of its phones', () => {
-      const a = Array.from({ length: 150 }, (_, i) => `a${String(i).padStart(3, '0')}`);
-      const b = ['b000'];
-      const actual = new Map([...a, ...b].map((p) => [p, { trafficType: 'direct' as const, status: RUNNING }]));
-      const plan = planRoutes({
-        resources: [route('ns/a', 'routing', a), route('ns/b', 'routing', b)],
-        phones: actual,
-      });
-      expect(plan.batches.map((x) => x.resourceKeys)).to.deep.equal([['ns/a'], ['ns/a', 'ns/b']]);
+      const plan = planRoutes({ resources: [route('ns/a', 'routing', [...ids, ids[0]!])], phones: actual });
+      expect(resource(plan, 'ns/a').toChange).to.deep.equal([...ids].sort());
     });
   });
 
@@ -512,7 +502,7 @@ describe('plan', () => {
       }
     });
 
-    it('plans 10,000 phones across 4 resources into ceil(D/100) batches', () => {
+    it('plans 10,000 phones across 4 resources, changing exactly the drifted ones', () => {
       const ids = Array.from({ length: 10_000 }, (_, i) => id(i));
       const actual = new Map(
         ids.map((p, i) => [p, { trafficType: (i % 3 === 0 ? 'routing' : 'direct') as TrafficType, status: RUNNING }]),
@@ -520,8 +510,7 @@ describe('plan', () => {
       const resources = [0, 1, 2, 3].map((k) => route(`ns/r${k}`, 'routing', ids.slice(k * 2500, (k + 1) * 2500)));
       const plan = planRoutes({ resources, phones: actual });
       const drifted = ids.filter((_, i) => i % 3 !== 0).length;
-      expect(plan.batches.length).to.equal(Math.ceil(drifted / 100));
-      expect(plan.batches.reduce((n, b) => n + b.phoneIds.length, 0)).to.equal(drifted);
+      expect(plan.resources.reduce((n, r) => n + r.toChange.length, 0)).to.equal(drifted);
       expect(plan.resources.reduce((n, r) => n + r.counts.total, 0)).to.equal(10_000);
     });
   });
@@ -547,7 +536,7 @@ describe('plan', () => {
         phones: new Map([['p1', { trafficType: 'direct', status: undefined }]]),
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Waiting' });
-      expect(plan.batches).to.deep.equal([]);
+      expect(changesOf(plan)).to.deep.equal([]);
       expect(resource(plan, 'ns/a').phones[0]?.phoneStatus).to.equal(undefined);
     });
 
@@ -559,7 +548,7 @@ describe('plan', () => {
       });
       expect(states(plan, 'ns/a')).to.deep.equal({ p1: 'Pending' });
       expect(resource(plan, 'ns/a').phones[0]?.unconfirmed).to.deep.equal(unconfirmed);
-      expect(plan.batches).to.deep.equal([]);
+      expect(changesOf(plan)).to.deep.equal([]);
     });
   });
 });

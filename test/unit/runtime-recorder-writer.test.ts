@@ -192,6 +192,19 @@ describe('StatusWriter', () => {
     expect(api.calls).to.have.length(2);
   });
 
+  it('current: the status it wrote while the cache lags behind that write, the cache once it catches up', async () => {
+    const api = new RecordingApi();
+    const { w } = writer(api);
+    const stale = { metadata: { namespace: 'ns', name: 'r', resourceVersion: '5' }, status: { a: 1 } };
+    expect(w.current(stale)).to.deep.equal({ a: 1 });
+    await w.update(stale, { a: 2 });
+    expect(w.current(stale)).to.deep.equal({ a: 2 });
+    const fresh = { metadata: { namespace: 'ns', name: 'r', resourceVersion: '10' }, status: { a: 2, b: 1 } };
+    expect(w.current(fresh)).to.deep.equal({ a: 2, b: 1 });
+    w.forget('ns/r');
+    expect(w.current(stale)).to.deep.equal({ a: 1 });
+  });
+
   it('reports a deleted object as gone and a conflict as conflict; other errors throw', async () => {
     const api = new RecordingApi();
     const { w } = writer(api);

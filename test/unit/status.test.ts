@@ -54,8 +54,9 @@ function roundTrip(status: CloudPhoneRouteStatus): CloudPhoneRouteStatus {
   return parseStatus(JSON.parse(JSON.stringify(status)));
 }
 
-function submitted(phoneIds: string[], trafficType: TrafficType, requestId = 'req-1'): PhoneEvent[] {
-  return phoneIds.map((phoneId) => ({ kind: 'submitted', phoneId, trafficType, requestId, jobId: `job-${phoneId}` }));
+/** The jobs of changes just sent, as the tracker reports them in flight. */
+function jobsFor(phoneIds: string[], trafficType: TrafficType, requestId = 'req-1'): InFlightJob[] {
+  return phoneIds.map((phoneId) => ({ phoneId, trafficType, requestId, jobId: `job-${phoneId}` }));
 }
 
 function ended(
@@ -86,9 +87,9 @@ describe('status', () => {
   });
 
   describe('a resource converging, round by round', () => {
-    // Round 1: all three drifted, changes sent.
-    const plan1 = planOf({ resources: [routing()], phones: fleet(P, 'direct') });
-    const s1 = nextStatus({ generation: 1, plan: plan1, events: submitted(P, 'routing'), now: T0 });
+    // Round 1: all three drifted, changes sent: the tracker follows their jobs.
+    const plan1 = planOf({ resources: [routing()], phones: fleet(P, 'direct'), jobs: jobsFor(P, 'routing') });
+    const s1 = nextStatus({ generation: 1, plan: plan1, now: T0 });
     // Round 2: jobs still running (the tracker reports them in flight).
     const jobs = P.map((p) => ({ phoneId: p, jobId: `job-${p}`, requestId: 'req-1', trafficType: 'routing' as const }));
     const plan2 = planOf({ resources: [routing()], phones: fleet(P, 'direct'), jobs });
@@ -188,8 +189,7 @@ describe('status', () => {
       const next = nextStatus({
         generation: 1,
         previous: roundTrip(s3),
-        plan: planOf({ resources: [routing()], phones: drifted }),
-        events: submitted(['p2'], 'routing', 'req-2'),
+        plan: planOf({ resources: [routing()], phones: drifted, jobs: jobsFor(['p2'], 'routing', 'req-2') }),
         now: T2 + 60_000,
       });
       const p2 = next.phones!.find((e) => e.phoneId === 'p2')!;
@@ -202,19 +202,13 @@ describe('status', () => {
 
   describe('per-phone outcomes', () => {
     it('a phone refused inside the 200 (CPS.0005) is Failed with its code; the others go on', () => {
-      const plan = planOf({ resources: [routing()], phones: fleet(P, 'direct') });
-      const events: PhoneEvent[] = [
-        ...submitted(['p1', 'p2'], 'routing'),
-        {
-          kind: 'rejected',
-          phoneId: 'p3',
-          trafficType: 'routing',
-          requestId: 'req-1',
-          errorCode: 'CPS.0005',
-          errorMessage: '',
-        },
-      ];
-      const s = nextStatus({ generation: 1, plan, events, now: T0 });
+      const plan = planOf({
+        resources: [routing()],
+        phones: fleet(P, 'direct'),
+        jobs: jobsFor(['p1', 'p2'], 'routing'),
+        holds: [{ phoneId: 'p3', trafficType: 'routing', requestId: 'req-1', errorCode: 'CPS.0005', errorMessage: '' }],
+      });
+      const s = nextStatus({ generation: 1, plan, now: T0 });
       expect(s.phones!.find((e) => e.phoneId === 'p3')).to.deep.equal({
         phoneId: 'p3',
         state: 'Failed',
@@ -280,10 +274,10 @@ describe('status', () => {
       const s = nextStatus({
         generation: 1,
         plan,
-        events: [
-          ...submitted(['p1'], 'routing'),
-          ...ended(['p1'], 'routing', 'failed', { errorCode: 'CPS.0003', errorMessage: 'internal error, retry later' }),
-        ],
+        events: ended(['p1'], 'routing', 'failed', {
+          errorCode: 'CPS.0003',
+          errorMessage: 'internal error, retry later',
+        }),
         now: T0,
       });
       expect(s.phones).to.deep.equal([
@@ -304,23 +298,23 @@ describe('status', () => {
     });
 
     it('a failure held back next round reads exactly as the round that reported it: no write', () => {
-      const plan = planOf({ resources: [routing({ phoneIds: ['p1', 'p2'] })], phones: fleet(['p1', 'p2'], 'direct') });
-      const events: PhoneEvent[] = [
-        {
-          kind: 'rejected',
-          phoneId: 'p1',
-          trafficType: 'routing',
-          requestId: 'req-1',
-          errorCode: 'CPS.0005',
-          errorMessage: '',
-        },
-        ...submitted(['p2'], 'routing'),
-        ...ended(['p2'], 'routing', 'failed'),
-      ];
-      const first = nextStatus({ generation: 1, plan, events, now: T0 });
+      // p1 was refused inside the 200 (held since), p2's job ends failed in this round.
+      const refused: RetryHold = {
+        phoneId: 'p1',
+        trafficType: 'routing',
+        requestId: 'req-1',
+        errorCode: 'CPS.0005',
+        errorMessage: '',
+      };
+      const plan = planOf({
+        resources: [routing({ phoneIds: ['p1', 'p2'] })],
+        phones: fleet(['p1', 'p2'], 'direct'),
+        holds: [refused],
+      });
+      const first = nextStatus({ generation: 1, plan, events: ended(['p2'], 'routing', 'failed'), now: T0 });
       // The controller now holds both phones back, with what the events said.
       const holds: RetryHold[] = [
-        { phoneId: 'p1', trafficType: 'routing', requestId: 'req-1', errorCode: 'CPS.0005', errorMessage: '' },
+        refused,
         { phoneId: 'p2', trafficType: 'routing', requestId: 'req-1', jobId: 'job-p2' },
       ];
       const held = planOf({
@@ -337,15 +331,12 @@ describe('status', () => {
     });
 
     it('clips a long error message to the schema bound', () => {
-      const plan = planOf({ resources: [routing({ phoneIds: ['p1'] })], phones: fleet(['p1'], 'direct') });
-      const s = nextStatus({
-        generation: 1,
-        plan,
-        events: [
-          { kind: 'rejected', phoneId: 'p1', trafficType: 'routing', errorCode: 'X', errorMessage: 'e'.repeat(5000) },
-        ],
-        now: T0,
+      const plan = planOf({
+        resources: [routing({ phoneIds: ['p1'] })],
+        phones: fleet(['p1'], 'direct'),
+        holds: [{ phoneId: 'p1', trafficType: 'routing', errorCode: 'X', errorMessage: 'e'.repeat(5000) }],
       });
+      const s = nextStatus({ generation: 1, plan, now: T0 });
       expect(s.phones![0]!.errorMessage!.length).to.equal(1024);
     });
 
@@ -455,21 +446,18 @@ describe('status', () => {
     });
 
     it('keeps an entry time while the state and job stay, moves it when either changes', () => {
-      const plan = planOf({ resources: [routing({ phoneIds: ['p1'] })], phones: fleet(['p1'], 'direct') });
-      const first = nextStatus({ generation: 1, plan, events: submitted(['p1'], 'routing'), now: T0 });
-      const same = nextStatus({
-        generation: 1,
-        previous: roundTrip(first),
-        plan,
-        events: submitted(['p1'], 'routing'),
-        now: T1,
-      });
+      const world = { resources: [routing({ phoneIds: ['p1'] })], phones: fleet(['p1'], 'direct') };
+      const plan = planOf({ ...world, jobs: jobsFor(['p1'], 'routing') });
+      const first = nextStatus({ generation: 1, plan, now: T0 });
+      const same = nextStatus({ generation: 1, previous: roundTrip(first), plan, now: T1 });
       expect(same.phones![0]!.lastTransitionTime).to.equal(S0);
       const resent = nextStatus({
         generation: 1,
         previous: roundTrip(first),
-        plan,
-        events: [{ kind: 'submitted', phoneId: 'p1', trafficType: 'routing', requestId: 'req-9', jobId: 'job-9' }],
+        plan: planOf({
+          ...world,
+          jobs: [{ phoneId: 'p1', trafficType: 'routing', requestId: 'req-9', jobId: 'job-9' }],
+        }),
         now: T1,
       });
       expect(resent.phones![0]).to.deep.include({ jobId: 'job-9', lastTransitionTime: S1 });
@@ -520,8 +508,7 @@ describe('status', () => {
       const world = { resources: [routing({ phoneIds: ['p1', 'p2'] })], phones: fleet(['p1', 'p2'], 'direct') };
       const s = nextStatus({
         generation: 1,
-        plan: planOf(world),
-        events: submitted(['p1', 'p2'], 'routing'),
+        plan: planOf({ ...world, jobs: jobsFor(['p1', 'p2'], 'routing') }),
         outOfScope: { phoneIds: ['p9'], account: 'ClusterCloudPhoneAccount shared' },
         now: T0,
       });
@@ -550,7 +537,7 @@ describe('status', () => {
         ],
         phones: fleet(['p1', 'p2'], 'direct'),
       };
-      const s = nextStatus({ generation: 1, plan: planOf(world), events: submitted(['p2'], 'routing'), now: T0 });
+      const s = nextStatus({ generation: 1, plan: planOf({ ...world, jobs: jobsFor(['p2'], 'routing') }), now: T0 });
       expect(condition(s, 'Ready')?.reason).to.equal('Conflict');
       expect(condition(s, 'Reconciling')?.reason).to.equal('JobsPending');
       expect(condition(s, 'Stalled')).to.equal(undefined);
@@ -628,7 +615,7 @@ describe('status', () => {
 
     it('deleting with Revert: Reconciling=True Deleting until settled', () => {
       const world = { resources: [routing({ deleting: 'Revert' as const })], phones: fleet(P, 'routing') };
-      const s = nextStatus({ generation: 1, plan: planOf(world), events: submitted(P, 'direct'), now: T0 });
+      const s = nextStatus({ generation: 1, plan: planOf({ ...world, jobs: jobsFor(P, 'direct') }), now: T0 });
       expect(condition(s, 'Ready')).to.deep.include({ status: 'False', reason: 'Deleting' });
       expect(condition(s, 'Reconciling')?.reason).to.equal('Deleting');
       const done = nextStatus({
@@ -673,7 +660,11 @@ describe('status', () => {
           generation: 1,
           previous,
           desired: 'routing',
-          failure: { reason, message: 'CPH refused the AK/SK of Secret ns/cph (APIGW.0301); fix the Secret' },
+          failure: {
+            reason,
+            message: 'CPH refused the AK/SK of Secret ns/cph (APIGW.0301); fix the Secret',
+            stalled: true,
+          },
           now: T1,
         });
         expect(condition(s, 'Ready')).to.deep.include({ status: 'False', reason, lastTransitionTime: S1 });
@@ -690,7 +681,11 @@ describe('status', () => {
             generation: 1,
             previous: roundTrip(s),
             desired: 'routing',
-            failure: { reason, message: 'CPH refused the AK/SK of Secret ns/cph (APIGW.0301); fix the Secret' },
+            failure: {
+              reason,
+              message: 'CPH refused the AK/SK of Secret ns/cph (APIGW.0301); fix the Secret',
+              stalled: true,
+            },
             now: T2,
           }),
         ).to.deep.equal(s);
@@ -706,7 +701,11 @@ describe('status', () => {
 
     for (const reason of ['CphUnavailable', 'Throttled'] as const) {
       it(`a round failing with ${reason} is retried: Reconciling=True, not Stalled`, () => {
-        const s = nextStatus({ generation: 1, failure: { reason, message: 'CPH answered 503 (CPS.0003)' }, now: T0 });
+        const s = nextStatus({
+          generation: 1,
+          failure: { reason, message: 'CPH answered 503 (CPS.0003)', stalled: false },
+          now: T0,
+        });
         expect(condition(s, 'Ready')).to.deep.include({
           status: 'False',
           reason,
@@ -732,11 +731,11 @@ describe('status', () => {
       });
     }
 
-    it('CPH unreachable past CPH_UNAVAILABLE_STALL_MS stalls with CphUnavailable; a short outage only retries', () => {
+    it('a CphUnavailable failure that stalls (a long outage: src/controller/failure.ts) says Stalled; recovery clears it', () => {
       const message = 'could not connect (ECONNRESET)';
       const short = nextStatus({
         generation: 1,
-        failure: { reason: 'CphUnavailable', message, since: T0 },
+        failure: { reason: 'CphUnavailable', message, stalled: false },
         now: T0 + CPH_UNAVAILABLE_STALL_MS - 1000,
       });
       expect(condition(short, 'Reconciling')).to.deep.include({ status: 'True', reason: 'CphUnavailable' });
@@ -744,7 +743,7 @@ describe('status', () => {
       const long = nextStatus({
         generation: 1,
         previous: roundTrip(short),
-        failure: { reason: 'CphUnavailable', message, since: T0 },
+        failure: { reason: 'CphUnavailable', message, stalled: true },
         now: T0 + CPH_UNAVAILABLE_STALL_MS,
       });
       expect(condition(long, 'Stalled')).to.deep.include({ status: 'True', reason: 'CphUnavailable' });
@@ -765,7 +764,7 @@ describe('status', () => {
       const s = nextStatus({
         generation: 1,
         plan: planOf({ resources: [routing()], phones: fleet(P, 'direct') }),
-        failure: { reason: 'CphUnavailable', message: 'phones-traffic timed out' },
+        failure: { reason: 'CphUnavailable', message: 'phones-traffic timed out', stalled: false },
         now: T0,
       });
       expect(condition(s, 'Ready')!.message).to.equal(
@@ -966,8 +965,7 @@ describe('status', () => {
     it('honours a smaller bound', () => {
       const s = nextStatus({
         generation: 1,
-        plan: planOf({ resources: [routing()], phones: fleet(P, 'direct') }),
-        events: submitted(P, 'routing'),
+        plan: planOf({ resources: [routing()], phones: fleet(P, 'direct'), jobs: jobsFor(P, 'routing') }),
         now: T0,
         maxPhones: 2,
       });
@@ -1003,8 +1001,7 @@ describe('status', () => {
     const previous = roundTrip(
       nextStatus({
         generation: 1,
-        plan: planOf({ resources: [routing()], phones: fleet(P, 'direct') }),
-        events: submitted(P, 'routing'),
+        plan: planOf({ resources: [routing()], phones: fleet(P, 'direct'), jobs: jobsFor(P, 'routing') }),
         now: T0,
       }),
     );

@@ -24,8 +24,6 @@ export const Reason = {
   InSync: 'InSync',
   /** Ready=True: the selector matches no phone and no phone is named; there is nothing to do. */
   NoPhonesSelected: 'NoPhonesSelected',
-  /** The spec changed and the operator has not acted on it yet. */
-  Progressing: 'Progressing',
   /** Route changes for drifted phones are being sent in this round. */
   ApplyingRoute: 'ApplyingRoute',
   /** Route-change jobs are running; CPH is polled until they end. */
@@ -38,8 +36,6 @@ export const Reason = {
   Conflict: 'Conflict',
   /** Some drifted phones are not running (stopped, frozen, restarting...); changed once they run. */
   PhonesNotRunning: 'PhonesNotRunning',
-  /** Some phones are off route and the operator does not change them (round cut short). */
-  Drifted: 'Drifted',
   /** CPH refused the credentials (APIGW.0301, bad AK/SK, missing Secret or key). */
   CredentialsInvalid: 'CredentialsInvalid',
   /** The credentials lack an IAM permission (CPS.0001, 403). */
