@@ -141,7 +141,7 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
       lastProgress: 0,
     }));
     this.logger = options.logger.child({
-      informer: `${options.resource.plural}${options.resource.group ? '.' + options.resource.group : ''}`,
+      informer: `${options.resource.plural}${options.resource.group ? `.${options.resource.group}` : ''}`,
     });
   }
 
