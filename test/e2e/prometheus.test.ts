@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import { renderDashboardPng } from '../monitoring/dashboard-png.js';
 import { createNamespacedAccount } from '../support/accounts.js';
 import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, type ControlPlane } from '../support/control-plane.js';
 import { ensurePrometheus, ensurePromtool } from '../support/go-tools.js';
@@ -55,6 +56,7 @@ describe('monitoring end to end: a real Prometheus scrapes the operator and eval
   let prometheus: PrometheusServer;
   let routes: Routes;
   let phones: SimPhone[];
+  let startedAt = 0;
   const takePhones = phoneDealer(() => phones);
 
   before(async function () {
@@ -75,6 +77,7 @@ describe('monitoring end to end: a real Prometheus scrapes the operator and eval
       env: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk },
       extraArgs: ['--job-poll-interval', '300ms', '--drift-interval', '10s'],
     });
+    startedAt = Math.floor(Date.now() / 1000);
     prometheus = await startPrometheus({
       targets: [new URL(operator.metricsUrl).host],
       jobName: JOB,
@@ -210,5 +213,22 @@ describe('monitoring end to end: a real Prometheus scrapes the operator and eval
       `cph_route_operator_resource_condition{kind="CloudPhoneRoute", namespace="${ns}", name="stuck", type="Stalled", status="True"}`,
     );
     expect(series).to.deep.equal([]);
+  });
+
+  it('draws the dashboard from the data of this run (the picture in docs/operations.md)', async () => {
+    // DASHBOARD_PNG=docs/dashboard.png refreshes the docs' picture; otherwise a temporary file.
+    const out = process.env.DASHBOARD_PNG
+      ? path.resolve(process.env.DASHBOARD_PNG)
+      : path.join(await mkdtemp(path.join(tmpdir(), 'dashboard-png-')), 'dashboard.png');
+    await renderDashboardPng({
+      prometheusUrl: prometheus.url,
+      start: startedAt,
+      end: Math.ceil(Date.now() / 1000),
+      stepSeconds: 2,
+      outPath: out,
+    });
+    const png = readFileSync(out);
+    expect(png.subarray(0, 8).toString('hex')).to.equal('89504e470d0a1a0a');
+    expect(statSync(out).size).to.be.greaterThan(10_000);
   });
 });

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { dashboardSvg, legendOf, type RangeSeries } from '../monitoring/dashboard-png.js';
 import { queryableSeriesNames } from '../support/metric-names.js';
 import { metricNamesInQuery } from '../support/promql-names.js';
 
@@ -242,6 +243,35 @@ describe('monitoring (deploy/monitoring/)', () => {
       expect(configMap?.data?.['cph-route-operator.json']).to.equal(
         readFileSync(join(monitoringDir, 'dashboard.json'), 'utf8'),
       );
+    });
+  });
+
+  describe('the dashboard picture (test/monitoring/dashboard-png.ts)', () => {
+    it('names series as Grafana legends do', () => {
+      expect(legendOf('{{controller}} {{result}}', { controller: 'cloudphoneroute', result: 'error' })).to.equal(
+        'cloudphoneroute error',
+      );
+      expect(legendOf('', { kind: 'CloudPhoneRoute', name: 'a' })).to.equal('kind=CloudPhoneRoute, name=a');
+    });
+
+    it('draws one chart per panel at its place on the grid, with its title and its series', () => {
+      const results = new Map<string, RangeSeries[]>();
+      for (const panel of dashboard.panels)
+        for (const target of panel.targets ?? [])
+          results.set(target.expr, [
+            {
+              metric: { outcome: 'throttled' },
+              values: [
+                [100, '1'],
+                [102, '3'],
+              ],
+            },
+          ]);
+      const svg = dashboardSvg({ title: 'cph-route-operator', panels: dashboard.panels }, results, 100);
+      expect(svg.match(/<svg /g)).to.have.length(dashboard.panels.length + 1);
+      for (const panel of dashboard.panels) expect(svg).to.contain(`>${panel.title.replace(/"/g, '&quot;')}</text>`);
+      expect(svg).to.contain(`<svg x="${dashboard.panels[0]?.gridPos.x === 0 ? 4 : ''}" y="4"`);
+      expect(svg.match(/<polyline /g)?.length).to.be.greaterThan(dashboard.panels.length);
     });
   });
 });
