@@ -219,11 +219,12 @@ describe('monitoring (deploy/monitoring/)', () => {
     it('adds a ServiceMonitor that selects the metrics Service and scrapes its metrics port', () => {
       const monitor = objects.find((o) => o.kind === 'ServiceMonitor');
       const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'cph-route-operator-metrics');
-      expect(monitor?.metadata.namespace).to.equal(service?.metadata.namespace);
-      const selector = (monitor?.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
-      expect(service?.metadata.labels).to.include(selector);
-      const ports = (service?.spec as { ports: { name: string }[] }).ports.map((p) => p.name);
-      const endpoints = (monitor?.spec as { endpoints: { port: string; path: string }[] }).endpoints;
+      if (!monitor || !service) throw new Error('no ServiceMonitor or no metrics Service in the install');
+      expect(monitor.metadata.namespace).to.equal(service.metadata.namespace);
+      const selector = (monitor.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+      expect(service.metadata.labels).to.include(selector);
+      const ports = (service.spec as { ports: { name: string }[] }).ports.map((p) => p.name);
+      const endpoints = (monitor.spec as { endpoints: { port: string; path: string }[] }).endpoints;
       for (const endpoint of endpoints) {
         expect(ports).to.include(endpoint.port);
         expect(endpoint.path).to.equal('/metrics');
