@@ -137,7 +137,7 @@ const arrows: Array<[string, string, string]> = [
 ];
 
 const center = (b: Box): { x: number; y: number } => ({ x: b.x + b.w / 2, y: b.y + b.h / 2 });
-const escape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeXml = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The point where the line from the centre of `b` towards `to` leaves the box. */
 function edge(b: Box, to: { x: number; y: number }): { x: number; y: number } {
@@ -167,22 +167,22 @@ export function renderArchitecture(): string {
     );
     if (label)
       parts.push(
-        `<text x="${((start.x + end.x) / 2 + 4).toFixed(1)}" y="${((start.y + end.y) / 2 - 4).toFixed(1)}" font-size="11" fill="#3c4043">${escape(label)}</text>`,
+        `<text x="${((start.x + end.x) / 2 + 4).toFixed(1)}" y="${((start.y + end.y) / 2 - 4).toFixed(1)}" font-size="11" fill="#3c4043">${escapeXml(label)}</text>`,
       );
   }
   for (const b of boxes) {
     parts.push(`<rect x="${b.x}" y="${b.y}" width="${b.w}" height="${b.h}" rx="8" fill="${b.fill}" stroke="#5f6368"/>`);
     parts.push(
-      `<text x="${b.x + b.w / 2}" y="${b.y + 24}" text-anchor="middle" font-size="13" font-weight="bold">${escape(b.title)}</text>`,
+      `<text x="${b.x + b.w / 2}" y="${b.y + 24}" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(b.title)}</text>`,
     );
-    b.lines.forEach((line, i) =>
+    for (const [i, line] of b.lines.entries()) {
       parts.push(
-        `<text x="${b.x + b.w / 2}" y="${b.y + 46 + i * 17}" text-anchor="middle" font-size="12">${escape(line)}</text>`,
-      ),
-    );
+        `<text x="${b.x + b.w / 2}" y="${b.y + 46 + i * 17}" text-anchor="middle" font-size="12">${escapeXml(line)}</text>`,
+      );
+    }
   }
   parts.push('</svg>');
-  return parts.join('\n') + '\n';
+  return `${parts.join('\n')}\n`;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -140,7 +140,7 @@ function selectorMatcher(
   // A phone CPH listed without a server or a name never matches a selector (or a scope) that needs it.
   return (phone) =>
     (!servers || (phone.serverId !== undefined && servers.has(phone.serverId))) &&
-    (!prefix || (phone.phoneName !== undefined && phone.phoneName.startsWith(prefix))) &&
+    (!prefix || phone.phoneName?.startsWith(prefix) === true) &&
     phoneInScope(scope, phone);
 }
 

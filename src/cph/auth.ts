@@ -130,7 +130,7 @@ export class IamTokenAuth implements CphAuth {
   constructor(options: IamTokenAuthOptions) {
     this.#options = options;
     const base = new URL(options.iamEndpoint);
-    this.#url = new URL(base.pathname.replace(/\/+$/, '') + '/v3/auth/tokens', base);
+    this.#url = new URL(`${base.pathname.replace(/\/+$/, '')}/v3/auth/tokens`, base);
     this.#agent = createAgent(this.#url, { caPem: options.caPem, maxSockets: 2 });
   }
 

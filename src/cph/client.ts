@@ -415,7 +415,7 @@ export class CphClient {
     const operation = cphOperations.setTrafficType;
     checkTrafficType(operation, trafficType);
     const unique = [...new Set(phoneIds)];
-    unique.forEach((id, i) => checkId(operation, `phoneIds[${i}]`, id));
+    for (const [i, id] of unique.entries()) checkId(operation, `phoneIds[${i}]`, id);
     const result: TrafficResult = { batches: [], jobs: [], errors: [], unconfirmed: [], complete: true };
     let stopper: CphError | undefined;
     for (const batch of chunk(unique, maxPhonesPerTrafficCall)) {
@@ -469,7 +469,7 @@ export class CphClient {
         `phoneIds must hold 1 to ${maxPhonesPerTrafficCall} IDs, got ${phoneIds.length}`,
       );
     }
-    phoneIds.forEach((id, i) => checkId(operation, `phoneIds[${i}]`, id));
+    for (const [i, id] of phoneIds.entries()) checkId(operation, `phoneIds[${i}]`, id);
     const sent = [...phoneIds];
     return this.call(
       {
@@ -506,7 +506,7 @@ export class CphClient {
     if (hasOne === hasMany) throw invalidArgument(operation, 'give exactly one of requestId and requestIds');
     const ids = hasOne ? [query.requestId ?? ''] : [...new Set(query.requestIds ?? [])];
     if (ids.length === 0) throw invalidArgument(operation, 'requestIds is empty');
-    ids.forEach((id, i) => checkId(operation, hasOne ? 'requestId' : `requestIds[${i}]`, id));
+    for (const [i, id] of ids.entries()) checkId(operation, hasOne ? 'requestId' : `requestIds[${i}]`, id);
     const limit = checkInteger(operation, 'limit', query.limit ?? 100, 1, 100);
     const startOffset = checkInteger(operation, 'offset', query.offset ?? 0, 0, Number.MAX_SAFE_INTEGER);
     if (query.expectedJobs !== undefined && (!Number.isSafeInteger(query.expectedJobs) || query.expectedJobs < 0)) {

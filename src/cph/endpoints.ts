@@ -58,6 +58,7 @@ export function normalizeEndpoint(raw: string, field: string): string {
   };
   // WHATWG URL turns '\' into '/' and drops user info silently in some spellings: refuse them before parsing.
   if (text.includes('\\')) refuse('it contains a backslash');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (/[\s\x00-\x1f]/.test(text)) refuse('it contains white space or control characters');
   let url: URL;
   try {

@@ -155,10 +155,10 @@ const usablePhoneId = /^[A-Za-z0-9_-]{1,32}$/;
 /** The phone of one entry, or why the entry cannot be used (the field named by `path`). */
 export function readPhone(value: unknown, path: string): Phone | SkippedPhone {
   if (!isObject(value)) return { field: path || '(body)', reason: 'notAnObject' };
-  const phoneId = value['phone_id'];
+  const phoneId = value.phone_id;
   if (typeof phoneId !== 'string' || !usablePhoneId.test(phoneId))
     return { field: join(path, 'phone_id'), reason: 'noPhoneId' };
-  const metadataValue = value['metadata'];
+  const metadataValue = value.metadata;
   const metadata = isObject(metadataValue)
     ? { orderId: looseString(metadataValue, 'order_id'), productId: looseString(metadataValue, 'product_id') }
     : undefined;
@@ -167,7 +167,7 @@ export function readPhone(value: unknown, path: string): Phone | SkippedPhone {
     phoneName: looseString(value, 'phone_name'),
     serverId: looseString(value, 'server_id'),
     status: looseInteger(value, 'status'),
-    ...readTrafficType(value['traffic_type']),
+    ...readTrafficType(value.traffic_type),
     type: looseInteger(value, 'type'),
     phoneModelName: looseString(value, 'phone_model_name'),
     imageId: looseString(value, 'image_id'),
@@ -347,7 +347,7 @@ function errorPair(obj: JsonObject, depth: number): { code: string; message: str
 /** IAM's token body: `{ token: { expires_at, issued_at? } }`, times as ISO 8601. */
 export function parseIamToken(value: unknown): { expiresAt: number; issuedAt: number | undefined } {
   const obj = expectObject(value, '');
-  const token = expectObject(obj['token'], 'token');
+  const token = expectObject(obj.token, 'token');
   const expires = requiredString(token, 'expires_at', 'token', { nonEmpty: true });
   const expiresAt = Date.parse(expires);
   if (Number.isNaN(expiresAt))

@@ -42,7 +42,7 @@ export function parseSdkDate(value: string): Date | undefined {
 
 /** Percent-encodes all but `A-Z a-z 0-9 - _ . ~`, with uppercase hex (space becomes %20). */
 export function signerEscape(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function safeDecode(value: string): string {
@@ -58,7 +58,7 @@ function canonicalUri(pathname: string): string {
     .split('/')
     .map((segment) => signerEscape(safeDecode(segment)))
     .join('/');
-  return escaped.endsWith('/') ? escaped : escaped + '/';
+  return escaped.endsWith('/') ? escaped : `${escaped}/`;
 }
 
 function canonicalQuery(url: URL): string {

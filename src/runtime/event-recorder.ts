@@ -158,7 +158,7 @@ export class EventRecorder {
       action,
       reason,
       type,
-      note: note.length > maxNoteLength ? note.slice(0, maxNoteLength - 3) + '...' : note,
+      note: note.length > maxNoteLength ? `${note.slice(0, maxNoteLength - 3)}...` : note,
       regarding: {
         apiVersion: regarding.apiVersion,
         kind: regarding.kind,

@@ -57,10 +57,10 @@ async function runChecks(checks: Map<string, Check>): Promise<CheckReport> {
       detail = `: ${errorMessage(err)}`;
     }
     if (!passed) ok = false;
-    lines.push(`[${passed ? '+' : '-'}]${name} ${passed ? 'ok' : 'failed' + detail}`);
+    lines.push(`[${passed ? '+' : '-'}]${name} ${passed ? 'ok' : `failed${detail}`}`);
   }
   lines.push(ok ? 'ok' : 'check failed');
-  return { ok, text: lines.join('\n') + '\n' };
+  return { ok, text: `${lines.join('\n')}\n` };
 }
 
 export interface RunningServer {

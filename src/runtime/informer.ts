@@ -140,7 +140,7 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
       lastProgress: 0,
     }));
     this.logger = options.logger.child({
-      informer: `${options.resource.plural}${options.resource.group ? '.' + options.resource.group : ''}`,
+      informer: `${options.resource.plural}${options.resource.group ? `.${options.resource.group}` : ''}`,
     });
   }
 
@@ -247,7 +247,7 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
   }
 
   private backoff(failures: number): number {
-    const base = Math.min(this.backoffMaxMs, this.backoffInitialMs * Math.pow(2, Math.min(failures - 1, 30)));
+    const base = Math.min(this.backoffMaxMs, this.backoffInitialMs * 2 ** Math.min(failures - 1, 30));
     return base * (0.8 + 0.4 * Math.random());
   }
 

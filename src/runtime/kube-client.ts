@@ -202,7 +202,7 @@ export class KubeClient {
     if (verb) this.onWrite?.(verb, resourceOfPath(options.path));
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.requestTimeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    let response;
+    let response: Awaited<ReturnType<typeof fetch>>;
     try {
       response = await fetch(url, {
         method: options.method,
@@ -238,7 +238,7 @@ export class KubeClient {
     const url = this.url(path, { ...query, watch: 'true' });
     const headers = await this.authHeaders(url, HttpMethod.GET);
     headers.Accept = 'application/json';
-    let response;
+    let response: Awaited<ReturnType<typeof fetch>>;
     try {
       response = await fetch(url, {
         method: 'GET',

@@ -306,7 +306,7 @@ export class LeaderElector {
     };
     const client = this.options.client;
     try {
-      let current;
+      let current: ReturnType<typeof parseLease>;
       try {
         current = parseLease(await client.request({ method: 'GET', path: this.path(this.options.name), signal }));
       } catch (err) {

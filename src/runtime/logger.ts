@@ -52,7 +52,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
               .filter(([key, value]) => typeof key === 'string' && value !== undefined)
               .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
               .join(' ');
-            return `${String(timestamp)} ${level.toUpperCase().padEnd(5)} ${String(message)}${rest ? ' ' + rest : ''}`;
+            return `${String(timestamp)} ${level.toUpperCase().padEnd(5)} ${String(message)}${rest ? ` ${rest}` : ''}`;
           }),
         );
   return winston.createLogger({

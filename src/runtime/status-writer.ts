@@ -40,7 +40,7 @@ export function canonicalEqual(a: unknown, b: unknown): boolean {
     const keysA = Object.keys(a).filter((k) => a[k] !== undefined);
     const keysB = Object.keys(b).filter((k) => b[k] !== undefined);
     if (keysA.length !== keysB.length) return false;
-    return keysA.every((k) => Object.prototype.hasOwnProperty.call(b, k) && canonicalEqual(a[k], b[k]));
+    return keysA.every((k) => Object.hasOwn(b, k) && canonicalEqual(a[k], b[k]));
   }
   return false;
 }
@@ -126,7 +126,7 @@ export class StatusWriter {
     const body: Record<string, unknown> = { status: diff };
     if ((this.options.optimisticLock ?? true) && baseRv) body.metadata = { resourceVersion: baseRv };
     this.writes++;
-    this.options.onWrite?.(this.options.resource.plural + '/status');
+    this.options.onWrite?.(`${this.options.resource.plural}/status`);
     try {
       const object = await this.options.client.request({
         method: 'PATCH',

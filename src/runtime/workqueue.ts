@@ -39,7 +39,7 @@ export class ItemExponentialFailureRateLimiter<K = string> implements RateLimite
   when(key: K): number {
     const exp = this.failures.get(key) ?? 0;
     this.failures.set(key, exp + 1);
-    const delay = this.baseDelayMs * Math.pow(2, exp);
+    const delay = this.baseDelayMs * 2 ** exp;
     return Number.isFinite(delay) && delay < this.maxDelayMs ? delay : this.maxDelayMs;
   }
 

@@ -23,9 +23,11 @@ export function handleAdmin(
   raw: Buffer,
   now: number,
   reply: (status: number, body: object) => void,
-): void {
-  const ok = (body: object, status = 200): void => reply(status, body);
-  const bad = (message: string, status = 400): void => ok({ error_code: 'SIM.BadRequest', error_msg: message }, status);
+): undefined {
+  // `undefined`, not `void`: every branch ends with `return ok(...)` or `return bad(...)`.
+  const ok = (body: object, status = 200): undefined => void reply(status, body);
+  const bad = (message: string, status = 400): undefined =>
+    ok({ error_code: 'SIM.BadRequest', error_msg: message }, status);
   const state = sim.state;
   const path = url.pathname.replace(/\/$/, '');
   let body: Record<string, unknown> = {};
@@ -72,7 +74,7 @@ export function handleAdmin(
   if ((m = /^\/_sim\/phones\/([^/]+)\/traffic$/.exec(path)) && method === 'POST') {
     const phone = state.fleet.get(m[1] as string);
     if (!phone) return bad('no such phone', 404);
-    const trafficType = body['traffic_type'];
+    const trafficType = body.traffic_type;
     if (trafficType !== 'direct' && trafficType !== 'routing') return bad('traffic_type must be direct or routing');
     phone.trafficType = trafficType;
     phone.updateTime = now;
@@ -80,10 +82,10 @@ export function handleAdmin(
   }
   if (path === '/_sim/traffic' && method === 'POST') {
     // Bulk drift: the listed phones, or every phone whose name starts with the prefix.
-    const trafficType = body['traffic_type'];
+    const trafficType = body.traffic_type;
     if (trafficType !== 'direct' && trafficType !== 'routing') return bad('traffic_type must be direct or routing');
-    const ids = body['phone_ids'];
-    const prefix = body['phone_name_prefix'];
+    const ids = body.phone_ids;
+    const prefix = body.phone_name_prefix;
     let targets: Array<ReturnType<typeof state.fleet.get>>;
     if (Array.isArray(ids) && ids.every((id) => typeof id === 'string'))
       targets = ids.map((id: string) => state.fleet.get(id));
@@ -105,7 +107,7 @@ export function handleAdmin(
   if ((m = /^\/_sim\/phones\/([^/]+)\/status$/.exec(path)) && method === 'POST') {
     const phone = state.fleet.get(m[1] as string);
     if (!phone) return bad('no such phone', 404);
-    const status = body['status'];
+    const status = body.status;
     if (typeof status !== 'number' || !Number.isInteger(status)) return bad('status must be an integer');
     state.fleet.setStatus(phone, status);
     phone.statusBeforeJob = undefined;
@@ -114,7 +116,7 @@ export function handleAdmin(
   }
   if (path === '/_sim/faults/script' && method === 'GET') return ok({ faults: sim.faultScriptView() });
   if (path === '/_sim/faults/script' && method === 'POST') {
-    const error = sim.setFaultScript(body['faults']);
+    const error = sim.setFaultScript(body.faults);
     if (error) return bad(error);
     return ok({ faults: sim.faultScriptView() });
   }

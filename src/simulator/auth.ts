@@ -82,7 +82,7 @@ export class Authenticator {
   }
 
   issueToken(user: string, domain: string, now: number, ttlMs: number): { token: string; expiresAt: number } {
-    const token = 'MII' + randomBytes(48).toString('base64url');
+    const token = `MII${randomBytes(48).toString('base64url')}`;
     const expiresAt = now + ttlMs;
     this.tokens.set(token, { user, domain, expiresAt });
     return { token, expiresAt };
@@ -106,7 +106,7 @@ export class Authenticator {
 
   authenticate(req: RawRequest, now: number): AuthResult {
     const token = headerValue(req.headers['x-auth-token']);
-    const authorization = headerValue(req.headers['authorization']);
+    const authorization = headerValue(req.headers.authorization);
     if (token !== undefined && token !== '') return this.checkToken(token, now);
     if (authorization === undefined || authorization === '') return fail('APIGW.0301', authMessages.tokenNotFound);
     return this.checkSignature(req, authorization, now);
@@ -155,7 +155,7 @@ export class Authenticator {
       const text = headerValue(value);
       if (text !== undefined) headers[name] = text;
     }
-    const host = headers['host'] ?? 'localhost';
+    const host = headers.host ?? 'localhost';
     let url: URL;
     try {
       url = new URL(req.rawUrl, `http://${host}`);

@@ -143,63 +143,63 @@ const opts = program.opts<Record<string, unknown>>();
 
 async function main(): Promise<void> {
   const logger = createLogger({
-    level: opts['logLevel'] as LogLevel,
-    ...(opts['logFormat'] !== undefined ? { format: opts['logFormat'] as 'json' | 'text' } : {}),
+    level: opts.logLevel as LogLevel,
+    ...(opts.logFormat !== undefined ? { format: opts.logFormat as 'json' | 'text' } : {}),
   });
-  const faultKinds = String(opts['faultKinds'])
+  const faultKinds = String(opts.faultKinds)
     .split(',')
     .map((k) => k.trim())
     .filter((k) => k !== '');
   for (const kind of faultKinds) {
     if (!(knownFaultKinds as readonly string[]).includes(kind)) program.error(`--fault-kinds: unknown fault ${kind}`);
   }
-  const ak = (opts['ak'] as string | undefined) ?? process.env['CPH_SIM_AK'];
-  const sk = (opts['sk'] as string | undefined) ?? process.env['CPH_SIM_SK'];
+  const ak = (opts.ak as string | undefined) ?? process.env.CPH_SIM_AK;
+  const sk = (opts.sk as string | undefined) ?? process.env.CPH_SIM_SK;
   if ((ak === undefined) !== (sk === undefined)) program.error('--ak and --sk go together');
-  const iamPassword = (opts['iamPassword'] as string | undefined) ?? process.env['CPH_SIM_IAM_PASSWORD'];
+  const iamPassword = (opts.iamPassword as string | undefined) ?? process.env.CPH_SIM_IAM_PASSWORD;
   const sim = await startSimulator({
-    host: opts['host'] as string,
-    port: opts['port'] as number,
-    tls: opts['tls'] as boolean,
-    ...(opts['caOut'] !== undefined ? { caOut: opts['caOut'] as string } : {}),
-    phones: opts['phones'] as number,
-    seed: opts['seed'] as number,
-    projectId: opts['projectId'] as string,
+    host: opts.host as string,
+    port: opts.port as number,
+    tls: opts.tls as boolean,
+    ...(opts.caOut !== undefined ? { caOut: opts.caOut as string } : {}),
+    phones: opts.phones as number,
+    seed: opts.seed as number,
+    projectId: opts.projectId as string,
     ...(ak !== undefined && sk !== undefined ? { ak, sk } : {}),
-    ...(opts['iamUser'] !== undefined ? { iamUser: opts['iamUser'] as string } : {}),
+    ...(opts.iamUser !== undefined ? { iamUser: opts.iamUser as string } : {}),
     ...(iamPassword !== undefined ? { iamPassword } : {}),
-    ...(opts['iamDomain'] !== undefined ? { iamDomain: opts['iamDomain'] as string } : {}),
-    tokenTtlSeconds: opts['tokenTtlSeconds'] as number,
-    latencyMs: opts['latencyMs'] as number,
-    jobMs: opts['jobMs'] as number,
-    jobFailureRate: opts['jobFailureRate'] as number,
-    faultRate: opts['faultRate'] as number,
+    ...(opts.iamDomain !== undefined ? { iamDomain: opts.iamDomain as string } : {}),
+    tokenTtlSeconds: opts.tokenTtlSeconds as number,
+    latencyMs: opts.latencyMs as number,
+    jobMs: opts.jobMs as number,
+    jobFailureRate: opts.jobFailureRate as number,
+    faultRate: opts.faultRate as number,
     faultKinds: faultKinds as FaultKind[],
-    rateLimit: opts['rateLimit'] as number,
-    retryAfterSeconds: opts['retryAfterSeconds'] as number,
-    phonesPerServer: opts['phonesPerServer'] as number,
-    pools: String(opts['pools'])
+    rateLimit: opts.rateLimit as number,
+    retryAfterSeconds: opts.retryAfterSeconds as number,
+    phonesPerServer: opts.phonesPerServer as number,
+    pools: String(opts.pools)
       .split(',')
       .map((p) => p.trim())
       .filter((p) => p !== ''),
-    initialTrafficType: opts['initialTrafficType'] as 'direct' | 'routing',
-    ...(opts['phoneIds'] !== undefined
+    initialTrafficType: opts.initialTrafficType as 'direct' | 'routing',
+    ...(opts.phoneIds !== undefined
       ? {
-          fixedPhoneIds: String(opts['phoneIds'])
+          fixedPhoneIds: String(opts.phoneIds)
             .split(',')
             .map((id) => id.trim())
             .filter((id) => id !== ''),
         }
       : {}),
-    errorBody: opts['errorBody'] as 'cph' | 'nested' | 'top',
-    jobErrorFields: opts['jobErrorFields'] as 'documented' | 'null' | 'empty',
-    notFoundStatus: Number(opts['notFoundStatus']) as 404 | 400,
-    maxListLimit: opts['maxListLimit'] as number,
-    restartOnRouteChange: opts['restartOnRouteChange'] as boolean,
-    refuseNotRunning: opts['refuseNotRunning'] as boolean,
-    repeatCreatesJob: opts['repeatCreatesJob'] as boolean,
-    tooManyIdsErrorCode: opts['tooManyIdsErrorCode'] as string,
-    skewErrorCode: opts['skewErrorCode'] as string,
+    errorBody: opts.errorBody as 'cph' | 'nested' | 'top',
+    jobErrorFields: opts.jobErrorFields as 'documented' | 'null' | 'empty',
+    notFoundStatus: Number(opts.notFoundStatus) as 404 | 400,
+    maxListLimit: opts.maxListLimit as number,
+    restartOnRouteChange: opts.restartOnRouteChange as boolean,
+    refuseNotRunning: opts.refuseNotRunning as boolean,
+    repeatCreatesJob: opts.repeatCreatesJob as boolean,
+    tooManyIdsErrorCode: opts.tooManyIdsErrorCode as string,
+    skewErrorCode: opts.skewErrorCode as string,
     logger,
   });
   process.stdout.write(`${sim.url}\n`);

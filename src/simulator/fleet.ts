@@ -80,7 +80,7 @@ export class Fleet {
     const width = Math.max(5, String(options.phones).length);
     const initial = options.initialTrafficType ?? 'direct';
     this.imageId = random.hex(32);
-    this.orderId = 'CS' + random.hex(16).toUpperCase();
+    this.orderId = `CS${random.hex(16).toUpperCase()}`;
     this.productId = random.hex(32);
     const serverCount = Math.ceil(options.phones / perServer);
     for (let s = 0; s < serverCount; s++) this.serverIds.push(random.hex(32));

@@ -9,11 +9,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WireIamTokenResponse } from '../cph/wire.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
-import { Authenticator } from './auth.js';
+import type { Authenticator } from './auth.js';
 import { knownFaultKinds, type FaultKind, type Readings, type RuntimeSettings } from './options.js';
 import { SeededRandom, unitFor } from './random.js';
 import { handleAdmin } from './admin.js';
-import { type CphState, type OpResult } from './state.js';
+import type { CphState, OpResult } from './state.js';
 
 export type Operation =
   | 'ListCloudPhones'
@@ -158,12 +158,12 @@ export class SimulatorServer {
     if (res.destroyed) return;
     let body = { ...result.body } as Record<string, unknown>;
     const placement = result.requestIdIn ?? 'body';
-    if (!adminAnswer && this.readings.errorBody === 'nested' && typeof body['error_code'] === 'string') {
-      body = { error: { code: body['error_code'], message: body['error_msg'] } };
-    } else if (!adminAnswer && this.readings.errorBody === 'top' && typeof body['error_code'] === 'string') {
-      body = { code: body['error_code'], message: body['error_msg'] };
+    if (!adminAnswer && this.readings.errorBody === 'nested' && typeof body.error_code === 'string') {
+      body = { error: { code: body.error_code, message: body.error_msg } };
+    } else if (!adminAnswer && this.readings.errorBody === 'top' && typeof body.error_code === 'string') {
+      body = { code: body.error_code, message: body.error_msg };
     } else if (placement === 'body' && !('request_id' in body) && !('token' in body) && !('error' in body)) {
-      body['request_id'] = requestId;
+      body.request_id = requestId;
     }
     const text = JSON.stringify(body);
     res.writeHead(result.status, {

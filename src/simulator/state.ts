@@ -15,7 +15,7 @@ import type {
   WireTrafficResponse,
 } from '../cph/wire.js';
 import { trafficTypes } from '../cph/wire.js';
-import { cphTime, Fleet, type PhoneFilter, type SimPhone } from './fleet.js';
+import { cphTime, type Fleet, type PhoneFilter, type SimPhone } from './fleet.js';
 import { JobStore, type SimJob } from './jobs.js';
 import { noQuirks, type Quirks, type Readings, type RuntimeSettings } from './options.js';
 import { SeededRandom, unitFor } from './random.js';
@@ -189,7 +189,7 @@ export class CphState {
     const quirk = this.quirks.phones[phoneId];
     if (!quirk) return wire;
     const odd: Record<string, unknown> = Object.fromEntries(Object.entries(wire));
-    if ('trafficType' in quirk) odd['traffic_type'] = quirk.trafficType;
+    if ('trafficType' in quirk) odd.traffic_type = quirk.trafficType;
     for (const field of quirk.omit ?? []) delete odd[field];
     return odd;
   }

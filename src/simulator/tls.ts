@@ -23,7 +23,7 @@ function keyPair(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki
 }
 
 function serial(): string {
-  return '01' + forge.util.bytesToHex(forge.random.getBytesSync(15));
+  return `01${forge.util.bytesToHex(forge.random.getBytesSync(15))}`;
 }
 
 export function generateTls(hosts: readonly string[] = ['localhost', '127.0.0.1']): GeneratedTls {

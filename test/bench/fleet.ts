@@ -395,8 +395,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const out = path.resolve(options.out);
-  const chartPath = path.resolve(options.chart ?? out.replace(/\.json$/i, '') + '.svg');
-  const baselineChartPath = chartPath.replace(/\.svg$/i, '') + '-baseline.svg';
+  const chartPath = path.resolve(options.chart ?? `${out.replace(/\.json$/i, '')}.svg`);
+  const baselineChartPath = `${chartPath.replace(/\.svg$/i, '')}-baseline.svg`;
   const driftIntervalMs = options.driftIntervalSeconds * 1000;
   const simSettings = {
     projectId,
@@ -603,13 +603,13 @@ async function main(): Promise<void> {
     const exitCode = await new Promise<number | null>((resolve) =>
       operator.child.once('exit', (code) => resolve(code)),
     );
-    const operatorLog = out.replace(/\.json$/i, '') + '.operator.log';
+    const operatorLog = `${out.replace(/\.json$/i, '')}.operator.log`;
     await writeFile(operatorLog, `${operator.lines.join('\n')}\n`);
     watch.stop();
 
     // ---- 4. baseline ----
     let baseline: Record<string, unknown> | undefined;
-    let baselineTimeline: Array<[number, number]> = [];
+    const baselineTimeline: Array<[number, number]> = [];
     let baselineConfirmed: Array<[number, number]> = [];
     if (options.baseline) {
       log(`baseline: per-resource SDK loop, ${options.baselineConcurrency} resources at once, fresh simulator`);
@@ -654,7 +654,7 @@ async function main(): Promise<void> {
         phones_on_route_seconds: baselineOnRoute === undefined ? null : round(baselineOnRoute),
         cph_calls_total: baselineTotal,
         cph_calls: baselineCalls,
-        rate_limited: (fresh.server.countersSnapshot() as SimCounters)['rateLimited'],
+        rate_limited: (fresh.server.countersSnapshot() as SimCounters).rateLimited,
         failed_jobs: result.failedJobs,
         concurrency: options.baselineConcurrency,
         job_poll_seconds: 1,
@@ -715,7 +715,7 @@ async function main(): Promise<void> {
         ListJobs: minimum.ListJobs,
       },
       cph_calls_ratio: round(convergeCallsTotal / minimum.total),
-      rate_limited: convergeCounters['rateLimited'],
+      rate_limited: convergeCounters.rateLimited,
       route_writes: convergeCounters.routeWrites.total,
       costly_repeats: convergeCounters.costlyRepeats.total,
       steady_window_seconds: options.steadyIntervals * options.driftIntervalSeconds,
@@ -745,7 +745,7 @@ async function main(): Promise<void> {
         cph_calls_at_most_1_1x_min: convergeCallsTotal <= 1.1 * minimum.total,
         converge_within_1_2x_lower_bound: converged && convergeSeconds <= 1.2 * bound.seconds,
         steady_list_calls_per_interval:
-          (steadyPerInterval['ListCloudPhones'] ?? 0) === targetListCalls && steadyTotalPerInterval === targetListCalls,
+          (steadyPerInterval.ListCloudPhones ?? 0) === targetListCalls && steadyTotalPerInterval === targetListCalls,
         steady_zero_k8s_writes: steadyWrites === 0,
         rss_at_most_150_mib: rssPeakMiB <= 150,
       },

@@ -55,7 +55,7 @@ describe('chaos: kube-apiserver restarts and cut watches', function () {
   let proxy: Awaited<ReturnType<typeof cuttableProxy>> | undefined;
   let namespace: string;
 
-  before(async function () {
+  before(async () => {
     world = await chaosWorld({ seed: 83, jobMs: 300 });
     proxy = await cuttableProxy(new URL(world.cp.server));
     const kubeconfig = (await readFile(world.cp.kubeconfigPath, 'utf8')).replace(
@@ -68,7 +68,7 @@ describe('chaos: kube-apiserver restarts and cut watches', function () {
     operator = await chaosOperator(world, { kubeconfigPath, namespaces: [namespace] });
   });
 
-  after(async function () {
+  after(async () => {
     await operator?.stop();
     await proxy?.close();
     await world?.close();
@@ -78,7 +78,7 @@ describe('chaos: kube-apiserver restarts and cut watches', function () {
     dumpOnFailure(this, () => [operator]);
   });
 
-  it('acts on spec changes made right after its connections are cut or kube-apiserver restarts', async function () {
+  it('acts on spec changes made right after its connections are cut or kube-apiserver restarts', async () => {
     const phoneIds = world.takePhones(10);
     await world.routes.create(namespace, 'flip', { trafficType: 'routing', phoneIds });
     await world.routes.waitForCondition(namespace, 'flip', 'Ready', 'True', 'InSync');

@@ -164,13 +164,13 @@ describe('chaos: bad input and security', function () {
   const namespaces: string[] = [];
   const names: Array<[string, string]> = [];
 
-  before(async function () {
+  before(async () => {
     world = await chaosWorld({ seed: 71 });
     for (const prefix of ['secrets', 'invalid']) namespaces.push(await freshNamespace(world.kc, prefix));
     operator = await chaosOperator(world, { namespaces: [...namespaces] });
   });
 
-  after(async function () {
+  after(async () => {
     await operator?.stop();
     for (const o of extra) await o.stop('SIGKILL');
     await world?.close();
@@ -180,7 +180,7 @@ describe('chaos: bad input and security', function () {
     dumpOnFailure(this, () => [operator, ...extra]);
   });
 
-  it('credentials Secrets that are missing, lack a key or hold garbage give a clear condition, never the value', async function () {
+  it('credentials Secrets that are missing, lack a key or hold garbage give a clear condition, never the value', async () => {
     const namespace = namespaces.find((ns) => ns.startsWith('secrets-'))!;
     const core = world.kc.makeApiClient(CoreV1Api);
     const garbageAk = 'ÄK\u0001\u0007ünicode-ak';
@@ -244,7 +244,7 @@ describe('chaos: bad input and security', function () {
     for (const m of messages) figure(`  ${m}`);
   });
 
-  it('NODE_TLS_REJECT_UNAUTHORIZED=0 does not switch TLS verification off: an unknown CA ends in a TLS error in the status', async function () {
+  it('NODE_TLS_REJECT_UNAUTHORIZED=0 does not switch TLS verification off: an unknown CA ends in a TLS error in the status', async () => {
     const namespace = await freshNamespace(world.kc, 'tls');
     namespaces.push(namespace);
     const before = (await world.admin.counters()).total;
@@ -278,7 +278,7 @@ describe('chaos: bad input and security', function () {
     await careless.stop('SIGKILL');
   });
 
-  it('a hostile CPH endpoint never crashes the operator or corrupts a status', async function () {
+  it('a hostile CPH endpoint never crashes the operator or corrupts a status', async () => {
     const hostile = await hostileCph(0xbad);
     const namespace = await freshNamespace(world.kc, 'hostile');
     namespaces.push(namespace);
@@ -339,7 +339,7 @@ describe('chaos: bad input and security', function () {
       expect(victim.child.exitCode, 'the operator is still running').to.equal(null);
       const health = await fetch(`${victim.healthUrl}/healthz`);
       expect(health.ok).to.equal(true);
-      expect(({} as Record<string, unknown>)['polluted']).to.equal(undefined);
+      expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
       figure(
         `hostile CPH endpoint: ${hostile.served()} hostile answers (21 kinds: truncated, HTML, empty, null, wrong types, lying count, 100 kB ids, 100,000-deep nesting, 33 MB body, cut body, bad error bodies, absurd Retry-After, redirect, 401 with a signature, bad gzip, resets); operator alive, ${reads} status reads well-formed, none InSync`,
       );
@@ -349,7 +349,7 @@ describe('chaos: bad input and security', function () {
     }
   });
 
-  it('invalid resources are refused at admission and the operator is not disturbed', async function () {
+  it('invalid resources are refused at admission and the operator is not disturbed', async () => {
     const namespace = namespaces.find((ns) => ns.startsWith('invalid-'))!;
     expect(invalidRouteCases.length).to.be.at.least(40);
     let refused = 0;
@@ -376,7 +376,7 @@ describe('chaos: bad input and security', function () {
     );
   });
 
-  it('leaks no secret, signature or token into logs, events or statuses', async function () {
+  it('leaks no secret, signature or token into logs, events or statuses', async () => {
     const logs = [...operator!.logs(), ...extra.flatMap((o) => o.logs())];
     const scanned = await expectNoSecrets(
       world.kc,

@@ -43,13 +43,13 @@ describe('chaos: CPH faults (20% of requests) and failing jobs (10%)', function 
   const namespaces: string[] = [];
   const names: Array<[string, string]> = [];
 
-  before(async function () {
+  before(async () => {
     world = await chaosWorld({ seed: 31 });
     for (const prefix of ['baseline', 'faults']) namespaces.push(await freshNamespace(world.kc, prefix));
     operator = await chaosOperator(world, { namespaces });
   });
 
-  after(async function () {
+  after(async () => {
     await operator?.stop();
     await world?.close();
   });
@@ -115,7 +115,7 @@ describe('chaos: CPH faults (20% of requests) and failing jobs (10%)', function 
     return { lies, snapshots, failed };
   }
 
-  it('converges the same workload without faults first (the baseline for amplification)', async function () {
+  it('converges the same workload without faults first (the baseline for amplification)', async () => {
     await world.admin.resetCounters();
     const workload = await createWorkload('baseline');
     const { lies, failed } = await settle(workload, 120_000);
@@ -130,7 +130,7 @@ describe('chaos: CPH faults (20% of requests) and failing jobs (10%)', function 
 
   let baseline: SimCounters | undefined;
 
-  it('with 20% faults and 10% failing jobs, converges or reports failing phones truthfully; no result lost; bounded amplification', async function () {
+  it('with 20% faults and 10% failing jobs, converges or reports failing phones truthfully; no result lost; bounded amplification', async () => {
     await waitFor(async () => (await world.admin.counters()).jobs.running === 0, { what: 'baseline jobs ended' });
     await world.admin.resetCounters();
     await world.admin.setFaults({ faultRate: 0.2, jobFailureRate: 0.1 });
@@ -187,7 +187,7 @@ describe('chaos: CPH faults (20% of requests) and failing jobs (10%)', function 
     expect(operator!.child.exitCode, 'the operator is still running').to.equal(null);
   });
 
-  it('leaks no secret, signature or token into logs, events or statuses', async function () {
+  it('leaks no secret, signature or token into logs, events or statuses', async () => {
     const scanned = await expectNoSecrets(world.kc, namespaces, operator!.logs(), [sk], world.routes, names);
     figure(
       `secret scan (CPH faults): ${scanned.lines} log lines, ${scanned.events} events, ${scanned.statuses} statuses: 0 secrets`,

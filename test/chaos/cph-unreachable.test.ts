@@ -18,13 +18,13 @@ describe('chaos: CPH unreachable for minutes', function () {
   let operator: OperatorProcess | undefined;
   let namespace: string;
 
-  before(async function () {
+  before(async () => {
     world = await chaosWorld({ seed: 53 });
     namespace = await freshNamespace(world.kc, 'unreachable');
     operator = await chaosOperator(world, { namespaces: [namespace] });
   });
 
-  after(async function () {
+  after(async () => {
     await world?.admin.setFaults({ unreachable: false }).catch(() => undefined);
     await operator?.stop();
     await world?.close();
@@ -34,7 +34,7 @@ describe('chaos: CPH unreachable for minutes', function () {
     dumpOnFailure(this, () => [operator]);
   });
 
-  it('reports Stalled CphUnavailable, backs off, and recovers without a restart', async function () {
+  it('reports Stalled CphUnavailable, backs off, and recovers without a restart', async () => {
     const steady = world.takePhones(5);
     const wanted = world.takePhones(5);
     await world.routes.create(namespace, 'steady', {

@@ -33,11 +33,11 @@ describe('chaos: kill -9 of the operator during convergence', function () {
   let operator: OperatorProcess | undefined;
   const allLogs: string[] = [];
 
-  before(async function () {
+  before(async () => {
     world = await chaosWorld({ seed: 41, jobMs: 1500 });
   });
 
-  after(async function () {
+  after(async () => {
     await operator?.stop();
     await world?.close();
   });
@@ -46,7 +46,7 @@ describe('chaos: kill -9 of the operator during convergence', function () {
     dumpOnFailure(this, () => [operator]);
   });
 
-  it(`converges after each of ${KILLS} kills, status consistent, no change resent for a phone on (or moving to) its route`, async function () {
+  it(`converges after each of ${KILLS} kills, status consistent, no change resent for a phone on (or moving to) its route`, async () => {
     const namespace = await freshNamespace(world.kc, 'kill');
     const resources = Array.from({ length: RESOURCES }, (_, i) => ({
       name: `kill-${i}`,

@@ -34,11 +34,11 @@ describe('chaos: leader failover with two replicas', function () {
   let a: OperatorProcess | undefined;
   let b: OperatorProcess | undefined;
 
-  before(async function () {
+  before(async () => {
     world = await chaosWorld({ seed: 61, jobMs: 800, credentials: [{ ak, sk }, replicaA, replicaB] });
   });
 
-  after(async function () {
+  after(async () => {
     await a?.stop();
     await b?.stop();
     await world?.close();
@@ -48,7 +48,7 @@ describe('chaos: leader failover with two replicas', function () {
     dumpOnFailure(this, () => [a, b]);
   });
 
-  it('the standby takes over within the takeover bound; the write log shows one writer at a time', async function () {
+  it('the standby takes over within the takeover bound; the write log shows one writer at a time', async () => {
     const namespace = await freshNamespace(world.kc, 'failover');
     const args = [
       '--leader-elect',

@@ -298,7 +298,7 @@ function damageText(text: string, rand: () => number): string {
     case 5:
       return Buffer.from(text).toString('latin1');
     case 6:
-      return '\ufeff' + text; // byte-order mark
+      return `\ufeff${text}`; // byte-order mark
     default:
       return text.replace(/"/g, rand() < 0.5 ? "'" : '');
   }
@@ -359,7 +359,7 @@ describe('chaos: fuzzed CPH answers through the parse layer', function () {
         parseErrorBody(json);
         parsed += 1;
       }
-      expect(({} as Record<string, unknown>)['polluted'], 'Object.prototype untouched').to.equal(undefined);
+      expect(({} as Record<string, unknown>).polluted, 'Object.prototype untouched').to.equal(undefined);
       expect(parsed + refused + notJson).to.equal(casesPerTarget);
       // The mutations reach both outcomes, or the fuzzing proves little.
       expect(parsed, 'some cases still parse').to.be.greaterThan(0);

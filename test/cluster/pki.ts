@@ -65,7 +65,7 @@ async function ecKey(): Promise<EcKey> {
   const { privateKey, publicKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
   const spkiDer = publicKey.export({ type: 'spki', format: 'der' });
   const spki = asn1.fromDer(spkiDer.toString('binary'));
-  const bits = ((spki.value as forge.asn1.Asn1[])[1]?.value as string).slice(1); // drop the unused-bits byte
+  const bits = ((spki.value as forge.asn1.Asn1[])[1]!.value as string).slice(1); // drop the unused-bits byte
   return {
     privateKey,
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),

@@ -61,7 +61,7 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
   };
   const namespaceGone = (ns: string) => () => gone(() => core.readNamespace({ name: ns }));
 
-  before(async function () {
+  before(async () => {
     cp = await sharedControlPlane();
     const kc = cp.kubeConfig();
     await installCrd(kc);
@@ -83,7 +83,7 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
     });
   });
 
-  after(async function () {
+  after(async () => {
     const logs = operator?.logs() ?? [];
     await operator?.stop();
     admin?.close();
@@ -334,5 +334,3 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
     expect(operator.child.exitCode).to.equal(null);
   });
 });
-
-export {};

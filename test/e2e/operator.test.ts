@@ -34,7 +34,7 @@ describe('operator end to end', function () {
   /** Phones no other test has used, so tests never disturb each other. */
   const takePhones = phoneDealer(() => phones);
 
-  before(async function () {
+  before(async () => {
     cp = await sharedControlPlane();
     await installCrd(cp.kubeConfig());
     const dir = await mkdtemp(path.join(tmpdir(), 'cph-e2e-'));
@@ -53,7 +53,7 @@ describe('operator end to end', function () {
     });
   });
 
-  after(async function () {
+  after(async () => {
     const logs = operator?.logs() ?? [];
     await operator?.stop();
     admin?.close();
@@ -428,5 +428,3 @@ describe('operator end to end', function () {
     }
   });
 });
-
-export {};

@@ -40,7 +40,7 @@ describe('tenancy: accounts keep each team to what it was given', function () {
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
   const teamAAccount = `team-a-${suffix}`;
 
-  before(async function () {
+  before(async () => {
     cp = await sharedControlPlane();
     const kc = cp.kubeConfig();
     await installCrd(kc);
@@ -107,7 +107,7 @@ describe('tenancy: accounts keep each team to what it was given', function () {
     });
   });
 
-  after(async function () {
+  after(async () => {
     const logs = operator?.logs() ?? [];
     await operator?.stop();
     admin?.close();

@@ -177,7 +177,7 @@ function walk(root: string, dir = ''): { path: string; mode: number; uid: number
 describe('the container image (podman, as deploy/ runs it)', function () {
   this.timeout(CONTROL_PLANE_START_TIMEOUT_MS);
 
-  before(async function () {
+  before(async () => {
     if (!(await imageExists(OPERATOR_IMAGE)))
       throw new Error(`${OPERATOR_IMAGE} is missing: run npm run image:build first`);
   });

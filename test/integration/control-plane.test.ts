@@ -82,17 +82,17 @@ function widget(name: string, namespace: string, size: number): Widget {
   return { apiVersion: `${GROUP}/${VERSION}`, kind: 'Widget', metadata: { name, namespace }, spec: { size } };
 }
 
-describe('test control plane: the Go module that builds it', function () {
+describe('test control plane: the Go module that builds it', () => {
   const goMod = readFileSync(join(here, '..', 'cluster', 'go.mod'), 'utf8');
 
-  it('requires the Kubernetes and etcd releases the harness reports', function () {
+  it('requires the Kubernetes and etcd releases the harness reports', () => {
     expect(goMod).to.match(new RegExp(`^\\s*k8s\\.io/kubernetes ${KUBERNETES_VERSION.replace(/\./g, '\\.')}$`, 'm'));
     expect(goMod).to.match(
       new RegExp(`^\\s*go\\.etcd\\.io/etcd/server/v3 ${ETCD_VERSION.replace(/\./g, '\\.')}$`, 'm'),
     );
   });
 
-  it('replaces every staging module with the matching v0.Y.Z release', function () {
+  it('replaces every staging module with the matching v0.Y.Z release', () => {
     const staging = `v0.${KUBERNETES_VERSION.slice('v1.'.length)}`;
     const replaces = [...goMod.matchAll(/^\s*(k8s\.io\/[\w-]+) => (k8s\.io\/[\w-]+) (v\S+)$/gm)];
     expect(replaces.length).to.be.greaterThan(25);
@@ -103,7 +103,7 @@ describe('test control plane: the Go module that builds it', function () {
   });
 });
 
-describe('test control plane: a real etcd + kube-apiserver', function () {
+describe('test control plane: a real etcd + kube-apiserver', () => {
   let plane: ControlPlane;
   let kc: KubeConfig;
   let namespace: string;
@@ -116,7 +116,7 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
   });
 
-  it('serves the real Kubernetes version on /version', async function () {
+  it('serves the real Kubernetes version on /version', async () => {
     const info = await kc.makeApiClient(VersionApi).getCode();
     expect(info.gitVersion).to.equal(plane.version);
     expect(plane.version).to.equal('v1.36.3');
@@ -132,7 +132,7 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
     expect(kubectl.stdout.trim()).to.equal('ok');
   });
 
-  it('applies a CRD from a YAML file and waits until it is Established', async function () {
+  it('applies a CRD from a YAML file and waits until it is Established', async () => {
     const crd = parseYaml(
       readFileSync(join(here, 'fixtures', 'widget-crd.yaml'), 'utf8'),
     ) as V1CustomResourceDefinition;
@@ -148,7 +148,7 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
     expect(established.reason).to.equal('InitialNamesAccepted');
   });
 
-  it('creates, gets and watches a custom resource, and validates it against the schema', async function () {
+  it('creates, gets and watches a custom resource, and validates it against the schema', async () => {
     const objects = kc.makeApiClient(CustomObjectsApi);
     // Start the watch first, from the list's resourceVersion, so the ADDED event cannot be missed.
     const list = (await eventually('widgets to be served', () =>
@@ -203,7 +203,7 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
     }
   });
 
-  it('updates the /status subresource with a merge patch, leaving spec and generation alone', async function () {
+  it('updates the /status subresource with a merge patch, leaving spec and generation alone', async () => {
     const objects = kc.makeApiClient(CustomObjectsApi);
     await objects.createNamespacedCustomObject({
       group: GROUP,
@@ -246,7 +246,7 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
     expect(updated.status?.phase).to.equal('Ready');
   });
 
-  it('mints a ServiceAccount token whose rights are exactly what RBAC grants', async function () {
+  it('mints a ServiceAccount token whose rights are exactly what RBAC grants', async () => {
     const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
     const serviceAccount = 'widget-reader';
     const token = await plane.mintToken(namespace, serviceAccount);
@@ -332,7 +332,7 @@ describe('test control plane: a real etcd + kube-apiserver', function () {
   });
 });
 
-describe('test control plane: kube-controller-manager', function () {
+describe('test control plane: kube-controller-manager', () => {
   let plane: ControlPlane;
   let core: CoreV1Api;
 
@@ -342,14 +342,14 @@ describe('test control plane: kube-controller-manager', function () {
     core = plane.kubeConfig().makeApiClient(CoreV1Api);
   });
 
-  it('is built from the same module and version as kube-apiserver', function () {
+  it('is built from the same module and version as kube-apiserver', () => {
     const version = spawnSync(join(controlPlaneCacheDir(), 'kube-controller-manager'), ['--version'], {
       encoding: 'utf8',
     });
     expect(version.stdout.trim()).to.equal(`Kubernetes ${KUBERNETES_VERSION}`);
   });
 
-  it('gives every new namespace its default ServiceAccount', async function () {
+  it('gives every new namespace its default ServiceAccount', async () => {
     const namespace = uniqueName('kcm-sa');
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await eventually(
@@ -360,7 +360,7 @@ describe('test control plane: kube-controller-manager', function () {
     );
   });
 
-  it('collects garbage: a ConfigMap owned by a deleted ConfigMap goes too', async function () {
+  it('collects garbage: a ConfigMap owned by a deleted ConfigMap goes too', async () => {
     const namespace = uniqueName('kcm-gc');
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     const owner = await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'owner' } } });
@@ -375,7 +375,7 @@ describe('test control plane: kube-controller-manager', function () {
     );
   });
 
-  it('finishes deleting a namespace: its content goes, then the namespace', async function () {
+  it('finishes deleting a namespace: its content goes, then the namespace', async () => {
     const namespace = uniqueName('kcm-ns');
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'content' } } });
@@ -388,7 +388,7 @@ describe('test control plane: kube-controller-manager', function () {
   });
 });
 
-describe('test control plane: lifecycle', function () {
+describe('test control plane: lifecycle', () => {
   const fixture = join(here, 'fixtures', 'start-control-plane.ts');
 
   interface Started {

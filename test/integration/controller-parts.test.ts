@@ -314,7 +314,9 @@ describe('controller parts against the simulator', function () {
         events: { record: (_ref: unknown, _type: string, reason: string) => void events.push(reason) },
         clock: systemClock,
         logger: silentLogger(),
-        requeue: (keys: Iterable<string>) => [...keys].forEach((key) => requeued.add(key)),
+        requeue: (keys: Iterable<string>) => {
+          for (const key of keys) requeued.add(key);
+        },
       };
       const plans = new AccountPlans(options);
       const account = await followingAccount(plans);

@@ -73,10 +73,10 @@ describe('CphClient against the simulator over HTTPS', function () {
   });
 
   it('NODE_TLS_REJECT_UNAUTHORIZED=0 does not switch verification off', async () => {
-    const before = process.env['NODE_TLS_REJECT_UNAUTHORIZED'];
+    const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
     const warnings = process.listeners('warning');
     process.removeAllListeners('warning');
-    process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = '0';
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     try {
       const { client: cph } = client(sim, { caPem: undefined });
       const err = await cph.listPhones().then(
@@ -86,8 +86,8 @@ describe('CphClient against the simulator over HTTPS', function () {
       expect(err).to.include({ errorCode: 'TlsError' });
       cph.close();
     } finally {
-      if (before === undefined) delete process.env['NODE_TLS_REJECT_UNAUTHORIZED'];
-      else process.env['NODE_TLS_REJECT_UNAUTHORIZED'] = before;
+      if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
       for (const listener of warnings) process.on('warning', listener);
     }
   });

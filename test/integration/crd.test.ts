@@ -127,11 +127,12 @@ describe('CloudPhoneRoute CRD on a real API server', function () {
         });
         const route = parseCloudPhoneRoute(created);
         const sent = c.spec as Record<string, unknown>;
-        expect(route.spec.driftCheckInterval).to.equal(sent.driftCheckInterval ?? '5m');
+        // No API-server default: an unset interval is the operator's --drift-interval.
+        expect(route.spec.driftCheckInterval).to.equal(sent.driftCheckInterval);
         expect(route.spec.suspend).to.equal(sent.suspend ?? false);
         expect(route.spec.deletionPolicy).to.equal(sent.deletionPolicy ?? 'Retain');
         const raw = (created as { spec: Record<string, unknown> }).spec;
-        expect(raw.driftCheckInterval).to.equal(sent.driftCheckInterval ?? '5m');
+        expect(raw.driftCheckInterval).to.equal(sent.driftCheckInterval);
         expect(raw.accountRef).to.deep.equal(sent.accountRef);
         expect(route.spec.accountRef).to.deep.equal(sent.accountRef);
         // The account fields that left the route (accounts hold them now) are pruned, never stored.

@@ -234,7 +234,7 @@ describe('informer after a real etcd compaction', function () {
         timeoutMs: 30_000,
         what: 'a 410 Gone from the compacted revision',
       });
-      await waitFor(() => informer.list().length === 3 && informer.get('compaction/a')?.data?.['v'] === '2', {
+      await waitFor(() => informer.list().length === 3 && informer.get('compaction/a')?.data?.v === '2', {
         what: 'the cache to match the server',
       });
       expect(informer.stats.lists).to.be.greaterThan(listsBefore);

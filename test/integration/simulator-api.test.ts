@@ -13,7 +13,7 @@ interface SimPhoneView {
   traffic_type: string;
 }
 
-describe('CPH simulator: phones, routes and jobs', function () {
+describe('CPH simulator: phones, routes and jobs', () => {
   let sim: RunningSimulator;
   const clock = new ManualClock(Date.UTC(2026, 2, 1, 8, 0, 0));
   let phones: SimPhoneView[];

@@ -7,7 +7,7 @@ const project = 'P';
 const good = { ak: 'AK', sk: 'SK' };
 const listPath = `/v1/${project}/cloud-phone/phones?limit=1`;
 
-describe('CPH simulator: authentication', function () {
+describe('CPH simulator: authentication', () => {
   let sim: RunningSimulator;
   const clock = new ManualClock(Date.UTC(2026, 0, 10, 12, 0, 0));
   const at = (offsetMs = 0): Date => new Date(clock.now() + offsetMs);

@@ -7,7 +7,7 @@ import https from 'node:https';
 import { signRequest } from '../../src/cph/signer.js';
 
 /** Runs `cph-sim` from source (tsx) as a separate process, as a user would run the built bin. */
-describe('cph-sim command', function () {
+describe('cph-sim command', () => {
   let child: ChildProcess | undefined;
   let dir: string;
 

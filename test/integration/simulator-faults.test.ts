@@ -6,7 +6,7 @@ const project = 'P';
 const key = { ak: 'AK', sk: 'SK' };
 const listPath = `/v1/${project}/cloud-phone/phones?limit=5`;
 
-describe('CPH simulator: faults, throttling and determinism', function () {
+describe('CPH simulator: faults, throttling and determinism', () => {
   const started: RunningSimulator[] = [];
   const start = async (options: Partial<SimulatorOptions> = {}): Promise<RunningSimulator> => {
     const sim = await startSimulator({ phones: 100, seed: 5, projectId: project, ...key, ...options });

@@ -12,7 +12,8 @@ export interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on arbitrary answer fields
+  json: any;
 }
 
 export interface RawRequestOptions {
@@ -90,6 +91,7 @@ export function send(
 }
 
 /** Admin API call (no auth). */
+// biome-ignore lint/suspicious/noExplicitAny: tests assert on arbitrary answer fields
 export async function admin(sim: RunningSimulator, method: string, path: string, body?: object): Promise<any> {
   // eslint-disable-line @typescript-eslint/no-explicit-any
   const res = await rawRequest(sim, { method, path, ...(body !== undefined ? { body } : {}) });

@@ -6,7 +6,7 @@ const project = 'P';
 const key = { ak: 'AK', sk: 'SK' };
 
 // 100,000 phones: checks behaviour at that size (no timing assertions; figures are in docs/cph-simulator.md).
-describe('CPH simulator at 100,000 phones', function () {
+describe('CPH simulator at 100,000 phones', () => {
   let sim: RunningSimulator;
 
   before(async () => {

@@ -63,11 +63,11 @@ async function sdkCall(
     { endpoint: sim.url + path, method, headers: { 'content-type': 'application/json' }, queryParams: query, data },
     credential,
   );
-  const qs = query ? '?' + new URLSearchParams(query).toString() : '';
+  const qs = query ? `?${new URLSearchParams(query).toString()}` : '';
   return send(sim, new URL(path + qs, sim.url), method, headers, data === undefined ? '' : JSON.stringify(data));
 }
 
-describe('CPH simulator over HTTPS: acceptance and contract', function () {
+describe('CPH simulator over HTTPS: acceptance and contract', () => {
   let sim: RunningSimulator;
 
   before(async () => {

@@ -3,7 +3,7 @@
  * in most tests) and CloudPhoneAccounts for tenant scenarios, created on the real API server.
  */
 import { createHash } from 'node:crypto';
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { ClusterCloudPhoneAccountSpec } from '../../src/api/v1alpha1/account-types.js';
 
 const group = 'cloudphone.dev';

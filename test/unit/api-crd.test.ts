@@ -243,7 +243,8 @@ describe('the CRD and src/api/v1alpha1 agree', () => {
     const form = `self.matches('${c.DURATION_PATTERN.source}')`;
     expect(s.driftCheckInterval!['x-kubernetes-validations']![0]!.rule).to.equal(form);
     expect(s.driftCheckInterval!.maxLength).to.equal(c.DURATION_MAX_LENGTH);
-    expect(s.driftCheckInterval!.default).to.equal(c.DEFAULT_DRIFT_CHECK_INTERVAL);
+    // No default at admission: the operator's --drift-interval applies to routes that set none.
+    expect(s.driftCheckInterval!.default).to.equal(undefined);
     expect(s.revertTimeout!.default).to.equal(c.DEFAULT_REVERT_TIMEOUT);
     expect(s.suspend!.default).to.equal(false);
     expect(s.deletionPolicy!.default).to.equal('Retain');

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { parseErrorOf as parseError } from '../support/parse-error.js';
 import {
-  driftCheckIntervalMs,
   formatDuration,
   parseCloudPhoneRoute,
   parseDuration,
@@ -36,7 +35,6 @@ describe('api/v1alpha1 parse', () => {
       expect(parseSpec({ trafficType: 'routing', phoneIds: [PHONE_A] })).to.deep.equal({
         trafficType: 'routing',
         phoneIds: [PHONE_A],
-        driftCheckInterval: '5m',
         suspend: false,
         deletionPolicy: 'Retain',
         revertTimeout: '10m',
@@ -78,7 +76,6 @@ describe('api/v1alpha1 parse', () => {
       });
       expect(Object.keys(spec).sort()).to.deep.equal([
         'deletionPolicy',
-        'driftCheckInterval',
         'phoneIds',
         'revertTimeout',
         'suspend',
@@ -227,10 +224,6 @@ describe('api/v1alpha1 parse', () => {
       expect(formatDuration(5_400_000)).to.equal('1h30m');
       expect(() => formatDuration(-1)).to.throw(RangeError);
       expect(() => formatDuration(1.5)).to.throw(RangeError);
-    });
-    it('driftCheckIntervalMs defaults to 5 minutes', () => {
-      expect(driftCheckIntervalMs({ trafficType: 'direct' })).to.equal(300_000);
-      expect(driftCheckIntervalMs({ trafficType: 'direct', driftCheckInterval: '30s' })).to.equal(30_000);
     });
   });
 

@@ -63,7 +63,7 @@ class FakeApi implements KubeWatcher {
   }
 
   send(type: string, object: unknown): void {
-    this.lastWatch().stream.write(JSON.stringify({ type, object }) + '\n');
+    this.lastWatch().stream.write(`${JSON.stringify({ type, object })}\n`);
   }
 }
 

@@ -139,7 +139,7 @@ describe('EventRecorder', () => {
     const rec = recorder(api, new FakeClock());
     rec.record(route, 'Normal', 'A', 'B', 'x'.repeat(5000));
     await rec.flush();
-    expect((api.calls[0]?.body as { note: string }).note).to.have.length(1024);
+    expect((api.calls[0]!.body as { note: string }).note).to.have.length(1024);
   });
 });
 

@@ -105,7 +105,7 @@ describe('simulator job due queue', () => {
   it('pops jobs in due order and only when due', () => {
     const queue = new DueQueue();
     const due = [50, 10, 40, 10, 30, 20, 60, 0];
-    due.forEach((dueTime, i) => queue.push({ jobId: String(i), dueTime } as SimJob));
+    for (const [i, dueTime] of due.entries()) queue.push({ jobId: String(i), dueTime } as SimJob);
     expect(queue.popDue(-1)).to.equal(undefined);
     const popped: number[] = [];
     for (let job = queue.popDue(35); job; job = queue.popDue(35)) popped.push(job.dueTime);

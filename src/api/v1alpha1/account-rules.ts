@@ -23,8 +23,7 @@ export interface PhoneFacts {
   phoneName?: string;
 }
 
-const has = (labels: Readonly<Record<string, string>>, key: string): boolean =>
-  Object.prototype.hasOwnProperty.call(labels, key);
+const has = (labels: Readonly<Record<string, string>>, key: string): boolean => Object.hasOwn(labels, key);
 
 function requirementMatches(requirement: LabelSelectorRequirement, labels: Readonly<Record<string, string>>): boolean {
   const values = requirement.values ?? [];

@@ -3,7 +3,8 @@
  * offending field (`spec.driftCheckInterval`). Admission already validated what the CRD can express; this
  * step re-checks it, because objects stored under an older CRD or written around admission must not reach
  * the plan, and because a type is a promise only if something kept it. Defaults the API server would apply
- * are filled in, so the controller never meets an absent driftCheckInterval, suspend or deletionPolicy.
+ * are filled in, so the controller never meets an absent suspend, deletionPolicy or revertTimeout. An absent
+ * driftCheckInterval stays absent: the operator's --drift-interval applies to it.
  * The status written by earlier rounds is parsed leniently instead: parts that do not fit are dropped, since
  * the operator rewrites the status anyway.
  */
@@ -147,14 +148,16 @@ export function parseSpec(value: unknown, field = 'spec'): CloudPhoneRouteSpec {
   // spec.endpoint, spec.region, spec.projectId and spec.credentialsSecretRef left the schema (accounts hold
   // them now): the API server prunes them, and so does this step.
   if (!absent(obj, 'accountRef')) spec.accountRef = parseAccountRef(obj.accountRef, `${field}.accountRef`);
-  spec.driftCheckInterval = boundedDuration(
-    obj,
-    'driftCheckInterval',
-    field,
-    DEFAULT_DRIFT_CHECK_INTERVAL,
-    MIN_DRIFT_CHECK_INTERVAL_MS,
-    MAX_DRIFT_CHECK_INTERVAL_MS,
-  );
+  if (!absent(obj, 'driftCheckInterval')) {
+    spec.driftCheckInterval = boundedDuration(
+      obj,
+      'driftCheckInterval',
+      field,
+      DEFAULT_DRIFT_CHECK_INTERVAL,
+      MIN_DRIFT_CHECK_INTERVAL_MS,
+      MAX_DRIFT_CHECK_INTERVAL_MS,
+    );
+  }
   spec.revertTimeout = boundedDuration(
     obj,
     'revertTimeout',
@@ -184,11 +187,6 @@ function boundedDuration(obj: Obj, key: string, field: string, fallback: string,
 /** spec.revertTimeout of a parsed spec, in milliseconds. */
 export function revertTimeoutMs(spec: CloudPhoneRouteSpec): number {
   return parseDuration(spec.revertTimeout ?? DEFAULT_REVERT_TIMEOUT, 'spec.revertTimeout');
-}
-
-/** spec.driftCheckInterval of a parsed spec, in milliseconds. */
-export function driftCheckIntervalMs(spec: CloudPhoneRouteSpec): number {
-  return parseDuration(spec.driftCheckInterval ?? DEFAULT_DRIFT_CHECK_INTERVAL, 'spec.driftCheckInterval');
 }
 
 function parseMetadata(value: unknown): RouteMetadata {
