@@ -42,10 +42,7 @@ const mutations: Array<{ name: string; apply: (expr: string) => string }> = [
   {
     name: 'comparison turned around',
     apply: (expr) => {
-      const flipped = expr.replace(
-        /(==|<|>)(?=\s*[\d.]+\b)/,
-        (op) => ({ '==': '!=', '<': '>=', '>': '<=' })[op] ?? op,
-      );
+      const flipped = expr.replace(/(==|<|>)(?=\s*[\d.]+\b)/, (op) => ({ '==': '!=', '<': '>=', '>': '<=' })[op] ?? op);
       if (flipped === expr) throw new Error(`no comparison with a number in ${expr}`);
       return flipped;
     },
