@@ -19,7 +19,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/index
 import { renderDashboardPng } from '../monitoring/dashboard-png.js';
 import { createNamespacedAccount } from '../support/accounts.js';
 import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, type ControlPlane } from '../support/control-plane.js';
-import { ensurePrometheus, ensurePromtool } from '../support/go-tools.js';
+import { ensurePrometheus, ensurePromtool } from '../tools/prometheus.js';
 import { operatorMetricNames } from '../support/metric-names.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { startPrometheus, type PrometheusServer, type RuleGroup } from '../support/prometheus-server.js';

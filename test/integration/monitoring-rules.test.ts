@@ -1,6 +1,6 @@
 /**
  * The alerts of deploy/monitoring/prometheusrule.yaml under promtool (built from the Prometheus Go module,
- * test/support/go-tools.ts): spec.groups, written out as a plain rules file, passes `promtool check rules`, and
+ * test/tools/prometheus.ts): spec.groups, written out as a plain rules file, passes `promtool check rules`, and
  * test/monitoring/rules.test.yaml passes `promtool test rules`. That file fires every alert and keeps each quiet
  * where it should; to show the tests would catch a broken alert, each alert's expression is broken in turn
  * (replaced by one that never fires, its comparison turned around, a metric name misspelt) and the same tests
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { ensurePromtool } from '../support/go-tools.js';
+import { ensurePromtool } from '../tools/prometheus.js';
 import { metricNamesInQuery } from '../support/promql-names.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

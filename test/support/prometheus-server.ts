@@ -1,5 +1,5 @@
 /**
- * A real Prometheus server for the tests (built from its Go module, test/support/go-tools.ts), on loopback with a
+ * A real Prometheus server for the tests (built from its Go module, test/tools/prometheus.ts), on loopback with a
  * throw-away TSDB: it scrapes the given targets and evaluates the given rule groups at the given intervals.
  * The process runs under `setpriv --pdeathsig SIGKILL` (as the control plane does), so it dies with the test
  * process whatever happens; stop() ends it and removes its folder.
@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { ensurePrometheus } from './go-tools.js';
+import { ensurePrometheus } from '../tools/prometheus.js';
 import { freePort } from './operator-process.js';
 import { waitFor } from './wait.js';
 

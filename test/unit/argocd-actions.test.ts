@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { ensureArgoCdLua } from '../support/go-tools.js';
+import { ensureArgoCdLua } from '../tools/argocd-lua.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const actionsDir = join(root, 'deploy/argocd/actions');

@@ -4,7 +4,7 @@
  * out like Argo CD's own resource_customizations/<group>/<kind>/health_test.yaml + testdata/, by two
  * interpreters:
  * - gopher-lua, the interpreter Argo CD embeds, through test/tools/argocd-lua (built from its Go module into the
- *   tools cache, test/support/go-tools.ts), which sets the script up as Argo CD's util/lua does: only the
+ *   tools cache, test/tools/argocd-lua.ts), which sets the script up as Argo CD's util/lua does: only the
  *   package, base and table libraries and the safe os (time, date), the object decoded from JSON, a 1 s budget;
  * - a real Lua 5.1 (Debian's lua5.1, which .ci/run installs), the language gopher-lua implements, through
  *   test/fixtures/argocd/driver.lua with the same sandbox. Each object is turned into a Lua table literal here.
@@ -18,7 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { type Reason, reasons, stallingReasons } from '../../src/api/v1alpha1/conditions.js';
-import { ensureArgoCdLua } from '../support/go-tools.js';
+import { ensureArgoCdLua } from '../tools/argocd-lua.js';
 import { KIND } from '../../src/api/v1alpha1/constants.js';
 import { accountKinds } from '../../src/api/v1alpha1/account-types.js';
 
