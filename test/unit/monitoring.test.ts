@@ -2,7 +2,13 @@
  * deploy/monitoring/ checked without a Prometheus: the dashboard's and the alerts' queries name only metrics the
  * operator exposes (test/support/metric-names.ts), every alert has a runbook section in the docs, and the
  * kustomize component adds a ServiceMonitor that selects the operator's metrics Service, the PrometheusRule and
- * the dashboard ConfigMap to an install. promtool runs the rules in test/integration/monitoring-rules.test.ts.
+ * the dashboard ConfigMap to an install; the Helm chart renders the same three when its values ask for them,
+ * from copies of the rules' spec and the dashboard in its files/ (Helm reads nothing outside the chart), which
+ * must equal deploy/monitoring/'s. After changing those, refresh the copies with
+ *
+ *   MONITORING_CHART_WRITE=1 npx mocha test/unit/monitoring.test.ts
+ *
+ * promtool runs the rules in test/integration/monitoring-rules.test.ts.
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
@@ -10,9 +16,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 import { dashboardSvg, legendOf, type RangeSeries } from '../monitoring/dashboard-png.js';
 import { queryableSeriesNames } from '../support/metric-names.js';
+import { ensureHelm } from '../tools/helm.js';
 import { metricNamesInQuery } from '../support/promql-names.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -45,6 +52,16 @@ const ruleFile = parseYaml(readFileSync(join(monitoringDir, 'prometheusrule.yaml
   spec: { groups: { name: string; rules: Rule[] }[] };
 };
 const rules = ruleFile.spec.groups.flatMap((group) => group.rules);
+const chartDir = join(root, 'deploy/helm/cph-route-operator');
+const chartRulesPath = join(chartDir, 'files/prometheusrule-spec.yaml');
+const chartDashboardPath = join(chartDir, 'files/dashboard.json');
+
+/** The chart's copy of the PrometheusRule's spec. */
+function chartRulesText(): string {
+  return `# spec of deploy/monitoring/prometheusrule.yaml, copied for the chart (Helm reads only files inside it);
+# test/unit/monitoring.test.ts fails while the two differ. Regenerate: MONITORING_CHART_WRITE=1 npx mocha test/unit/monitoring.test.ts
+${stringifyYaml(ruleFile.spec, { lineWidth: 0 })}`;
+}
 
 /** The alerts issue 15 asks for, by name. */
 const requiredAlerts = [
@@ -273,6 +290,68 @@ describe('monitoring (deploy/monitoring/)', () => {
       for (const panel of dashboard.panels) expect(svg).to.contain(`>${panel.title.replace(/"/g, '&quot;')}</text>`);
       expect(svg).to.contain(`<svg x="${dashboard.panels[0]?.gridPos.x === 0 ? 4 : ''}" y="4"`);
       expect(svg.match(/<polyline /g)?.length).to.be.greaterThan(dashboard.panels.length);
+    });
+  });
+
+  describe('the Helm chart (deploy/helm/cph-route-operator, values metrics.*)', () => {
+    if (process.env.MONITORING_CHART_WRITE === '1') {
+      it("rewrites the chart's copies (MONITORING_CHART_WRITE=1)", () => {
+        writeFileSync(chartRulesPath, chartRulesText());
+        writeFileSync(chartDashboardPath, readFileSync(join(monitoringDir, 'dashboard.json')));
+      });
+    }
+
+    it("files/ holds deploy/monitoring's rules spec and dashboard, unchanged", () => {
+      expect(
+        readFileSync(chartRulesPath, 'utf8'),
+        'run MONITORING_CHART_WRITE=1 npx mocha test/unit/monitoring.test.ts',
+      ).to.equal(chartRulesText());
+      expect(parseYaml(readFileSync(chartRulesPath, 'utf8'))).to.deep.equal(ruleFile.spec);
+      expect(readFileSync(chartDashboardPath, 'utf8')).to.equal(
+        readFileSync(join(monitoringDir, 'dashboard.json'), 'utf8'),
+      );
+    });
+
+    function helmTemplate(helm: string, values: string[]): K8sObject[] {
+      const args = ['template', 'cph-route-operator', chartDir, '--namespace', 'cph-route-operator-system'];
+      for (const value of values) args.push('--set', value);
+      return parseAllDocuments(execFileSync(helm, args, { encoding: 'utf8' }))
+        .map((d) => d.toJSON() as K8sObject | null)
+        .filter((o): o is K8sObject => o !== null);
+    }
+
+    it('renders none of them by default, and the same ServiceMonitor, PrometheusRule and dashboard as the component when enabled', async function () {
+      this.timeout(10 * 60_000); // helm is built from its Go module on a first run
+      const helm = await ensureHelm();
+      const monitoringKinds = (objects: K8sObject[]) =>
+        objects.filter(
+          (o) =>
+            o.kind === 'ServiceMonitor' ||
+            o.kind === 'PrometheusRule' ||
+            (o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1'),
+        );
+      expect(monitoringKinds(helmTemplate(helm, []))).to.deep.equal([]);
+      const objects = helmTemplate(helm, [
+        'metrics.serviceMonitor.enabled=true',
+        'metrics.serviceMonitor.labels.release=kube-prometheus-stack',
+        'metrics.prometheusRule.enabled=true',
+        'metrics.dashboard.enabled=true',
+      ]);
+      const monitor = objects.find((o) => o.kind === 'ServiceMonitor');
+      const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'cph-route-operator-metrics');
+      if (!monitor || !service) throw new Error('no ServiceMonitor or no metrics Service rendered');
+      expect(monitor.metadata.labels?.release).to.equal('kube-prometheus-stack');
+      const selector = (monitor.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+      expect(service.metadata.labels).to.include(selector);
+      const component = parseYaml(readFileSync(join(monitoringDir, 'servicemonitor.yaml'), 'utf8')) as K8sObject;
+      expect((monitor.spec as { endpoints: unknown }).endpoints).to.deep.equal(
+        (component.spec as { endpoints: unknown }).endpoints,
+      );
+      expect(objects.find((o) => o.kind === 'PrometheusRule')?.spec).to.deep.equal(ruleFile.spec);
+      const dashboardMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1');
+      expect(dashboardMap?.data?.['cph-route-operator.json']).to.equal(
+        readFileSync(join(monitoringDir, 'dashboard.json'), 'utf8'),
+      );
     });
   });
 });
