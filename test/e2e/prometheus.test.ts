@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -217,9 +217,8 @@ describe('monitoring end to end: a real Prometheus scrapes the operator and eval
 
   it('draws the dashboard from the data of this run (the picture in docs/operations.md)', async () => {
     // DASHBOARD_PNG=docs/dashboard.png refreshes the docs' picture; otherwise a temporary file.
-    const out = process.env.DASHBOARD_PNG
-      ? path.resolve(process.env.DASHBOARD_PNG)
-      : path.join(await mkdtemp(path.join(tmpdir(), 'dashboard-png-')), 'dashboard.png');
+    const scratch = process.env.DASHBOARD_PNG ? undefined : await mkdtemp(path.join(tmpdir(), 'dashboard-png-'));
+    const out = scratch ? path.join(scratch, 'dashboard.png') : path.resolve(process.env.DASHBOARD_PNG ?? '');
     await renderDashboardPng({
       prometheusUrl: prometheus.url,
       start: startedAt,
@@ -230,5 +229,6 @@ describe('monitoring end to end: a real Prometheus scrapes the operator and eval
     const png = readFileSync(out);
     expect(png.subarray(0, 8).toString('hex')).to.equal('89504e470d0a1a0a');
     expect(statSync(out).size).to.be.greaterThan(10_000);
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 });
