@@ -10,9 +10,10 @@
 --
 -- Installed by argocd-cm-patch.yaml beside this file (resource.customizations.health.cloudphone.dev_<Kind>,
 -- one key per kind), whose text must equal this file: test/unit/argocd-cm.test.ts checks, and
--- test/unit/argocd-health.test.ts runs this script with lua5.1 against test/fixtures/argocd/. Argo CD runs
--- it with gopher-lua (Lua 5.1) in a sandbox: only the base, table, string and math libraries, and the
--- object as the global `obj`.
+-- test/unit/argocd-health.test.ts runs this script against test/fixtures/argocd/ under gopher-lua set up as
+-- Argo CD sets it up (test/tools/argocd-lua) and under lua5.1. Argo CD runs it with gopher-lua (Lua 5.1) in
+-- a sandbox: only the package, base and table libraries and os.time/os.date (no string or math library),
+-- the object as the global `obj`, and one second to run.
 
 -- Ready=False reasons that mean something failed and will not mend without a person or an outage
 -- ending: Degraded. They are the reasons of src/api/v1alpha1/conditions.ts whose Ready=False means a

@@ -1,9 +1,11 @@
 /**
  * deploy/argocd/argocd-cm-patch.yaml installs the health check into Argo CD, under one key per kind of
  * cloudphone.dev (CloudPhoneRoute, ClusterCloudPhoneAccount, CloudPhoneAccount); each key's Lua text must
- * be the text of deploy/argocd/health-cloudphone.lua (the file the Lua tests run), byte for byte. The patch
- * is generated from the .lua file by renderArgoCdConfigMapPatch below; after changing the .lua file,
- * regenerate it with
+ * be the text of deploy/argocd/health-cloudphone.lua (the file the Lua tests run), byte for byte. It also
+ * installs the CloudPhoneRoute actions (reconcile, suspend, resume) of deploy/argocd/actions/ under
+ * resource.customizations.actions.cloudphone.dev_CloudPhoneRoute, in the YAML Argo CD reads there
+ * (discovery.lua and definitions, each script byte for byte). The patch is generated from the .lua files by
+ * renderArgoCdConfigMapPatch below; after changing one, regenerate it with
  *
  *   ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts
  *
@@ -30,24 +32,54 @@ const luaPath = join(root, 'deploy/argocd/health-cloudphone.lua');
 const patchPath = join(root, 'deploy/argocd/argocd-cm-patch.yaml');
 /** Argo CD looks health checks up by group and kind, one key each (resource.customizations.health.<group>_<kind>). */
 const HEALTH_KEYS = [KIND, ...accountKinds].map((kind) => `resource.customizations.health.${GROUP}_${kind}`);
+/** Argo CD looks resource actions up the same way, under resource.customizations.actions.<group>_<kind>. */
+const ACTIONS_KEY = `resource.customizations.actions.${GROUP}_${KIND}`;
+const actionsDir = join(root, 'deploy/argocd/actions');
+/** The actions of a CloudPhoneRoute, in the order Argo CD lists them; each is deploy/argocd/actions/<name>.lua. */
+const ROUTE_ACTIONS = ['reconcile', 'suspend', 'resume'] as const;
+
+interface ArgoCdScripts {
+  health: string;
+  discovery: string;
+  actions: Record<(typeof ROUTE_ACTIONS)[number], string>;
+}
+
+function readArgoCdScripts(): ArgoCdScripts {
+  const read = (name: string) => readFileSync(join(actionsDir, `${name}.lua`), 'utf8');
+  return {
+    health: readFileSync(luaPath, 'utf8'),
+    discovery: read('discovery'),
+    actions: { reconcile: read('reconcile'), suspend: read('suspend'), resume: read('resume') },
+  };
+}
+
+/** A script as the body of a YAML literal block, indented by `indent` spaces. */
+function literalBlock(lua: string, indent: number): string {
+  if (!lua.endsWith('\n') || lua.endsWith('\n\n')) throw new Error('a Lua script must end with exactly one newline');
+  if (/\t|[ ]+\n/.test(lua))
+    throw new Error('a Lua script must have no tabs and no trailing spaces (YAML literal block)');
+  const pad = ' '.repeat(indent);
+  return lua
+    .slice(0, -1)
+    .split('\n')
+    .map((line) => (line === '' ? '' : `${pad}${line}`))
+    .join('\n');
+}
 const WAVE = 'argocd.argoproj.io/sync-wave';
 const SYNC_OPTIONS = 'argocd.argoproj.io/sync-options';
 
-/** The argocd-cm patch for a given health script: the script as a literal block, indented by four. */
-function renderArgoCdConfigMapPatch(lua: string): string {
-  if (!lua.endsWith('\n') || lua.endsWith('\n\n'))
-    throw new Error('the health script must end with exactly one newline');
-  if (/\t|[ ]+\n/.test(lua))
-    throw new Error('the health script must have no tabs and no trailing spaces (YAML literal block)');
-  const body = lua
-    .slice(0, -1)
-    .split('\n')
-    .map((line) => (line === '' ? '' : `    ${line}`))
-    .join('\n');
+/** The argocd-cm patch for the given scripts: each script as a literal block at its place. */
+function renderArgoCdConfigMapPatch(scripts: ArgoCdScripts): string {
+  const body = literalBlock(scripts.health, 4);
   const entries = HEALTH_KEYS.map((key) => `  ${key}: |\n${body}\n`).join('');
+  const definitions = ROUTE_ACTIONS.map(
+    (name) => `    - name: ${name}\n      action.lua: |\n${literalBlock(scripts.actions[name], 8)}\n`,
+  ).join('');
+  const actions = `  ${ACTIONS_KEY}: |\n    discovery.lua: |\n${literalBlock(scripts.discovery, 6)}\n    definitions:\n${definitions}`;
   return `# Installs the health check of the cloudphone.dev kinds (CloudPhoneRoute, ClusterCloudPhoneAccount,
-# CloudPhoneAccount) into Argo CD, one key per kind, each with the same script. GENERATED from
-# health-cloudphone.lua beside this file: edit that file, then run
+# CloudPhoneAccount) into Argo CD, one key per kind, each with the same script, and the actions of
+# CloudPhoneRoute (reconcile, suspend, resume). GENERATED from health-cloudphone.lua and actions/*.lua beside
+# this file: edit those, then run
 #   ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts
 # (test/unit/argocd-cm.test.ts fails while the two differ).
 #
@@ -63,7 +95,7 @@ metadata:
     app.kubernetes.io/name: argocd-cm
     app.kubernetes.io/part-of: argocd
 data:
-${entries}`;
+${entries}${actions}`;
 }
 
 interface K8sObject {
@@ -80,11 +112,11 @@ function wave(object: K8sObject): number {
 
 describe('Argo CD install snippets (deploy/argocd/)', () => {
   describe('argocd-cm-patch.yaml', () => {
-    const lua = readFileSync(luaPath, 'utf8');
+    const scripts = readArgoCdScripts();
 
     if (process.env.ARGOCD_CM_WRITE === '1') {
-      it('is rewritten from health-cloudphone.lua (ARGOCD_CM_WRITE=1)', () => {
-        writeFileSync(patchPath, renderArgoCdConfigMapPatch(lua));
+      it('is rewritten from health-cloudphone.lua and actions/*.lua (ARGOCD_CM_WRITE=1)', () => {
+        writeFileSync(patchPath, renderArgoCdConfigMapPatch(scripts));
       });
     }
 
@@ -94,12 +126,29 @@ describe('Argo CD install snippets (deploy/argocd/)', () => {
         expect(
           patch.data?.[key],
           `${key}: the Lua in argocd-cm-patch.yaml differs from health-cloudphone.lua: run ARGOCD_CM_WRITE=1 npx mocha test/unit/argocd-cm.test.ts`,
-        ).to.equal(lua);
+        ).to.equal(scripts.health);
+      }
+    });
+
+    it('carries the CloudPhoneRoute actions as Argo CD reads them: discovery.lua and one definition per action, byte for byte', () => {
+      const patch = parseYaml(readFileSync(patchPath, 'utf8')) as K8sObject;
+      const actions = parseYaml(patch.data?.[ACTIONS_KEY] ?? '') as {
+        'discovery.lua': string;
+        definitions: { name: string; 'action.lua': string }[];
+      };
+      expect(Object.keys(actions)).to.deep.equal(['discovery.lua', 'definitions']);
+      expect(actions['discovery.lua']).to.equal(scripts.discovery);
+      expect(actions.definitions.map((d) => d.name)).to.deep.equal([...ROUTE_ACTIONS]);
+      for (const definition of actions.definitions) {
+        expect(Object.keys(definition), definition.name).to.deep.equal(['name', 'action.lua']);
+        expect(definition['action.lua'], definition.name).to.equal(
+          scripts.actions[definition.name as (typeof ROUTE_ACTIONS)[number]],
+        );
       }
     });
 
     it('is exactly what the generator writes (no hand edits)', () => {
-      expect(readFileSync(patchPath, 'utf8')).to.equal(renderArgoCdConfigMapPatch(lua));
+      expect(readFileSync(patchPath, 'utf8')).to.equal(renderArgoCdConfigMapPatch(scripts));
     });
 
     it('patches argocd-cm in the argocd namespace and nothing else', () => {
@@ -107,7 +156,7 @@ describe('Argo CD install snippets (deploy/argocd/)', () => {
       expect(patch.apiVersion).to.equal('v1');
       expect(patch.kind).to.equal('ConfigMap');
       expect(patch.metadata).to.include({ name: 'argocd-cm', namespace: 'argocd' });
-      expect(Object.keys(patch.data ?? {})).to.deep.equal(HEALTH_KEYS);
+      expect(Object.keys(patch.data ?? {})).to.deep.equal([...HEALTH_KEYS, ACTIONS_KEY]);
     });
   });
 

@@ -1,0 +1,5 @@
+module cph-route-operator/test/tools/argocd-lua
+
+go 1.24
+
+require github.com/yuin/gopher-lua v1.1.2
