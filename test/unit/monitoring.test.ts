@@ -12,7 +12,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,13 +74,9 @@ const requiredAlerts = [
   'CloudPhoneDriftCorrectionsSpiking',
 ];
 
-/** The docs that hold "## Alerts and runbooks": docs/operations.md, or the file it is joined from. */
+/** The doc that holds "## Alerts and runbooks". */
 function runbookDocs(): string {
-  return ['docs/operations.md', 'docs/operations-alerts.md']
-    .map((path) => join(root, path))
-    .filter((path) => existsSync(path))
-    .map((path) => readFileSync(path, 'utf8'))
-    .join('\n');
+  return readFileSync(join(root, 'docs/operations.md'), 'utf8');
 }
 
 /** GitHub's anchor of a Markdown heading: lower case, spaces to dashes, punctuation dropped. */
