@@ -10,17 +10,15 @@
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { sharedControlPlane, CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane } from '../support/control-plane.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { startOperator, type OperatorProcess } from '../support/operator-process.js';
+import { CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane } from '../support/control-plane.js';
+import type { RunningSimulator } from '../../src/simulator/index.js';
+import type { OperatorProcess } from '../support/operator-process.js';
 import { createNamespacedAccount } from '../support/accounts.js';
-import { Routes, installCrd, freshNamespace, condition } from '../support/routes.js';
-import { SimAdmin, phoneDealer, type SimPhone } from '../support/sim-admin.js';
+import { type Routes, installCrd, freshNamespace, condition } from '../support/routes.js';
+import { type SimAdmin, phoneDealer, type SimPhone } from '../support/sim-admin.js';
+import { startE2eWorld, stopE2eWorld } from '../support/e2e-world.js';
 import { waitFor } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -62,32 +60,22 @@ describe('deletion as clusters do it (kube-controller-manager)', function () {
   const namespaceGone = (ns: string) => () => gone(() => core.readNamespace({ name: ns }));
 
   before(async () => {
-    cp = await sharedControlPlane();
-    const kc = cp.kubeConfig();
-    await installCrd(kc);
-    const dir = await mkdtemp(path.join(tmpdir(), 'cph-deletion-'));
-    const caFile = path.join(dir, 'sim-ca.pem');
-    sim = await startSimulator({ tls: true, caOut: caFile, phones: 600, seed: 16, projectId, ak, sk, jobMs: 600 });
-    admin = new SimAdmin(sim.url, sim.caPem);
-    phones = await admin.phones();
-    routes = new Routes(kc);
-    core = kc.makeApiClient(CoreV1Api);
-    objects = kc.makeApiClient(CustomObjectsApi);
-    operator = await startOperator({
-      kubeconfigPath: cp.kubeconfigPath,
-      cphEndpoint: sim.url,
+    ({ cp, sim, admin, operator, routes, phones } = await startE2eWorld({
+      name: 'deletion',
+      phones: 600,
+      seed: 16,
       projectId,
-      caFile,
-      env: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk },
-      extraArgs: ['--job-poll-interval', '300ms', '--drift-interval', '10s'],
-    });
+      ak,
+      sk,
+      jobMs: 600,
+      driftInterval: '10s',
+    }));
+    core = cp.kubeConfig().makeApiClient(CoreV1Api);
+    objects = cp.kubeConfig().makeApiClient(CustomObjectsApi);
   });
 
   after(async () => {
-    const logs = operator?.logs() ?? [];
-    await operator?.stop();
-    admin?.close();
-    await sim?.close();
+    const logs = await stopE2eWorld({ operator, admin, sim });
     for (const line of logs) expect(line).to.not.include(sk);
   });
 

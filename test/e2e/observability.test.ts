@@ -7,16 +7,14 @@
  * a reconcile request.
  */
 import { expect } from 'chai';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { EventsV1Api } from '@kubernetes/client-node';
-import { sharedControlPlane, CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane } from '../support/control-plane.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { startOperator, type OperatorProcess } from '../support/operator-process.js';
-import { Routes, installCrd, freshNamespace } from '../support/routes.js';
-import { SimAdmin, phoneDealer, type SimCounters, type SimPhone } from '../support/sim-admin.js';
+import { CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane } from '../support/control-plane.js';
+import type { RunningSimulator } from '../../src/simulator/index.js';
+import type { OperatorProcess } from '../support/operator-process.js';
+import { type Routes, freshNamespace } from '../support/routes.js';
+import { type SimAdmin, phoneDealer, type SimCounters, type SimPhone } from '../support/sim-admin.js';
 import { checkExposition, samples } from '../support/metrics-lint.js';
+import { startE2eWorld, stopE2eWorld } from '../support/e2e-world.js';
 import { waitFor } from '../support/wait.js';
 
 const projectId = 'obsproject';
@@ -37,28 +35,20 @@ describe('observability end to end', function () {
   const listCalls = (c: SimCounters): number => c.byOperation.ListCloudPhones?.total ?? 0;
 
   before(async () => {
-    cp = await sharedControlPlane();
-    await installCrd(cp.kubeConfig());
-    const dir = await mkdtemp(path.join(tmpdir(), 'cph-obs-'));
-    const caFile = path.join(dir, 'sim-ca.pem');
-    sim = await startSimulator({ tls: true, caOut: caFile, phones: 250, seed: 15, projectId, ak, sk, jobMs: 300 });
-    admin = new SimAdmin(sim.url, sim.caPem);
-    phones = await admin.phones();
-    routes = new Routes(cp.kubeConfig());
-    operator = await startOperator({
-      kubeconfigPath: cp.kubeconfigPath,
-      cphEndpoint: sim.url,
+    ({ cp, sim, admin, operator, routes, phones } = await startE2eWorld({
+      name: 'obs',
+      phones: 250,
+      seed: 15,
       projectId,
-      caFile,
-      env: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk },
-      extraArgs: ['--job-poll-interval', '300ms', '--drift-interval', driftCheckInterval],
-    });
+      ak,
+      sk,
+      jobMs: 300,
+      driftInterval: driftCheckInterval,
+    }));
   });
 
   after(async () => {
-    await operator?.stop();
-    admin?.close();
-    await sim?.close();
+    await stopE2eWorld({ operator, admin, sim });
   });
 
   afterEach(function () {

@@ -3,19 +3,17 @@
  * separate process with its real flags. Each test works in a namespace of its own.
  */
 import { expect } from 'chai';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CoreV1Api, CoordinationV1Api, CustomObjectsApi, EventsV1Api } from '@kubernetes/client-node';
-import { sharedControlPlane, CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane } from '../support/control-plane.js';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import { CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane } from '../support/control-plane.js';
+import type { RunningSimulator } from '../../src/simulator/index.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
-import { Routes, installCrd, freshNamespace, condition } from '../support/routes.js';
-import { SimAdmin, phoneDealer, type SimCounters, type SimPhone } from '../support/sim-admin.js';
+import { type Routes, freshNamespace, condition } from '../support/routes.js';
+import { type SimAdmin, phoneDealer, type SimCounters, type SimPhone } from '../support/sim-admin.js';
 import { checkExposition, samples } from '../support/metrics-lint.js';
 import { createNamespacedAccount } from '../support/accounts.js';
+import { startE2eWorld, stopE2eWorld } from '../support/e2e-world.js';
 import { waitFor } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -36,29 +34,20 @@ describe('operator end to end', function () {
   const takePhones = phoneDealer(() => phones);
 
   before(async () => {
-    cp = await sharedControlPlane();
-    await installCrd(cp.kubeConfig());
-    const dir = await mkdtemp(path.join(tmpdir(), 'cph-e2e-'));
-    caFile = path.join(dir, 'sim-ca.pem');
-    sim = await startSimulator({ tls: true, caOut: caFile, phones: 400, seed: 11, projectId, ak, sk, jobMs: 600 });
-    admin = new SimAdmin(sim.url, sim.caPem);
-    phones = await admin.phones();
-    routes = new Routes(cp.kubeConfig());
-    operator = await startOperator({
-      kubeconfigPath: cp.kubeconfigPath,
-      cphEndpoint: sim.url,
+    ({ cp, sim, admin, operator, routes, phones, caFile } = await startE2eWorld({
+      name: 'e2e',
+      phones: 400,
+      seed: 11,
       projectId,
-      caFile,
-      env: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk },
-      extraArgs: ['--job-poll-interval', '300ms', '--drift-interval', '10s'],
-    });
+      ak,
+      sk,
+      jobMs: 600,
+      driftInterval: '10s',
+    }));
   });
 
   after(async () => {
-    const logs = operator?.logs() ?? [];
-    await operator?.stop();
-    admin?.close();
-    await sim?.close();
+    const logs = await stopE2eWorld({ operator, admin, sim });
     // No secret may reach a log line, whatever happened in the tests.
     for (const line of logs) {
       expect(line).to.not.include(sk);

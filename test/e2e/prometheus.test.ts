@@ -15,16 +15,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import type { RunningSimulator } from '../../src/simulator/index.js';
 import { renderDashboardPng } from '../monitoring/dashboard-png.js';
 import { createNamespacedAccount } from '../support/accounts.js';
-import { CONTROL_PLANE_START_TIMEOUT_MS, sharedControlPlane, type ControlPlane } from '../support/control-plane.js';
+import { CONTROL_PLANE_START_TIMEOUT_MS, type ControlPlane } from '../support/control-plane.js';
 import { ensurePrometheus, ensurePromtool } from '../tools/prometheus.js';
 import { operatorMetricNames } from '../support/metric-names.js';
-import { startOperator, type OperatorProcess } from '../support/operator-process.js';
+import type { OperatorProcess } from '../support/operator-process.js';
 import { startPrometheus, type PrometheusServer, type RuleGroup } from '../support/prometheus-server.js';
-import { freshNamespace, installCrd, Routes } from '../support/routes.js';
-import { SimAdmin, phoneDealer, type SimPhone } from '../support/sim-admin.js';
+import { freshNamespace, type Routes } from '../support/routes.js';
+import { type SimAdmin, phoneDealer, type SimPhone } from '../support/sim-admin.js';
+import { startE2eWorld, stopE2eWorld } from '../support/e2e-world.js';
 import { waitFor } from '../support/wait.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -61,22 +62,17 @@ describe('monitoring end to end: a real Prometheus scrapes the operator and eval
 
   before(async function () {
     this.timeout(30 * 60_000); // the first run builds Prometheus from its Go module
-    [cp] = await Promise.all([sharedControlPlane(), ensurePrometheus(), ensurePromtool()]);
-    await installCrd(cp.kubeConfig());
-    const dir = await mkdtemp(path.join(tmpdir(), 'cph-prom-'));
-    const caFile = path.join(dir, 'sim-ca.pem');
-    sim = await startSimulator({ tls: true, caOut: caFile, phones: 50, seed: 15, projectId, ak, sk, jobMs: 300 });
-    admin = new SimAdmin(sim.url, sim.caPem);
-    phones = await admin.phones();
-    routes = new Routes(cp.kubeConfig());
-    operator = await startOperator({
-      kubeconfigPath: cp.kubeconfigPath,
-      cphEndpoint: sim.url,
+    await Promise.all([ensurePrometheus(), ensurePromtool()]);
+    ({ cp, sim, admin, operator, routes, phones } = await startE2eWorld({
+      name: 'prom',
+      phones: 50,
+      seed: 15,
       projectId,
-      caFile,
-      env: { HUAWEICLOUD_SDK_AK: ak, HUAWEICLOUD_SDK_SK: sk },
-      extraArgs: ['--job-poll-interval', '300ms', '--drift-interval', '10s'],
-    });
+      ak,
+      sk,
+      jobMs: 300,
+      driftInterval: '10s',
+    }));
     startedAt = Math.floor(Date.now() / 1000);
     prometheus = await startPrometheus({
       targets: [new URL(operator.metricsUrl).host],
@@ -87,9 +83,7 @@ describe('monitoring end to end: a real Prometheus scrapes the operator and eval
 
   after(async () => {
     await prometheus?.stop();
-    await operator?.stop();
-    admin?.close();
-    await sim?.close();
+    await stopE2eWorld({ operator, admin, sim });
   });
 
   afterEach(function () {
