@@ -485,8 +485,10 @@ const listCalls = (sim: RunningSimulator): number =>
 async function untilReady(operator: OperatorChild): Promise<void> {
   await waitFor(
     async () => {
-      if (operator.child.exitCode !== null)
-        throw new Error(`operator exited with ${operator.child.exitCode}:\n${operator.lines.slice(-30).join('\n')}`);
+      if (operator.child.exitCode !== null || operator.child.signalCode !== null)
+        throw new Error(
+          `operator exited with ${operator.child.exitCode ?? operator.child.signalCode}:\n${operator.lines.slice(-30).join('\n')}`,
+        );
       try {
         return (await fetch(operator.readyUrl)).ok;
       } catch {
@@ -617,6 +619,11 @@ async function main(): Promise<void> {
     log('starting the operator (dist/main.js)');
     let operator = await spawnOperator(cp, (accounts[0] as BenchAccount).name, options, nodeFlags);
     const operatorLines: string[][] = [operator.lines];
+    const operatorLog = `${out.replace(/\.json$/i, '')}.operator.log`;
+    const writeOperatorLog = (): Promise<void> =>
+      writeFile(operatorLog, `${operatorLines.map((lines) => lines.join('\n')).join('\n--- restart ---\n')}\n`);
+    // Written on failure too: what the operator said is the evidence.
+    cleanups.push(writeOperatorLog);
     cleanups.push(async () => {
       await stopOperator(operator, 'SIGTERM');
     });
@@ -645,8 +652,10 @@ async function main(): Promise<void> {
         convergeSeconds = (performance.now() - t0) / 1000;
         break;
       }
-      if (operator.child.exitCode !== null)
-        throw new Error(`operator exited with ${operator.child.exitCode}:\n${operator.lines.slice(-30).join('\n')}`);
+      if (operator.child.exitCode !== null || operator.child.signalCode !== null)
+        throw new Error(
+          `operator exited with ${operator.child.exitCode ?? operator.child.signalCode}:\n${operator.lines.slice(-30).join('\n')}`,
+        );
       await sleep(100);
       const t = (performance.now() - t0) / 1000;
       let n = 0;
@@ -663,10 +672,15 @@ async function main(): Promise<void> {
       if (accountConverged.every((c) => c !== undefined)) convergeSeconds = t;
       if (++rssSamples % 10 === 0) {
         rssPeakSampled = Math.max(rssPeakSampled, procStats(operator.pid).rssMiB);
-        kubeWritesTimeline.push([
-          round(t, 2),
-          await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total'),
-        ]);
+        try {
+          kubeWritesTimeline.push([
+            round(t, 2),
+            await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total'),
+          ]);
+        } catch {
+          // The operator may have just died: the exit check above reports it with its last lines.
+          await sleep(200);
+        }
       }
     }
     if (convergeSeconds === undefined) throw new Error('unreachable: left the convergence loop without a time');
@@ -826,8 +840,7 @@ async function main(): Promise<void> {
     const finalProc = procStats(operator.pid);
     const rssPeakMiB = Math.max(finalProc.peakMiB, rssPeakSampled, firstOperatorPeakMiB);
     const exitCode = await stopOperator(operator, 'SIGTERM');
-    const operatorLog = `${out.replace(/\.json$/i, '')}.operator.log`;
-    await writeFile(operatorLog, `${operatorLines.map((lines) => lines.join('\n')).join('\n--- restart ---\n')}\n`);
+    await writeOperatorLog();
     watch.stop();
     // ---- 5. baseline ----
     let baseline: Record<string, unknown> | undefined;
