@@ -672,6 +672,11 @@ async function main(): Promise<void> {
       if (accountConverged.every((c) => c !== undefined)) convergeSeconds = t;
       if (++rssSamples % 10 === 0) {
         rssPeakSampled = Math.max(rssPeakSampled, procStats(operator.pid).rssMiB);
+        // Progress every 10 s: what a slow or failed run was doing.
+        if (rssSamples % 100 === 0)
+          log(
+            `t=${round(t, 1)} s: ${n} phones on route, ${watch.inSync()} in sync, accounts done ${accountConverged.filter((c) => c !== undefined).length}/${accounts.length}, RSS ${round(procStats(operator.pid).rssMiB)} MiB, CPU ${round(procStats(operator.pid).cpuSeconds)} s`,
+          );
         try {
           kubeWritesTimeline.push([
             round(t, 2),
