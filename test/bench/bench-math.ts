@@ -103,6 +103,111 @@ export function splitPhones<T>(ids: readonly T[], parts: number): T[][] {
   return groups;
 }
 
+/** One account's share of the fleet: its phones and its resources. */
+export interface AccountShare {
+  phones: number;
+  routes: number;
+}
+
+/**
+ * Splits P phones and R resources evenly over N accounts (sizes differ by at most one; the larger shares of
+ * phones and of resources go to the same, first, accounts). Throws when an account would get no resource.
+ */
+export function splitAccounts(phones: number, routes: number, accounts: number): AccountShare[] {
+  if (!Number.isInteger(accounts) || accounts < 1) throw new Error(`accounts must be an integer >= 1, got ${accounts}`);
+  if (routes < accounts) throw new Error(`${accounts} accounts need at least as many resources, got ${routes}`);
+  const share = (total: number, i: number): number => Math.floor(total / accounts) + (i < total % accounts ? 1 : 0);
+  return Array.from({ length: accounts }, (_, i) => ({ phones: share(phones, i), routes: share(routes, i) }));
+}
+
+/** One account's targets: its minimum of calls (one credential check) and its lower bound, all phones drifted. */
+export interface AccountPlan extends AccountShare {
+  minimum: MinimumCalls;
+  bound: LowerBound;
+}
+
+/**
+ * Each account alone: minimum and bound of its own share. Accounts have separate gateways (each its own
+ * project and keys), so they can proceed in parallel: the fleet's bound is the slowest account's, its
+ * minimum the sum.
+ */
+export function planAccounts(shares: readonly AccountShare[], timing: Timing): AccountPlan[] {
+  return shares.map((share) => {
+    const scenario = { phones: share.phones, drifted: share.phones, verifiedCredentials: 1 };
+    return { ...share, minimum: minimumCalls(scenario), bound: lowerBound(scenario, timing) };
+  });
+}
+
+/** What was measured for one account. */
+export interface AccountMeasurement {
+  /** CPH calls by operation until the whole fleet converged. */
+  calls: Record<string, number>;
+  /** Seconds from the operator's readiness until its phones were on route and its resources Ready. */
+  convergeSeconds: number | undefined;
+  /** Its ListCloudPhones calls per drift interval in steady state. */
+  steadyListCallsPerInterval: number;
+}
+
+export interface AccountFigures {
+  account: number;
+  phones: number;
+  routes: number;
+  cph_calls_total: number;
+  cph_calls: Record<string, number>;
+  cph_calls_min: number;
+  cph_calls_ratio: number;
+  lower_bound_seconds: number;
+  converge_seconds: number | null;
+  converge_ratio: number | null;
+  steady_list_calls_per_interval: number;
+  steady_list_calls_target: number;
+}
+
+export interface FleetTotals {
+  cphCallsTotal: number;
+  cphCallsMin: number;
+  /** The slowest account's bound. */
+  lowerBoundSeconds: number;
+  /** The last account's convergence; undefined if one did not converge. */
+  convergeSeconds: number | undefined;
+}
+
+/** The report's per-account entries and the fleet's totals from them. */
+export function aggregateAccounts(
+  plans: readonly AccountPlan[],
+  measured: readonly AccountMeasurement[],
+): { accounts: AccountFigures[]; totals: FleetTotals } {
+  if (plans.length !== measured.length) throw new Error(`${plans.length} plans but ${measured.length} measurements`);
+  const accounts = plans.map((plan, i): AccountFigures => {
+    const m = measured[i] as AccountMeasurement;
+    const total = Object.values(m.calls).reduce((a, b) => a + b, 0);
+    return {
+      account: i,
+      phones: plan.phones,
+      routes: plan.routes,
+      cph_calls_total: total,
+      cph_calls: m.calls,
+      cph_calls_min: plan.minimum.total,
+      cph_calls_ratio: round(total / plan.minimum.total),
+      lower_bound_seconds: round(plan.bound.seconds),
+      converge_seconds: m.convergeSeconds === undefined ? null : round(m.convergeSeconds),
+      converge_ratio: m.convergeSeconds === undefined ? null : round(m.convergeSeconds / plan.bound.seconds),
+      steady_list_calls_per_interval: m.steadyListCallsPerInterval,
+      steady_list_calls_target: Math.ceil(plan.phones / listPageSize),
+    };
+  });
+  const times = measured.map((m) => m.convergeSeconds);
+  return {
+    accounts,
+    totals: {
+      cphCallsTotal: accounts.reduce((a, f) => a + f.cph_calls_total, 0),
+      cphCallsMin: plans.reduce((a, p) => a + p.minimum.total, 0),
+      lowerBoundSeconds: Math.max(...plans.map((p) => p.bound.seconds)),
+      convergeSeconds: times.some((t) => t === undefined) ? undefined : Math.max(...(times as number[])),
+    },
+  };
+}
+
 /** Rounds to `digits` decimals (for the report). */
 export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
@@ -135,11 +240,19 @@ export interface BenchOptions {
    * gets the NODE_OPTIONS of deploy/base/manager/deployment.yaml, as it does in a cluster.
    */
   nodeOptions: string[] | undefined;
+  /** CPH accounts (N): N simulators, each its own project and keys, phones and resources split evenly. */
+  accounts: number;
+  /** After the steady state: kill -9 the operator, start another, measure its readiness, sweeps and writes. */
+  restart: boolean;
 }
 
 export const benchUsage = `Usage: npm run bench -- [options]
   --phones <P>              phones, all drifted at the start (default 10000)
   --routes <R>              CloudPhoneRoute resources the phones are split over (default 100)
+  --accounts <N>            CPH accounts, one simulator each, phones and resources split evenly (default 1;
+                            above 1 the baseline is skipped)
+  --restart                 after the steady state, kill -9 the operator and start another: time to /readyz,
+                            to every account swept, route changes sent after the restart
   --out <file>              JSON report (default bench.json)
   --chart <file>            SVG chart of converged phones over time (default: <out without .json>.svg)
   --latency-ms <ms>         simulator latency per call (default 50)
@@ -167,7 +280,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const flags = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (arg === '--no-baseline' || arg === '--help' || arg === '-h') {
+    if (arg === '--no-baseline' || arg === '--restart' || arg === '--help' || arg === '-h') {
       flags.add(arg);
       continue;
     }
@@ -186,6 +299,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const known = [
     'phones',
     'routes',
+    'accounts',
     'out',
     'chart',
     'latency-ms',
@@ -214,6 +328,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const phones = Math.floor(num('phones', 10_000, 1));
   const routes = Math.floor(num('routes', 100, 1));
   if (routes > phones) throw new Error(`--routes (${routes}) cannot exceed --phones (${phones})`);
+  const accounts = Math.floor(num('accounts', 1, 1));
+  if (accounts > routes) throw new Error(`--accounts (${accounts}) cannot exceed --routes (${routes})`);
   const rateLimit = num('rate-limit', 50, 1);
   const out = values.get('out') ?? 'bench.json';
   // The lower bound lets each API run at the gateway's rate; so does the operator's budget by default.
@@ -233,11 +349,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     steadyIntervals: Math.floor(num('steady-intervals', 3, 1)),
     driftSamples: Math.floor(num('drift-samples', 40, 1)),
     seed: Math.floor(num('seed', 7, 0)),
-    baseline: !flags.has('--no-baseline'),
+    // The baseline is a single-account SDK loop: it has no counterpart with several accounts.
+    baseline: !flags.has('--no-baseline') && accounts === 1,
     baselineConcurrency: Math.floor(num('baseline-concurrency', 4, 1)),
     timeoutSeconds: num('timeout', 600, 1),
     operatorArgs: words(values.get('operator-args')),
     nodeOptions: values.has('node-options') ? words(values.get('node-options')) : undefined,
+    accounts,
+    restart: flags.has('--restart'),
   };
 }
 

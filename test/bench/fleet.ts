@@ -11,6 +11,10 @@
  *      of deploy/base/manager/deployment.yaml (its V8 heap budget), as in a cluster, unless --node-options
  *      gives other node flags;
  *   6. the same scenario done by a per-resource SDK-style loop (baseline.ts) against a fresh simulator.
+ * With --accounts N, N simulators (one per CPH account, each its own project and keys) share the phones and the
+ * resources evenly; the report's top-level figures are the fleet's totals and `accounts` has each account's.
+ * With --restart, the operator is killed (SIGKILL) after the steady state and a new one started: its time to
+ * /readyz, to having swept every account, and the route changes it sent (0 expected) are reported.
  * It writes a JSON report and SVG charts of converged phones over time. docs/benchmarks.md has the results.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -29,15 +33,17 @@ import { ApiWindowLimiter, TokenBucket } from '../../src/cph/rate-limiter.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { installCrd, Routes } from '../support/routes.js';
 import { freePort } from '../support/operator-process.js';
-import { applySimulatorAccount } from '../support/accounts.js';
+import { applyClusterAccount, applySimulatorAccount } from '../support/accounts.js';
 import { SimAdmin, type SimCounters } from '../support/sim-admin.js';
 import { waitFor } from '../support/wait.js';
 import {
-  lowerBound,
-  minimumCalls,
+  aggregateAccounts,
+  listPageSize,
   parseBenchArgs,
   percentile,
+  planAccounts,
   round,
+  splitAccounts,
   splitPhones,
   type BenchOptions,
 } from './bench-math.js';
@@ -45,9 +51,13 @@ import { runBaseline } from './baseline.js';
 import { renderLineChart } from './svg-chart.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const projectId = 'benchproject0000000000000000000a';
-const ak = 'BENCHACCESSKEY000001';
-const sk = 'bench-secret-key-not-a-real-one-000000000';
+/** Account i's project and key pair (account 0's are the operator's ambient credentials). */
+const projectIdOf = (i: number): string => `benchproject${String(i).padStart(19, '0')}a`;
+const akOf = (i: number): string => `BENCHACCESSKEY${String(i + 1).padStart(6, '0')}`;
+const skOf = (i: number): string => `bench-secret-key-not-a-real-one-${String(i).padStart(9, '0')}`;
+const projectId = projectIdOf(0);
+const ak = akOf(0);
+const sk = skOf(0);
 const namespace = 'bench';
 const wanted = 'routing' as const;
 
@@ -120,6 +130,9 @@ async function spawnOperator(
     account,
     '--allowed-endpoint-hosts',
     '127.0.0.1',
+    // The Secrets of accounts 1..N-1 are in the benchmark's namespace.
+    '--cluster-resource-namespace',
+    namespace,
     '--cph-qps',
     String(options.cphQps),
     '--cph-burst',
@@ -174,9 +187,15 @@ async function spawnOperator(
   };
 }
 
+interface RecordedCall {
+  at: number;
+  operation: string;
+  /** A ListCloudPhones page of a sweep (not a limit=1 credential check). */
+  page: boolean;
+}
+
 /** Records when each CPH call arrived (for the report's call timeline), by wrapping the simulator's handler. */
-function recordCalls(sim: RunningSimulator): Array<{ at: number; operation: string }> {
-  const log: Array<{ at: number; operation: string }> = [];
+function recordCalls(sim: RunningSimulator, log: RecordedCall[] = []): RecordedCall[] {
   const server = sim.server;
   const handle = server.handle.bind(server);
   server.handle = (req, res) => {
@@ -192,7 +211,12 @@ function recordCalls(sim: RunningSimulator): Array<{ at: number; operation: stri
             : /\/phones$/.test(p)
               ? 'ListCloudPhones'
               : 'ShowCloudPhoneDetail';
-    if (operation) log.push({ at: performance.now(), operation });
+    if (operation)
+      log.push({
+        at: performance.now(),
+        operation,
+        page: operation === 'ListCloudPhones' && !/[?&]limit=1(&|$)/.test(req.url ?? ''),
+      });
     handle(req, res);
   };
   return log;
@@ -200,7 +224,7 @@ function recordCalls(sim: RunningSimulator): Array<{ at: number; operation: stri
 
 /** Per operation: how many calls, the first and last arrival, in seconds since t0. */
 function callTimeline(
-  calls: ReadonlyArray<{ at: number; operation: string }>,
+  calls: readonly RecordedCall[],
   t0: number,
   until: number,
 ): Record<string, { calls: number; first: number; last: number; at: number[] }> {
@@ -323,9 +347,8 @@ class StatusWatch {
     return sum([...this.perRoute.values()].map((r) => r.inSync));
   }
 
-  allReady(): boolean {
-    if (this.perRoute.size < this.sizes.size) return false;
-    for (const name of this.sizes.keys()) if (!this.perRoute.get(name)?.ready) return false;
+  allReady(names: Iterable<string> = this.sizes.keys()): boolean {
+    for (const name of names) if (!this.perRoute.get(name)?.ready) return false;
     return true;
   }
 
@@ -334,26 +357,73 @@ class StatusWatch {
   }
 }
 
-async function createRoutes(kc: KubeConfig, groups: string[][], driftInterval: string): Promise<Map<string, number>> {
-  const core = kc.makeApiClient(CoreV1Api);
+async function ensureNamespace(kc: KubeConfig): Promise<void> {
   try {
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
   } catch (error) {
     if ((error as { code?: number }).code !== 409) throw error;
   }
+}
+
+/** One simulated CPH account: its simulator, its account object, its phones and its resources. */
+interface BenchAccount {
+  index: number;
+  sim: RunningSimulator;
+  /** The ClusterCloudPhoneAccount's name. */
+  name: string;
+  phoneIds: string[];
+  groups: string[][];
+  /** Names of its resources (filled by createRoutes). */
+  routes: string[];
+}
+
+/**
+ * Account 0 is the operator's --default-account with its ambient credentials (its routes name no account);
+ * every other account is a ClusterCloudPhoneAccount whose keys are in a Secret, named by its routes' accountRef.
+ */
+async function applyAccount(kc: KubeConfig, index: number, sim: RunningSimulator): Promise<string> {
+  if (index === 0) return applySimulatorAccount(kc, sim.url, projectIdOf(0));
+  const name = `bench-account-${index}`;
+  await kc.makeApiClient(CoreV1Api).createNamespacedSecret({
+    namespace,
+    body: { metadata: { name }, stringData: { HUAWEICLOUD_SDK_AK: akOf(index), HUAWEICLOUD_SDK_SK: skOf(index) } },
+  });
+  await applyClusterAccount(kc, name, {
+    endpoint: sim.url,
+    projectId: projectIdOf(index),
+    credentials: { secretRef: { name } },
+    phoneScope: {},
+  });
+  return name;
+}
+
+async function createRoutes(
+  kc: KubeConfig,
+  accounts: readonly BenchAccount[],
+  driftInterval: string,
+): Promise<Map<string, number>> {
   const routes = new Routes(kc);
   const sizes = new Map<string, number>();
-  const width = String(groups.length).length;
+  const all = accounts.flatMap((account) => account.groups.map((phoneIds) => ({ account, phoneIds })));
+  const width = String(all.length).length;
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < groups.length) {
+    while (next < all.length) {
       const i = next++;
       const name = `fleet-${String(i).padStart(width, '0')}`;
-      const phoneIds = groups[i] as string[];
+      const { account, phoneIds } = all[i] as (typeof all)[number];
       sizes.set(name, phoneIds.length);
+      account.routes.push(name);
+      const accountRef =
+        account.index === 0 ? {} : { accountRef: { kind: 'ClusterCloudPhoneAccount', name: account.name } };
       for (let attempt = 0; ; attempt++) {
         try {
-          await routes.create(namespace, name, { trafficType: wanted, phoneIds, driftCheckInterval: driftInterval });
+          await routes.create(namespace, name, {
+            trafficType: wanted,
+            phoneIds,
+            driftCheckInterval: driftInterval,
+            ...accountRef,
+          });
           break;
         } catch (error) {
           if (attempt >= 5) throw error;
@@ -386,6 +456,57 @@ async function afterNextSweep(sim: RunningSimulator, quietMs: number, timeoutMs:
   );
 }
 
+/** CPH counters summed over the accounts' simulators. */
+function fleetCounters(accounts: readonly BenchAccount[]): {
+  calls: Record<string, number>;
+  rateLimited: number;
+  routeWrites: number;
+  costlyRepeats: number;
+} {
+  const calls: Record<string, number> = {};
+  let rateLimited = 0;
+  let routeWrites = 0;
+  let costlyRepeats = 0;
+  for (const { sim } of accounts) {
+    const counters = sim.server.countersSnapshot() as SimCounters;
+    for (const [operation, n] of Object.entries(callsByOperation(counters)))
+      calls[operation] = (calls[operation] ?? 0) + n;
+    rateLimited += Number(counters.rateLimited ?? 0);
+    routeWrites += counters.routeWrites.total;
+    costlyRepeats += counters.costlyRepeats.total;
+  }
+  return { calls, rateLimited, routeWrites, costlyRepeats };
+}
+
+const listCalls = (sim: RunningSimulator): number =>
+  (sim.server.countersSnapshot() as SimCounters).byOperation.ListCloudPhones?.total ?? 0;
+
+/** Waits for the operator's /readyz, failing early if it exits. */
+async function untilReady(operator: OperatorChild): Promise<void> {
+  await waitFor(
+    async () => {
+      if (operator.child.exitCode !== null || operator.child.signalCode !== null)
+        throw new Error(
+          `operator exited with ${operator.child.exitCode ?? operator.child.signalCode}:\n${operator.lines.slice(-30).join('\n')}`,
+        );
+      try {
+        return (await fetch(operator.readyUrl)).ok;
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 120_000, intervalMs: 20, what: 'operator /readyz' },
+  );
+}
+
+/** Stops an operator (SIGTERM, or SIGKILL for a crash) and waits for its exit. */
+async function stopOperator(operator: OperatorChild, signal: 'SIGTERM' | 'SIGKILL'): Promise<number | null> {
+  if (operator.child.exitCode !== null || operator.child.signalCode !== null) return operator.child.exitCode;
+  const exited = new Promise<number | null>((resolve) => operator.child.once('exit', (code) => resolve(code)));
+  operator.child.kill(signal);
+  return exited;
+}
+
 async function main(): Promise<void> {
   let options: BenchOptions;
   try {
@@ -408,13 +529,20 @@ async function main(): Promise<void> {
     jobMs: options.jobMs,
     rateLimit: options.rateLimit,
   };
-  // One account: its credentials are checked with one ListCloudPhones (limit 1) before the first sweep.
-  const scenario = { phones: options.phones, drifted: options.phones, verifiedCredentials: 1 };
+  // Each account alone (its own gateway): its credentials are checked with one ListCloudPhones (limit 1) before
+  // its first sweep. The fleet's minimum is the sum, its bound the slowest account's.
   const timing = { rateLimitPerApi: options.rateLimit, latencyMs: options.latencyMs, jobMs: options.jobMs };
-  const bound = lowerBound(scenario, timing);
-  const minimum = minimumCalls(scenario);
+  const plans = planAccounts(splitAccounts(options.phones, options.routes, options.accounts), timing);
+  const slowest = plans.reduce((a, b) => (b.bound.seconds > a.bound.seconds ? b : a));
+  const bound = slowest.bound;
+  const minimum = {
+    ListCloudPhones: sum(plans.map((p) => p.minimum.ListCloudPhones)),
+    ImportTraffic: sum(plans.map((p) => p.minimum.ImportTraffic)),
+    ListJobs: sum(plans.map((p) => p.minimum.ListJobs)),
+    total: sum(plans.map((p) => p.minimum.total)),
+  };
   log(
-    `P=${options.phones} R=${options.routes} latency=${options.latencyMs}ms job=${options.jobMs}ms limit=${options.rateLimit}/s per API, qps=${options.cphQps} (per API ${options.cphApiQps}); lower bound ${round(bound.seconds)} s, minimum ${minimum.total} calls`,
+    `P=${options.phones} R=${options.routes} accounts=${options.accounts} latency=${options.latencyMs}ms job=${options.jobMs}ms limit=${options.rateLimit}/s per API, qps=${options.cphQps} (per API ${options.cphApiQps}); lower bound ${round(bound.seconds)} s, minimum ${minimum.total} calls`,
   );
   const nodeFlags = operatorNodeFlags(options);
   log(
@@ -447,15 +575,30 @@ async function main(): Promise<void> {
     cleanups.push(() => cp.stop());
     const kc = cp.kubeConfig();
     await installCrd(kc);
+    await ensureNamespace(kc);
 
-    const sim = await startSimulator(simSettings);
-    cleanups.push(() => sim.close());
-    const account = await applySimulatorAccount(kc, sim.url, projectId);
-    const phoneIds = sim.server.state.fleet.phones.map((p) => p.phoneId);
-    const groups = splitPhones(phoneIds, options.routes);
-    log(`creating ${groups.length} CloudPhoneRoute resources`);
+    const accounts: BenchAccount[] = [];
+    for (const [index, plan] of plans.entries()) {
+      // Account 0 keeps the single-account settings (same seed, same phone IDs as before --accounts).
+      const sim = await startSimulator({
+        ...simSettings,
+        projectId: projectIdOf(index),
+        ak: akOf(index),
+        sk: skOf(index),
+        phones: plan.phones,
+        seed: options.seed + index,
+      });
+      cleanups.push(() => sim.close());
+      const name = await applyAccount(kc, index, sim);
+      const phoneIds = sim.server.state.fleet.phones.map((p) => p.phoneId);
+      accounts.push({ index, sim, name, phoneIds, groups: splitPhones(phoneIds, plan.routes), routes: [] });
+    }
+    const sim = (accounts[0] as BenchAccount).sim;
+    const phoneIds = (accounts[0] as BenchAccount).phoneIds;
+    const groups = (accounts[0] as BenchAccount).groups;
+    log(`creating ${options.routes} CloudPhoneRoute resources over ${accounts.length} account(s)`);
     const createdAt = performance.now();
-    const sizes = await createRoutes(kc, groups, `${options.driftIntervalSeconds}s`);
+    const sizes = await createRoutes(kc, accounts, `${options.driftIntervalSeconds}s`);
     const createSeconds = (performance.now() - createdAt) / 1000;
     const watch = new StatusWatch(kc, sizes);
     await watch.start();
@@ -464,30 +607,35 @@ async function main(): Promise<void> {
       timeoutMs: 60_000,
       what: 'the watch to list every resource',
     });
-    sim.server.resetCounters();
-    const calls = recordCalls(sim);
+    const calls: RecordedCall[] = [];
+    const callsOf = accounts.map((account) => {
+      account.sim.server.resetCounters();
+      const own = recordCalls(account.sim);
+      recordCalls(account.sim, calls);
+      return own;
+    });
 
     // ---- 1. convergence ----
     log('starting the operator (dist/main.js)');
-    const operator = await spawnOperator(cp, account, options, nodeFlags);
+    let operator = await spawnOperator(cp, (accounts[0] as BenchAccount).name, options, nodeFlags);
+    const operatorLines: string[][] = [operator.lines];
+    const operatorLog = `${out.replace(/\.json$/i, '')}.operator.log`;
+    const writeOperatorLog = (): Promise<void> =>
+      writeFile(operatorLog, `${operatorLines.map((lines) => lines.join('\n')).join('\n--- restart ---\n')}\n`);
+    // Written on failure too: what the operator said is the evidence.
+    cleanups.push(writeOperatorLog);
     cleanups.push(async () => {
-      if (operator.child.exitCode === null && operator.child.signalCode === null) {
-        operator.child.kill('SIGTERM');
-        await new Promise((resolve) => operator.child.once('exit', resolve));
-      }
+      await stopOperator(operator, 'SIGTERM');
     });
-    await waitFor(
-      async () => {
-        if (operator.child.exitCode !== null)
-          throw new Error(`operator exited with ${operator.child.exitCode}:\n${operator.lines.slice(-30).join('\n')}`);
-        return (await fetch(operator.readyUrl)).ok;
-      },
-      { timeoutMs: 60_000, intervalMs: 20, what: 'operator /readyz' },
-    );
+    await untilReady(operator);
     const t0 = performance.now();
     const startupSeconds = (t0 - operator.spawnedAt) / 1000;
     watch.mark(t0);
-    const onRouteTimeline: Array<[number, number]> = [[0, onRoute(sim, undefined)]];
+    const onRouteAll = (): number => sum(accounts.map((a) => onRoute(a.sim, undefined)));
+    const onRouteTimeline: Array<[number, number]> = [[0, onRouteAll()]];
+    const kubeWritesTimeline: Array<[number, number]> = [[0, 0]];
+    const accountConverged: Array<number | undefined> = accounts.map(() => undefined);
+    const accountOnRoute: Array<number | undefined> = accounts.map(() => undefined);
     let onRouteSeconds: number | undefined;
     let convergeSeconds: number | undefined;
     let converged = true;
@@ -498,25 +646,54 @@ async function main(): Promise<void> {
       if (performance.now() > deadline) {
         // Report what was measured rather than nothing: converge_seconds is then the timeout, flagged.
         log(
-          `NOT converged after ${options.timeoutSeconds} s: ${onRoute(sim, undefined)} phones on route, ${watch.inSync()} in sync; measuring the rest anyway`,
+          `NOT converged after ${options.timeoutSeconds} s: ${onRouteAll()} phones on route, ${watch.inSync()} in sync; measuring the rest anyway`,
         );
         converged = false;
         convergeSeconds = (performance.now() - t0) / 1000;
         break;
       }
-      if (operator.child.exitCode !== null)
-        throw new Error(`operator exited with ${operator.child.exitCode}:\n${operator.lines.slice(-30).join('\n')}`);
+      if (operator.child.exitCode !== null || operator.child.signalCode !== null)
+        throw new Error(
+          `operator exited with ${operator.child.exitCode ?? operator.child.signalCode}:\n${operator.lines.slice(-30).join('\n')}`,
+        );
       await sleep(100);
       const t = (performance.now() - t0) / 1000;
-      const n = onRoute(sim, undefined);
+      let n = 0;
+      for (const account of accounts) {
+        const own = onRoute(account.sim, undefined);
+        n += own;
+        const i = account.index;
+        if (accountOnRoute[i] === undefined && own === account.phoneIds.length) accountOnRoute[i] = t;
+        if (accountOnRoute[i] !== undefined && accountConverged[i] === undefined && watch.allReady(account.routes))
+          accountConverged[i] = t;
+      }
       onRouteTimeline.push([t, n]);
       if (onRouteSeconds === undefined && n === options.phones) onRouteSeconds = t;
-      if (onRouteSeconds !== undefined && watch.allReady()) convergeSeconds = t;
-      if (++rssSamples % 10 === 0) rssPeakSampled = Math.max(rssPeakSampled, procStats(operator.pid).rssMiB);
+      if (accountConverged.every((c) => c !== undefined)) convergeSeconds = t;
+      if (++rssSamples % 10 === 0) {
+        rssPeakSampled = Math.max(rssPeakSampled, procStats(operator.pid).rssMiB);
+        // Progress every 10 s: what a slow or failed run was doing.
+        if (rssSamples % 100 === 0)
+          log(
+            `t=${round(t, 1)} s: ${n} phones on route, ${watch.inSync()} in sync, accounts done ${accountConverged.filter((c) => c !== undefined).length}/${accounts.length}, RSS ${round(procStats(operator.pid).rssMiB)} MiB, CPU ${round(procStats(operator.pid).cpuSeconds)} s`,
+          );
+        try {
+          kubeWritesTimeline.push([
+            round(t, 2),
+            await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total'),
+          ]);
+        } catch {
+          // The operator may have just died: the exit check above reports it with its last lines.
+          await sleep(200);
+        }
+      }
     }
     if (convergeSeconds === undefined) throw new Error('unreachable: left the convergence loop without a time');
-    const convergeCounters = sim.server.countersSnapshot() as SimCounters;
-    const convergeCalls = callsByOperation(convergeCounters);
+    const convergeFleet = fleetCounters(accounts);
+    const convergeCalls = convergeFleet.calls;
+    const convergeCallsPerAccount = accounts.map((a) =>
+      callsByOperation(a.sim.server.countersSnapshot() as SimCounters),
+    );
     const convergeCallsTotal = sum(Object.values(convergeCalls));
     const convergeProc = procStats(operator.pid);
     const convergeTimeline = callTimeline(calls, t0, performance.now());
@@ -525,6 +702,7 @@ async function main(): Promise<void> {
       seconds: round(await metricSum(operator.metricsUrl, 'controller_runtime_reconcile_time_seconds_sum'), 2),
       kube_writes: await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total'),
     };
+    kubeWritesTimeline.push([round(convergeSeconds, 2), reconcilesAtConverge.kube_writes]);
     const processAtConverge = {
       heap_used_mib: round((await metricSum(operator.metricsUrl, 'nodejs_heap_size_used_bytes')) / 2 ** 20, 1),
       heap_total_mib: round((await metricSum(operator.metricsUrl, 'nodejs_heap_size_total_bytes')) / 2 ** 20, 1),
@@ -533,18 +711,24 @@ async function main(): Promise<void> {
       eventloop_lag_max_seconds: round(await metricSum(operator.metricsUrl, 'nodejs_eventloop_lag_max_seconds'), 3),
     };
     log(
-      `converged in ${round(convergeSeconds)} s (phones on route at ${round(onRouteSeconds ?? 0)} s) with ${convergeCallsTotal} CPH calls ${JSON.stringify(convergeCalls)}`,
+      `converged in ${round(convergeSeconds)} s (phones on route at ${round(onRouteSeconds ?? 0)} s) with ${convergeCallsTotal} CPH calls ${JSON.stringify(convergeCalls)}, ${reconcilesAtConverge.kube_writes} Kubernetes writes`,
     );
 
     // ---- 2. steady state ----
     log(`steady state: ${options.steadyIntervals} drift intervals of ${options.driftIntervalSeconds} s`);
     await afterNextSweep(sim, 1000, driftIntervalMs * 3);
     await sleep(driftIntervalMs / 2);
-    const steadyBefore = callsByOperation(sim.server.countersSnapshot() as SimCounters);
+    const steadyBefore = fleetCounters(accounts).calls;
+    const steadyListsBefore = accounts.map((a) => listCalls(a.sim));
+    const steadyCpuBefore = procStats(operator.pid).cpuSeconds;
     const writesBefore = await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total');
     const reconcilesBefore = await metricSum(operator.metricsUrl, 'controller_runtime_reconcile_total');
     await sleep(driftIntervalMs * options.steadyIntervals);
-    const steadyCalls = diffCalls(callsByOperation(sim.server.countersSnapshot() as SimCounters), steadyBefore);
+    const steadyCalls = diffCalls(fleetCounters(accounts).calls, steadyBefore);
+    const steadyListsPerAccount = accounts.map((a, i) =>
+      round((listCalls(a.sim) - (steadyListsBefore[i] ?? 0)) / options.steadyIntervals, 2),
+    );
+    const steadyCpuSeconds = procStats(operator.pid).cpuSeconds - steadyCpuBefore;
     const steadyWrites = (await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total')) - writesBefore;
     const steadyReconciles =
       (await metricSum(operator.metricsUrl, 'controller_runtime_reconcile_total')) - reconcilesBefore;
@@ -552,25 +736,82 @@ async function main(): Promise<void> {
     for (const [operation, n] of Object.entries(steadyCalls))
       steadyPerInterval[operation] = round(n / options.steadyIntervals, 2);
     const steadyTotalPerInterval = round(sum(Object.values(steadyCalls)) / options.steadyIntervals, 2);
+    const steadyCpuPerInterval = steadyCpuSeconds / options.steadyIntervals;
     log(
-      `steady: ${steadyTotalPerInterval} CPH calls per interval ${JSON.stringify(steadyPerInterval)}, ${steadyWrites} Kubernetes writes`,
+      `steady: ${steadyTotalPerInterval} CPH calls per interval ${JSON.stringify(steadyPerInterval)}, per account ${JSON.stringify(steadyListsPerAccount)} lists, ${steadyWrites} Kubernetes writes, ${round(steadyCpuPerInterval)} CPU s per interval`,
     );
 
-    // ---- 3. drift correction latency ----
+    // ---- 3. restart: kill -9 in steady state, a new process ----
+    let restart: Record<string, unknown> | null = null;
+    let firstOperatorPeakMiB = 0;
+    if (options.restart) {
+      firstOperatorPeakMiB = Math.max(procStats(operator.pid).peakMiB, rssPeakSampled);
+      const writesBeforeKill = accounts.map((a) => (a.sim.server.countersSnapshot() as SimCounters).routeWrites.total);
+      const pagesBefore = callsOf.map((own) => own.length);
+      log('restart: kill -9 the operator, start a new one');
+      await stopOperator(operator, 'SIGKILL');
+      const killedAt = performance.now();
+      operator = await spawnOperator(cp, (accounts[0] as BenchAccount).name, options, nodeFlags);
+      operatorLines.push(operator.lines);
+      await untilReady(operator);
+      const readyAt = performance.now();
+      // Swept: the account had a whole sweep's pages (not credential checks) since the kill.
+      const sweptAt: Array<number | undefined> = accounts.map(() => undefined);
+      await waitFor(
+        () => {
+          for (const account of accounts) {
+            const i = account.index;
+            if (sweptAt[i] !== undefined) continue;
+            const pages = (callsOf[i] ?? []).slice(pagesBefore[i]).filter((c) => c.page).length;
+            if (pages >= Math.ceil(account.phoneIds.length / listPageSize)) sweptAt[i] = performance.now();
+          }
+          return sweptAt.every((t) => t !== undefined);
+        },
+        { timeoutMs: 3 * driftIntervalMs + 120_000, intervalMs: 20, what: 'every account swept after the restart' },
+      );
+      // Changes would follow a sweep at once; a job's duration more is ample to see any.
+      await sleep(options.jobMs + 2000);
+      const routeWritesAfter = accounts.map(
+        (a, i) => (a.sim.server.countersSnapshot() as SimCounters).routeWrites.total - (writesBeforeKill[i] ?? 0),
+      );
+      const allSweptAt = Math.max(...(sweptAt as number[]));
+      restart = {
+        ready_seconds: round((readyAt - killedAt) / 1000),
+        swept_all_seconds: round((allSweptAt - killedAt) / 1000),
+        swept_seconds_per_account: sweptAt.map((t) => round(((t ?? killedAt) - killedAt) / 1000)),
+        route_changes_after_restart: sum(routeWritesAfter),
+        route_changes_per_account: routeWritesAfter,
+        k8s_writes_after_restart: await metricSum(operator.metricsUrl, 'cph_route_operator_kube_writes_total'),
+        rss_first_operator_peak_mib: round(firstOperatorPeakMiB, 1),
+        rss_new_operator_peak_mib: round(procStats(operator.pid).peakMiB, 1),
+      };
+      log(`restart: ${JSON.stringify(restart)}`);
+    }
+
+    // ---- 4. drift correction latency ----
     const samples = Math.min(options.driftSamples, options.phones);
     log(`drift latency: ${samples} out-of-band changes over ${2 * options.driftIntervalSeconds} s`);
-    const admin = new SimAdmin(sim.url);
-    cleanups.push(() => admin.close());
+    const admins = accounts.map((a) => new SimAdmin(a.sim.url));
+    cleanups.push(() => {
+      for (const admin of admins) admin.close();
+    });
     let rng = options.seed * 2654435761 + 1;
     const random = (): number => {
       rng = (rng * 1103515245 + 12345) % 2147483648;
       return rng / 2147483648;
     };
-    const chosen = new Set<string>();
-    while (chosen.size < samples) chosen.add(phoneIds[Math.floor(random() * phoneIds.length)] as string);
+    const chosen = new Map<string, { account: number; phoneId: string }>();
+    while (chosen.size < samples) {
+      // One account: the same picks as before --accounts existed.
+      const account = (
+        accounts.length === 1 ? accounts[0] : accounts[Math.floor(random() * accounts.length)]
+      ) as BenchAccount;
+      const phoneId = account.phoneIds[Math.floor(random() * account.phoneIds.length)] as string;
+      chosen.set(`${account.index}/${phoneId}`, { account: account.index, phoneId });
+    }
     const driftStart = performance.now();
-    const drifts = [...chosen].map((phoneId) => ({
-      phoneId,
+    const drifts = [...chosen.values()].map((pick) => ({
+      ...pick,
       at: random() * 2 * driftIntervalMs,
       changedAt: 0,
       fixedAt: 0,
@@ -579,17 +820,19 @@ async function main(): Promise<void> {
     await Promise.all(
       drifts.map(async (drift) => {
         await sleep(drift.at);
-        await admin.drift(drift.phoneId, 'direct');
+        await (admins[drift.account] as SimAdmin).drift(drift.phoneId, 'direct');
         drift.changedAt = performance.now();
       }),
     );
     const driftDeadline = performance.now() + 3 * driftIntervalMs + options.jobMs + 30_000;
     while (drifts.some((d) => d.fixedAt === 0) && performance.now() < driftDeadline) {
       await sleep(50);
-      const state = sim.server.state;
-      state.settle(Date.now());
+      for (const account of accounts) account.sim.server.state.settle(Date.now());
       for (const drift of drifts)
-        if (drift.fixedAt === 0 && state.fleet.get(drift.phoneId)?.trafficType === wanted)
+        if (
+          drift.fixedAt === 0 &&
+          (accounts[drift.account] as BenchAccount).sim.server.state.fleet.get(drift.phoneId)?.trafficType === wanted
+        )
           drift.fixedAt = performance.now();
     }
     const driftLatencies = drifts.filter((d) => d.fixedAt > 0).map((d) => (d.fixedAt - d.changedAt) / 1000);
@@ -600,16 +843,11 @@ async function main(): Promise<void> {
     );
 
     const finalProc = procStats(operator.pid);
-    const rssPeakMiB = Math.max(finalProc.peakMiB, rssPeakSampled);
-    operator.child.kill('SIGTERM');
-    const exitCode = await new Promise<number | null>((resolve) =>
-      operator.child.once('exit', (code) => resolve(code)),
-    );
-    const operatorLog = `${out.replace(/\.json$/i, '')}.operator.log`;
-    await writeFile(operatorLog, `${operator.lines.join('\n')}\n`);
+    const rssPeakMiB = Math.max(finalProc.peakMiB, rssPeakSampled, firstOperatorPeakMiB);
+    const exitCode = await stopOperator(operator, 'SIGTERM');
+    await writeOperatorLog();
     watch.stop();
-
-    // ---- 4. baseline ----
+    // ---- 5. baseline ----
     let baseline: Record<string, unknown> | undefined;
     const baselineTimeline: Array<[number, number]> = [];
     let baselineConfirmed: Array<[number, number]> = [];
@@ -669,11 +907,25 @@ async function main(): Promise<void> {
     }
 
     // ---- report ----
-    const targetListCalls = Math.ceil(options.phones / 100);
+    const targetListCalls = sum(plans.map((p) => Math.ceil(p.phones / listPageSize)));
+    const perAccount = aggregateAccounts(
+      plans,
+      accounts.map((_account, i) => ({
+        calls: convergeCallsPerAccount[i] ?? {},
+        convergeSeconds: accountConverged[i],
+        steadyListCallsPerInterval: steadyListsPerAccount[i] ?? 0,
+      })),
+    );
+    const accountFigures = perAccount.accounts.map((figures, i) => ({
+      ...figures,
+      phones_on_route_seconds: accountOnRoute[i] === undefined ? null : round(accountOnRoute[i] as number),
+    }));
+    const writesPerResource = reconcilesAtConverge.kube_writes / options.routes;
     const report = {
       scenario: {
         phones: options.phones,
         routes: options.routes,
+        accounts: options.accounts,
         drifted: options.phones,
         latency_ms: options.latencyMs,
         job_ms: options.jobMs,
@@ -717,9 +969,11 @@ async function main(): Promise<void> {
         ListJobs: minimum.ListJobs,
       },
       cph_calls_ratio: round(convergeCallsTotal / minimum.total),
-      rate_limited: convergeCounters.rateLimited,
-      route_writes: convergeCounters.routeWrites.total,
-      costly_repeats: convergeCounters.costlyRepeats.total,
+      rate_limited: convergeFleet.rateLimited,
+      route_writes: convergeFleet.routeWrites,
+      costly_repeats: convergeFleet.costlyRepeats,
+      k8s_writes_at_converge: reconcilesAtConverge.kube_writes,
+      k8s_writes_per_resource: round(writesPerResource),
       steady_window_seconds: options.steadyIntervals * options.driftIntervalSeconds,
       steady_intervals: options.steadyIntervals,
       steady_cph_calls_per_interval: steadyTotalPerInterval,
@@ -727,6 +981,8 @@ async function main(): Promise<void> {
       steady_list_calls_target: targetListCalls,
       steady_k8s_writes: steadyWrites,
       steady_reconciles: steadyReconciles,
+      steady_cpu_seconds_per_interval: round(steadyCpuPerInterval),
+      steady_cpu_seconds_per_interval_per_10k_phones: round(steadyCpuPerInterval / (options.phones / 10_000), 3),
       drift_samples: samples,
       drift_corrected: driftLatencies.length,
       drift_p50_seconds: round(percentile(driftLatencies, 50)),
@@ -742,14 +998,25 @@ async function main(): Promise<void> {
       operator_exit_code: exitCode,
       converge_reconciles: reconcilesAtConverge,
       converge_call_timeline: convergeTimeline,
-      baseline: baseline ?? null,
+      converge_k8s_writes_timeline: kubeWritesTimeline,
+      accounts: accountFigures,
+      restart,
+      baseline:
+        baseline ??
+        (options.accounts > 1 ? 'skipped: a single-account SDK loop has no counterpart with several accounts' : null),
       targets: {
-        cph_calls_at_most_1_1x_min: convergeCallsTotal <= 1.1 * minimum.total,
-        converge_within_1_2x_lower_bound: converged && convergeSeconds <= 1.2 * bound.seconds,
-        steady_list_calls_per_interval:
+        cph_calls_at_most_1_05x_min: convergeCallsTotal <= 1.05 * minimum.total,
+        converge_within_1_3x_lower_bound: converged && convergeSeconds <= 1.3 * bound.seconds,
+        converge_within_1_5x_lower_bound: converged && convergeSeconds <= 1.5 * bound.seconds,
+        k8s_writes_per_resource_at_most_2: writesPerResource <= 2,
+        steady_list_calls_per_account_per_interval: accountFigures.every(
+          (a) => a.steady_list_calls_per_interval === a.steady_list_calls_target,
+        ),
+        steady_only_list_calls:
           (steadyPerInterval.ListCloudPhones ?? 0) === targetListCalls && steadyTotalPerInterval === targetListCalls,
         steady_zero_k8s_writes: steadyWrites === 0,
-        rss_at_most_150_mib: rssPeakMiB <= 150,
+        rss_at_most_256_mib: rssPeakMiB <= 256,
+        restart_zero_route_changes: restart === null ? null : restart.route_changes_after_restart === 0,
       },
       charts: { converged: chartPath, baseline: options.baseline ? baselineChartPath : null },
     };
@@ -768,7 +1035,7 @@ async function main(): Promise<void> {
     await writeFile(
       chartPath,
       renderLineChart({
-        title: `Converged phones, P=${options.phones}, R=${options.routes} (operator)`,
+        title: `Converged phones, P=${options.phones}, R=${options.routes}${options.accounts > 1 ? `, ${options.accounts} accounts` : ''} (operator)`,
         xLabel: `seconds since the operator was ready (job ${options.jobMs / 1000} s, ${options.rateLimit} req/s per API, ${options.latencyMs} ms latency)`,
         yLabel: 'phones',
         series: [

@@ -3,7 +3,16 @@
  * resources, flags, and the SVG chart. No timing here: the benchmark itself runs with `npm run bench`.
  */
 import { expect } from 'chai';
-import { lowerBound, minimumCalls, parseBenchArgs, percentile, splitPhones } from '../bench/bench-math.js';
+import {
+  aggregateAccounts,
+  lowerBound,
+  minimumCalls,
+  parseBenchArgs,
+  percentile,
+  planAccounts,
+  splitAccounts,
+  splitPhones,
+} from '../bench/bench-math.js';
 import { niceStep, renderLineChart, ticks } from '../bench/svg-chart.js';
 
 describe('bench: minimum CPH calls', () => {
@@ -163,5 +172,78 @@ describe('bench: SVG chart', () => {
     // A step series holds its value until the next point: 3 points become 5 vertices.
     const stepLine = /<polyline[^>]*stroke="#00f"[^>]*points="([^"]*)"/.exec(svg)?.[1] ?? '';
     expect(stepLine.split(' ')).to.have.length(5);
+  });
+});
+
+describe('bench: accounts', () => {
+  const timing = { rateLimitPerApi: 50, latencyMs: 50, jobMs: 5000 };
+
+  it('splits phones and resources evenly, the larger shares to the first accounts', () => {
+    expect(splitAccounts(100_000, 1000, 10)).to.deep.equal(Array(10).fill({ phones: 10_000, routes: 100 }));
+    expect(splitAccounts(10, 5, 3)).to.deep.equal([
+      { phones: 4, routes: 2 },
+      { phones: 3, routes: 2 },
+      { phones: 3, routes: 1 },
+    ]);
+    expect(splitAccounts(7, 3, 1)).to.deep.equal([{ phones: 7, routes: 3 }]);
+    expect(() => splitAccounts(100, 2, 3)).to.throw(/at least as many resources/);
+    expect(() => splitAccounts(100, 2, 0)).to.throw(/integer >= 1/);
+  });
+
+  it('plans each account with its own credential check and bound', () => {
+    const [a, b] = planAccounts(splitAccounts(10_100, 20, 2), timing);
+    expect(a?.minimum.total).to.equal(minimumCalls({ phones: 5050, drifted: 5050, verifiedCredentials: 1 }).total);
+    expect(a?.minimum.ListCloudPhones).to.equal(1 + 51);
+    expect(b?.bound.seconds).to.equal(lowerBound({ phones: 5050, drifted: 5050 }, timing).seconds);
+  });
+
+  it('totals: calls and minimum add up, the bound and the convergence are the slowest account', () => {
+    const plans = planAccounts(
+      [
+        { phones: 200, routes: 2 },
+        { phones: 10_000, routes: 2 },
+      ],
+      timing,
+    );
+    const { accounts, totals } = aggregateAccounts(plans, [
+      {
+        calls: { ListCloudPhones: 3, ImportTraffic: 2, ListJobs: 3 },
+        convergeSeconds: 6,
+        steadyListCallsPerInterval: 2,
+      },
+      {
+        calls: { ListCloudPhones: 101, ImportTraffic: 100, ListJobs: 110 },
+        convergeSeconds: 8,
+        steadyListCallsPerInterval: 100,
+      },
+    ]);
+    expect(totals.cphCallsTotal).to.equal(8 + 311);
+    expect(totals.cphCallsMin).to.equal(7 + 301);
+    expect(totals.lowerBoundSeconds).to.equal(plans[1]?.bound.seconds);
+    expect(totals.convergeSeconds).to.equal(8);
+    expect(accounts[0]).to.include({ account: 0, cph_calls_total: 8, cph_calls_min: 7, steady_list_calls_target: 2 });
+    expect(accounts[1]?.steady_list_calls_target).to.equal(100);
+    expect(accounts[1]?.cph_calls_ratio).to.equal(1.03);
+    expect(accounts[1]?.converge_ratio).to.equal(Math.round((8 / (plans[1]?.bound.seconds ?? 1)) * 100) / 100);
+  });
+
+  it('leaves the convergence undefined when one account did not converge', () => {
+    const plans = planAccounts(splitAccounts(200, 2, 2), timing);
+    const { accounts, totals } = aggregateAccounts(plans, [
+      { calls: {}, convergeSeconds: 6, steadyListCallsPerInterval: 1 },
+      { calls: {}, convergeSeconds: undefined, steadyListCallsPerInterval: 1 },
+    ]);
+    expect(totals.convergeSeconds).to.equal(undefined);
+    expect(accounts[1]?.converge_seconds).to.equal(null);
+    expect(() => aggregateAccounts(plans, [])).to.throw(/2 plans but 0/);
+  });
+
+  it('parses --accounts and --restart; several accounts skip the baseline', () => {
+    const one = parseBenchArgs([]);
+    expect(one).to.include({ accounts: 1, restart: false, baseline: true });
+    const ten = parseBenchArgs(['--phones', '100000', '--accounts', '10', '--routes', '1000', '--restart']);
+    expect(ten).to.include({ accounts: 10, restart: true, baseline: false, driftIntervalSeconds: 30 });
+    expect(() => parseBenchArgs(['--phones', '100', '--routes', '2', '--accounts', '3'])).to.throw(/cannot exceed/);
+    expect(() => parseBenchArgs(['--accounts', '0'])).to.throw(/--accounts must be a number >= 1/);
   });
 });
