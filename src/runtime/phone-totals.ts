@@ -9,15 +9,7 @@ export type PhoneState = (typeof phoneStates)[number];
 
 export class PhoneTotals {
   private readonly summaries = new Map<string, Summary>();
-  private readonly totals: Record<PhoneState, number> = {
-    inSync: 0,
-    drifted: 0,
-    pending: 0,
-    failed: 0,
-    conflicted: 0,
-    notFound: 0,
-    waiting: 0,
-  };
+  private readonly totals = Object.fromEntries(phoneStates.map((state) => [state, 0])) as Record<PhoneState, number>;
 
   constructor(private readonly publish: (totals: Readonly<Record<PhoneState, number>>) => void) {}
 

@@ -1,18 +1,9 @@
 import { expect } from 'chai';
 import type { Summary } from '../../src/api/v1alpha1/types.js';
+import { emptySummary } from '../../src/controller/plan.js';
 import { PhoneTotals, type PhoneState } from '../../src/runtime/phone-totals.js';
 
-const summary = (counts: Partial<Summary>): Summary => ({
-  total: 0,
-  inSync: 0,
-  drifted: 0,
-  pending: 0,
-  failed: 0,
-  conflicted: 0,
-  notFound: 0,
-  waiting: 0,
-  ...counts,
-});
+const summary = (counts: Partial<Summary>): Summary => ({ ...emptySummary(), ...counts });
 
 describe('PhoneTotals: the phones gauge over every route', () => {
   it('adds each route once, replaces its summary on the next round, and drops it when it goes', () => {
