@@ -124,7 +124,7 @@ export function accountConfig(
   const credential = credentialOf(object, objectKey, endpoint, secretData, env);
   const cphKey = `${endpoint}|${spec.projectId}`;
   const scope = spec.phoneScope;
-  const stamp = `${cphKey}|${credential.id}|${JSON.stringify(scope)}`;
+  const stamp = `${objectKey}|${cphKey}|${credential.id}|${JSON.stringify(scope)}`;
   return { objectKey, endpoint, projectId: spec.projectId, cphKey, credential, scope, stamp };
 }
 

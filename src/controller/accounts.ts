@@ -436,7 +436,10 @@ export class AccountRegistry {
 
   private bind(resourceKey: string, binding: AccountBinding): void {
     const previous = this.bindings.get(resourceKey);
-    if (previous && previous.config === binding.config && previous.intervalMs === binding.intervalMs) return;
+    // Each reconcile resolves its account object anew: the same stamp is the same binding, and keeping it keeps
+    // the owner list (and so the account's plan) as it was.
+    if (previous && previous.config.stamp === binding.config.stamp && previous.intervalMs === binding.intervalMs)
+      return;
     this.bindings.set(resourceKey, binding);
     this.remembered.delete(resourceKey);
     this.accounts.get(binding.accountKey)?.startSweeps();

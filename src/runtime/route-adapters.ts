@@ -1,8 +1,9 @@
 /**
- * The controller's ports over the Kubernetes runtime: credentials Secrets read with a GET (RBAC: get only),
- * route status and finalizer writes, account object status writes, and the object an Event names. Thin
- * translations; the decisions stay in src/controller.
+ * The controller's ports over the Kubernetes runtime: credentials Secrets read with a GET (RBAC: get only; reads
+ * of one Secret shared for a few seconds), route status and finalizer writes, account object status writes, and
+ * the object an Event names. Thin translations; the decisions stay in src/controller.
  */
+import { LRUCache } from 'lru-cache';
 import { API_VERSION, KIND } from '../api/v1alpha1/constants.js';
 import type { SecretReader } from '../controller/accounts.js';
 import type { AccountStatusUpdater } from '../controller/account-reconciler.js';
@@ -20,21 +21,39 @@ interface SecretObject extends KubeObject {
 
 const secretResource: ResourceRef = { group: '', version: 'v1', plural: 'secrets', namespaced: true };
 
-/** Reads credentials Secrets with a GET each time, decoded. */
-export function secretReader(client: KubeClient): SecretReader {
+/** How long a Secret read serves other reads of the same Secret. */
+export const SECRET_READ_TTL_MS = 10_000;
+
+/**
+ * Reads credentials Secrets with a GET (no list or watch: RBAC grants get only), decoded. Every reconcile
+ * resolves its account, so reads of one Secret within `ttlMs` share one GET (and concurrent ones one
+ * request): a round of R resources costs a GET per Secret, not R, and a rotated key takes effect within
+ * `ttlMs`. A failed read is not kept.
+ */
+export function secretReader(client: KubeClient, ttlMs = SECRET_READ_TTL_MS): SecretReader {
   const secrets = new ResourceClient<SecretObject>(
     client,
     secretResource,
     (raw) => parseKubeObject(raw) as SecretObject,
   );
+  // Wrapped: lru-cache does not keep undefined, and a missing Secret is an answer worth keeping too.
+  const reads = new LRUCache<string, { data: Record<string, string> | undefined }>({
+    max: 1_000,
+    ttl: ttlMs,
+    fetchMethod: async (key) => {
+      const [namespace = '', name = ''] = key.split('/');
+      const secret = await secrets.get(namespace, name);
+      if (!secret) return { data: undefined };
+      const decoded: Record<string, string> = {};
+      for (const [field, value] of Object.entries(secret.data ?? {}))
+        if (typeof value === 'string') decoded[field] = Buffer.from(value, 'base64').toString('utf8');
+      return { data: decoded };
+    },
+  });
   return {
     async read(namespace, name) {
-      const secret = await secrets.get(namespace, name);
-      if (!secret) return undefined;
-      const decoded: Record<string, string> = {};
-      for (const [key, value] of Object.entries(secret.data ?? {}))
-        if (typeof value === 'string') decoded[key] = Buffer.from(value, 'base64').toString('utf8');
-      return decoded;
+      const read = await reads.fetch(`${namespace}/${name}`);
+      return read?.data ? { ...read.data } : undefined;
     },
   };
 }

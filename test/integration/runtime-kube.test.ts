@@ -27,6 +27,7 @@ import { StatusWriter } from '../../src/runtime/status-writer.js';
 import { Controller } from '../../src/runtime/controller.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { silentLogger } from '../../src/runtime/logger.js';
+import { secretReader } from '../../src/runtime/route-adapters.js';
 import {
   CONTROL_PLANE_START_TIMEOUT_MS,
   sharedControlPlane,
@@ -520,6 +521,28 @@ describe('runtime against a real kube-apiserver', function () {
       });
       await waitFor(() => updates.includes('new'), { what: 'the rotated secret' });
       expect(informer.get(`${ns}/unrelated`)).to.equal(undefined);
+    });
+
+    it('reads a credentials Secret with a GET, shared by the reads within the TTL; a rotation shows after it', async () => {
+      const ns = await namespace();
+      const secrets = client.resource<KubeObject>(secretRef, parseKubeObject);
+      await secrets.create(ns, { metadata: { name: 'creds', namespace: ns }, stringData: { ak: 'old' } });
+      const shared = secretReader(client, 60_000);
+      const fresh = secretReader(client, 1);
+      const [a, b] = await Promise.all([shared.read(ns, 'creds'), shared.read(ns, 'creds')]);
+      expect(a).to.deep.equal({ ak: 'old' });
+      expect(b).to.deep.equal({ ak: 'old' });
+      expect(await shared.read(ns, 'missing')).to.equal(undefined);
+      await client.request({
+        method: 'PATCH',
+        path: resourcePath(secretRef, { namespace: ns, name: 'creds' }),
+        body: { stringData: { ak: 'new' } },
+        contentType: 'application/merge-patch+json',
+      });
+      expect(await shared.read(ns, 'creds'), 'within the TTL: the read already made').to.deep.equal({ ak: 'old' });
+      await waitFor(async () => (await fresh.read(ns, 'creds'))?.ak === 'new', {
+        what: 'the rotated key after the TTL',
+      });
     });
   });
 

@@ -13,7 +13,8 @@ import { RouteReconciler, type RouteCache, type RouteUpdater } from '../../src/c
 import { parseHostPatterns } from '../../src/cph/endpoints.js';
 import type { TrafficType } from '../../src/cph/wire.js';
 import { formatTime } from '../../src/api/v1alpha1/conditions.js';
-import { silentLogger } from '../../src/runtime/logger.js';
+import { createLogger, silentLogger, type Logger } from '../../src/runtime/logger.js';
+import { PassThrough } from 'node:stream';
 import { FakeClock } from '../support/fake-clock.js';
 import { InMemoryCph } from '../support/in-memory-cph.js';
 import { waitFor } from '../support/wait.js';
@@ -133,8 +134,7 @@ class World {
   readonly secret: Record<string, string> = { HUAWEICLOUD_SDK_AK: 'TEAMKEY', HUAWEICLOUD_SDK_SK: 'team-secret' };
   private readonly running: Operator[] = [];
 
-  start(): Operator {
-    const logger = silentLogger();
+  start(logger: Logger = silentLogger()): Operator {
     const events: Operator['events'] = [];
     const requeued = new Set<string>();
     const requeue = (keys: Iterable<string>): void => {
@@ -487,5 +487,33 @@ describe('reconciler (in memory: fake clock, route store, CPH port)', () => {
     status = world.store.status(key);
     expect(world.cph.calls.traffic).to.equal(1);
     expect(status.summary).to.deep.include({ pending: 3 });
+  });
+
+  it('a steady account is planned once, not once per reconcile (each reconcile resolves its account again)', async () => {
+    const lines: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+    const op = world.start(createLogger({ level: 'debug', format: 'json', stream }));
+    const keys: string[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      const phones = world.cph.addPhones(3, 'routing');
+      // Half through the namespace's own account (its Secret read on each resolve), half through the default.
+      keys.push(
+        world.store.apply(`r${i}`, {
+          trafficType: 'routing',
+          phoneIds: phones,
+          ...(i % 2 ? { accountRef: { kind: 'CloudPhoneAccount', name: 'own' } } : {}),
+        }),
+      );
+    }
+    for (const key of keys) await reconcile(op, key);
+    for (const key of keys) await reconcile(op, key);
+    for (const key of keys) expect(condition(world.store.status(key), 'Ready')).to.deep.include({ status: 'True' });
+    const plansSoFar = (): number => lines.filter((line) => line.includes('"account planned"')).length;
+    await waitFor(() => lines.length > 0, { what: 'the log lines', timeoutMs: 1_000 });
+    const before = plansSoFar();
+    for (let round = 0; round < 3; round += 1) for (const key of keys) await reconcile(op, key);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(plansSoFar() - before, 'whole-account plans made by 30 reconciles of an unchanged account').to.equal(0);
   });
 });
